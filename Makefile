@@ -1,0 +1,52 @@
+# B12 Risk Atlas. `make run` serves the dashboard, `make test` runs every test.
+# Both create .venv and install what they need; nothing is downloaded at run time.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+
+.DEFAULT_GOAL := help
+.PHONY: help run test data lint bench screenshots chromium clean-data
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/.runtime: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN)/.dev: requirements.txt requirements-dev.txt $(BIN)/.runtime
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+data/manifest.json: $(BIN)/.runtime dashboard/build.py dashboard/schema.py $(wildcard data/sources/*/*.csv)
+	$(BIN)/python -m dashboard.build
+
+data: $(BIN)/.runtime  ## Rebuild data/*.parquet and data/manifest.json from data/sources/
+	$(BIN)/python -m dashboard.build
+
+run: $(BIN)/.runtime data/manifest.json  ## Set up and serve the dashboard on http://localhost:8501
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+chromium:  ## Install Debian's chromium for the browser tests when absent
+	@test -x /usr/bin/chromium || ($(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
+
+test: $(BIN)/.dev chromium data/manifest.json  ## Set up and run the whole test suite (unit, app, browser)
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.dev  ## ruff check
+	$(BIN)/ruff check .
+
+bench: $(BIN)/.dev data/manifest.json  ## Print the speed and memory figures in benchmarks/
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+screenshots: $(BIN)/.dev chromium data/manifest.json  ## Save a PNG of every page to docs/screenshots/
+	$(BIN)/python -m tests.screenshots
+
+clean-data:  ## Remove built datasets
+	rm -f data/*.parquet data/manifest.json

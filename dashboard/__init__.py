@@ -1,0 +1,1 @@
+"""B12 Risk Atlas: prevalence and burden of low vitamin B12 status, as a Python API and dashboard."""
