@@ -192,3 +192,138 @@ DATASETS: tuple[str, ...] = (
     "standard_populations",
     "diet_shares",
 )
+
+# --- Dataset columns -----------------------------------------------------------------------
+# Column name -> pandas dtype of each built dataset, in file order. build.py writes exactly
+# these; data.py refuses a file that lacks any of them. "str" is pandas' string dtype,
+# "category" an unordered categorical, "ordered" an ordered one (order given below).
+
+# Prefixes of generated definition ids ("<prefix>_lt<value>"), matching the documented ids.
+DEFINITION_ID_PREFIX: dict[str, str] = {
+    "serum_b12": "b12",
+    "holotc": "holotc",
+    "mma": "mma",
+    "tHcy": "thcy",
+    "combined": "combined",
+}
+# Combined-indicator scores are dimensionless; 4cB12 is cB12 computed from four markers on the
+# same scale (Fedosov et al. 2015), so both share one canonical unit.
+SCORE_UNITS: dict[str, str] = {"cB12 score": "cB12 score", "4cB12 score": "cB12 score"}
+USABLE_FOR: tuple[str, ...] = ("pooling", "display")
+STUDY_AGE_BANDS: tuple[str, ...] = (*AGE_BAND_LABELS, UNKNOWN_AGE_BAND)
+MULTI_COUNTRY = "MULTI"
+MULTI_COUNTRY_NAME = "Multi-country"
+
+STUDIES_COLUMNS: dict[str, str] = {
+    "row_id": "int64",
+    "study_id": "str",
+    "first_author": "str",
+    "year": "Int64",
+    "title": "str",
+    "journal": "str",
+    "doi": "str",
+    "pmid": "str",
+    "doi_url": "str",
+    "pmid_url": "str",
+    "country_iso3": "str",
+    "country_name": "str",
+    "region": "str",
+    "subregion": "str",
+    "survey_or_cohort": "str",
+    "data_years": "str",
+    "year_start": "Int64",
+    "year_end": "Int64",
+    "population": "str",
+    "sex": "category",
+    "age_min": "Int64",
+    "age_max": "Int64",
+    "age_label": "str",
+    "age_band": "ordered",
+    "diet_group": "ordered",
+    "supplement_users": "category",
+    "biomarker": "category",
+    "cutoff_operator": "str",
+    "cutoff_value": "str",
+    "cutoff_unit": "str",
+    "cutoff_low": "float64",
+    "cutoff_high": "float64",
+    "canonical_unit": "str",
+    "definition": "str",
+    "status": "category",
+    "prevalence": "float64",
+    "prevalence_derived": "bool",
+    "n": "Int64",
+    "cases": "Int64",
+    "cases_derived": "bool",
+    "ci_low": "float64",
+    "ci_high": "float64",
+    "data_check": "str",
+    "source_location": "str",
+    "notes": "str",
+    "usable_for": "category",
+    "reason": "str",
+}
+
+POPULATION_VARIANTS: tuple[str, ...] = ("estimate", "medium")
+# Years kept from WPP 2022: estimates to 2021, medium variant from 2022.
+POPULATION_YEARS: tuple[int, int] = (1990, 2050)
+WPP_LAST_ESTIMATE_YEAR = 2021
+POPULATION_COLUMNS: dict[str, str] = {
+    "location_code": "int64",
+    "location": "category",
+    "iso3": "category",
+    "location_type": "category",
+    "parent_code": "int64",
+    "region": "category",
+    "subregion": "category",
+    "variant": "category",
+    "year": "int16",
+    "age_band": "ordered",
+    "age_min": "Int64",
+    "age_max": "Int64",
+    "population": "float64",
+}
+
+STANDARD_POPULATIONS_COLUMNS: dict[str, str] = {
+    "standard": "category",
+    "age_min": "Int64",
+    "age_max": "Int64",
+    "age_band": "str",
+    "weight": "float64",
+    "weight_share": "float64",
+    "source": "str",
+}
+
+# Diet-share groups after normalisation. A source "vegetarian" figure is excl_vegan only where
+# the source says vegans were a separate, mutually exclusive answer (data/README.md).
+DIET_SHARE_GROUPS: tuple[str, ...] = (
+    "vegetarian_excl_vegan",
+    "vegetarian_unspecified",
+    "vegetarian_incl_vegan",
+    "vegan",
+    "pescatarian",
+)
+# How a share was measured; health and nutrition surveys with behavioural definitions are the
+# better basis for intake-related risk (data/sources/reference/README.md, caveats).
+METHOD_CLASSES: tuple[str, ...] = ("health or nutrition survey", "national survey", "poll or panel")
+DIET_SHARES_COLUMNS: dict[str, str] = {
+    "country_iso3": "str",
+    "country_name": "str",
+    "year": "int64",
+    "diet_group_reported": "str",
+    "diet_group": "category",
+    "share": "float64",
+    "population_basis": "str",
+    "method": "str",
+    "method_class": "category",
+    "source": "str",
+    "url_or_doi": "str",
+    "notes": "str",
+}
+
+DATASET_COLUMNS: dict[str, dict[str, str]] = {
+    "studies": STUDIES_COLUMNS,
+    "population": POPULATION_COLUMNS,
+    "standard_populations": STANDARD_POPULATIONS_COLUMNS,
+    "diet_shares": DIET_SHARES_COLUMNS,
+}

