@@ -1,0 +1,651 @@
+"""Filtering and pooling of the published evidence for one view of the dashboard."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from dashboard import schema, stats
+
+# The confidence level at which publications report their intervals; a reported interval is
+# shown only when the view asks for this level.
+REPORTED_CI_LEVEL = 0.95
+
+POOLED_COLUMNS: tuple[str, ...] = (
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "tau2",
+    "i2",
+    "q",
+    "k",
+    "n_total",
+    "cases_total",
+    "reliability",
+    "study_ids",
+    "logit",
+    "logit_se",
+)
+
+# Keys that identify one population reported under several cut-offs (compare_definitions).
+POPULATION_KEYS: tuple[str, ...] = (
+    "study_id",
+    "sex",
+    "age_min",
+    "age_max",
+    "diet_group",
+    "data_years",
+    "population",
+)
+
+# Plural noun phrases for the one-line reading of a chart.
+DIET_PHRASES: dict[str, str] = {
+    "omnivore": "omnivores",
+    "semi_vegetarian": "semi-vegetarians",
+    "pescatarian": "pescatarians",
+    "vegetarian": "vegetarians",
+    "vegan": "vegans",
+    "general": "the general population",
+}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _as_list(value: str | Iterable | None, name: str) -> list | None:
+    """None stays None (no filter); a single string becomes a one-element list."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a list of values, got {value!r}") from None
+
+
+def _check_known(values: list, allowed: Iterable, name: str) -> None:
+    unknown = sorted({str(v) for v in values} - {str(a) for a in allowed})
+    if unknown:
+        raise ValueError(
+            f"unknown {name}: {', '.join(unknown)} (allowed: {', '.join(map(str, allowed))})"
+        )
+
+
+def _require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks the column(s) {', '.join(missing)}")
+
+
+def definition_label(definition: str | None) -> str:
+    """Human label of a definition id: the schema's label, or the generated id itself."""
+    if definition is None or (isinstance(definition, float) and math.isnan(definition)):
+        return "cut-off not stated"
+    d = schema.DEFINITIONS_BY_ID.get(str(definition))
+    return d.label if d else str(definition)
+
+
+def _pct(x: float) -> str:
+    """Percent with one decimal below 10% (where a point matters) and none above."""
+    v = 100 * x
+    return f"{v:.1f}%" if v < 10 else f"{v:.0f}%"
+
+
+def _pct_range(lo: float, hi: float) -> str:
+    lo_s, hi_s = _pct(lo), _pct(hi)
+    return f"{lo_s.rstrip('%')}-{hi_s}"
+
+
+# --- filtering -------------------------------------------------------------------------------
+
+
+def filter_studies(
+    studies: pd.DataFrame,
+    *,
+    definition: str | Sequence[str] | None = None,
+    status: str | Sequence[str] | None = None,
+    sexes: Sequence[str] | None = None,
+    age_bands: Sequence[str] | None = None,
+    diet_groups: Sequence[str] | None = None,
+    countries: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    year_range: tuple[int, int] | None = None,
+    supplement_users: Sequence[str] | None = None,
+    min_n: int = 0,
+    include_unknown_years: bool = True,
+) -> pd.DataFrame:
+    """Rows of the studies frame that match every given filter (a new frame, input untouched).
+
+    None means "no filter"; a sequence means "any of". ``countries`` are ISO3 codes ("MULTI"
+    selects the multi-country sources); ``regions`` match either the region or the subregion
+    name. ``year_range=(lo, hi)`` keeps rows whose data-collection period overlaps lo..hi
+    (inclusive). About three rows in four do not report their collection years: they are kept
+    by default (``include_unknown_years=True``) because dropping them would silently discard
+    most of the evidence; set it to False to see only rows known to fall in the range.
+    ``min_n > 0`` keeps rows whose reported n is at least min_n; rows without a reported n are
+    then dropped, since they cannot be shown to qualify.
+    """
+    _require_columns(
+        studies,
+        ["definition", "status", "sex", "age_band", "diet_group", "country_iso3", "region",
+         "subregion", "year_start", "year_end", "supplement_users", "n"],
+        "studies frame",
+    )
+    keep = pd.Series(True, index=studies.index)
+
+    defs = _as_list(definition, "definition")
+    if defs is not None:
+        known = set(schema.DEFINITIONS_BY_ID) | set(studies["definition"].dropna().astype(str))
+        _check_known(defs, sorted(known), "definition")
+        keep &= studies["definition"].isin(defs)
+
+    statuses = _as_list(status, "status")
+    if statuses is not None:
+        _check_known(statuses, schema.STATUSES, "status")
+        keep &= studies["status"].isin(statuses)
+
+    for column, values, allowed in (
+        ("sex", sexes, schema.SEXES),
+        ("age_band", age_bands, (*schema.AGE_BAND_LABELS, schema.UNKNOWN_AGE_BAND)),
+        ("diet_group", diet_groups, schema.STUDY_DIET_GROUPS),
+        ("supplement_users", supplement_users, schema.SUPPLEMENT_USE),
+    ):
+        chosen = _as_list(values, column)
+        if chosen is not None:
+            _check_known(chosen, allowed, column)
+            keep &= studies[column].astype("object").isin(chosen)
+
+    iso3 = _as_list(countries, "countries")
+    if iso3 is not None:
+        bad = [
+            c for c in iso3
+            if not (isinstance(c, str) and (c == "MULTI" or (len(c) == 3 and c.isalpha()
+                                                               and c.isupper())))
+        ]
+        if bad:
+            raise ValueError(f"countries must be ISO3 codes (or MULTI), got {bad}")
+        keep &= studies["country_iso3"].isin(iso3)
+
+    names = _as_list(regions, "regions")
+    if names is not None:
+        keep &= studies["region"].isin(names) | studies["subregion"].isin(names)
+
+    if year_range is not None:
+        try:
+            lo, hi = (int(y) for y in year_range)
+        except (TypeError, ValueError):
+            raise ValueError(f"year_range must be two years (lo, hi), got {year_range!r}") from None
+        if lo > hi:
+            raise ValueError(f"year_range starts after it ends: {lo} > {hi}")
+        start = pd.to_numeric(studies["year_start"], errors="coerce")
+        end = pd.to_numeric(studies["year_end"], errors="coerce").fillna(start)
+        known_years = start.notna()
+        overlaps = known_years & (start <= hi) & (end >= lo)
+        keep &= overlaps | (~known_years if include_unknown_years else False)
+
+    if min_n < 0:
+        raise ValueError(f"min_n must be 0 or more, got {min_n}")
+    if min_n > 0:
+        n = pd.to_numeric(studies["n"], errors="coerce")
+        keep &= (n >= min_n).fillna(False).astype(bool)
+
+    return studies.loc[keep.to_numpy(dtype=bool)].copy()
+
+
+# --- per-row intervals -----------------------------------------------------------------------
+
+
+def study_estimates(studies: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Each row with the interval to show and its NCHS reliability flag.
+
+    Adds ``interval_low``/``interval_high`` and ``ci_source``: the interval reported by the
+    publication when it has one (only at the 95% level publications use), else the Wilson
+    score interval (Wilson 1927) from cases/n (cases = prevalence x n when only a percentage
+    was published), else none. ``reliability`` applies the NCHS Data Presentation Standards
+    for Proportions (Parker et al. 2017) with the reported n as effective n (the design effect
+    of a published figure is unknown) and no degrees of freedom; rows without n are
+    "unknown".
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie between 0 and 1, got {level}")
+    _require_columns(studies, ["prevalence", "n", "cases", "ci_low", "ci_high"], "studies frame")
+    out = studies.copy()
+    p = pd.to_numeric(out["prevalence"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    n = pd.to_numeric(out["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    cases = pd.to_numeric(out["cases"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    cases = np.where(np.isnan(cases), p * n, cases)
+    rep_low = pd.to_numeric(out["ci_low"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    rep_high = pd.to_numeric(out["ci_high"], errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan
+    )
+
+    reported = ~np.isnan(rep_low) & ~np.isnan(rep_high) & math.isclose(level, REPORTED_CI_LEVEL)
+    has_n = ~np.isnan(n) & (n > 0) & ~np.isnan(cases)
+    w_low = np.full(len(out), np.nan)
+    w_high = np.full(len(out), np.nan)
+    if has_n.any():
+        lo, hi = stats.proportion_ci(cases[has_n], n[has_n], method="wilson", level=level)
+        w_low[has_n] = lo
+        w_high[has_n] = hi
+    wilson = ~reported & has_n
+    out["interval_low"] = np.where(reported, rep_low, w_low)
+    out["interval_high"] = np.where(reported, rep_high, w_high)
+    out["ci_source"] = np.where(reported, "reported", np.where(wilson, "wilson", "none"))
+
+    reliability = np.full(len(out), "unknown", dtype=object)
+    rated = ~np.isnan(n) & (n > 0) & ~np.isnan(p) & ~np.isnan(out["interval_low"].to_numpy())
+    if rated.any():
+        reliability[rated] = np.asarray(
+            stats.nchs_reliability(
+                p[rated],
+                n[rated],
+                out["interval_low"].to_numpy()[rated],
+                out["interval_high"].to_numpy()[rated],
+                df=None,
+            ),
+            dtype=object,
+        )
+    out["reliability"] = reliability
+    return out
+
+
+# --- pooling ---------------------------------------------------------------------------------
+
+
+def _pooling_rows(studies: pd.DataFrame) -> pd.DataFrame:
+    """The rows eligible for pooling, checked to share one definition and one status."""
+    _require_columns(
+        studies, ["usable_for", "definition", "status", "cases", "n", "study_id"], "studies frame"
+    )
+    rows = studies.loc[(studies["usable_for"] == "pooling").to_numpy(dtype=bool)]
+    for column, plural in (("definition", "definitions"), ("status", "statuses")):
+        distinct = sorted(rows[column].dropna().astype(str).unique())
+        if len(distinct) > 1:
+            raise ValueError(
+                f"cannot pool across several {plural} ({', '.join(distinct)}): "
+                f"filter the studies to one {column} first"
+            )
+    missing = rows["cases"].isna() | rows["n"].isna()
+    if missing.any():
+        ids = ", ".join(sorted(rows.loc[missing, "study_id"].astype(str).unique()))
+        raise ValueError(f"rows marked for pooling lack cases or n (studies: {ids})")
+    return rows
+
+
+def _n_eff(estimate: float, logit_se: float, n_total: float) -> float:
+    """Effective n of a pooled proportion: p(1-p)/se(p)^2, se(p) = se(logit) p(1-p) (delta
+    method), capped at the people actually studied."""
+    if not (0 < estimate < 1) or not logit_se > 0:
+        return float(n_total)
+    return float(min(n_total, 1.0 / (logit_se**2 * estimate * (1 - estimate))))
+
+
+def _pool(rows: pd.DataFrame, method: str, level: float) -> dict:
+    cases = rows["cases"].to_numpy(dtype=float)
+    n = rows["n"].to_numpy(dtype=float)
+    est = stats.pool_prevalence(cases, n, method=method, level=level)
+    n_total = float(n.sum())
+    reliability = stats.nchs_reliability(
+        np.array([est.estimate]),
+        np.array([_n_eff(est.estimate, est.logit_se, n_total)]),
+        np.array([est.ci_low]),
+        np.array([est.ci_high]),
+        df=None,
+    )
+    return {
+        "estimate": est.estimate,
+        "ci_low": est.ci_low,
+        "ci_high": est.ci_high,
+        "pi_low": est.pi_low,
+        "pi_high": est.pi_high,
+        "tau2": est.tau2,
+        "i2": est.i2,
+        "q": est.q,
+        "k": int(est.k),
+        "n_total": int(n_total),
+        "cases_total": int(cases.sum()),
+        "reliability": str(np.asarray(reliability, dtype=object).ravel()[0]),
+        "study_ids": ", ".join(sorted(rows["study_id"].astype(str).unique())),
+        "logit": est.logit,
+        "logit_se": est.logit_se,
+    }
+
+
+def _sort_key(column: str):
+    """Order groups as the vocabularies do (age bands young to old, diets by animal intake)."""
+    orders = {
+        "age_band": (*schema.AGE_BAND_LABELS, schema.UNKNOWN_AGE_BAND),
+        "diet_group": schema.STUDY_DIET_GROUPS,
+        "sex": schema.SEXES,
+        "status": schema.STATUSES,
+    }
+    order = orders.get(column)
+    if order is None:
+        return None
+    rank = {v: i for i, v in enumerate(order)}
+    return lambda s: s.astype("object").map(lambda v: rank.get(v, len(rank)))
+
+
+def pool_groups(
+    studies: pd.DataFrame,
+    by: Sequence[str] = ("age_band", "diet_group"),
+    method: str = "REML",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Random-effects pooled prevalence per group, one row per group with at least one study.
+
+    Pools on the logit scale with ``stats.pool_prevalence`` (as metafor's
+    ``rma(measure="PLO")``; DerSimonian & Laird 1986 or REML, Viechtbauer 2005), using only
+    rows with ``usable_for == "pooling"`` (they report n and cases). The frame must hold one
+    definition and one status among those rows: pooling across cut-offs is meaningless, so a
+    mix raises ValueError. Several rows of one study can fall into one group (for example its
+    women and its men): they are pooled as separate strata, which counts that study more than
+    once in k. ``reliability`` is the NCHS flag (Parker et al. 2017) of the pooled estimate
+    with effective n = p(1-p)/se(p)^2, capped at n_total. Columns: [*by, estimate, ci_low,
+    ci_high, pi_low, pi_high, tau2, i2, q, k, n_total, cases_total, reliability, study_ids,
+    logit, logit_se].
+    """
+    by = list(by)
+    _require_columns(studies, by, "studies frame")
+    rows = _pooling_rows(studies)
+    records = []
+    if by:
+        keys = rows[by].astype("object")
+        for key, group in rows.groupby([keys[c] for c in by], sort=False, dropna=False):
+            key = key if isinstance(key, tuple) else (key,)
+            records.append({**dict(zip(by, key, strict=True)), **_pool(group, method, level)})
+    elif len(rows):
+        records.append(_pool(rows, method, level))
+    out = pd.DataFrame(records, columns=[*by, *POOLED_COLUMNS])
+    for column in by:
+        key = _sort_key(column)
+        if key is not None:
+            out = out.sort_values(column, key=key, kind="stable")
+    return out.reset_index(drop=True).astype({"k": "int64", "n_total": "int64",
+                                              "cases_total": "int64"})
+
+
+# --- headline figures ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PooledFigure:
+    """One pooled prevalence ready to print: value, interval, evidence and definition."""
+
+    label: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+    pi_low: float
+    pi_high: float
+    k: int
+    n_total: int
+    reliability: str
+    definition: str
+    definition_label: str
+    status: str
+    study_ids: tuple[str, ...]
+    citations: tuple[str, ...]
+    logit: float
+    logit_se: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two pooled figures side by side, with their unadjusted difference and ratio."""
+
+    first: PooledFigure
+    second: PooledFigure
+    difference: float
+    difference_low: float
+    difference_high: float
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+
+
+@dataclass(frozen=True)
+class Headlines:
+    """The Overview page's figures for one filtered frame (None where no study qualifies)."""
+
+    overall: PooledFigure | None
+    older_adults: PooledFigure | None
+    vegans: PooledFigure | None
+    omnivores: PooledFigure | None
+    vegans_vs_omnivores: Comparison | None
+
+
+def _citation(row: pd.Series) -> str:
+    author = row.get("first_author")
+    year = row.get("year")
+    author = str(author) if isinstance(author, str) and author else str(row["study_id"])
+    return f"{author} {int(year)}" if pd.notna(year) else author
+
+
+def pooled_figure(
+    studies: pd.DataFrame,
+    *,
+    label: str,
+    age_bands: Sequence[str] | None = None,
+    diet_groups: Sequence[str] | None = None,
+    method: str = "REML",
+    level: float = 0.95,
+) -> PooledFigure | None:
+    """Pool every poolable row of the (already filtered) frame in the given ages and diets.
+
+    Same method and restrictions as ``pool_groups``; returns None when no row qualifies.
+    """
+    subset = filter_studies(studies, age_bands=age_bands, diet_groups=diet_groups)
+    pooled = pool_groups(subset, by=(), method=method, level=level)
+    if pooled.empty:
+        return None
+    r = pooled.iloc[0]
+    rows = _pooling_rows(subset)
+    definition = str(rows["definition"].iloc[0])
+    cited = rows.drop_duplicates("study_id").sort_values(["study_id"])
+    return PooledFigure(
+        label=label,
+        estimate=float(r["estimate"]),
+        ci_low=float(r["ci_low"]),
+        ci_high=float(r["ci_high"]),
+        pi_low=float(r["pi_low"]),
+        pi_high=float(r["pi_high"]),
+        k=int(r["k"]),
+        n_total=int(r["n_total"]),
+        reliability=str(r["reliability"]),
+        definition=definition,
+        definition_label=definition_label(definition),
+        status=str(rows["status"].iloc[0]),
+        study_ids=tuple(cited["study_id"].astype(str)),
+        citations=tuple(_citation(row) for _, row in cited.iterrows()),
+        logit=float(r["logit"]),
+        logit_se=float(r["logit_se"]),
+    )
+
+
+def compare_figures(first: PooledFigure, second: PooledFigure, level: float = 0.95) -> Comparison:
+    """Difference and ratio of two independent pooled prevalences.
+
+    Delta method on the logit scale: var(p) = (se_logit p(1-p))^2 and
+    var(log p) = (se_logit (1-p))^2; normal intervals. Unadjusted: the two pools come from
+    different studies, so the contrast mixes diet with everything else that differs.
+    """
+    z = sps.norm.ppf(0.5 + level / 2)
+    p1, p2 = first.estimate, second.estimate
+    s1, s2 = first.logit_se, second.logit_se
+    v1 = (s1 * p1 * (1 - p1)) ** 2
+    v2 = (s2 * p2 * (1 - p2)) ** 2
+    diff = p1 - p2
+    half = z * math.sqrt(v1 + v2)
+    if p1 > 0 and p2 > 0:
+        log_ratio = math.log(p1 / p2)
+        se_log = math.sqrt((s1 * (1 - p1)) ** 2 + (s2 * (1 - p2)) ** 2)
+        ratio = math.exp(log_ratio)
+        ratio_low, ratio_high = math.exp(log_ratio - z * se_log), math.exp(log_ratio + z * se_log)
+    else:
+        ratio = ratio_low = ratio_high = math.nan
+    return Comparison(first, second, diff, diff - half, diff + half, ratio, ratio_low, ratio_high)
+
+
+def headline_figures(
+    studies: pd.DataFrame, *, method: str = "REML", level: float = 0.95
+) -> Headlines:
+    """Overview figures for a frame already filtered to one definition and status.
+
+    ``overall``: every poolable row. ``older_adults``: the general population aged 60+ (age
+    bands 60-79 and 80+), since diet-specific studies of older people are few.
+    ``vegans``/``omnivores``: all ages; ``vegans_vs_omnivores`` their unadjusted contrast when
+    both exist.
+    """
+    older = ("60-79", "80+")
+    figures = {
+        "overall": pooled_figure(studies, label="All poolable studies", method=method,
+                                 level=level),
+        "older_adults": pooled_figure(
+            studies, label="General population aged 60+", age_bands=older,
+            diet_groups=("general",), method=method, level=level,
+        ),
+        "vegans": pooled_figure(studies, label="Vegans, all ages", diet_groups=("vegan",),
+                                method=method, level=level),
+        "omnivores": pooled_figure(studies, label="Omnivores, all ages",
+                                   diet_groups=("omnivore",), method=method, level=level),
+    }
+    comparison = None
+    if figures["vegans"] is not None and figures["omnivores"] is not None:
+        comparison = compare_figures(figures["vegans"], figures["omnivores"], level=level)
+    return Headlines(**figures, vegans_vs_omnivores=comparison)
+
+
+# --- reading of the chart --------------------------------------------------------------------
+
+
+def _group_phrase(row: pd.Series) -> str:
+    parts = []
+    diet = row.get("diet_group")
+    if diet is not None and not pd.isna(diet):
+        parts.append(DIET_PHRASES.get(str(diet), str(diet)))
+    sex = row.get("sex")
+    if sex is not None and not pd.isna(sex) and sex != "both":
+        parts.append(f"({sex})")
+    age = row.get("age_band")
+    if age is not None and not pd.isna(age):
+        parts.append("of unknown age" if age == schema.UNKNOWN_AGE_BAND else f"aged {age}")
+    return " ".join(parts) if parts else "all groups"
+
+
+def describe_pattern(pooled: pd.DataFrame, level: float = 0.95) -> str:
+    """One sentence reading the pooled age x diet chart: how many groups, highest and lowest.
+
+    Takes the output of ``pool_groups``; ties are broken by the frame's order.
+    """
+    if pooled is None or pooled.empty:
+        return "No group in this selection has studies that can be pooled."
+    _require_columns(pooled, ["estimate", "ci_low", "ci_high", "k"], "pooled frame")
+    ci = f"{round(level * 100):g}% CI"
+
+    def figure(row: pd.Series) -> str:
+        k = int(row["k"])
+        return (
+            f"{_pct(row['estimate'])}, {ci} {_pct_range(row['ci_low'], row['ci_high'])}, "
+            f"{k} {'estimate' if k == 1 else 'estimates'}"
+        )
+
+    if len(pooled) == 1:
+        row = pooled.iloc[0]
+        return (
+            f"Only one group has data: {_group_phrase(row)}, with a pooled prevalence of "
+            f"{figure(row)}."
+        )
+    order = np.argsort(-pooled["estimate"].to_numpy(dtype=float), kind="stable")
+    high, low = pooled.iloc[order[0]], pooled.iloc[order[-1]]
+    return (
+        f"Among the {len(pooled)} groups with data, {_group_phrase(high)} have the highest "
+        f"pooled prevalence ({figure(high)}) and {_group_phrase(low)} the lowest "
+        f"({figure(low)})."
+    )
+
+
+# --- cut-off comparison ----------------------------------------------------------------------
+
+
+def compare_definitions(
+    studies: pd.DataFrame, *, biomarkers: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Populations reported under several definitions, one row per (population, definition).
+
+    A population is one stratum of one study: same study_id, sex, age_min, age_max,
+    diet_group, data_years and population description. Only populations with at least two
+    distinct definitions are kept; rows whose cut-off is not stated (no definition) are left
+    out. ``spread`` is the largest minus the smallest prevalence of the population, i.e. how
+    far the choice of cut-off moves the figure. Sorted by population, then prevalence.
+    """
+    _require_columns(studies, [*POPULATION_KEYS, "definition", "status", "prevalence", "n",
+                               "biomarker"], "studies frame")
+    rows = studies.loc[studies["definition"].notna().to_numpy(dtype=bool)]
+    chosen = _as_list(biomarkers, "biomarkers")
+    if chosen is not None:
+        _check_known(chosen, schema.BIOMARKERS, "biomarker")
+        rows = rows.loc[rows["biomarker"].isin(chosen).to_numpy(dtype=bool)]
+    keys = rows[list(POPULATION_KEYS)].astype("object").fillna("")
+    population_id = keys.groupby(list(POPULATION_KEYS), sort=True, dropna=False).ngroup()
+    rows = rows.assign(population_id=population_id.to_numpy())
+    n_defs = rows.groupby("population_id")["definition"].transform("nunique")
+    rows = rows.loc[(n_defs >= 2).to_numpy(dtype=bool)].copy()
+    columns = [
+        "population_id", "population_label", *POPULATION_KEYS, "country_iso3", "first_author",
+        "year", "definition", "definition_label", "biomarker", "status", "prevalence", "n",
+        "ci_low", "ci_high", "n_definitions", "spread",
+    ]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    rows["population_id"] = rows.groupby("population_id", sort=True).ngroup()
+    rows["definition_label"] = rows["definition"].map(definition_label)
+    rows["n_definitions"] = rows.groupby("population_id")["definition"].transform("nunique")
+    prevalence = pd.to_numeric(rows["prevalence"], errors="coerce")
+    grouped = prevalence.groupby(rows["population_id"])
+    rows["spread"] = grouped.transform("max") - grouped.transform("min")
+    rows["population_label"] = [
+        _population_label(r) for _, r in rows.iterrows()
+    ]
+    rows = rows.sort_values(["population_id", "prevalence"], kind="stable")
+    return rows[[c for c in columns if c in rows.columns]].reset_index(drop=True)
+
+
+def _population_label(row: pd.Series) -> str:
+    age = row.get("age_label")
+    if not isinstance(age, str) or not age:
+        lo, hi = row["age_min"], row["age_max"]
+        age = (
+            "age not reported" if pd.isna(lo)
+            else f"{int(lo)}+ y" if pd.isna(hi) else f"{int(lo)}-{int(hi)} y"
+        )
+    return (
+        f"{_citation(row)}: {row['population']} ({row['sex']}, {age}, "
+        f"{schema.DIET_LABELS.get(str(row['diet_group']), str(row['diet_group'])).lower()})"
+    )
+
+
+# --- references ------------------------------------------------------------------------------
+
+
+def reference_list(studies: pd.DataFrame) -> pd.DataFrame:
+    """One row per study for the Methods page: citation fields, links and how many rows it
+    contributes to the table, sorted by first author and year."""
+    columns = ["study_id", "first_author", "year", "title", "journal", "doi_url", "pmid_url"]
+    _require_columns(studies, columns, "studies frame")
+    if studies.empty:
+        return pd.DataFrame(columns=[*columns, "n_rows"])
+    counts = studies.groupby("study_id", sort=False).size().rename("n_rows")
+    first = studies.drop_duplicates("study_id")[columns].set_index("study_id")
+    out = first.join(counts).reset_index()
+    out["n_rows"] = out["n_rows"].astype("int64")
+    return out.sort_values(["first_author", "year", "study_id"], kind="stable",
+                           na_position="last").reset_index(drop=True)

@@ -1,0 +1,458 @@
+"""Tests of dashboard.aggregate: filters, per-row intervals, pooling, headline figures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import aggregate, schema
+
+# One row of the studies frame with every documented column; tests override what they need.
+BASE_ROW: dict = {
+    "row_id": 0,
+    "study_id": "s1",
+    "first_author": "Smith",
+    "year": 2010,
+    "title": "A study",
+    "journal": "J Nutr",
+    "doi": None,
+    "pmid": None,
+    "doi_url": None,
+    "pmid_url": None,
+    "country_iso3": "DEU",
+    "country_name": "Germany",
+    "region": "Europe",
+    "subregion": "Western Europe",
+    "survey_or_cohort": "cohort",
+    "data_years": None,
+    "year_start": None,
+    "year_end": None,
+    "population": "adults",
+    "sex": "both",
+    "age_min": 20,
+    "age_max": 39,
+    "age_label": "20-39 y",
+    "age_band": "20-39",
+    "diet_group": "omnivore",
+    "supplement_users": "unknown",
+    "biomarker": "serum_b12",
+    "cutoff_operator": "<",
+    "cutoff_value": 148.0,
+    "cutoff_unit": "pmol/L",
+    "cutoff_low": 148.0,
+    "cutoff_high": None,
+    "canonical_unit": "pmol/L",
+    "definition": "b12_lt148",
+    "status": "deficient",
+    "prevalence": 0.2,
+    "n": 100,
+    "cases": 20,
+    "cases_derived": False,
+    "ci_low": None,
+    "ci_high": None,
+    "source_location": "Table 1",
+    "notes": "",
+    "usable_for": "pooling",
+    "reason": "",
+}
+
+
+def make_studies(*rows: dict) -> pd.DataFrame:
+    """A studies frame in the dtypes data.load_studies() documents."""
+    records = [{**BASE_ROW, "row_id": i, **r} for i, r in enumerate(rows)]
+    frame = pd.DataFrame.from_records(records, columns=list(BASE_ROW))
+    frame["diet_group"] = pd.Categorical(
+        frame["diet_group"], categories=schema.STUDY_DIET_GROUPS, ordered=True
+    )
+    for column in ("n", "cases", "year_start", "year_end", "year"):
+        frame[column] = pd.array(frame[column], dtype="Int64")
+    for column in ("prevalence", "ci_low", "ci_high", "age_min", "age_max"):
+        frame[column] = pd.to_numeric(frame[column]).astype(float)
+    return frame
+
+
+# --- filter_studies --------------------------------------------------------------------------
+
+FILTER_ROWS = (
+    {"study_id": "a", "sex": "female", "age_band": "20-39", "diet_group": "vegan",
+     "country_iso3": "DEU", "year_start": 2000, "year_end": 2002, "n": 50},
+    {"study_id": "b", "sex": "male", "age_band": "60-79", "diet_group": "omnivore",
+     "country_iso3": "USA", "region": "Americas", "subregion": "Northern America",
+     "year_start": 1991, "year_end": 1994, "n": 500, "supplement_users": "excluded"},
+    {"study_id": "c", "sex": "both", "age_band": "unknown", "diet_group": "general",
+     "country_iso3": "MULTI", "region": None, "subregion": None, "n": None,
+     "definition": "b12_lt118", "status": "deficient"},
+    {"study_id": "d", "sex": "both", "age_band": "80+", "diet_group": "vegetarian",
+     "country_iso3": "IND", "region": "Asia", "subregion": "Southern Asia",
+     "year_start": 2015, "year_end": 2015, "n": 30, "status": "marginal"},
+)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, ["a", "b", "c", "d"]),
+        ({"sexes": ["female", "male"]}, ["a", "b"]),
+        ({"age_bands": "unknown"}, ["c"]),
+        ({"diet_groups": ["vegan", "vegetarian"]}, ["a", "d"]),
+        ({"countries": ["USA", "MULTI"]}, ["b", "c"]),
+        ({"regions": ["Europe", "Southern Asia"]}, ["a", "d"]),
+        ({"definition": "b12_lt118"}, ["c"]),
+        ({"status": ["marginal"]}, ["d"]),
+        ({"supplement_users": ["excluded"]}, ["b"]),
+        # 2001..2016 overlaps a (2000-02) and d (2015); c has no years and is kept by default.
+        ({"year_range": (2001, 2016)}, ["a", "c", "d"]),
+        ({"year_range": (2001, 2016), "include_unknown_years": False}, ["a", "d"]),
+        # 1994 is the last year of b's 1991-1994 collection: inclusive bounds.
+        ({"year_range": (1994, 1994)}, ["b", "c"]),
+        # min_n 50 keeps a (50) and b (500); c has no n, so it cannot qualify.
+        ({"min_n": 50}, ["a", "b"]),
+        ({"sexes": [], "min_n": 0}, []),
+    ],
+)
+def test_filter_studies_selects_rows(kwargs: dict, expected: list[str]) -> None:
+    studies = make_studies(*FILTER_ROWS)
+    before = studies.copy()
+    out = aggregate.filter_studies(studies, **kwargs)
+    assert list(out["study_id"]) == expected
+    pd.testing.assert_frame_equal(studies, before)  # input untouched
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"definition": "b12_lt999"}, "unknown definition: b12_lt999"),
+        ({"status": "low"}, "unknown status: low"),
+        ({"sexes": ["women"]}, "unknown sex: women"),
+        ({"age_bands": ["20-29"]}, "unknown age_band: 20-29"),
+        ({"diet_groups": ["keto"]}, "unknown diet_group: keto"),
+        ({"supplement_users": ["yes"]}, "unknown supplement_users: yes"),
+        ({"countries": ["Germany"]}, "ISO3"),
+        ({"year_range": (2010, 2000)}, "starts after it ends"),
+        ({"year_range": "recent"}, "two years"),
+        ({"min_n": -1}, "min_n"),
+    ],
+)
+def test_filter_studies_rejects_bad_input(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        aggregate.filter_studies(make_studies(*FILTER_ROWS), **kwargs)
+
+
+def test_filter_studies_names_missing_columns() -> None:
+    with pytest.raises(ValueError, match="lacks the column"):
+        aggregate.filter_studies(make_studies(BASE_ROW).drop(columns=["region"]))
+
+
+# --- study_estimates -------------------------------------------------------------------------
+
+
+def test_study_estimates_chooses_interval_source() -> None:
+    p = 52 / 232
+    studies = make_studies(
+        # reported interval wins even though n is known
+        {"prevalence": p, "n": 232, "cases": 52, "ci_low": 0.15, "ci_high": 0.26},
+        # Wilson from 52/232
+        {"prevalence": p, "n": 232, "cases": 52},
+        # only a percentage and n: cases = p x 232 = 52, the same Wilson interval
+        {"prevalence": p, "n": 232, "cases": None},
+        # nothing to build an interval from
+        {"prevalence": p, "n": None, "cases": None},
+    )
+    out = aggregate.study_estimates(studies)
+    assert list(out["ci_source"]) == ["reported", "wilson", "wilson", "none"]
+    assert out["interval_low"].iloc[0] == 0.15
+    assert out["interval_high"].iloc[0] == 0.26
+    # R: prop.test(52, 232, correct = FALSE)$conf.int -> 0.17522031289001 0.282042203038896
+    # (tests/golden/proportion_ci_expected.csv)
+    for i in (1, 2):
+        assert out["interval_low"].iloc[i] == pytest.approx(0.17522031289001, rel=1e-6)
+        assert out["interval_high"].iloc[i] == pytest.approx(0.282042203038896, rel=1e-6)
+    assert math.isnan(out["interval_low"].iloc[3])
+    assert out["reliability"].iloc[3] == "unknown"
+    assert "interval_low" not in studies.columns
+
+
+def test_study_estimates_uses_wilson_at_other_levels() -> None:
+    studies = make_studies({"n": 100, "cases": 20, "ci_low": 0.15, "ci_high": 0.26})
+    out = aggregate.study_estimates(studies, level=0.9)
+    # A reported 95% interval is not a 90% interval.
+    assert out["ci_source"].iloc[0] == "wilson"
+    # Wilson, z = 1.644854, z^2 = 2.705543: centre (0.2 + 2.705543/200) / (1 + 2.705543/100)
+    # = 0.2079028; half = z sqrt(0.0016 + 2.705543/40000) / 1.02705543 = 0.0654010
+    assert out["interval_low"].iloc[0] == pytest.approx(0.2079028 - 0.0654010, abs=1e-6)
+    assert out["interval_high"].iloc[0] == pytest.approx(0.2079028 + 0.0654010, abs=1e-6)
+
+
+def test_study_estimates_flags_small_samples() -> None:
+    # n = 20 < 30 effective sample size: NCHS suppresses (Parker et al. 2017).
+    studies = make_studies({"n": 20, "cases": 4, "prevalence": 0.2},
+                           {"n": 2000, "cases": 400, "prevalence": 0.2})
+    out = aggregate.study_estimates(studies)
+    assert out["reliability"].iloc[0] == "suppress"
+    assert out["reliability"].iloc[1] != "suppress"
+
+
+def test_study_estimates_rejects_bad_level() -> None:
+    with pytest.raises(ValueError, match="level"):
+        aggregate.study_estimates(make_studies(BASE_ROW), level=95)
+
+
+# --- pool_groups -----------------------------------------------------------------------------
+
+
+def test_pool_groups_single_study_equals_that_study() -> None:
+    out = aggregate.pool_groups(make_studies({"cases": 20, "n": 100}))
+    assert len(out) == 1
+    row = out.iloc[0]
+    # logit(0.2) = log(20/80) = -1.3862944; se = sqrt(1/20 + 1/80) = 0.25;
+    # CI expit(-1.3862944 -/+ 1.959964 x 0.25) = expit(-1.8762854), expit(-0.8963034)
+    # = 0.1328161, 0.2898107
+    assert row["estimate"] == pytest.approx(0.2)
+    assert row["logit"] == pytest.approx(-1.3862944, abs=1e-7)
+    assert row["logit_se"] == pytest.approx(0.25)
+    assert row["ci_low"] == pytest.approx(0.1328161, abs=1e-6)
+    assert row["ci_high"] == pytest.approx(0.2898107, abs=1e-6)
+    assert (row["k"], row["n_total"], row["cases_total"]) == (1, 100, 20)
+    assert row["tau2"] == 0
+    assert row["study_ids"] == "s1"
+    assert list(out.columns) == ["age_band", "diet_group", *aggregate.POOLED_COLUMNS]
+
+
+# Input and expected values of the golden group combined|<-0.5|low_or_marginal (three strata).
+# R: metafor::rma(measure = "PLO", xi = c(4, 3, 3), ni = c(32, 29, 33), method = "REML")
+#    predict(res, transf = transf.ilogit) -> 0.1072234 [0.05864714, 0.1879991], tau2 = 0
+R_REML_POOLED = (0.107223410771354, 0.0586471380942183, 0.187999104487887)
+
+
+def test_pool_groups_matches_metafor_per_group() -> None:
+    studies = make_studies(
+        {"study_id": "b1", "cases": 4, "n": 32, "diet_group": "semi_vegetarian"},
+        {"study_id": "b2", "cases": 3, "n": 29, "diet_group": "semi_vegetarian"},
+        {"study_id": "b3", "cases": 3, "n": 33, "diet_group": "semi_vegetarian"},
+        # another group and a display-only row that must not enter any pool
+        {"study_id": "v1", "cases": 30, "n": 60, "diet_group": "vegan"},
+        {"study_id": "x", "cases": None, "n": None, "diet_group": "vegan",
+         "usable_for": "display"},
+    )
+    out = aggregate.pool_groups(studies, by=("diet_group",))
+    assert list(out["diet_group"]) == ["semi_vegetarian", "vegan"]  # vocabulary order
+    semi = out.iloc[0]
+    assert (semi["estimate"], semi["ci_low"], semi["ci_high"]) == pytest.approx(
+        R_REML_POOLED, rel=1e-6
+    )
+    assert semi["k"] == 3
+    assert semi["n_total"] == 32 + 29 + 33
+    assert semi["cases_total"] == 4 + 3 + 3
+    assert semi["study_ids"] == "b1, b2, b3"
+    assert out.iloc[1]["k"] == 1  # the display row is left out
+
+
+def test_pool_groups_pools_two_rows_of_one_study_as_strata() -> None:
+    studies = make_studies({"sex": "female", "cases": 10, "n": 50},
+                           {"sex": "male", "cases": 5, "n": 50})
+    out = aggregate.pool_groups(studies)
+    assert out.iloc[0]["k"] == 2
+    assert out.iloc[0]["study_ids"] == "s1"
+
+
+def test_pool_groups_leaves_out_empty_groups_and_handles_empty_frames() -> None:
+    studies = make_studies({"age_band": "80+"}, {"usable_for": "display", "age_band": "0-19"})
+    out = aggregate.pool_groups(studies)
+    assert list(out["age_band"]) == ["80+"]
+    empty = aggregate.pool_groups(studies.iloc[0:0])
+    assert empty.empty
+    assert list(empty.columns) == ["age_band", "diet_group", *aggregate.POOLED_COLUMNS]
+
+
+@pytest.mark.parametrize(
+    ("other", "message"),
+    [
+        ({"definition": "b12_lt185"}, "several definitions"),
+        ({"status": "marginal"}, "several statuses"),
+        ({"cases": None}, "lack cases or n"),
+    ],
+)
+def test_pool_groups_refuses_mixed_or_incomplete_rows(other: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        aggregate.pool_groups(make_studies({}, other))
+
+
+# --- headline figures ------------------------------------------------------------------------
+
+HEADLINE_ROWS = (
+    {"study_id": "g1", "first_author": "Allen", "year": 2009, "diet_group": "general",
+     "age_band": "60-79", "cases": 20, "n": 100},
+    {"study_id": "g2", "first_author": "Baker", "year": 2015, "diet_group": "general",
+     "age_band": "80+", "cases": 20, "n": 100},
+    {"study_id": "g3", "diet_group": "general", "age_band": "20-39", "cases": 5, "n": 100},
+    {"study_id": "v1", "diet_group": "vegan", "age_band": "20-39", "cases": 40, "n": 100},
+    {"study_id": "o1", "diet_group": "omnivore", "age_band": "20-39", "cases": 10, "n": 100},
+)
+
+
+def test_headline_figures_pool_the_right_subsets() -> None:
+    heads = aggregate.headline_figures(make_studies(*HEADLINE_ROWS))
+    older = heads.older_adults
+    assert older is not None
+    # Two identical strata 20/100: no heterogeneity, pooled 0.2 with k 2, n 200.
+    assert older.estimate == pytest.approx(0.2)
+    assert (older.k, older.n_total) == (2, 200)
+    assert older.study_ids == ("g1", "g2")
+    assert older.citations == ("Allen 2009", "Baker 2015")
+    assert older.definition == "b12_lt148"
+    assert older.definition_label == schema.DEFINITIONS_BY_ID["b12_lt148"].label
+    assert heads.overall is not None
+    assert heads.overall.k == 5
+    assert heads.vegans.estimate == pytest.approx(0.4)
+    assert heads.omnivores.estimate == pytest.approx(0.1)
+    comp = heads.vegans_vs_omnivores
+    assert comp.difference == pytest.approx(0.3)
+    assert comp.ratio == pytest.approx(4.0)
+    # se(p) = se_logit p(1-p): vegan sqrt(1/40+1/60) x 0.24 = 0.0489898,
+    # omnivore sqrt(1/10+1/90) x 0.09 = 0.03; half width 1.959964 x sqrt(0.0024+0.0009)
+    half = 1.959964 * math.sqrt(0.0489898**2 + 0.03**2)
+    assert comp.difference_low == pytest.approx(0.3 - half, abs=1e-6)
+    assert comp.difference_high == pytest.approx(0.3 + half, abs=1e-6)
+    assert comp.ratio_low < 4.0 < comp.ratio_high
+
+
+def test_headline_figures_are_none_without_studies() -> None:
+    heads = aggregate.headline_figures(make_studies(HEADLINE_ROWS[2]))
+    assert heads.older_adults is None
+    assert heads.vegans is None
+    assert heads.vegans_vs_omnivores is None
+    assert heads.overall is not None
+
+
+# --- describe_pattern ------------------------------------------------------------------------
+
+
+def test_describe_pattern_names_highest_and_lowest() -> None:
+    pooled = pd.DataFrame({
+        "age_band": ["20-39", "20-39", "60-79"],
+        "diet_group": ["vegan", "omnivore", "general"],
+        "estimate": [0.52, 0.04, 0.1],
+        "ci_low": [0.40, 0.021, 0.08],
+        "ci_high": [0.64, 0.07, 0.12],
+        "k": [3, 1, 2],
+    })
+    assert aggregate.describe_pattern(pooled) == (
+        "Among the 3 groups with data, vegans aged 20-39 have the highest pooled prevalence "
+        "(52%, 95% CI 40-64%, 3 estimates) and omnivores aged 20-39 the lowest "
+        "(4.0%, 95% CI 2.1-7.0%, 1 estimate)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("pooled", "expected"),
+    [
+        (pd.DataFrame(), "No group in this selection has studies that can be pooled."),
+        (
+            pd.DataFrame({"age_band": ["80+"], "diet_group": ["general"], "estimate": [0.25],
+                          "ci_low": [0.2], "ci_high": [0.3], "k": [2]}),
+            "Only one group has data: the general population aged 80+, with a pooled "
+            "prevalence of 25%, 95% CI 20-30%, 2 estimates.",
+        ),
+    ],
+)
+def test_describe_pattern_handles_empty_and_single(pooled: pd.DataFrame, expected: str) -> None:
+    assert aggregate.describe_pattern(pooled) == expected
+
+
+def test_describe_pattern_reads_pool_groups_output() -> None:
+    pooled = aggregate.pool_groups(make_studies(*HEADLINE_ROWS))
+    text = aggregate.describe_pattern(pooled)
+    assert text.startswith("Among the 5 groups with data, vegans aged 20-39 have the highest")
+    assert "the general population aged 20-39 the lowest (5.0%" in text
+
+
+# --- compare_definitions ---------------------------------------------------------------------
+
+
+def test_compare_definitions_pairs_the_same_population() -> None:
+    studies = make_studies(
+        {"study_id": "p", "definition": "b12_lt148", "prevalence": 0.1},
+        {"study_id": "p", "definition": "b12_lt221", "status": "low_or_marginal",
+         "prevalence": 0.35},
+        # same study, other sex: another population with a single definition -> dropped
+        {"study_id": "p", "sex": "female", "definition": "b12_lt148", "prevalence": 0.12},
+        # cut-off not stated: never compared
+        {"study_id": "q", "definition": None, "prevalence": 0.3},
+        {"study_id": "q", "definition": "b12_lt148", "prevalence": 0.05},
+    )
+    out = aggregate.compare_definitions(studies)
+    assert list(out["definition"]) == ["b12_lt148", "b12_lt221"]
+    assert list(out["population_id"]) == [0, 0]
+    assert list(out["n_definitions"]) == [2, 2]
+    # spread = 0.35 - 0.10
+    assert out["spread"].iloc[0] == pytest.approx(0.25)
+    assert out["population_label"].iloc[0] == "Smith 2010: adults (both, 20-39 y, omnivore)"
+    assert aggregate.compare_definitions(studies.iloc[2:]).empty
+
+
+def test_compare_definitions_filters_biomarkers() -> None:
+    studies = make_studies(
+        {"definition": "b12_lt148"},
+        {"definition": "holotc_lt35", "biomarker": "holotc"},
+    )
+    assert len(aggregate.compare_definitions(studies)) == 2
+    assert aggregate.compare_definitions(studies, biomarkers=["serum_b12"]).empty
+    with pytest.raises(ValueError, match="unknown biomarker: b12"):
+        aggregate.compare_definitions(studies, biomarkers=["b12"])
+
+
+# --- reference_list --------------------------------------------------------------------------
+
+
+def test_reference_list_one_row_per_study() -> None:
+    studies = make_studies(
+        {"study_id": "z", "first_author": "Zhou", "year": 2001},
+        {"study_id": "a", "first_author": "Allen", "year": 2009},
+        {"study_id": "z", "first_author": "Zhou", "year": 2001},
+    )
+    out = aggregate.reference_list(studies)
+    assert list(out["study_id"]) == ["a", "z"]
+    assert list(out["n_rows"]) == [1, 2]
+    assert list(out.columns) == ["study_id", "first_author", "year", "title", "journal",
+                                 "doi_url", "pmid_url", "n_rows"]
+    assert aggregate.reference_list(studies.iloc[0:0]).empty
+
+
+# --- the real built data ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_studies() -> pd.DataFrame:
+    if not (schema.DATA_DIR / schema.MANIFEST_NAME).exists():
+        pytest.skip("data/manifest.json is absent: run `make data` to build the datasets")
+    from dashboard import data
+
+    return data.load_studies()
+
+
+def test_real_default_view_pools_and_reads(real_studies: pd.DataFrame) -> None:
+    view = aggregate.filter_studies(real_studies, definition=schema.DEFAULT_DEFINITION,
+                                    status=schema.DEFAULT_STATUS)
+    pooled = aggregate.pool_groups(view)
+    assert len(pooled) > 0
+    assert np.all((pooled["ci_low"] <= pooled["estimate"])
+                  & (pooled["estimate"] <= pooled["ci_high"]))
+    assert aggregate.describe_pattern(pooled).startswith("Among the")
+    heads = aggregate.headline_figures(view)
+    assert heads.overall is not None
+    assert 0 < heads.overall.estimate < 1
+
+
+def test_real_estimates_references_and_comparisons(real_studies: pd.DataFrame) -> None:
+    shown = aggregate.study_estimates(real_studies)
+    assert set(shown["ci_source"]) <= {"reported", "wilson", "none"}
+    has = shown["ci_source"] != "none"
+    assert (shown.loc[has, "interval_low"] <= shown.loc[has, "interval_high"]).all()
+    refs = aggregate.reference_list(real_studies)
+    assert refs["n_rows"].sum() == len(real_studies)
+    assert refs["study_id"].is_unique
+    comparison = aggregate.compare_definitions(real_studies)
+    assert (comparison["n_definitions"] >= 2).all()
