@@ -1,0 +1,116 @@
+"""Read and validate the built datasets in data/ against their manifest; no streamlit here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dashboard import schema
+from dashboard.schema import DATA_DIR, MANIFEST_NAME
+
+FIX = "run `make data` to rebuild the datasets"
+
+# SHA-256 of files already verified in this process, keyed by (path, mtime_ns, size): a file
+# rewritten in place gets a new key and is verified again.
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+
+
+class DataError(Exception):
+    """A dataset is missing, corrupt or stale; the message names the file, problem and fix."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.fix = FIX
+        super().__init__(f"{self.path}: {problem}; {FIX}.")
+
+
+def load_manifest(data_dir: Path = DATA_DIR) -> dict:
+    """The build manifest, checked for this code's schema version."""
+    path = Path(data_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise DataError(path, "the manifest is missing (the datasets have not been built)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(path, f"the manifest cannot be read ({err})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("outputs"), list):
+        raise DataError(path, "the manifest has no list of outputs")
+    version = manifest.get("schema_version")
+    if version != schema.SCHEMA_VERSION:
+        raise DataError(
+            path,
+            f"the datasets were built for schema version {version}, this code needs "
+            f"{schema.SCHEMA_VERSION} (stale data)",
+        )
+    return manifest
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verified_checksum(path: Path, expected: str) -> None:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _VERIFIED:
+        _VERIFIED[key] = _sha256(path)
+    if _VERIFIED[key] != expected:
+        raise DataError(
+            path,
+            "its SHA-256 does not match the manifest (the file is corrupt or from another build)",
+        )
+
+
+def load_dataset(name: str, data_dir: Path = DATA_DIR) -> pd.DataFrame:
+    """Load one dataset (schema.DATASETS) after checking it against the manifest and schema."""
+    if name not in schema.DATASET_COLUMNS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {list(schema.DATASETS)}")
+    data_dir = Path(data_dir)
+    manifest = load_manifest(data_dir)
+    path = data_dir / f"{name}.parquet"
+    entry = next((o for o in manifest["outputs"] if o.get("file") == path.name), None)
+    if entry is None:
+        raise DataError(data_dir / MANIFEST_NAME, f"the manifest does not list {path.name}")
+    if not path.is_file():
+        raise DataError(path, "the file is missing")
+    _verified_checksum(path, entry.get("sha256", ""))
+    try:
+        df = pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowException) as err:
+        raise DataError(path, f"the file cannot be read as Parquet ({err})") from None
+    missing = [c for c in schema.DATASET_COLUMNS[name] if c not in df.columns]
+    if missing:
+        raise DataError(path, f"columns {missing} are missing")
+    if len(df) != entry.get("rows"):
+        raise DataError(path, f"it has {len(df)} rows, the manifest says {entry.get('rows')}")
+    return df
+
+
+def load_studies(data_dir: Path = DATA_DIR) -> pd.DataFrame:
+    """Published prevalence estimates, one row per literature row (data/README.md, studies)."""
+    return load_dataset("studies", data_dir)
+
+
+def load_population(data_dir: Path = DATA_DIR) -> pd.DataFrame:
+    """UN WPP 2022 population in persons by location, year and five-year age band."""
+    return load_dataset("population", data_dir)
+
+
+def load_standard_populations(data_dir: Path = DATA_DIR) -> pd.DataFrame:
+    """Standard populations (WHO 2000-2025, ESP 2013, US 2000, Segi 1960) with weight shares."""
+    return load_dataset("standard_populations", data_dir)
+
+
+def load_diet_shares(data_dir: Path = DATA_DIR) -> pd.DataFrame:
+    """Survey shares of vegetarians, vegans and pescatarians by country and year."""
+    return load_dataset("diet_shares", data_dir)

@@ -1,0 +1,202 @@
+"""Tests of dashboard.data: built files load with their schema; bad files give clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import build, data, schema
+from dashboard.data import DataError
+
+LOADERS: dict[str, Callable[..., pd.DataFrame]] = {
+    "studies": data.load_studies,
+    "population": data.load_population,
+    "standard_populations": data.load_standard_populations,
+    "diet_shares": data.load_diet_shares,
+}
+
+
+@pytest.mark.parametrize("name", schema.DATASETS)
+def test_built_datasets_load_with_their_schema(built_data_dir: Path, name: str) -> None:
+    df = LOADERS[name](built_data_dir)
+    manifest = data.load_manifest(built_data_dir)
+    entry = next(o for o in manifest["outputs"] if o["dataset"] == name)
+    assert list(df.columns) == list(schema.DATASET_COLUMNS[name]) == entry["columns"]
+    assert len(df) == entry["rows"] > 0
+    for col, dtype in schema.DATASET_COLUMNS[name].items():
+        got = df[col].dtype
+        if dtype in ("category", "ordered"):
+            assert isinstance(got, pd.CategoricalDtype), col
+            assert got.ordered == (dtype == "ordered"), col
+        else:
+            assert str(got) == dtype, col
+
+
+def test_loaded_studies_keep_dtypes(built_data_dir: Path) -> None:
+    studies = data.load_studies(built_data_dir)
+    assert list(studies["diet_group"].cat.categories) == list(schema.STUDY_DIET_GROUPS)
+    assert studies["prevalence"].between(0, 1).all()
+
+
+@pytest.fixture
+def data_dir(built_data_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the built datasets that a test may damage."""
+    target = tmp_path / "data"
+    shutil.copytree(built_data_dir, target)
+    return target
+
+
+def _rewrite_manifest(data_dir: Path, change: Callable[[dict], None]) -> None:
+    path = data_dir / schema.MANIFEST_NAME
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def _register(data_dir: Path, file: str) -> None:
+    """Record a file's current checksum in the manifest, as a build would."""
+
+    def change(manifest: dict) -> None:
+        for out in manifest["outputs"]:
+            if out["file"] == file:
+                out["sha256"] = build.sha256_file(data_dir / file)
+
+    _rewrite_manifest(data_dir, change)
+
+
+def truncate(data_dir: Path) -> None:
+    path = data_dir / "studies.parquet"
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+
+
+def modify(data_dir: Path) -> None:
+    # A valid Parquet file with one row fewer: only the checksum can tell
+    path = data_dir / "studies.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.slice(0, table.num_rows - 1), path)
+
+
+def truncate_and_register(data_dir: Path) -> None:
+    truncate(data_dir)
+    _register(data_dir, "studies.parquet")
+
+
+def drop_column_and_register(data_dir: Path) -> None:
+    path = data_dir / "studies.parquet"
+    pq.write_table(pq.read_table(path).drop_columns(["definition"]), path)
+    _register(data_dir, "studies.parquet")
+
+
+def drop_row_and_register(data_dir: Path) -> None:
+    modify(data_dir)
+    _register(data_dir, "studies.parquet")
+
+
+def remove_file(data_dir: Path) -> None:
+    (data_dir / "studies.parquet").unlink()
+
+
+def remove_manifest(data_dir: Path) -> None:
+    (data_dir / schema.MANIFEST_NAME).unlink()
+
+
+def old_schema(data_dir: Path) -> None:
+    _rewrite_manifest(data_dir, lambda m: m.update(schema_version=schema.SCHEMA_VERSION - 1))
+
+
+def garbage_manifest(data_dir: Path) -> None:
+    (data_dir / schema.MANIFEST_NAME).write_text("{not json")
+
+
+def unlisted(data_dir: Path) -> None:
+    _rewrite_manifest(
+        data_dir, lambda m: m.update(outputs=[o for o in m["outputs"] if o["dataset"] != "studies"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("damage", "file", "problem"),
+    [
+        (truncate, "studies.parquet", "SHA-256 does not match the manifest"),
+        (modify, "studies.parquet", "SHA-256 does not match the manifest"),
+        (truncate_and_register, "studies.parquet", "cannot be read as Parquet"),
+        (drop_column_and_register, "studies.parquet", "columns ['definition'] are missing"),
+        (drop_row_and_register, "studies.parquet", "the manifest says 239"),
+        (remove_file, "studies.parquet", "the file is missing"),
+        (remove_manifest, "manifest.json", "the manifest is missing"),
+        (old_schema, "manifest.json", f"this code needs {schema.SCHEMA_VERSION} (stale data)"),
+        (garbage_manifest, "manifest.json", "the manifest cannot be read"),
+        (unlisted, "manifest.json", "does not list studies.parquet"),
+    ],
+)
+def test_bad_files_raise_clear_errors(
+    data_dir: Path, damage: Callable[[Path], None], file: str, problem: str
+) -> None:
+    data.load_studies(data_dir)  # loads (and caches the checksum) before the damage
+    damage(data_dir)
+    with pytest.raises(DataError) as info:
+        data.load_studies(data_dir)
+    message = str(info.value)
+    assert str(data_dir / file) in message
+    assert problem in message
+    assert "make data" in message
+    assert info.value.path == data_dir / file
+
+
+def test_other_datasets_still_load_when_one_is_damaged(data_dir: Path) -> None:
+    truncate(data_dir)
+    assert len(data.load_diet_shares(data_dir)) > 0
+
+
+def test_unknown_dataset_name() -> None:
+    with pytest.raises(ValueError, match="unknown dataset 'people'"):
+        data.load_dataset("people")
+
+
+def test_loader_reads_arrow_errors_as_data_errors(data_dir: Path) -> None:
+    # A file that is Parquet-shaped at both ends but broken inside
+    path = data_dir / "diet_shares.parquet"
+    raw = bytearray(path.read_bytes())
+    raw[8:200] = b"\x00" * 192
+    path.write_bytes(bytes(raw))
+    _register(data_dir, "diet_shares.parquet")
+    with pytest.raises(DataError, match="diet_shares.parquet.*cannot be read as Parquet"):
+        data.load_diet_shares(data_dir)
+
+
+# --- App placeholder -----------------------------------------------------------------------
+
+
+def test_app_placeholder_runs() -> None:
+    at = AppTest.from_file(str(schema.ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    assert not at.error
+    files = at.dataframe[0].value
+    assert files["file"].tolist() == [f"data/{name}.parquet" for name in schema.DATASETS]
+    manifest = data.load_manifest()
+    assert files["sha256"].tolist() == [o["sha256"] for o in manifest["outputs"]]
+    assert at.metric[0].value == str(len(data.load_studies()))
+
+
+def test_render_data_error_shows_message_and_fix() -> None:
+    def page() -> None:
+        from pathlib import Path
+
+        from dashboard import ui
+        from dashboard.data import DataError
+
+        ui.render_data_error(DataError(Path("data/studies.parquet"), "the file is missing"))
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "studies.parquet" in at.error[0].value
+    assert "make data" in at.error[0].value
