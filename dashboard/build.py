@@ -767,6 +767,63 @@ def build_diet_shares(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     return out
 
 
+# --- Documentation -------------------------------------------------------------------------
+
+GENERATED_RATIONALE = "Matches no documented definition; grouped only with identical cut-offs."
+
+
+def definitions_table(studies: pd.DataFrame) -> str:
+    """Markdown table of every documented definition (with the range of canonical cut-offs it
+    matches) and every generated id used in `studies`: the cut-offs as published that each
+    groups, the rationale and the study_ids using it. It is the table in data/README.md; a
+    test keeps the two identical.
+    """
+    rows = studies[studies["definition"].notna()]
+    generated = sorted(set(rows["definition"]) - set(schema.DEFINITIONS_BY_ID))
+    lines = [
+        "| id | label | matches (canonical units) | published cut-offs | rows | studies "
+        "| rationale |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for def_id in [d.id for d in schema.DEFINITIONS] + generated:
+        used = rows[rows["definition"] == def_id]
+        published = sorted(
+            {f"{o} {v} {u}" for o, v, u in zip(used["cutoff_operator"], used["cutoff_value"],
+                                                used["cutoff_unit"], strict=True)}
+        )
+        documented = schema.DEFINITIONS_BY_ID.get(def_id)
+        if documented:
+            label, rationale = documented.label, documented.rationale
+            matches = _matches(documented)
+        else:
+            label, rationale = _generated_label(used.iloc[0]), GENERATED_RATIONALE
+            matches = "identical cut-off only"
+        studies_ = ", ".join(sorted(used["study_id"].unique())) or "none yet"
+        lines.append(
+            f"| `{def_id}` | {label} | {matches} | {'; '.join(published) or '-'} | {len(used)} "
+            f"| {studies_} | {rationale} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _matches(d: schema.Definition) -> str:
+    if d.direction == "between":
+        return (f"low end {d.low_min:g}-{d.low_max:g}, high end {d.high_min:g}-{d.high_max:g} "
+                f"{d.unit}")
+    return f"{d.direction} (or {d.direction}=) {d.low_min:g} to {d.low_max:g} {d.unit}"
+
+
+def _generated_label(row: pd.Series) -> str:
+    name = schema.BIOMARKER_LABELS[row["biomarker"]].split(" (")[0]
+    low, high, unit = row["cutoff_low"], row["cutoff_high"], row["canonical_unit"]
+    if row["cutoff_operator"] == "between":
+        return f"{name} {low:.4g}-{high:.4g} {unit}"
+    direction = _OPERATOR_DIRECTION[row["cutoff_operator"]]
+    if pd.notna(high):
+        return f"{name} {direction} {low:.4g}-{high:.4g} {unit} (threshold varies within the range)"
+    return f"{name} {direction} {low:.4g} {unit}"
+
+
 # --- Writing -------------------------------------------------------------------------------
 
 
@@ -894,8 +951,13 @@ _DIET_COLUMNS = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build into data/ and print one line per output."""
-    del argv
+    """Build into data/ and print one line per output; `--definitions` prints the README table."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--definitions"]:
+        import pyarrow.parquet as _pq  # the built file, so the table matches what ships
+
+        print(definitions_table(_pq.read_table(DATA_DIR / "studies.parquet").to_pandas()), end="")
+        return 0
     try:
         manifest = build()
     except BuildError as err:

@@ -445,10 +445,24 @@ def test_study_cases_and_prevalence_follow_the_source(
             assert not row["cases_derived"]
 
 
-def test_study_definitions_are_documented_or_generated(studies: pd.DataFrame) -> None:
+def test_readme_definitions_table_matches_the_data(studies: pd.DataFrame) -> None:
     readme = (schema.DATA_DIR / "README.md").read_text()
+    block = readme.split("<!-- definitions:start -->\n")[1].split("<!-- definitions:end -->")[0]
+    assert block == build.definitions_table(studies), (
+        "data/README.md is out of date: paste `python -m dashboard.build --definitions`"
+    )
     for definition in studies["definition"].dropna().unique():
-        assert f"`{definition}`" in readme, definition
+        assert f"| `{definition}` |" in block
+    for d in schema.DEFINITIONS:
+        assert f"| `{d.id}` | {d.label} |" in block
+
+
+@pytest.mark.parametrize("dataset", schema.DATASETS)
+def test_readme_documents_every_column(dataset: str) -> None:
+    readme = (schema.DATA_DIR / "README.md").read_text()
+    section = readme.split(f"## `{dataset}.parquet`")[1].split("\n## ")[0]
+    for column in schema.DATASET_COLUMNS[dataset]:
+        assert f"`{column}`" in section, (dataset, column)
 
 
 @pytest.mark.parametrize(
