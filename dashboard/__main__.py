@@ -1,0 +1,197 @@
+"""Command line: design-based prevalence estimates from analysts' own survey files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+import pandas as pd
+
+from dashboard import ingest
+
+# Columns written, one row per domain after the grouping columns.
+RESULT_COLUMNS: tuple[str, ...] = ("estimate", "se", "ci_low", "ci_high", "n", "df", "reliability")
+# Exit statuses: 2 is argparse's own for usage errors; bad input is reported the same way.
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+DESIGN_OPTIONS: dict[str, str] = {"weight": "weight", "strata": "stratum", "psu": "psu"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (one subcommand, `estimate`)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m dashboard",
+        description="B12 Risk Atlas: survey estimates of low vitamin B12 status from your files.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    est = sub.add_parser(
+        "estimate",
+        help="prevalence by groups, with Korn-Graubard intervals, from survey microdata",
+        description=(
+            "Read CSV, Parquet or SAS transport (.xpt) microdata, merge several files on a key, "
+            "and write the design-based prevalence of an outcome by groups. Bad input is "
+            "reported on stderr with exit status 2."
+        ),
+    )
+    est.add_argument("files", nargs="+", metavar="FILE", help="CSV, Parquet or XPT files")
+    est.add_argument(
+        "--outcome",
+        required=True,
+        help="'<column> <op> <number>', op one of < <= > >=, e.g. 'serum_b12_pmol_l < 148' or "
+        "'LBXB12 < 200' (the column's own unit)",
+    )
+    est.add_argument(
+        "--by",
+        default="",
+        help=f"comma-separated groups among {', '.join(ingest.GROUP_ROLES)} (default: overall)",
+    )
+    est.add_argument(
+        "--age-bands",
+        default=",".join(b[0] for b in ingest.schema.AGE_BANDS),
+        help="whole-year bands for age_band, e.g. 0-19,20-39,40-59,60-79,80+",
+    )
+    est.add_argument("--weight", help="sampling weight column (default: recognised name)")
+    est.add_argument("--strata", help="design stratum column (default: recognised name)")
+    est.add_argument("--psu", help="primary sampling unit column (default: recognised name)")
+    est.add_argument(
+        "--no-design",
+        action="store_true",
+        help="ignore weights, strata and PSUs (simple random sample)",
+    )
+    est.add_argument("--merge-on", help="key column linking several files (default: SEQN)")
+    est.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="ROLE=COLUMN",
+        help=f"set a column's role ({', '.join(ingest.MICRODATA_ROLES)}); repeatable",
+    )
+    est.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    est.add_argument("--out", default="-", help="output CSV file ('-' for stdout, the default)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status (2 on bad input, never a traceback)."""
+    stdout = stdout or sys.stdout
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse has already printed the usage message
+        return int(stop.code or 0)
+    try:
+        results = run_estimate(args)
+    except ingest.InputError as err:
+        for problem in err.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.out == "-":
+        results.to_csv(stdout, index=False, lineterminator="\n")
+    else:
+        try:
+            results.to_csv(args.out, index=False, lineterminator="\n")
+        except OSError as err:
+            print(f"error: cannot write {args.out}: {err.strerror}.", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"wrote {len(results)} rows to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def run_estimate(args: argparse.Namespace) -> pd.DataFrame:
+    """Read, merge, map, prepare and estimate as the arguments say; InputError on bad input."""
+    uploads = [ingest.read_upload(Path(f).name, _read_bytes(f)) for f in args.files]
+    if len(uploads) > 1:
+        key = args.merge_on or "SEQN"
+        if args.merge_on is None:
+            _note(f"merging {len(uploads)} files on {key} (change with --merge-on)")
+        upload = ingest.merge_uploads(uploads, on=key)
+    else:
+        upload = uploads[0]
+    for warning in upload.warnings:
+        _note(f"warning: {warning}")
+    mapping = ingest.propose_mapping(upload.frame, kind="microdata")
+    mapping = _apply_overrides(mapping, args, upload.frame.columns)
+    _describe_mapping(mapping)
+    outcome = ingest.parse_outcome(args.outcome, mapping)
+    by = tuple(b.strip() for b in args.by.split(",") if b.strip())
+    prepared = ingest.prepare_microdata(
+        upload, mapping, outcome, ingest.parse_age_bands(args.age_bands)
+    )
+    for warning in prepared.warnings:
+        _note(f"warning: {warning}")
+    _note(f"outcome: {outcome.label}; {len(prepared.frame):,} rows analysed")
+    results = ingest.estimate(prepared, by, level=args.level)
+    return results.loc[:, [*by, *RESULT_COLUMNS]]
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise ingest.InputError(f"Cannot read '{path}': {err.strerror}.") from None
+
+
+def _apply_overrides(
+    mapping: ingest.Mapping, args: argparse.Namespace, columns: pd.Index
+) -> ingest.Mapping:
+    changes: dict[str, str | None] = {}
+    problems: list[str] = []
+    for item in args.map:
+        role, sep, column = item.partition("=")
+        role, column = role.strip(), column.strip()
+        if not sep or role not in ingest.MICRODATA_ROLES:
+            problems.append(
+                f"--map {item!r}: write ROLE=COLUMN with ROLE one of "
+                f"{', '.join(ingest.MICRODATA_ROLES)}."
+            )
+            continue
+        changes[role] = column
+    for option, role in DESIGN_OPTIONS.items():
+        value = getattr(args, option)
+        if value is not None:
+            changes[role] = value
+    if args.no_design:
+        changes.update({"weight": None, "stratum": None, "psu": None})
+    for role, column in changes.items():
+        if column is not None and column not in columns:
+            problems.append(
+                f"Column '{column}' (given for {role}) is not in the file; its columns are "
+                f"{', '.join(map(str, columns[:15]))}."
+            )
+    if problems:
+        raise ingest.InputError(problems)
+    given = {r: f"'{c}' (given on the command line)" for r, c in changes.items()}
+    notes = {**mapping.notes, **given}
+    return replace(mapping, notes=notes, **changes)
+
+
+def _describe_mapping(mapping: ingest.Mapping) -> None:
+    design = [
+        f"{option}={getattr(mapping, role)}"
+        for option, role in DESIGN_OPTIONS.items()
+        if getattr(mapping, role) is not None
+    ]
+    nhanes = any("NHANES" in mapping.notes.get(r, "") for r in DESIGN_OPTIONS.values())
+    if design:
+        source = " (recognised NHANES names)" if nhanes else ""
+        _note(
+            f"design: {', '.join(design)}{source}; override with --weight/--strata/--psu "
+            "or --no-design"
+        )
+    else:
+        _note("design: none found; estimates treat the file as a simple random sample")
+    for role, note in mapping.notes.items():
+        if role not in DESIGN_OPTIONS.values():
+            _note(f"column for {role}: {note}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
