@@ -16,12 +16,10 @@ st.markdown(
 try:
     manifest = ui.load_manifest()
     studies = ui.load_studies()
-    frames = {
-        "studies": studies,
-        "population": ui.load_population(),
-        "standard_populations": ui.load_standard_populations(),
-        "diet_shares": ui.load_diet_shares(),
-    }
+    # Loading checks each file against the manifest, so a listed file is a verified one.
+    ui.load_population()
+    ui.load_standard_populations()
+    ui.load_diet_shares()
 except DataError as err:
     ui.render_data_error(err)
     st.stop()
