@@ -90,12 +90,12 @@ def prevalence_model(
     ``rma(measure="PLO")``) from the rows with this definition and status that are usable for
     pooling. A cell without studies borrows, in order and recorded in ``basis``/``source``:
 
-    1. ``diet_all_ages``: the same diet pooled over all ages (including rows of unknown age);
-    2. ``general_age``: for omnivores only, the general population (diet not stratified) of
-       the same age band;
+    1. ``general_age``: for omnivores only, the general population (diet not stratified) of
+       the same age band, which is mostly omnivores and keeps the age gradient;
+    2. ``diet_all_ages``: the same diet pooled over all ages (including rows of unknown age);
     3. ``all_rows``: every poolable row of the definition and status.
 
-    General-population rows inform omnivores only through step 2: they are mostly but not
+    General-population rows inform omnivores only through step 1: they are mostly but not
     only omnivores, and pooling them with selected omnivore comparison groups would blur the
     contrast the diet groups are meant to show. Semi-vegetarian rows enter only step 3.
     No study reports pescatarians, so by default a pescatarian cell without its own studies
@@ -142,15 +142,20 @@ def prevalence_model(
             steps = [
                 (BASIS_AGE_DIET, f"pooled {plural} aged {band}", (band, d),
                  (age == band) & (diet == d)),
-                (BASIS_DIET_ALL_AGES, f"no study of {plural} aged {band}: {plural} of all ages",
-                 ("*", d), diet == d),
             ]
             if d in GENERAL_PROXY_DIETS:
+                # Before borrowing across ages: omnivore comparison groups are mostly young
+                # adults, while the general population of the same age is mostly omnivores
+                # and carries the age gradient.
                 steps.append(
                     (BASIS_GENERAL_AGE,
-                     f"no study of {plural}: general population aged {band}",
+                     f"no study of {plural} aged {band}: general population aged {band}",
                      (band, "general"), (age == band) & (diet == "general"))
                 )
+            steps.append(
+                (BASIS_DIET_ALL_AGES, f"no study of {plural} aged {band}: {plural} of all ages",
+                 ("*", d), diet == d)
+            )
             found = next(
                 ((b, s, e) for b, s, key, mask in steps if (e := pooled(key, mask)) is not None),
                 None,

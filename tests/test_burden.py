@@ -299,7 +299,9 @@ def _cell(model: pd.DataFrame, band: str, diet: str) -> pd.Series:
         ("20-39", "vegan", "age_diet", 0.30, 1),
         ("60-79", "vegan", "diet_all_ages", 0.30, 1),  # vegans of all ages
         ("20-39", "omnivore", "age_diet", 0.05, 1),
-        ("80+", "omnivore", "diet_all_ages", 0.05, 1),  # omnivores of all ages come first
+        ("60-79", "omnivore", "general_age", 0.10, 1),  # same-age general population first
+        ("60-79", "pescatarian", "omnivore_proxy", 0.10, 1),  # follows the omnivore cell
+        ("80+", "omnivore", "diet_all_ages", 0.05, 1),  # no general row aged 80+: all ages
         ("20-39", "pescatarian", "omnivore_proxy", 0.05, 1),
         ("0-19", "vegetarian", "all_rows", None, 3),  # no vegetarian row: all three rows
     ],
@@ -319,7 +321,7 @@ def test_prevalence_model_fallbacks(band: str, diet: str, basis: str,
     assert row["source"].endswith(f"(k={k})")
 
 
-def test_prevalence_model_uses_general_population_only_without_omnivore_studies() -> None:
+def test_prevalence_model_uses_general_population_without_omnivore_studies() -> None:
     rows = [r for r in FALLBACK_ROWS if r["study_id"] != "o"]
     model = burden.prevalence_model(make_studies(*rows), "b12_lt148", "deficient")
     older = _cell(model, "60-79", "omnivore")
