@@ -1095,7 +1095,8 @@ def map_labels(
     Matching ignores case, spaces, '_' and '-' and knows common synonyms (LABEL_SYNONYMS:
     'Lacto-ovo vegetarian' -> vegetarian, 'F' -> female). `overrides` maps a raw label to a
     vocabulary term first (e.g. NHANES RIAGENDR {'1': 'male', '2': 'female'}). Missing values
-    stay missing. Returns the mapped series (str, same index; unmapped labels missing) and a
+    stay missing. Returns the mapped series (categorical with the vocabulary as categories,
+    same index; unmapped labels missing) and a
     preview of the unmapped labels: value, count, example rows (the series' index values).
     """
     table = _synonyms(vocabulary)
@@ -1107,10 +1108,15 @@ def map_labels(
             )
         table[_label_key(raw)] = term
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    terms = np.array([table.get(_label_key(u)) for u in uniques] + [None], dtype=object)
-    mapped_values = terms[codes]  # code -1 (missing) picks the trailing None
-    mapped = pd.Series(mapped_values, index=series.index, name=series.name).astype("str")
-    mapped = mapped.where(pd.notna(mapped_values))
+    position = {term: i for i, term in enumerate(vocabulary)}
+    terms = [table.get(_label_key(u)) for u in uniques]
+    # One vocabulary code per distinct label (-1 = unmapped or missing), then per row.
+    term_codes = np.array([position.get(t, -1) for t in terms] + [-1], dtype="int64")
+    mapped = pd.Series(
+        pd.Categorical.from_codes(term_codes[codes], categories=list(vocabulary)),
+        index=series.index,
+        name=series.name,
+    )
     rows = []
     for code, raw in enumerate(uniques):
         if terms[code] is None:
@@ -1235,14 +1241,14 @@ def cut_age_bands(
     years = np.floor(pd.to_numeric(age, errors="coerce").to_numpy(dtype="float64"))
     lows = np.array([b[1] for b in bands], dtype="float64")
     highs = np.array([np.inf if b[2] is None else b[2] for b in bands], dtype="float64")
-    labels = np.array([b[0] for b in bands] + [UNKNOWN_LABEL], dtype=object)
+    labels = [b[0] for b in bands] + [UNKNOWN_LABEL]
     pos = np.searchsorted(lows, years, side="right") - 1
     ok = (pos >= 0) & ~np.isnan(years)
     ok &= years <= highs[np.clip(pos, 0, len(bands) - 1)]
-    out = labels[np.where(ok, pos, len(bands))]
+    codes = np.where(ok, pos, len(bands))
     # Categorical in band order, so that results list bands youngest first.
     return pd.Series(
-        pd.Categorical(out, categories=list(labels)), index=age.index, name="age_band"
+        pd.Categorical.from_codes(codes, categories=list(labels)), index=age.index, name="age_band"
     )
 
 
@@ -1378,7 +1384,6 @@ def prepare_microdata(
     out[canonical] = values * UNIT_FACTORS[outcome.biomarker][bcol.unit]
     out["outcome"] = _compare(values, outcome, bcol.unit)
 
-    kept = upload_view(upload, keep)
     if mapping.age is not None:
         age, bad = _numeric(upload, mapping.age, "age in years", problems)
         a = age.to_numpy()
@@ -1404,7 +1409,8 @@ def prepare_microdata(
         if col is None:
             continue
         vocab = ROLE_VOCABULARIES[role]
-        mapped, preview = map_labels(kept.frame[col], vocab, mapping.labels.get(role))
+        raw = frame[col]
+        mapped, preview = map_labels(raw[keep], vocab, mapping.labels.get(role))
         if not preview.empty:
             listed = "; ".join(
                 f"{r.value!r} ({_plural(int(r.count), 'row')}, e.g. {upload.row_label} "
@@ -1417,16 +1423,18 @@ def prepare_microdata(
                 f"Map each to one of {', '.join(vocab)} (label mapping), or choose another "
                 "column."
             )
-        missing = mapped.isna().to_numpy() & kept.frame[col].isna().to_numpy()
+        missing = keep & raw.isna().to_numpy()
         if missing.any():
             warnings.append(
                 f"Column '{col}': {_plural(int(missing.sum()), 'row')} without a "
-                f"{role.replace('_', ' ')} label ({_examples(kept.frame.index, missing, kept)}) "
+                f"{role.replace('_', ' ')} label ({_examples(index, missing, upload)}) "
                 f"form the group '{UNKNOWN_LABEL}'."
             )
-        out[role] = pd.Categorical(
-            mapped.reindex(index).fillna(UNKNOWN_LABEL), categories=[*vocab, UNKNOWN_LABEL]
-        )
+        # Rows without a label (and rows not kept) get the last category, 'unknown'.
+        codes = np.full(len(index), len(vocab), dtype="int64")
+        kept_codes = mapped.cat.codes.to_numpy()
+        codes[keep] = np.where(kept_codes >= 0, kept_codes, len(vocab))
+        out[role] = pd.Categorical.from_codes(codes, categories=[*vocab, UNKNOWN_LABEL])
     design = _design(upload, mapping, keep, out, problems, warnings)
     if mapping.id is not None:
         ids = frame[mapping.id]
@@ -1451,19 +1459,6 @@ def prepare_microdata(
         dropped=pd.concat(dropped, ignore_index=True),
         warnings=tuple(warnings),
         fingerprint=upload.fingerprint,
-    )
-
-
-def upload_view(upload: Upload, keep: np.ndarray) -> Upload:
-    """The same upload restricted to the rows in `keep` (for messages about kept rows)."""
-    return Upload(
-        filename=upload.filename,
-        kind=upload.kind,
-        frame=upload.frame.loc[keep],
-        sha256=upload.sha256,
-        format=upload.format,
-        row_label=upload.row_label,
-        key=upload.key,
     )
 
 
@@ -1562,8 +1557,9 @@ def _design(
         if len(lonely):
             names = ", ".join(str(_fmt(s)) for s in lonely.index[:5])
             more = f" and {len(lonely) - 5} more" if len(lonely) > 5 else ""
+            count = _plural(len(lonely), "stratum", "strata")
             warnings.append(
-                f"Column '{mapping.stratum}': {_plural(len(lonely), 'stratum', 'strata')} with a single "
+                f"Column '{mapping.stratum}': {count} with a single "
                 f"PSU ({names}{more}) among the rows analysed. Their variance is estimated by "
                 "centring that PSU at the grand mean instead of the stratum mean, as R's "
                 "options(survey.lonely.psu = \"adjust\") does; this is conservative."
