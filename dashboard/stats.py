@@ -506,9 +506,10 @@ SURVEY_COLUMNS: tuple[str, ...] = (
     "df",
     "reliability",
 )
-# Above this many rows the grouped sums run on worker threads (numpy releases the GIL).
+# Above this many rows the grouped sums run on worker threads (numpy releases the GIL), in
+# chunks whose cell indexes stay in cache (measured fastest at 10 million rows on 2 cores).
 _PARALLEL_MIN_ROWS = 1_000_000
-_CHUNK_ROWS = 2_000_000
+_CHUNK_ROWS = 262_144
 # A cluster design whose stratum x PSU grid is larger than this gets its PSUs renumbered
 # compactly first (one extra pass) instead of using the grid directly.
 _MAX_PSU_GRID = 4096
@@ -600,25 +601,45 @@ def _weights(series: pd.Series, name: str) -> np.ndarray:
 
 
 def _check_weights(w: np.ndarray, name: str) -> None:
-    """Missing, non-finite or non-positive weights are an error (checked chunk by chunk)."""
-    if len(w) and not (w.min() > 0.0 and np.isfinite(w.max())):
-        bad = w[~((w > 0) & np.isfinite(w))]
+    """Missing or non-positive weights are an error (one pass: NaN propagates through min;
+    infinite weights are caught on the weight totals)."""
+    if len(w) and not w.min() > 0.0:
+        bad = w[~(w > 0)]
         raise ValueError(
-            f"weight column {name!r} must hold positive finite sampling weights; "
-            f"found {len(bad)} values such as {bad[:5].tolist()}"
+            f"weight column {name!r} must hold positive sampling weights without missing "
+            f"values; found {len(bad)} values such as {bad[:5].tolist()}"
         )
 
 
 def _cell_index(parts: Sequence[tuple[np.ndarray, int]], rows: slice, total: int) -> np.ndarray:
-    """Mixed-radix cell number of each row from (codes, radix) pairs, built in the narrowest
-    integer type that holds ``total`` cells (less memory traffic than building in intp)."""
+    """Mixed-radix cell number of each row from (codes, radix) pairs.
+
+    The leading parts are combined in the narrowest integer type that holds ``total`` (less
+    memory traffic than working in intp); the last step widens to intp as bincount needs.
+    """
     dtype = np.int16 if total < 2**15 else np.int32 if total < 2**31 else np.int64
     first, _ = parts[0]
+    if len(parts) == 1:
+        return first[rows].astype(np.intp)
     idx = first[rows].astype(dtype)
-    for codes, radix in parts[1:]:
+    for codes, radix in parts[1:-1]:
         idx *= radix
         idx += codes[rows]
-    return idx.astype(np.intp)
+    last, radix = parts[-1]
+    out = np.multiply(idx, radix, dtype=np.intp)
+    out += last[rows]
+    return out
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    """One pool for the process: starting threads on every call would cost milliseconds."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+    return _POOL
 
 
 def _grouped_sums(
@@ -629,8 +650,8 @@ def _grouped_sums(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Row counts, weight sums (and sums of squared weights) per cell, by np.bincount.
 
-    Large inputs are cut into chunks processed on threads; each chunk also validates its
-    weights, so no separate pass over the rows is needed.
+    Large inputs are cut into chunks processed on threads (numpy releases the GIL); each
+    chunk also validates its weights, so no separate pass over the rows is needed.
     """
     total = int(np.prod([radix for _, radix in parts]))
     n_rows = len(parts[0][0])
@@ -647,15 +668,19 @@ def _grouped_sums(
         return count, wsum, wsq
 
     if n_rows < _PARALLEL_MIN_ROWS:
-        return chunk(slice(None))
-    n_chunks = max(2, -(-n_rows // _CHUNK_ROWS))
-    bounds = np.linspace(0, n_rows, n_chunks + 1).astype(int)
-    slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    with ThreadPoolExecutor(max_workers=min(len(slices), os.cpu_count() or 1)) as pool:
-        results = list(pool.map(chunk, slices))
-    count = np.sum([r[0] for r in results], axis=0)
-    wsum = np.sum([r[1] for r in results], axis=0)
+        results = [chunk(slice(None))]
+    else:
+        workers = os.cpu_count() or 1
+        # A multiple of the worker count, so that no worker is left with an extra chunk.
+        n_chunks = workers * max(1, -(-n_rows // (_CHUNK_ROWS * workers)))
+        bounds = np.linspace(0, n_rows, n_chunks + 1).astype(int)
+        slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        results = list(_thread_pool().map(chunk, slices))
+    count = results[0][0] if len(results) == 1 else np.sum([r[0] for r in results], axis=0)
+    wsum = results[0][1] if len(results) == 1 else np.sum([r[1] for r in results], axis=0)
     wsq = np.sum([r[2] for r in results], axis=0) if squares else None
+    if not np.isfinite(wsum).all():
+        raise ValueError(f"weight column {weight_name!r} holds infinite values")
     return count, wsum, wsq
 
 
