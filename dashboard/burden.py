@@ -280,8 +280,9 @@ def diet_share_model(
     ``_candidates``). Groups the chosen source does not measure, and countries without any
     source, take DEFAULT shares, each shown as ``default: ...`` in ``basis``:
 
-    - vegetarian, vegan: the median over countries whose chosen source is a health or
-      nutrition survey of that source's measured share (all countries when none is);
+    - vegetarian, vegan: the median, over countries whose chosen source is a health or
+      nutrition survey (all countries when none is), of the vegetarian share including
+      vegans, split with the median vegan fraction below;
     - pescatarian: the median of all measured pescatarian shares (0 if none is measured);
     - a vegetarian total that includes vegans is split with the median vegan fraction
       vegan / (vegetarian + vegan) of the sources that measure both.
@@ -396,16 +397,33 @@ def _default_shares(
     health = [c for c in chosen.values() if c.health]
     pool, pool_name = (health, "health/nutrition surveys") if health else (
         list(chosen.values()), "surveys")
-    out: dict[str, tuple[float, str]] = {}
-    for diet in ("vegetarian", "vegan"):
-        measured = sorted((c.country, c.values[diet]) for c in pool if diet in c.values)
-        if not measured:
-            raise ValueError(f"diet shares: no source measures the {diet} share")
-        out[diet] = (
-            float(np.median([v for _, v in measured])),
-            f"median of {len(measured)} countries' {pool_name} "
-            f"({', '.join(c for c, _ in measured)})",
-        )
+    both = [c.values["vegan"] / (c.values["vegan"] + c.values["vegetarian"])
+            for c in candidates
+            if "vegan" in c.values and "vegetarian" in c.values
+            and c.values["vegan"] + c.values["vegetarian"] > 0]
+    if not both:
+        raise ValueError("diet shares: no source measures both vegetarians and vegans")
+    frac = float(np.median(both))
+    out: dict[str, tuple[float, str]] = {
+        "vegan_fraction": (frac, f"median of {len(both)} sources measuring both")
+    }
+    # The total of vegetarians including vegans is what every survey measures, split or not;
+    # taking its median over all chosen health surveys uses all of them, not only the few
+    # that report vegans separately.
+    totals = sorted(
+        (c.country, c.vegetarian_total if c.vegetarian_total is not None
+         else c.values.get("vegetarian", 0.0) + c.values.get("vegan", 0.0))
+        for c in pool
+        if c.vegetarian_total is not None or "vegetarian" in c.values
+    )
+    if not totals:
+        raise ValueError("diet shares: no source measures the vegetarian share")
+    total = float(np.median([v for _, v in totals]))
+    rule = (f"median vegetarian share incl. vegans of {len(totals)} countries' {pool_name} "
+            f"({', '.join(c for c, _ in totals)}: {total:.2%}), split with the median vegan "
+            f"fraction {frac:.2f} of {len(both)} sources measuring both")
+    out["vegetarian"] = (total * (1 - frac), rule)
+    out["vegan"] = (total * frac, rule)
     pesc = sorted((c.country, c.year, c.values["pescatarian"]) for c in candidates
                   if "pescatarian" in c.values)
     out["pescatarian"] = (
@@ -413,15 +431,6 @@ def _default_shares(
          f"median of {len(pesc)} measured pescatarian shares "
          f"({', '.join(f'{c} {y}' for c, y, _ in pesc)})")
         if pesc else (0.0, "no survey measures pescatarians; assumed 0")
-    )
-    both = [c.values["vegan"] / (c.values["vegan"] + c.values["vegetarian"])
-            for c in candidates
-            if "vegan" in c.values and "vegetarian" in c.values
-            and c.values["vegan"] + c.values["vegetarian"] > 0]
-    if not both:
-        raise ValueError("diet shares: no source measures both vegetarians and vegans")
-    out["vegan_fraction"] = (
-        float(np.median(both)), f"median of {len(both)} sources measuring both"
     )
     return out
 

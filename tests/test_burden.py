@@ -387,9 +387,10 @@ def test_diet_share_model_picks_and_derives_shares() -> None:
     assert share["AAA", "vegetarian"] == pytest.approx(0.04)
     assert share["AAA", "vegan"] == pytest.approx(0.01)
     assert basis["AAA", "vegan"] == "survey: hs, 2010"
-    # Defaults: vegetarian = median(0.04, 0.02) = 0.03, vegan = median(0.01, 0.03) = 0.02,
-    # pescatarian = median(0.02) = 0.02; vegan fraction = median(0.01/0.05, 0.05/0.15,
-    # 0.03/0.05) = median(0.2, 0.333, 0.6) = 1/3
+    # Defaults: vegan fraction = median(0.01/0.05, 0.05/0.15, 0.03/0.05)
+    # = median(0.2, 0.333, 0.6) = 1/3; vegetarian total incl. vegans = median over the health
+    # surveys (AAA 0.04 + 0.01, BBB 0.02 + 0.03) = 0.05, split: vegetarian 0.05 x 2/3,
+    # vegan 0.05 x 1/3; pescatarian = median(0.02) = 0.02
     assert share["AAA", "pescatarian"] == pytest.approx(0.02)
     assert basis["AAA", "pescatarian"].startswith("default: median of 1 measured pescatarian")
     # AAA omnivores: 1 - 0.04 - 0.01 - 0.02 = 0.93
@@ -401,10 +402,11 @@ def test_diet_share_model_picks_and_derives_shares() -> None:
     assert share["CCC", "vegetarian"] == pytest.approx(0.08 * 2 / 3)
     assert "split with default vegan fraction 0.33" in basis["CCC", "vegan"]
     # ZZZ: no survey at all -> every non-omnivore group is a default
-    assert share["ZZZ", "vegetarian"] == pytest.approx(0.03)
-    assert share["ZZZ", "vegan"] == pytest.approx(0.02)
-    assert basis["ZZZ", "vegetarian"] == (
-        "default: median of 2 countries' health/nutrition surveys (AAA, BBB)"
+    assert share["ZZZ", "vegetarian"] == pytest.approx(0.05 * 2 / 3)
+    assert share["ZZZ", "vegan"] == pytest.approx(0.05 / 3)
+    assert basis["ZZZ", "vegetarian"].startswith(
+        "default: median vegetarian share incl. vegans of 2 countries' health/nutrition "
+        "surveys (AAA, BBB: 5.00%), split with the median vegan fraction 0.33"
     )
     assert out.loc[out["country_iso3"] == "ZZZ", "is_default"].sum() == 3
     totals = out.groupby("country_iso3")["share"].sum()
