@@ -783,7 +783,8 @@ def survey_prevalence(
         equal to R's ``svystandardize(design, by = ~age, over = ~by, population = weights)``
         (post-stratification of each domain to the standard age distribution; the
         linearisation uses the age-by-domain post-strata). Weights are renormalised over the
-        age groups present in each domain; an age group without a weight is an error.
+        age groups present in each domain; an age group without a weight is an error. Rows
+        without an age group are treated as rows with a missing domain value.
 
     Returns
     -------
@@ -841,9 +842,7 @@ def survey_prevalence(
         codes = np.where(g.codes < 0, g.size, g.codes) if g.has_missing else g.codes
         parts.append((codes, g.size + 1 if g.has_missing else g.size))
 
-    std_weights = None
-    if standardize is not None:
-        std_weights = _standard_weights(groups[-1], standardize[1], age_col)
+    std_weights = _standard_weights(groups[-1], standardize[1]) if standardize else None
 
     cluster = psu is not None
     n_rows = len(frame)
@@ -861,6 +860,14 @@ def survey_prevalence(
 
     count, wsum, wsq = _grouped_sums(parts, w, squares=not cluster, weight_name=str(weight))
     shape = (*(radix for _, radix in parts[: len(group_cols)]), n_units, 3)
+    if std_weights is not None:
+        # Checked on the cell counts rather than the rows: no extra pass over the data.
+        rows_per_age = count.reshape(shape).sum(axis=(*range(len(by)), -2, -1))
+        lacking = np.isnan(std_weights) & (rows_per_age[: len(std_weights)] > 0)
+        if lacking.any():
+            names = sorted(str(label) for label in groups[-1].labels[lacking])
+            raise ValueError(f"age groups in column {age_col!r} without a standard weight: {names}")
+        std_weights = np.nan_to_num(std_weights)
     result = _design_estimates(
         count=count.reshape(shape),
         wsum=wsum.reshape(shape),
@@ -881,17 +888,13 @@ def survey_prevalence(
     return frame_out
 
 
-def _standard_weights(ages: _Codes, weights: Mapping[object, float], column: str) -> np.ndarray:
-    """Standard weight per age code; every age group in the data needs one."""
+def _standard_weights(ages: _Codes, weights: Mapping[object, float]) -> np.ndarray:
+    """Standard weight per age code, NaN for an age group the mapping lacks."""
     lookup = {str(k): float(v) for k, v in dict(weights).items()}
     values = np.array(list(lookup.values()), dtype=float)
     if not len(values) or not np.isfinite(values).all() or (values < 0).any() or values.sum() <= 0:
         raise ValueError("standard weights must be finite, non-negative and not all zero")
-    present = np.unique(ages.codes[ages.codes >= 0]) if len(ages.codes) else np.array([], int)
-    unknown = sorted({str(ages.labels[c]) for c in present} - set(lookup))
-    if unknown:
-        raise ValueError(f"age groups in column {column!r} without a standard weight: {unknown}")
-    return np.array([lookup.get(str(label), 0.0) for label in ages.labels], dtype=float)
+    return np.array([lookup.get(str(label), np.nan) for label in ages.labels], dtype=float)
 
 
 def _psu_units(
@@ -949,11 +952,14 @@ def _design_estimates(
         age_weight[: len(std_weights)] = std_weights  # the missing-age code weighs 0
         pi = np.tile(age_weight, n_dom)
         dom_shape = group_shape[:-1]
+        # Rows without an age group belong to no domain (the extra code after the labels).
+        in_domain = np.tile(np.arange(n_age) < len(std_weights), n_dom)
     else:
         n_dom = n_fine
         dom_of_fine = np.arange(n_fine)
         pi = np.ones(n_fine)
         dom_shape = group_shape
+        in_domain = np.ones(n_fine, dtype=bool)
 
     w_fine = tw.sum(axis=(1, 2))
     present = (w_fine > 0) & (pi > 0)
@@ -972,7 +978,7 @@ def _design_estimates(
 
     # Domain-by-fine-cell aggregation matrix (small): sums fine cells into their domain.
     to_dom = np.zeros((n_dom, n_fine))
-    to_dom[dom_of_fine, np.arange(n_fine)] = 1.0
+    to_dom[dom_of_fine, np.arange(n_fine)] = in_domain
     m = m_fine[:, None]
     unit_score = coef[:, None] * (tw[..., 1] * (1.0 - m) - tw[..., 0] * m)
     score = to_dom @ unit_score  # (domain, unit) totals of the linearised score

@@ -328,6 +328,16 @@ def test_standardisation_by_hand():
     assert both.loc["d", "estimate"] == pytest.approx(0.625)
 
 
+def test_standardisation_rows_without_age_belong_to_no_domain():
+    frame = pd.DataFrame({"y": [1, 0, 1, 1], "age": ["a1", "a1", "a2", None]})
+    weights = {"a1": 0.5, "a2": 0.5}
+    result = stats.survey_prevalence(frame, "y", standardize=("age", weights))
+    # 0.5 * 1/2 + 0.5 * 1 = 0.75 over the 3 rows with an age group
+    assert result["estimate"].item() == pytest.approx(0.75)
+    assert result["n"].item() == 3
+    assert result.attrs["dropped_missing_by"] == 1
+
+
 @pytest.mark.parametrize(
     ("frame", "kwargs", "message"),
     [
