@@ -281,6 +281,12 @@ class Upload:
         return ROW_NOTES[self.row_label]
 
 
+# How messages name rows: file lines (header = line 1) or 1-based data rows.
+ROW_WORDS: dict[str, tuple[str, str]] = {
+    "line": ("file line", "file lines"),
+    "row": ("data row", "data rows"),
+    "merged row": ("row of the merged table", "rows of the merged table"),
+}
 ROW_NOTES: dict[str, str] = {
     "line": "line numbers of the file, the header being line 1",
     "row": "data rows counted from 1",
@@ -414,8 +420,8 @@ def _rows_text(rows: Iterable[object], total: int, row_label: str) -> str:
     rows = list(rows)[:EXAMPLES]
     shown = ", ".join(str(r) for r in rows)
     more = total - len(rows)
-    plural = row_label if total == 1 else f"{row_label}s"
-    return f"{plural} {shown}" + (f" and {more:,} more" if more > 0 else "")
+    one, many = ROW_WORDS[row_label]
+    return f"{one if total == 1 else many} {shown}" + (f" and {more:,} more" if more > 0 else "")
 
 
 def _examples(frame_index: pd.Index, mask: np.ndarray, upload: Upload, values=None) -> str:
@@ -446,6 +452,11 @@ def _fmt(value: object) -> object:
     return value
 
 
+def _sentence(err: Exception) -> str:
+    """A library's error message as a sentence ending in one full stop."""
+    return str(err).strip().rstrip(".") + "."
+
+
 def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {plural or word + 's'}"
 
@@ -472,7 +483,8 @@ def read_upload(filename: str, content: bytes) -> Upload:
             "design variables) or split the file."
         )
     if not content.strip():
-        raise InputError(f"'{name}' is empty (0 data bytes): upload the file that holds the data.")
+        what = "0 bytes" if not content else "only blank lines"
+        raise InputError(f"'{name}' is empty ({what}): upload the file that holds the data.")
     ext = PurePath(name).suffix.lower()
     if ext not in FORMATS:
         raise InputError(
@@ -551,7 +563,7 @@ def _format_mismatch(name: str, expected: str, actual: str) -> str:
         "csv": f"rename it to .csv if it is CSV, or export it again as {want}",
         "parquet": "rename it to .parquet",
         "xpt": "rename it to .xpt",
-    }.get(actual, f"export the data as {want} (or CSV) and upload that")
+    }.get(actual, f"export the data as {want if expected != 'csv' else 'CSV'} and upload that")
     return f"'{name}' is not {want} as its name says: its content is {described}. Please {fix}."
 
 
@@ -686,9 +698,9 @@ def _read_csv(
                 f"{DELIMITER_NAMES[sep]}). Check for a wrong delimiter or an unquoted "
                 f"{DELIMITER_NAMES[sep]} inside a value.{extra}"
             ) from None
-        raise InputError(f"'{name}' could not be read as CSV: {err}.") from None
+        raise InputError(f"'{name}' could not be read as CSV: {_sentence(err)}") from None
     except (ValueError, UnicodeDecodeError) as err:
-        raise InputError(f"'{name}' could not be read as CSV: {err}.") from None
+        raise InputError(f"'{name}' could not be read as CSV: {_sentence(err)}") from None
     _check_rows(name, len(frame))
     frame.columns = stripped
     frame = _drop_unnamed(name, frame, warnings)
@@ -743,15 +755,20 @@ def _read_parquet(name: str, content: bytes) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     try:
-        meta = pq.ParquetFile(io.BytesIO(content)).metadata
+        parquet = pq.ParquetFile(io.BytesIO(content))
     except Exception as err:  # pyarrow raises several types for damaged files
-        raise InputError(f"'{name}' could not be read as Parquet (damaged file?): {err}.") from None
-    _check_columns(name, pq.ParquetFile(io.BytesIO(content)).schema_arrow.names)
-    _check_rows(name, meta.num_rows)
+        raise InputError(
+            f"'{name}' could not be read as Parquet (damaged file?): {_sentence(err)}"
+        ) from None
+    # Limits from the footer, before the data are read.
+    _check_columns(name, parquet.schema_arrow.names)
+    _check_rows(name, parquet.metadata.num_rows)
     try:
         frame = pd.read_parquet(io.BytesIO(content))
     except Exception as err:  # pyarrow raises several types for damaged files
-        raise InputError(f"'{name}' could not be read as Parquet (damaged file?): {err}.") from None
+        raise InputError(
+            f"'{name}' could not be read as Parquet (damaged file?): {_sentence(err)}"
+        ) from None
     if not isinstance(frame.index, pd.RangeIndex):
         # A stored index (e.g. respondent_id) is an ordinary column to the analyst.
         frame = frame.reset_index()
@@ -770,8 +787,8 @@ def _read_xpt(name: str, content: bytes) -> pd.DataFrame:
         frame = pd.read_sas(io.BytesIO(content), format="xport", encoding=None)
     except Exception as err:  # the SAS reader raises several types for damaged files
         raise InputError(
-            f"'{name}' could not be read as SAS transport (XPT): {err}. Export it again with "
-            "SAS XPORT version 5 (as NHANES publishes)."
+            f"'{name}' could not be read as SAS transport (XPT): {_sentence(err)} Export it "
+            "again with SAS XPORT version 5 (as NHANES publishes)."
         ) from None
     _check_columns(name, list(frame.columns))
     _check_rows(name, len(frame))
@@ -1413,8 +1430,8 @@ def prepare_microdata(
         mapped, preview = map_labels(raw[keep], vocab, mapping.labels.get(role))
         if not preview.empty:
             listed = "; ".join(
-                f"{r.value!r} ({_plural(int(r.count), 'row')}, e.g. {upload.row_label} "
-                f"{r.rows.split(', ')[0]})"
+                f"{r.value!r} ({_plural(int(r.count), 'row')}, e.g. "
+                f"{_rows_text([r.rows.split(', ')[0]], 1, upload.row_label)})"
                 for r in preview.head(5).itertuples()
             )
             more = f" and {len(preview) - 5} more" if len(preview) > 5 else ""
@@ -1562,7 +1579,7 @@ def _design(
                 f"Column '{mapping.stratum}': {count} with a single "
                 f"PSU ({names}{more}) among the rows analysed. Their variance is estimated by "
                 "centring that PSU at the grand mean instead of the stratum mean, as R's "
-                "options(survey.lonely.psu = \"adjust\") does; this is conservative."
+                'options(survey.lonely.psu = "adjust") does; this is conservative.'
             )
     return design
 
@@ -1690,7 +1707,8 @@ def prepare_table(upload: Upload, mapping: Mapping) -> PreparedTable:
             )
             if not preview.empty:
                 listed = "; ".join(
-                    f"{r.value!r} ({upload.row_label}s {r.rows})" for r in preview.itertuples()
+                    f"{r.value!r} ({_rows_text(r.rows.split(', '), r.count, upload.row_label)})"
+                    for r in preview.itertuples()
                 )
                 problems.append(
                     f"Column '{col}': unknown labels {listed}"

@@ -145,12 +145,12 @@ BAD_FILES = [
     (
         "non-numeric biomarker",
         [("a.csv", replaced(2, "serum_b12_pmol_l", "<50"))],
-        "1 value is not a number (line 4: '<50')",
+        "1 value is not a number (file line 4: '<50')",
     ),
     (
         "negative biomarker",
         [("a.csv", replaced(0, "serum_b12_pmol_l", "-3"))],
-        "1 negative value (line 2: -3)",
+        "1 negative value (file line 2: -3)",
     ),
     (
         # 0.3 nmol/L = 300 pmol/L: a median of 0.265 pmol/L is implausible, nmol/L fits.
@@ -161,13 +161,13 @@ BAD_FILES = [
     (
         "age in months",
         [("a.csv", replaced(3, "age", "300"))],
-        "1 age outside 0-120 (line 5: 300)",
+        "1 age outside 0-120 (file line 5: 300)",
     ),
     ("negative age", [("a.csv", replaced(3, "age", "-1"))], "outside 0-120"),
     (
         "zero weight",
         [("a.csv", replaced(1, "weight", "0"))],
-        "1 negative or zero weight (line 3: 0)",
+        "1 negative or zero weight (file line 3: 0)",
     ),
     ("negative weight", [("a.csv", replaced(1, "weight", "-5"))], "negative or zero weight"),
     ("missing weight", [("a.csv", replaced(1, "weight", ""))], "but no weight"),
@@ -175,7 +175,7 @@ BAD_FILES = [
     (
         "unknown diet label",
         [("a.csv", replaced(1, "diet_group", "keto"))],
-        "unknown labels 'keto' (1 row, e.g. line 3)",
+        "unknown labels 'keto' (1 row, e.g. file line 3)",
     ),
     ("unknown sex label", [("a.csv", replaced(1, "sex", "x"))], "unknown labels 'x'"),
     (
@@ -222,7 +222,7 @@ BAD_FILES = [
     (
         "merge with duplicate keys",
         [("demo.csv", b"SEQN,age\n1,30\n1,31\n"), ("lab.csv", b"SEQN,LBDB12SI\n1,300\n")],
-        "duplicate key values, 2 rows share a key (lines 2, 3: 1, 1)",
+        "duplicate key values, 2 rows share a key (file lines 2, 3: 1, 1)",
     ),
     (
         "merge with a column in both files",
@@ -855,3 +855,15 @@ def test_prepare_does_not_change_the_upload(golden_bytes):
     before = up.frame.copy()
     ingest.prepare_microdata(up, ingest.propose_mapping(up.frame), "b12_lt148")
     pd.testing.assert_frame_equal(up.frame, before)
+
+
+def test_problems_in_a_merged_table_cite_the_key():
+    demo = b"SEQN,RIDAGEYR,WTMEC2YR\n101,30,1000\n102,40,0\n103,50,-2\n"
+    lab = b"SEQN,LBDB12SI\n101,300\n102,200\n103,100\n"
+    with pytest.raises(ingest.InputError) as info:
+        analyse([("demo.csv", demo), ("lab.csv", lab)])
+    assert info.value.problems == [
+        "Column 'WTMEC2YR' (sampling weight): 2 negative or zero weights (SEQN 102, SEQN 103: "
+        "0, -2). Weights must be positive: a zero weight usually marks someone outside the "
+        "subsample (check the weight variable matches the biomarker's subsample)."
+    ]
