@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard import aggregate, data, schema, state
 from dashboard.data import DataError
 from dashboard.schema import DATASETS
 
@@ -63,3 +68,236 @@ def render_data_error(err: DataError) -> None:
         f"To fix it, {err.fix}.",
         icon=":material/database:",
     )
+
+
+# --- shared page widgets -----------------------------------------------------------------------
+# Filter widgets use the URL parameter's name as key and pass no value of their own:
+# state.read() seeds st.session_state from the link, so the link decides what they show.
+
+# Page name -> script of its st.Page in app.py, and the label of links into it.
+PAGE_FILES: dict[str, str] = {
+    "overview": "dashboard/pages/overview.py",
+    "explore": "dashboard/pages/explore.py",
+    "evidence": "dashboard/pages/evidence.py",
+    "burden": "dashboard/pages/burden.py",
+    "cutoffs": "dashboard/pages/cutoffs.py",
+    "methods": "dashboard/pages/methods.py",
+    "your_data": "dashboard/pages/your_data.py",
+}
+PAGE_LINKS: dict[str, tuple[str, str]] = {
+    "overview": ("Overview: headline figures", ":material/dashboard:"),
+    "explore": ("Explore every filter, chart and row", ":material/filter_alt:"),
+    "evidence": ("Evidence: forest plots and study table", ":material/forest:"),
+    "burden": ("Burden: how many people, modelled", ":material/public:"),
+    "cutoffs": ("Cutoffs: how the definition moves prevalence", ":material/straighten:"),
+    "methods": ("Methods & sources", ":material/menu_book:"),
+}
+FILTER_NAMES: tuple[str, ...] = (
+    "def", "status", "sex", "age", "diet", "country", "region", "years", "undated", "supp", "minn",
+)
+
+
+def _ordered_definitions(ids: Iterable[str]) -> list[str]:
+    """Definition ids in schema order, then generated ids alphabetically."""
+    rank = {d.id: i for i, d in enumerate(schema.DEFINITIONS)}
+    return sorted(set(ids), key=lambda d: (rank.get(d, len(rank)), d))
+
+
+def filter_choices(studies: pd.DataFrame) -> dict[str, list[str]]:
+    """Values the data adds to the URL vocabulary (for ``state.read(page, choices)``).
+
+    Generated definition ids (cut-offs outside the documented definitions) and the region and
+    subregion names as the studies table spells them, so that links naming them are valid.
+    """
+    regions = pd.concat([studies["region"], studies["subregion"]]).dropna().astype(str)
+    return {
+        "def": _ordered_definitions(studies["definition"].dropna().astype(str)),
+        "region": sorted(regions.unique()),
+    }
+
+
+def _with_current(options: Sequence[str], current: Any) -> list[str]:
+    """Options plus any value of the current state they lack (a link may name one)."""
+    chosen = [current] if isinstance(current, str) else list(current or ())
+    return [*options, *(v for v in chosen if v not in options)]
+
+
+def _country_names(studies: pd.DataFrame) -> dict[str, str]:
+    names = studies[["country_iso3", "country_name"]].dropna().drop_duplicates("country_iso3")
+    return dict(zip(names["country_iso3"].astype(str), names["country_name"].astype(str),
+                    strict=True))
+
+
+def render_filters(
+    page: str, studies: pd.DataFrame, view: state.State, names: Sequence[str] = FILTER_NAMES
+) -> None:
+    """The evidence filters in the sidebar (keys = URL parameter names; options from the data).
+
+    ``names`` picks a subset of the shared filters (all by default). Call ``state.write``
+    after every widget of the page has been drawn.
+    """
+    unknown = [n for n in names if n not in FILTER_NAMES]
+    if unknown:
+        raise ValueError(f"unknown filter(s) {', '.join(unknown)}: filters are "
+                         f"{', '.join(FILTER_NAMES)}")
+    p = state.PARAMS
+    choices = filter_choices(studies)
+    countries = _country_names(studies)
+    country_options = sorted(countries, key=lambda c: countries[c])
+    with st.sidebar:
+        st.header("Filters")
+        if "def" in names:
+            st.selectbox(p["def"].label, _with_current(choices["def"], view["def"]), key="def",
+                         format_func=aggregate.definition_label,
+                         help="Biomarker and cut-off. Only studies using this cut-off are shown "
+                         "and pooled together.")
+        if "status" in names:
+            st.selectbox(p["status"].label, list(schema.STATUSES), key="status",
+                         format_func=schema.STATUS_LABELS.get)
+        if "sex" in names:
+            st.multiselect(p["sex"].label, list(schema.SEXES), key="sex",
+                           placeholder="All", help="'both': estimates for women and men together.")
+        if "age" in names:
+            st.multiselect(p["age"].label, list(schema.STUDY_AGE_BANDS), key="age",
+                           placeholder="All")
+        if "diet" in names:
+            st.multiselect(p["diet"].label, list(schema.STUDY_DIET_GROUPS), key="diet",
+                           format_func=schema.DIET_LABELS.get, placeholder="All")
+        if "country" in names:
+            st.multiselect(p["country"].label, _with_current(country_options, view["country"]),
+                           key="country", placeholder="All",
+                           format_func=lambda c: f"{countries.get(c, c)} ({c})")
+        if "region" in names:
+            st.multiselect(p["region"].label, _with_current(choices["region"], view["region"]),
+                           key="region", placeholder="All",
+                           help="UN region or subregion of the study population.")
+        if "years" in names:
+            st.slider(p["years"].label, int(p["years"].lo), int(p["years"].hi), key="years",
+                      help="Keeps rows whose data collection overlaps these years.")
+        if "undated" in names:
+            st.toggle(p["undated"].label, key="undated",
+                      help="Most publications do not report when their data were collected.")
+        if "supp" in names:
+            st.multiselect(p["supp"].label, list(schema.SUPPLEMENT_USE), key="supp",
+                           placeholder="All",
+                           help="Whether supplement users were included in the sample.")
+        if "minn" in names:
+            st.number_input(p["minn"].label, min_value=0, max_value=int(p["minn"].hi), step=10,
+                            key="minn", help="Rows with fewer people (or no reported n) are "
+                            "left out.")
+
+
+def describe_filters(view: state.State) -> str:
+    """The filters of a view in words: definition and status, then every narrowing filter."""
+    values = view.as_dict()
+    parts = [aggregate.definition_label(values["def"]),
+             schema.STATUS_LABELS.get(values["status"], values["status"]).lower()]
+    for name in FILTER_NAMES[2:]:
+        param = state.PARAMS[name]
+        value = values.get(name, param.default)
+        if value == param.default:
+            continue
+        if name == "undated":
+            parts.append("rows without survey years left out")
+        elif name == "years":
+            parts.append(f"survey years {value[0]}-{value[1]}")
+        elif name == "minn":
+            parts.append(f"n at least {value:,}")
+        else:
+            parts.append(f"{param.label.lower()}: {', '.join(map(str, value))}")
+    return "; ".join(parts)
+
+
+def render_empty(view: state.State) -> None:
+    """Say that the filters leave nothing to show, naming them."""
+    st.warning(
+        f"No published estimate matches these filters ({describe_filters(view)}). "
+        "Widen or clear a filter in the sidebar.",
+        icon=":material/filter_alt_off:",
+    )
+
+
+def format_estimate(
+    estimate: float,
+    low: float,
+    high: float,
+    *,
+    unit: str = "%",
+    interval: str = "CI",
+    level: float = 0.95,
+    digits: int = 1,
+) -> str:
+    """An estimate with its interval and unit, e.g. "12.3% (95% CI 10.1-14.8%)".
+
+    With ``unit="%"`` the numbers are proportions (0-1) shown as percentages; any other unit
+    is printed after the numbers with thousands separators ("1,200 persons (95% UI
+    900-1,500 persons)"). ``interval`` names the interval (CI, PI, UI).
+    """
+    def number(x: float) -> str:
+        return f"{100 * x:.{digits}f}" if unit == "%" else f"{x:,.{digits}f}"
+
+    def with_unit(text: str) -> str:
+        return f"{text}%" if unit == "%" else f"{text} {unit}"
+
+    if not math.isfinite(estimate):
+        return "not available"
+    head = with_unit(number(estimate))
+    name = f"{round(level * 100):g}% {interval}"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{head} ({name} not available)"
+    return f"{head} ({name} {with_unit(f'{number(low)}-{number(high)}')})"
+
+
+def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    """The frame as a CSV (UTF-8, no index) or Parquet (pyarrow) file."""
+    if fmt == "csv":
+        return frame.to_csv(index=False).encode("utf-8")
+    if fmt == "parquet":
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False, engine="pyarrow")
+        return buffer.getvalue()
+    raise ValueError(f"unknown table format {fmt!r}: use 'csv' or 'parquet'")
+
+
+def render_downloads(frame: pd.DataFrame, name: str) -> None:
+    """CSV and Parquet download buttons holding exactly ``frame`` (built only when clicked)."""
+    left, right = st.columns(2)
+    left.download_button(
+        "Download CSV", lambda: table_bytes(frame, "csv"), file_name=f"{name}.csv",
+        mime="text/csv", key=f"_download_{name}_csv", on_click="ignore",
+        icon=":material/download:",
+    )
+    right.download_button(
+        "Download Parquet", lambda: table_bytes(frame, "parquet"), file_name=f"{name}.parquet",
+        mime="application/vnd.apache.parquet", key=f"_download_{name}_parquet",
+        on_click="ignore", icon=":material/download:",
+    )
+
+
+def render_figure(
+    fig: Any,
+    table: pd.DataFrame,
+    *,
+    key: str,
+    caption: str,
+    column_config: Mapping[str, Any] | None = None,
+) -> None:
+    """A plotly chart (modebar image download works offline), its caption and a table of the
+    same numbers in an expander for readers who cannot use the chart."""
+    # charts imports plotly, which only pages with a figure need.
+    from dashboard import charts
+
+    st.plotly_chart(fig, config=charts.PLOTLY_CONFIG, key=key, width="stretch")
+    st.caption(caption)
+    with st.expander("Table of the chart", icon=":material/table:"):
+        st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
+
+
+def render_page_links(view: state.State) -> None:
+    """Links into the other pages, carrying the shared filters of this view."""
+    targets = [p for p in PAGE_LINKS if p != view.page]
+    columns = st.columns(len(targets))
+    for column, target in zip(columns, targets, strict=True):
+        label, icon = PAGE_LINKS[target]
+        column.page_link(PAGE_FILES[target], label=label, icon=icon,
+                         query_params=state.carry_query(view, target))
