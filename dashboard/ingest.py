@@ -543,7 +543,7 @@ def _sniff_format(content: bytes) -> str:
         return "csv"  # UTF-16 text with a byte-order mark
     # Control bytes other than tab, newlines and form feed do not occur in text files.
     controls = sum(head.count(bytes([b])) for b in (*range(0, 9), *range(14, 32), 11))
-    if controls > max(1, len(head) // 100) or b"\x00" in head:
+    if controls > len(head) // 100 or b"\x00" in head:
         return "binary"
     return "csv"
 
@@ -599,6 +599,16 @@ def _decode(name: str, content: bytes) -> tuple[str, str]:
     return text, "latin-1" if latin1 else "cp1252"
 
 
+def _fields(name: str, line: str, sep: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error as err:
+        raise InputError(
+            f"'{name}': a line near the top could not be split into columns ({_sentence(err)}) "
+            "Check the quotes and line ends, or save the file again as CSV."
+        ) from None
+
+
 def _choose_delimiter(name: str, header: str, lines: list[str]) -> str:
     counts = {d: header.count(d) for d in DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
@@ -619,11 +629,11 @@ def _choose_delimiter(name: str, header: str, lines: list[str]) -> str:
                     "every line."
                 )
         return ","
-    n_fields = len(next(csv.reader([header], delimiter=best)))
+    n_fields = len(_fields(name, header, best))
     for i, line in enumerate(lines, start=2):
         if not line.strip():
             continue
-        fields = len(next(csv.reader([line], delimiter=best)))
+        fields = len(_fields(name, line, best))
         if fields == 1 and n_fields > 1:
             other = [d for d in DELIMITERS if d != best and d in line]
             hint = (
@@ -649,10 +659,11 @@ def _read_csv(
     else:
         read_encoding = encoding
     sample = text[:SNIFF_BYTES]
-    lines = sample.splitlines()
+    # Split on the line ends the CSV parser knows (str.splitlines also splits on \x1c...).
+    lines = re.split(r"\r\n|\n|\r", sample)
     header = lines[0] if lines else ""
     sep = _choose_delimiter(name, header, lines[1:21])
-    names = next(csv.reader([header], delimiter=sep))
+    names = _fields(name, header, sep)
     if len(names) > MAX_COLUMNS:
         raise InputError(
             f"'{name}' has {len(names):,} columns, over the limit of {MAX_COLUMNS:,}: keep the "
@@ -702,6 +713,11 @@ def _read_csv(
     except (ValueError, UnicodeDecodeError) as err:
         raise InputError(f"'{name}' could not be read as CSV: {_sentence(err)}") from None
     _check_rows(name, len(frame))
+    if frame.shape[1] != len(stripped):
+        raise InputError(
+            f"'{name}': the header line has {len(stripped)} column names but the parser found "
+            f"{frame.shape[1]} columns: check the delimiter and quotes in the header."
+        )
     frame.columns = stripped
     frame = _drop_unnamed(name, frame, warnings)
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dashboard import ingest, schema, stats
 
@@ -867,3 +869,31 @@ def test_problems_in_a_merged_table_cite_the_key():
         "0, -2). Weights must be positive: a zero weight usually marks someone outside the "
         "subsample (check the weight variable matches the biomarker's subsample)."
     ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.sampled_from(["a.csv", "a.txt", "a.parquet", "a.xpt"]),
+    content=st.one_of(
+        st.binary(max_size=300),
+        st.text(alphabet=st.sampled_from(list('ab12.,;\t|"\n -<>é')), max_size=200).map(
+            lambda t: t.encode()
+        ),
+        st.lists(st.sampled_from(GOOD_ROWS + ["", "x,y", '"1,2",3', "1;2;3"]), max_size=6).map(
+            lambda rows: micro(*rows)
+        ),
+    ),
+)
+def test_any_bytes_give_an_upload_or_an_input_error(name, content):
+    """Whatever is uploaded, the only exception is InputError (never a traceback)."""
+    problems = ["(none raised)"]
+    try:
+        upload = ingest.read_upload(name, content)
+        mapping = ingest.propose_mapping(upload.frame)
+        if mapping.kind == "microdata":
+            ingest.estimate(ingest.prepare_microdata(upload, mapping))
+        else:
+            ingest.prepare_table(upload, mapping)
+    except ingest.InputError as err:
+        problems = err.problems
+    assert problems
