@@ -1,0 +1,381 @@
+"""Methods & sources page: definitions, formulas, presentation rules, references, data version."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import aggregate, burden, schema, state, stats, ui
+from dashboard.data import DataError
+
+NATURAL_EARTH_LICENCE = (
+    "Natural Earth 1:110m Admin 0 countries (version 4.1.0, via the world-atlas 2.0.2 "
+    "package): public domain, \"No permission is needed to use Natural Earth\" "
+    "(https://www.naturalearthdata.com/about/terms-of-use/); the world-atlas packaging is "
+    "ISC-licensed, (c) 2013-2019 Michael Bostock. Boundaries are Natural Earth's de facto "
+    "depiction and imply no position on disputed territories."
+)
+PYCOUNTRY_LICENCE = "Country names and ISO 3166-1 codes from the pycountry package (LGPL-2.1)."
+
+
+def build_id(manifest: dict) -> str:
+    """Twelve hex digits naming one build: the SHA-256 of its output checksums, in order."""
+    joined = ",".join(o.get("sha256", "") for o in manifest.get("outputs", []))
+    return hashlib.sha256(joined.encode("ascii")).hexdigest()[:12]
+
+
+def definitions_table(studies: pd.DataFrame) -> pd.DataFrame:
+    """Every definition (documented ones first, then ids generated from the data) with the
+    estimates and studies that use it."""
+    used = studies.loc[studies["definition"].notna().to_numpy(dtype=bool)]
+    cited = used.drop_duplicates(["definition", "study_id"])
+    cite = [
+        f"{a if isinstance(a, str) and a else sid}" + (f" {int(y)}" if pd.notna(y) else "")
+        for a, sid, y in zip(cited["first_author"], cited["study_id"], cited["year"], strict=True)
+    ]
+    citations = pd.Series(cite, index=cited.index).groupby(cited["definition"]).agg(
+        lambda s: "; ".join(sorted(s))
+    )
+    rows = used.groupby("definition").agg(
+        estimates=("row_id", "size"), studies=("study_id", "nunique"),
+        biomarker=("biomarker", "first"), unit=("canonical_unit", "first"),
+    )
+    generated = sorted(set(rows.index) - set(schema.DEFINITIONS_BY_ID))
+    records = [
+        {"id": d.id, "label": d.label, "biomarker": d.biomarker, "unit": d.unit,
+         "kind": "documented", "rationale": d.rationale}
+        for d in schema.DEFINITIONS
+    ] + [
+        {"id": g, "label": g, "biomarker": str(rows.at[g, "biomarker"]),
+         "unit": str(rows.at[g, "unit"]), "kind": "generated from the data",
+         "rationale": "A cut-off that no documented definition covers; grouped only with "
+                      "identical cut-offs."}
+        for g in generated
+    ]
+    out = pd.DataFrame.from_records(records)
+    out["biomarker"] = out["biomarker"].map(lambda b: schema.BIOMARKER_LABELS.get(b, b))
+    out["estimates"] = out["id"].map(rows["estimates"]).fillna(0).astype("int64")
+    out["studies"] = out["id"].map(rows["studies"]).fillna(0).astype("int64")
+    out["cited"] = out["id"].map(citations).fillna("")
+    return out
+
+
+st.title("Methods & sources")
+page_state = state.read("methods")
+page_state = state.write(page_state)
+state.render_share(page_state)
+st.markdown(
+    "How every figure of the B12 Risk Atlas is defined and computed, which rules decide what "
+    "is shown, and where the data come from. The reference list and the data version below "
+    "are generated from the data files this dashboard is running on."
+)
+
+try:
+    manifest = ui.load_manifest()
+    studies = ui.load_studies()
+    # Loading checks each file against the manifest, so a listed file is a verified one.
+    ui.load_population()
+    ui.load_standard_populations()
+    ui.load_diet_shares()
+except DataError as err:
+    ui.render_data_error(err)
+    st.stop()
+
+# --- definitions -------------------------------------------------------------------------------
+st.header("Definitions of low B12 status", anchor="definitions")
+st.markdown(
+    "A *definition* is a biomarker and a cut-off. Published cut-offs that are the same "
+    "threshold in different units or roundings (147-150 pmol/L, 200-203 pg/mL) share one "
+    "documented definition; serum B12 in pg/mL is converted with "
+    f"1 pg/mL = {schema.PG_ML_TO_PMOL_L} pmol/L. A cut-off that fits no documented "
+    "definition gets a generated id such as `b12_lt137p5` (serum B12 < 137.5 pmol/L) and is "
+    "only ever pooled with identical cut-offs. The *status* says what the authors call the "
+    "group below the cut-off: "
+    + ", ".join(f"{schema.STATUS_LABELS[s].lower()} (`{s}`)" for s in schema.STATUSES)
+    + ". Figures are never pooled across definitions or statuses."
+)
+definitions = definitions_table(studies)
+st.dataframe(
+    definitions,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "id": st.column_config.TextColumn("Id"),
+        "label": st.column_config.TextColumn("Definition", width="large"),
+        "biomarker": "Biomarker",
+        "unit": "Canonical unit",
+        "kind": "Kind",
+        "rationale": st.column_config.TextColumn("Rationale", width="large"),
+        "estimates": st.column_config.NumberColumn("Estimates", help="Rows of the studies table"),
+        "studies": st.column_config.NumberColumn("Studies"),
+        "cited": st.column_config.TextColumn("Studies using it", width="large"),
+    },
+)
+st.caption(
+    f"{len(definitions)} definitions: {len(schema.DEFINITIONS)} documented, "
+    f"{int((definitions['kind'] != 'documented').sum())} generated from the data. "
+    f"{int(studies['definition'].isna().sum())} estimates state no usable cut-off and are "
+    "shown in tables only."
+)
+
+# --- formulas ----------------------------------------------------------------------------------
+st.header("Formulas", anchor="formulas")
+st.markdown(
+    "Each method below is implemented in `dashboard/stats.py`, `dashboard/aggregate.py` or "
+    "`dashboard/burden.py` and tested against reference values from R (`stats`, `survey`, "
+    "`metafor`). Notation: $x$ cases among $n$ people, $\\hat p = x/n$, $z = "
+    "\\Phi^{-1}(0.975)$ for 95% intervals."
+)
+
+st.subheader("Interval for one published estimate")
+st.markdown(
+    "Where a publication reports its own 95% interval, that interval is shown. Otherwise the "
+    "**Wilson score interval** (Wilson 1927; R `prop.test(x, n, correct = FALSE)`) is computed "
+    "from cases and n (cases = prevalence x n when only a percentage was published):"
+)
+st.latex(
+    r"\frac{\hat p + \frac{z^2}{2n} \pm z\sqrt{\frac{\hat p(1-\hat p)}{n} + \frac{z^2}{4n^2}}}"
+    r"{1 + \frac{z^2}{n}}"
+)
+st.markdown(
+    "The **Clopper-Pearson** exact interval (Clopper & Pearson 1934; R `binom.test`) uses "
+    "beta quantiles and is exactly 0 (1) when no one (everyone) is a case:"
+)
+st.latex(
+    r"p_L = B^{-1}\!\left(\tfrac{\alpha}{2};\, x,\, n-x+1\right), \qquad "
+    r"p_U = B^{-1}\!\left(1-\tfrac{\alpha}{2};\, x+1,\, n-x\right)"
+)
+
+st.subheader("Survey data: design-based prevalence")
+st.markdown(
+    "For uploaded survey files (page *Your data*), the prevalence of a domain $d$ is the "
+    "weighted proportion, and its variance comes from **Taylor linearisation** over the whole "
+    "design (R `svyby(~y, ~d, design, svymean)`; with-replacement approximation at the first "
+    "stage, PSUs $j$ nested in strata $h$):"
+)
+st.latex(
+    r"\hat p_d = \frac{\sum_i w_i y_i \mathbf{1}[i \in d]}{\sum_i w_i \mathbf{1}[i \in d]},"
+    r"\qquad z_i = \frac{w_i (y_i - \hat p_d)\, \mathbf{1}[i \in d]}"
+    r"{\sum_k w_k \mathbf{1}[k \in d]}"
+)
+st.latex(
+    r"\widehat{\mathrm{Var}}(\hat p_d) = \sum_h \frac{n_h}{n_h - 1}"
+    r"\sum_{j=1}^{n_h} \left(z_{hj} - \bar z_h\right)^2, \qquad z_{hj} = \sum_{i \in (h,j)} z_i"
+)
+st.markdown(
+    "Its 95% interval is the **Korn-Graubard** interval in the NCHS form (Korn & Graubard "
+    "1998; Parker et al. 2017): Clopper-Pearson applied to $x = \\hat p\\, n_{\\text{eff}}$ "
+    "cases among the effective sample size"
+)
+st.latex(
+    r"n_{\text{eff}} = \min\!\left(n,\; \frac{\hat p (1-\hat p)}{\widehat{\mathrm{se}}^2}"
+    r"\left(\frac{t_{n-1,\,1-\alpha/2}}{t_{df,\,1-\alpha/2}}\right)^{2}\right)"
+)
+st.markdown("with $df$ the design degrees of freedom (PSUs minus strata).")
+
+st.subheader("Random-effects pooling on the logit scale")
+st.markdown(
+    "Estimates of one definition, status and group are pooled as in R "
+    "`metafor::rma(measure = \"PLO\", method = \"REML\")` (Viechtbauer 2010). Each study "
+    "contributes its log-odds and sampling variance (0.5 added to both cells only when it has "
+    "0 or n cases):"
+)
+st.latex(
+    r"y_i = \log\frac{x_i}{n_i - x_i}, \qquad v_i = \frac{1}{x_i} + \frac{1}{n_i - x_i}, "
+    r"\qquad w_i = \frac{1}{v_i + \hat\tau^2}"
+)
+st.latex(
+    r"\hat\mu = \frac{\sum_i w_i y_i}{\sum_i w_i}, \qquad "
+    r"\mathrm{se}(\hat\mu) = \frac{1}{\sqrt{\sum_i w_i}}, \qquad "
+    r"\text{pooled prevalence} = \operatorname{expit}(\hat\mu)"
+)
+st.markdown(
+    "The between-study variance $\\tau^2$ is estimated by **REML** (restricted maximum "
+    "likelihood, Fisher scoring; Viechtbauer 2005) or, on the Evidence page's switch, by "
+    "**DerSimonian-Laird** (1986):"
+)
+st.latex(
+    r"\hat\tau^2_{DL} = \max\!\left(0,\; \frac{Q - (k-1)}{\sum_i u_i - \sum_i u_i^2 / "
+    r"\sum_i u_i}\right), \quad u_i = \frac{1}{v_i}, \quad "
+    r"Q = \sum_i u_i \left(y_i - \frac{\sum_j u_j y_j}{\sum_j u_j}\right)^2"
+)
+st.markdown(
+    "The 95% confidence interval is $\\operatorname{expit}(\\hat\\mu \\pm z\\,"
+    "\\mathrm{se})$. The **prediction interval**, where the prevalence of a new comparable "
+    "population is expected to fall, adds the between-study variance (Higgins, Thompson & "
+    "Spiegelhalter 2009); heterogeneity is reported as $I^2$ (Higgins & Thompson 2002):"
+)
+st.latex(
+    r"\operatorname{expit}\!\left(\hat\mu \pm z\sqrt{\hat\tau^2 + \mathrm{se}(\hat\mu)^2}"
+    r"\right), \qquad I^2 = 100\,\frac{\hat\tau^2}{\hat\tau^2 + s^2}, \quad "
+    r"s^2 = \frac{(k-1)\sum_i u_i}{(\sum_i u_i)^2 - \sum_i u_i^2}"
+)
+st.markdown(
+    "Strata of one study that fall into one group (for example its women and its men) enter "
+    "as separate estimates, so $k$ counts estimates, not studies."
+)
+
+st.subheader("Burden model")
+st.markdown(
+    "The number of people with low status in location $l$, year $t$, five-year age band "
+    "$a$ and diet group $g$ is modelled as"
+)
+st.latex(
+    r"\text{cases}_{l,t,a,g} = P_{l,t,a}\; s_{l,g}\; \pi_{b(a),g}\,(1 - c_g e)"
+)
+st.markdown(
+    "with $P$ the UN WPP 2022 population (estimates to "
+    f"{schema.WPP_LAST_ESTIMATE_YEAR}, medium variant after), $s_{{l,g}}$ the diet share of "
+    "the location (for a region or the world, its countries' shares weighted by their "
+    "population), $\\pi_{b,g}$ the pooled prevalence of the 20-year analysis band $b$ holding "
+    "$a$ and of diet $g$, and $(1 - c_g e)$ an optional supplementation scenario (share "
+    "$c_g$ of the group covered, relative reduction $e$; default no effect). A cell without "
+    "studies borrows, in this order and always labelled: "
+    f"`{burden.BASIS_GENERAL_AGE}` (omnivores only: the general population of the same age), "
+    f"`{burden.BASIS_DIET_ALL_AGES}` (the same diet at all ages), "
+    f"`{burden.BASIS_OMNIVORE_PROXY}` (pescatarians: the omnivore estimate), "
+    f"`{burden.BASIS_ALL_ROWS}` (every poolable row of the definition). "
+    f"The 95% uncertainty interval comes from {burden.DEFAULT_DRAWS} seeded draws of each "
+    "cell's prevalence from its prediction distribution, shared by every location and year "
+    "so that sums are coherent:"
+)
+st.latex(
+    r"\pi^{(r)}_{b,g} = \operatorname{expit}\!\left(\hat\mu_{b,g} + "
+    r"\sqrt{\hat\tau^2_{b,g} + \mathrm{se}_{b,g}^2}\; \varepsilon^{(r)}_{b,g}\right), \qquad "
+    r"\varepsilon \sim N(0, 1)"
+)
+st.markdown(
+    "Diet shares come from surveys of adults and are held constant over years and ages; "
+    "groups a country's survey does not measure take documented defaults (Burden page)."
+)
+
+st.subheader("Direct age standardisation")
+st.markdown(
+    "Age-standardised prevalence weights the age-specific prevalence by a standard "
+    "population (Ahmad et al. 2001), so that places with different age structures can be "
+    "compared. Standards available: "
+    + "; ".join(schema.STANDARD_POPULATIONS.values()) + "."
+)
+st.latex(r"\mathrm{ASP} = \sum_{k} w_k\, \pi_k, \qquad \sum_k w_k = 1")
+st.markdown(
+    "$\\pi_k$ is the share-weighted prevalence over diets of age group $k$; a standard group "
+    "spanning several five-year bands (85+, 95+) takes the location's population-weighted "
+    "prevalence over those bands. The crude prevalence is cases divided by population."
+)
+
+# --- presentation rules ------------------------------------------------------------------------
+st.header("NCHS presentation rules", anchor="nchs")
+st.markdown(
+    "Every estimate carries a reliability flag following the NCHS Data Presentation "
+    "Standards for Proportions (Parker et al. 2017), applied in this order:\n\n"
+    f"1. **suppress** when the effective sample size is below {stats.NCHS_MIN_N_EFF:g}, "
+    f"the absolute width of the 95% interval is {stats.NCHS_MAX_ABS_WIDTH:.2f} or more, or "
+    f"the width exceeds {stats.NCHS_REL_WIDTH_FROM:.2f} and the relative width (width / "
+    f"estimate) exceeds {stats.NCHS_MAX_REL_WIDTH:.0%};\n"
+    f"2. **review** (shown, flagged for statistical review) when the design has fewer than "
+    f"{stats.NCHS_MIN_DF} degrees of freedom or the estimate is exactly 0% or 100%;\n"
+    "3. **ok** otherwise.\n\n"
+    f"A shown estimate gets the footnote *{stats.COMPLEMENT_FOOTNOTE}* when the relative "
+    "width of its complement (width / (1 - estimate)) exceeds the same limit. A published "
+    "estimate is rated with its reported n as effective n (its design effect is unknown) and "
+    "no degrees of freedom; a pooled estimate with effective n = p(1 - p) / se(p)^2, capped "
+    "at the people studied."
+)
+
+# --- references --------------------------------------------------------------------------------
+st.header("References", anchor="references")
+references = aggregate.reference_list(studies)
+st.markdown(
+    f"The {len(references)} publications behind the {len(studies)} published estimates, "
+    "generated from the studies table; cite the original publication when you use one of "
+    "its figures."
+)
+st.dataframe(
+    references,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "study_id": "Study id",
+        "first_author": "First author",
+        "year": st.column_config.NumberColumn("Year", format="%d"),
+        "title": st.column_config.TextColumn("Title", width="large"),
+        "journal": "Journal",
+        "doi_url": st.column_config.LinkColumn("DOI", display_text=r"https://doi\.org/(.*)"),
+        "pmid_url": st.column_config.LinkColumn(
+            "PubMed", display_text=r"https://pubmed\.ncbi\.nlm\.nih\.gov/(\d+)/?"
+        ),
+        "n_rows": st.column_config.NumberColumn("Estimates"),
+    },
+)
+st.download_button(
+    "References (CSV)", references.to_csv(index=False).encode("utf-8"),
+    file_name="b12_references.csv", mime="text/csv", icon=":material/download:",
+)
+st.markdown(
+    "**Methods.** Wilson EB (1927) J Am Stat Assoc 22:209-212. Clopper CJ, Pearson ES (1934) "
+    "Biometrika 26:404-413. Korn EL, Graubard BI (1998) Survey Methodology 24:193-201. "
+    "Parker JD et al. (2017) NCHS Data Presentation Standards for Proportions, Vital Health "
+    "Stat 2(175). DerSimonian R, Laird N (1986) Control Clin Trials 7:177-188. Viechtbauer W "
+    "(2005) J Educ Behav Stat 30:261-293; (2010) J Stat Softw 36(3). Higgins JPT, Thompson SG "
+    "(2002) Stat Med 21:1539-1558. Higgins JPT, Thompson SG, Spiegelhalter DJ (2009) J R Stat "
+    "Soc A 172:137-159. Ahmad OB et al. (2001) Age standardization of rates: a new WHO "
+    "standard, GPE Discussion Paper 31. Lumley T (2004) J Stat Softw 9(8) (R survey)."
+)
+
+# --- data version ------------------------------------------------------------------------------
+st.header("Data version", anchor="data")
+build = build_id(manifest)
+st.markdown(
+    f"Build **`{build}`** (schema version {manifest['schema_version']}). Every file below was "
+    "checked against its SHA-256 in `data/manifest.json` when it was loaded. Two builds from "
+    "the same sources give byte-identical files, so equal checksums mean equal data."
+)
+outputs = pd.DataFrame(
+    [
+        {"file": f"data/{o['file']}", "rows": o["rows"], "columns": len(o["columns"]),
+         "size (kB)": round(o["bytes"] / 1000, 1), "sha256": o["sha256"]}
+        for o in manifest["outputs"]
+    ]
+)
+st.dataframe(outputs, hide_index=True, width="stretch")
+pooling = int((studies["usable_for"] == "pooling").sum())
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Published estimates", len(studies))
+c2.metric("Studies", studies["study_id"].nunique())
+c3.metric("Countries", studies.loc[studies["country_iso3"] != schema.MULTI_COUNTRY,
+                                   "country_iso3"].nunique())
+c4.metric("Usable for pooling", pooling)
+with st.expander("Why some estimates are not pooled"):
+    st.dataframe(studies["reason"].value_counts().rename_axis("reason").reset_index(),
+                 hide_index=True, width="stretch")
+with st.expander("Inputs and build environment"):
+    st.dataframe(pd.DataFrame(manifest["inputs"]), hide_index=True, width="stretch")
+    st.json(manifest["built_with"])
+
+# --- licences ----------------------------------------------------------------------------------
+st.header("Sources and licences", anchor="licences")
+for source in manifest.get("sources", []):
+    st.markdown(
+        f"**{source['name']}**  \nLicence: {source['licence']}.  \n"
+        f"Citation: {source['citation']}  \nRead from `{source['path']}`."
+    )
+st.markdown(f"**World map**  \n{NATURAL_EARTH_LICENCE}")
+st.markdown(f"**Country names**  \n{PYCOUNTRY_LICENCE}")
+
+# --- citation ----------------------------------------------------------------------------------
+st.header("Suggested citation", anchor="citation")
+today = dt.date.today().isoformat()
+st.code(
+    "B12 Risk Atlas: prevalence and modelled burden of low vitamin B12 status by age, diet, "
+    f"sex and country. Data build {build} (schema version {manifest['schema_version']}). "
+    f"{state.base_url('methods')}. Accessed {today}.",
+    language=None,
+    wrap_lines=True,
+)
+st.caption(
+    "Cite the original publications for individual estimates, and United Nations, DESA, "
+    "Population Division (2022), World Population Prospects 2022, for population figures."
+)
