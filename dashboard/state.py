@@ -34,43 +34,55 @@ FILTER_PAGES: tuple[str, ...] = ("overview", "explore", "evidence", "burden", "c
 # Keys Streamlit itself reads from the URL (embedding); never ours, never reported.
 STREAMLIT_KEYS: frozenset[str] = frozenset({"embed", "embed_options"})
 
-# UN M49 standard country or area codes for statistical use (United Nations Statistics
-# Division, https://unstats.un.org/unsd/methodology/m49/): regions, sub-regions and
-# intermediate regions, spelled as published.
-M49_REGIONS: tuple[str, ...] = (
+# UN World Population Prospects 2022 geographic regions and subregions (based on UN M49),
+# spelled as the population and studies datasets spell them (data/README.md).
+WPP_REGIONS: tuple[str, ...] = (
     "Africa",
-    "Americas",
     "Asia",
     "Europe",
+    "Latin America and the Caribbean",
+    "Northern America",
     "Oceania",
-    "Northern Africa",
-    "Sub-Saharan Africa",
+)
+WPP_SUBREGIONS: tuple[str, ...] = (
     "Eastern Africa",
     "Middle Africa",
+    "Northern Africa",
     "Southern Africa",
     "Western Africa",
-    "Latin America and the Caribbean",
-    "Caribbean",
-    "Central America",
-    "South America",
-    "Northern America",
     "Central Asia",
     "Eastern Asia",
-    "South-eastern Asia",
+    "South-Eastern Asia",
     "Southern Asia",
     "Western Asia",
     "Eastern Europe",
     "Northern Europe",
     "Southern Europe",
     "Western Europe",
-    "Channel Islands",
-    "Australia and New Zealand",
+    "Caribbean",
+    "Central America",
+    "South America",
+    "Australia/New Zealand",
     "Melanesia",
     "Micronesia",
     "Polynesia",
 )
-# WPP 2022 name of the world aggregate, written upper-case in links.
-WORLD = "WORLD"
+# WPP 2022 SDG regions: aggregates the burden model can also be asked for.
+WPP_SDG_REGIONS: tuple[str, ...] = (
+    "Sub-Saharan Africa",
+    "Northern Africa and Western Asia",
+    "Central and Southern Asia",
+    "Eastern and South-Eastern Asia",
+    "Latin America and the Caribbean",
+    "Oceania (excluding Australia and New Zealand)",
+    "Europe and Northern America",
+)
+REGIONS: tuple[str, ...] = (*WPP_REGIONS, *WPP_SUBREGIONS)
+# WPP 2022 name of the world aggregate.
+WORLD = "World"
+LOCATIONS: tuple[str, ...] = (
+    WORLD, *dict.fromkeys((*WPP_REGIONS, *WPP_SUBREGIONS, *WPP_SDG_REGIONS))
+)
 
 # Evidence subgroup -> column of the studies frame.
 SUBGROUP_COLUMNS: dict[str, str] = {
@@ -109,17 +121,6 @@ def _study_country(raw: str) -> str | None:
     """A country of the studies table: ISO3, or MULTI for multi-country sources."""
     code = raw.strip().upper()
     return code if code == schema.MULTI_COUNTRY else _iso3(code)
-
-
-_REGION_LOOKUP = {r.lower(): r for r in M49_REGIONS}
-
-
-def _location(raw: str) -> str | None:
-    """A burden location: WORLD, an M49 region name or an ISO3 country code."""
-    text = raw.strip()
-    if text.upper() == WORLD:
-        return WORLD
-    return _REGION_LOOKUP.get(text.lower()) or _iso3(text)
 
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{12}")
@@ -175,9 +176,9 @@ def _age_spec(raw: str) -> str | None:
 class Param:
     """One URL parameter: how it is spelt, parsed, checked and written.
 
-    ``allowed`` is a tuple of canonical values (matched case-insensitively) or a validator
-    returning the canonical spelling or None. ``what`` is the noun phrase used in notices and
-    ``values`` the allowed values in words (for the README table).
+    ``allowed`` is a tuple of canonical values (matched case-insensitively); ``validator``
+    accepts further values, returning the canonical spelling or None. ``what`` is the noun
+    phrase used in notices and ``values`` the allowed values in words (the README table).
     """
 
     name: str
@@ -186,7 +187,8 @@ class Param:
     label: str
     pages: tuple[str, ...]
     shared: bool = False
-    allowed: tuple[str, ...] | Validator | None = None
+    allowed: tuple[str, ...] = ()
+    validator: Validator | None = None
     what: str = ""
     values: str = ""
     lo: float | None = None
@@ -224,13 +226,14 @@ PARAMETERS: tuple[Param, ...] = (
           allowed=schema.STUDY_DIET_GROUPS, what="a diet group",
           values=", ".join(schema.STUDY_DIET_GROUPS) + " (empty: all)",
           aliases=("diet_group", "diet_groups")),
-    Param("country", MULTI, (), "Countries", _FILTERS, shared=True, allowed=_study_country,
+    Param("country", MULTI, (), "Countries", _FILTERS, shared=True, validator=_study_country,
           what="an ISO 3166-1 alpha-3 country code",
           values="ISO 3166-1 alpha-3 codes, MULTI for multi-country sources (empty: all)",
           aliases=("countries", "iso3")),
-    Param("region", MULTI, (), "Regions", _FILTERS, shared=True, allowed=M49_REGIONS,
-          what="a UN M49 region", values="UN M49 region, sub-region or intermediate region "
-          "names (empty: all)", aliases=("regions",)),
+    Param("region", MULTI, (), "Regions", _FILTERS, shared=True, allowed=REGIONS,
+          what="a WPP region or subregion", values="UN WPP 2022 region or subregion names "
+          "(M49-based, e.g. Western Europe, Australia/New Zealand; empty: all)",
+          aliases=("regions",)),
     Param("years", RANGE, (1980, 2030), "Survey years", _FILTERS, shared=True,
           what="a year range lo-hi", values="lo-hi within 1980-2030 (the full span: no filter)",
           lo=1980, hi=2030, aliases=("year_range",)),
@@ -251,9 +254,10 @@ PARAMETERS: tuple[Param, ...] = (
     Param("by", ONE, "diet_group", "Subgroup", ("evidence",), allowed=tuple(SUBGROUP_COLUMNS),
           what="a subgroup", aliases=("subgroup",)),
     # Burden.
-    Param("loc", MULTI, (WORLD,), "Locations", ("burden",), allowed=_location,
-          what="a location (WORLD, a UN M49 region name or an ISO3 code)",
-          values="WORLD, UN M49 region names, ISO 3166-1 alpha-3 codes (at least one)",
+    Param("loc", MULTI, (WORLD,), "Locations", ("burden",), allowed=LOCATIONS, validator=_iso3,
+          what="a location (World, a WPP region name or an ISO3 code)",
+          values="World, UN WPP 2022 region, subregion and SDG region names, ISO 3166-1 "
+          "alpha-3 codes (at least one)",
           aliases=("location", "locations"), min_items=1),
     Param("year", INT, 2025, "Year", ("burden",), what="a year", values="1990-2050",
           lo=1990, hi=2050),
@@ -278,7 +282,7 @@ PARAMETERS: tuple[Param, ...] = (
           what="a definition id", values="definition ids (empty: all reported)",
           aliases=("definitions",)),
     # Your data.
-    Param("fp", ONE, "", "File fingerprint", ("your_data",), allowed=_fingerprint,
+    Param("fp", ONE, "", "File fingerprint", ("your_data",), validator=_fingerprint,
           what="a file fingerprint", values="12 hex digits (empty: no file)"),
     Param("grp", MULTI, ("age_band", "diet_group"), "Group by", ("your_data",),
           allowed=("age_band", "diet_group", "sex"), what="a grouping column",
@@ -290,7 +294,7 @@ PARAMETERS: tuple[Param, ...] = (
     Param("cut", FLOAT, 148.0, "Cut-off", ("your_data",), what="a cut-off value",
           values="a number", lo=-1000.0, hi=100_000.0, aliases=("cutoff",)),
     Param("unit", ONE, "pmol/L", "Unit", ("your_data",), allowed=UNITS, what="a unit"),
-    Param("bands", ONE, DEFAULT_AGE_SPEC, "Age bands", ("your_data",), allowed=_age_spec,
+    Param("bands", ONE, DEFAULT_AGE_SPEC, "Age bands", ("your_data",), validator=_age_spec,
           what="an age band list", values="contiguous bands from 0, e.g. 0-19,20-59,60+"),
 )
 PARAMS: dict[str, Param] = {p.name: p for p in PARAMETERS}
@@ -324,7 +328,7 @@ def parameters_markdown() -> str:
         "|---|---|---|---|---|---|",
     ]
     for p in PARAMETERS:
-        values = (p.values or ", ".join(p.allowed)) if isinstance(p.allowed, tuple) else p.values
+        values = p.values or ", ".join(p.allowed)
         default = ", ".join(_encode(p, p.default)) or "(empty)"
         pages = "all filter pages" if p.pages == FILTER_PAGES else ", ".join(p.pages)
         lines.append(
@@ -398,11 +402,11 @@ def default_state(page: str) -> State:
 def _lookup(param: Param, choices: Choices | None) -> tuple[Validator, list[str]]:
     """Validator (raw -> canonical or None) and the listed values for one parameter."""
     extra = None if choices is None else choices.get(param.name)
-    static: list[str] = list(param.allowed) if isinstance(param.allowed, tuple) else []
+    static: list[str] = list(param.allowed)
     if extra is not None and not callable(extra):
         static += [str(v) for v in extra if str(v) not in static]
     table = {v.lower(): v for v in static}
-    validators = [v for v in (param.allowed, extra) if callable(v)]
+    validators = [v for v in (param.validator, extra) if callable(v)]
 
     def check(raw: str) -> str | None:
         text = raw.strip()
@@ -419,9 +423,7 @@ def _lookup(param: Param, choices: Choices | None) -> tuple[Validator, list[str]
 
 
 def _describe(param: Param, listed: list[str]) -> str:
-    if listed and len(listed) <= 12 and param.allowed is not None and not callable(
-        param.allowed
-    ):
+    if listed and len(listed) <= 12 and param.validator is None:
         return f"not {param.what}: allowed {', '.join(listed)}"
     if param.kind in (INT, FLOAT, RANGE):
         return f"not {param.what} within {_num(param.lo)}-{_num(param.hi)}"

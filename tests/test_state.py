@@ -44,7 +44,7 @@ def test_parameters_markdown_lists_every_parameter():
 
 _SAMPLES = {
     "country": ("FRA", "DEU", "USA", "IND", "MULTI"),
-    "loc": ("WORLD", "Europe", "Sub-Saharan Africa", "GBR", "BRA"),
+    "loc": ("World", "Europe", "Sub-Saharan Africa", "Australia/New Zealand", "GBR", "BRA"),
     "bands": ("0-19,20-39,40-59,60-79,80+", "0-17,18-64,65+", "0-120"),
 }
 
@@ -61,16 +61,15 @@ def _value_strategy(p: state.Param) -> st.SearchStrategy:
                          ).map(lambda t: tuple(sorted(t)))
     if p.name == "fp":
         return st.sampled_from(["", "0123456789ab", "ffffffffffff"])
-    pool = p.allowed if isinstance(p.allowed, tuple) else _SAMPLES[p.name]
+    pool = _SAMPLES.get(p.name) or p.allowed
     if p.kind == state.ONE:
         return st.sampled_from(pool)
-    order = {v: i for i, v in enumerate(pool)}
+    rank = {v: i for i, v in enumerate(p.allowed)}
     min_size = max(p.min_items, 0)
 
     def canonical(items: list[str]) -> tuple[str, ...]:
-        if isinstance(p.allowed, tuple):
-            return tuple(sorted(set(items), key=order.__getitem__))
-        return tuple(sorted(set(items)))
+        # vocabulary order first, then values the validator accepts, alphabetically
+        return tuple(sorted(set(items), key=lambda v: (rank.get(v, len(rank)), v)))
 
     return st.lists(st.sampled_from(pool), min_size=min_size, max_size=4).map(canonical)
 
@@ -109,7 +108,7 @@ def test_include_defaults_writes_every_parameter_and_the_version():
     query = state.to_query(s, include_defaults=True)
     assert list(query) == [p.name for p in state.PAGE_PARAMS["burden"]] + ["v"]
     assert query["v"] == ["1"]
-    assert query["loc"] == ["WORLD"]
+    assert query["loc"] == ["World"]
     assert query["year"] == ["2025"]
     assert query["diet"] == [""]  # empty multi value = all, written explicitly
     assert query["xvegan"] == ["1"]
@@ -131,13 +130,15 @@ def test_include_defaults_writes_every_parameter_and_the_version():
         ("explore", {"country": "fra,usa"}, {"country": ("FRA", "USA")}),
         ("explore", {"country": "multi"}, {"country": ("MULTI",)}),
         ("explore", {"region": "western europe"}, {"region": ("Western Europe",)}),
+        ("explore", {"region": "australia/new zealand,south-eastern asia"},
+         {"region": ("South-Eastern Asia", "Australia/New Zealand")}),
         ("evidence", {"method": "dl", "by": "country"}, {"method": "DL", "by": "country"}),
         # ranges: "lo-hi" or one year
         ("overview", {"years": "1990-2010"}, {"years": (1990, 2010)}),
         ("overview", {"years": "2001"}, {"years": (2001, 2001)}),
         ("overview", {"undated": "no", "minn": "50"}, {"undated": False, "minn": 50}),
-        ("burden", {"loc": ["world", "europe", "deu"], "year": "2050"},
-         {"loc": ("DEU", "Europe", "WORLD"), "year": 2050}),
+        ("burden", {"loc": ["deu", "europe", "WORLD"], "year": "2050"},
+         {"loc": ("World", "Europe", "DEU"), "year": 2050}),
         ("burden", {"xvegan": "2", "scov": "0.5", "seff": "0.25", "sgrp": "vegan"},
          {"xvegan": 2.0, "scov": 0.5, "seff": 0.25, "sgrp": "vegan"}),
         ("your_data", {"fp": "0123456789AB", "bands": "0-17, 18-64, 65+", "unit": "PG/ML"},
@@ -198,10 +199,10 @@ def test_from_query_values(page, query, expected):
          "Ignored xvegan=nan (not a multiplier within 0-10); using the default (1)"),
         ("burden", {"scov": "1.5"}, "scov", 0.0,
          "Ignored scov=1.5 (not a share within 0-1); using the default (0)"),
-        ("burden", {"loc": ""}, "loc", ("WORLD",),
-         "Ignored loc (at least one value is needed); using the default (WORLD)"),
-        ("burden", {"loc": "Atlantis"}, "loc", ("WORLD",),
-         "Ignored loc=Atlantis (not a location (WORLD, a UN M49 region name or an ISO3 code))"),
+        ("burden", {"loc": ""}, "loc", ("World",),
+         "Ignored loc (at least one value is needed); using the default (World)"),
+        ("burden", {"loc": "Atlantis"}, "loc", ("World",),
+         "Ignored loc=Atlantis (not a location (World, a WPP region name or an ISO3 code))"),
         ("your_data", {"fp": "xyz"}, "fp", "",
          "Ignored fp=xyz (not a file fingerprint); using the default (none)"),
         ("your_data", {"bands": "0-19,30-39"}, "bands", state.DEFAULT_AGE_SPEC,
