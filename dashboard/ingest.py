@@ -1174,8 +1174,7 @@ OPERATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "between")
 def outcome_from_definition(definition_id: str) -> Outcome:
     """The Outcome for one of schema.DEFINITIONS (serum B12, holoTC and MMA ones).
 
-    The cut-off is the nominal value in the definition's label (e.g. 148 in 'Serum B12 < 148
-    pmol/L'), checked to lie in the definition's [low_min, low_max] range.
+    The cut-off is the definition's nominal one (schema.Definition.cutoff, e.g. 148 pmol/L).
     """
     if definition_id not in schema.DEFINITIONS_BY_ID:
         raise InputError(
@@ -1188,18 +1187,9 @@ def outcome_from_definition(definition_id: str) -> Outcome:
             f"Definition {definition_id!r} ({d.label}) combines several markers and cannot be "
             "computed from one column: choose a serum B12, holoTC or MMA definition."
         )
-    numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", d.label.split("(")[0])]
-    # Labels read '<marker> < 148 pmol/L' or '<marker> 148-221 pmol/L'; 'B12' itself is a number.
-    numbers = [x for x in numbers if x != 12.0]
-    low = numbers[0]
-    if not d.low_min <= low <= d.low_max:
-        raise ValueError(f"definition {d.id}: label cut-off {low} outside its range")
     if d.direction == "between":
-        high = numbers[1]
-        if d.high_min is None or not d.high_min <= high <= d.high_max:
-            raise ValueError(f"definition {d.id}: label upper cut-off {high} outside its range")
-        return Outcome(d.biomarker, "between", low, d.unit, cutoff_high=high)
-    return Outcome(d.biomarker, d.direction, low, d.unit)
+        return Outcome(d.biomarker, "between", d.cutoff, d.unit, cutoff_high=d.cutoff_high)
+    return Outcome(d.biomarker, d.direction, d.cutoff, d.unit)
 
 
 _OUTCOME_RE = re.compile(

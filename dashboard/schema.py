@@ -112,6 +112,18 @@ class Definition:
     high_max: float | None = None
     unit: str = "pmol/L"
     rationale: str = ""
+    # The nominal cut-off(s) an analyst applies to individual values (canonical units).
+    cutoff: float = float("nan")
+    cutoff_high: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.low_min <= self.cutoff <= self.low_max:
+            raise ValueError(f"definition {self.id}: cutoff {self.cutoff} outside its range")
+        if self.direction == "between" and (
+            self.cutoff_high is None or self.high_min is None or self.high_max is None
+            or not self.high_min <= self.cutoff_high <= self.high_max
+        ):
+            raise ValueError(f"definition {self.id}: cutoff_high outside its range")
 
 
 # The documented definitions. Rows whose cut-off fits none get a generated id of the form
@@ -121,55 +133,67 @@ DEFINITIONS: tuple[Definition, ...] = (
         "b12_lt148", "Serum B12 < 148 pmol/L (< 200 pg/mL)", "serum_b12", "<", 145.0, 151.0,
         rationale="The classic deficiency cut-off (WHO; Allen 2009): 147-150 pmol/L and "
         "200-203 pg/mL are the same threshold in different units and roundings.",
+        cutoff=148.0,
     ),
     Definition(
         "b12_lt118", "Serum B12 < 118 pmol/L (< 160 pg/mL)", "serum_b12", "<", 115.0, 121.0,
         rationale="A stricter deficiency threshold used in some surveys.",
+        cutoff=118.0,
     ),
     Definition(
         "b12_lt185", "Serum B12 < 185 pmol/L (< 250 pg/mL)", "serum_b12", "<", 183.0, 187.0,
         rationale="Low status at a higher cut-off; used for deficiency by some authors and for "
         "low-or-marginal status by others (the status column says which).",
+        cutoff=185.0,
     ),
     Definition(
         "b12_lt221", "Serum B12 < 221 pmol/L (< 300 pg/mL)", "serum_b12", "<", 217.0, 223.0,
         rationale="Low or marginal status (deficient + marginal combined).",
+        cutoff=221.0,
     ),
     Definition(
         "b12_lt258", "Serum B12 < 258 pmol/L (< 350 pg/mL)", "serum_b12", "<", 255.0, 260.0,
         rationale="The upper bound of marginal status in NHANES analyses (Qi 2014).",
+        cutoff=258.0,
     ),
     Definition(
         "b12_148_221", "Serum B12 148-221 pmol/L (200-300 pg/mL, marginal)", "serum_b12",
         "between", 145.0, 151.0, 217.0, 223.0,
         rationale="Marginal band between the deficiency and low-or-marginal cut-offs.",
+        cutoff=148.0, cutoff_high=221.0,
     ),
     Definition(
         "b12_148_258", "Serum B12 148-258 pmol/L (marginal)", "serum_b12", "between",
         145.0, 151.0, 255.0, 260.0,
         rationale="Marginal band used in NHANES analyses (Qi 2014).",
+        cutoff=148.0, cutoff_high=258.0,
     ),
     Definition(
         "holotc_lt35", "HoloTC < 35 pmol/L", "holotc", "<", 34.5, 35.5,
         rationale="Commonly used holotranscobalamin deficiency cut-off.",
+        cutoff=35.0,
     ),
     Definition(
         "mma_gt026", "MMA > 0.26-0.271 umol/L", "mma", ">", 0.255, 0.275, unit="umol/L",
         rationale="Raised methylmalonic acid: 0.26 umol/L and 271 nmol/L are one threshold.",
+        cutoff=0.26,
     ),
     Definition(
         "mma_gt037", "MMA > 0.37 umol/L", "mma", ">", 0.365, 0.375, unit="umol/L",
         rationale="Stricter raised-MMA threshold.",
+        cutoff=0.37,
     ),
     Definition(
         "combined_lt148", "Combined: serum B12 < 148 pmol/L plus a functional marker",
         "combined", "<", 145.0, 151.0,
         rationale="Low serum B12 confirmed by raised MMA or tHcy (definition in study notes).",
+        cutoff=148.0,
     ),
     Definition(
         "cb12_lt_neg05", "Combined indicator cB12 (or 4cB12) < -0.5", "combined", "<",
         -0.55, -0.45, unit="cB12 score",
         rationale="Fedosov's combined indicator; scores below -0.5 mean low or marginal status.",
+        cutoff=-0.5,
     ),
 )
 DEFINITIONS_BY_ID: dict[str, Definition] = {d.id: d for d in DEFINITIONS}
