@@ -187,11 +187,10 @@ def render_filters(
                             "left out.")
 
 
-def describe_filters(view: state.State) -> str:
-    """The filters of a view in words: definition and status, then every narrowing filter."""
+def describe_population(view: state.State) -> str:
+    """The narrowing filters of a view in words ("all study populations" when none)."""
     values = view.as_dict()
-    parts = [aggregate.definition_label(values["def"]),
-             schema.STATUS_LABELS.get(values["status"], values["status"]).lower()]
+    parts = []
     for name in FILTER_NAMES[2:]:
         param = state.PARAMS[name]
         value = values.get(name, param.default)
@@ -203,9 +202,34 @@ def describe_filters(view: state.State) -> str:
             parts.append(f"survey years {value[0]}-{value[1]}")
         elif name == "minn":
             parts.append(f"n at least {value:,}")
+        elif name == "diet":
+            parts.append("diet: " + ", ".join(schema.DIET_LABELS[v].lower() for v in value))
         else:
             parts.append(f"{param.label.lower()}: {', '.join(map(str, value))}")
-    return "; ".join(parts)
+    return "; ".join(parts) if parts else "all study populations"
+
+
+def describe_filters(view: state.State) -> str:
+    """The filters of a view in words: definition and status, then the population."""
+    values = view.as_dict()
+    status = schema.STATUS_LABELS.get(values["status"], values["status"]).lower()
+    return f"{aggregate.definition_label(values['def'])}; {status}; {describe_population(view)}"
+
+
+# NCHS Data Presentation Standards for Proportions (Parker et al. 2017) flags, as sentences.
+RELIABILITY_NOTES: dict[str, str] = {
+    "ok": "Reliable by NCHS standards.",
+    "review": "Flagged for statistical review by NCHS standards.",
+    "suppress": "Too imprecise by NCHS standards, which would suppress it: read with caution.",
+    "unknown": "Reliability not rated (no n or interval).",
+}
+
+
+def reliability_note(flag: str) -> str:
+    """An NCHS reliability flag ("ok", "review; complement unreliable", ...) as a sentence."""
+    head, _, footnote = str(flag).partition("; ")
+    note = RELIABILITY_NOTES.get(head, f"NCHS reliability: {head}.")
+    return f"{note[:-1]} ({footnote})." if footnote else note
 
 
 def render_empty(view: state.State) -> None:
@@ -287,7 +311,8 @@ def render_figure(
     # charts imports plotly, which only pages with a figure need.
     from dashboard import charts
 
-    st.plotly_chart(fig, config=charts.PLOTLY_CONFIG, key=key, width="stretch")
+    st.plotly_chart(fig, config=charts.plotly_config(f"b12-risk-atlas-{key}"), key=key,
+                    width="stretch")
     st.caption(caption)
     with st.expander("Table of the chart", icon=":material/table:"):
         st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
@@ -301,3 +326,14 @@ def render_page_links(view: state.State) -> None:
         label, icon = PAGE_LINKS[target]
         column.page_link(PAGE_FILES[target], label=label, icon=icon,
                          query_params=state.carry_query(view, target))
+
+
+# --- Burden page -------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def load_world() -> dict:
+    """The shipped world map GeoJSON (geo.load_world), parsed once per process."""
+    from dashboard import geo
+
+    return geo.load_world()

@@ -1,0 +1,110 @@
+"""Evidence page: forest plot per subgroup with the random-effects pool, and the study table."""
+
+import streamlit as st
+
+from dashboard import aggregate, charts, schema, state, ui
+from dashboard.data import DataError
+
+# Subgroups of the forest plot (URL parameter `by`) and their labels.
+SUBGROUPS: dict[str, str] = {
+    "age_band": "Age band",
+    "diet_group": "Diet group",
+    "sex": "Sex",
+    "country": "Country",
+}
+METHODS: dict[str, str] = {
+    "REML": "REML (restricted maximum likelihood)",
+    "DL": "DerSimonian-Laird",
+}
+# Columns of the study table, in the order shown and downloaded.
+TABLE_COLUMNS: tuple[str, ...] = (
+    "first_author", "year", "title", "journal", "country_name", "population", "data_years",
+    "sex", "age_label", "diet_group", "prevalence", "interval_low", "interval_high", "ci_source",
+    "n", "cases", "reliability", "usable_for", "reason", "source_location", "notes", "doi_url",
+    "pmid_url", "study_id", "row_id",
+)
+
+st.title("Evidence")
+st.markdown(
+    "The studies behind each pooled figure: a forest plot per subgroup with the random-effects "
+    "estimate, its prediction interval and heterogeneity, and every study with its source."
+)
+
+try:
+    studies = ui.load_studies()
+except DataError as err:
+    ui.render_data_error(err)
+    st.stop()
+
+view = state.read("evidence", ui.filter_choices(studies))
+ui.render_filters("evidence", studies, view)
+left, right = st.columns(2)
+left.selectbox(state.PARAMS["by"].label, list(SUBGROUPS), key="by", format_func=SUBGROUPS.get)
+right.radio(state.PARAMS["method"].label, list(METHODS), key="method", format_func=METHODS.get,
+            horizontal=True,
+            help="Estimator of the between-study variance tau2 (Viechtbauer 2005; "
+            "DerSimonian & Laird 1986).")
+view = state.write(view)
+state.render_share(view)
+
+rows = aggregate.study_estimates(aggregate.filter_studies(studies, **state.filter_kwargs(view)))
+if rows.empty:
+    ui.render_empty(view)
+    ui.render_page_links(view)
+    st.stop()
+
+by = state.SUBGROUP_COLUMNS[view["by"]]
+poolable = rows.loc[(rows["usable_for"] == "pooling").to_numpy(dtype=bool)]
+pooled = aggregate.pool_groups(rows, by=(by,), method=view["method"])
+status = schema.STATUS_LABELS[view["status"]].lower()
+
+st.subheader(f"Forest plot by {SUBGROUPS[view['by']].lower()}")
+if pooled.empty:
+    st.warning(
+        f"None of the {len(rows)} matching rows can be pooled (they lack n or cases); they "
+        "are listed in the table below.", icon=":material/filter_alt_off:",
+    )
+else:
+    title = charts.chart_title(f"Prevalence of {status} B12 status by study", view["def"], "%",
+                               ui.describe_population(view))
+    fig = charts.forest_figure(poolable, pooled, title, by=by)
+    ui.render_figure(
+        fig,
+        charts.figure_table(pooled, [by, "estimate", "ci_low", "pi_low", "i2", "tau2", "k",
+                                     "n_total", "reliability", "study_ids"]),
+        key=f"evidence_forest_{view['by']}",
+        caption=(
+            f"Squares: the {len(poolable)} estimates that report n and cases, sized by n, with "
+            "95% intervals (published, else Wilson). Diamonds: random-effects pool on the logit "
+            f"scale ({METHODS[view['method']]}) with its 95% CI; dotted line: 95% prediction "
+            "interval for a new study (Higgins et al. 2009). I2 and tau2 (logit scale) measure "
+            "heterogeneity. A study with several strata in one subgroup counts once per stratum."
+        ),
+    )
+
+st.subheader("Studies")
+st.caption(
+    f"{len(rows)} estimates from {rows['study_id'].nunique()} studies: "
+    f"{ui.describe_filters(view)}. NCHS reliability per row (Parker et al. 2017) uses the "
+    "reported n; 'display' rows lack n or cases and are not pooled."
+)
+shown = rows.loc[:, list(TABLE_COLUMNS)]
+st.dataframe(
+    shown, hide_index=True, width="stretch", key="evidence_table",
+    column_config={
+        "prevalence": st.column_config.NumberColumn("Prevalence", format="percent"),
+        "interval_low": st.column_config.NumberColumn("95% CI low", format="percent"),
+        "interval_high": st.column_config.NumberColumn("95% CI high", format="percent"),
+        "ci_source": st.column_config.TextColumn("Interval from"),
+        "reliability": st.column_config.TextColumn("NCHS reliability"),
+        "source_location": st.column_config.TextColumn(
+            "Where in the source", help="Table, figure or section the figure was taken from"),
+        "doi_url": st.column_config.LinkColumn("DOI", display_text=r"https://doi\.org/(.*)"),
+        "pmid_url": st.column_config.LinkColumn(
+            "PMID", display_text=r"https://pubmed\.ncbi\.nlm\.nih\.gov/(\d+)"),
+    },
+)
+ui.render_downloads(shown, f"b12-studies-{view['def']}-{view['status']}")
+
+st.divider()
+ui.render_page_links(view)

@@ -1,0 +1,111 @@
+"""Explore page: every filter, three views of the evidence and the filtered table to download."""
+
+import streamlit as st
+
+from dashboard import aggregate, charts, schema, state, ui
+from dashboard.data import DataError
+
+# Chart views (URL parameter `view`) and their labels.
+VIEWS: dict[str, str] = {
+    "bars": "Grouped bars",
+    "heatmap": "Age x diet heatmap",
+    "dots": "Study dots",
+}
+# Columns of the filtered table, in the order shown and downloaded.
+TABLE_COLUMNS: tuple[str, ...] = (
+    "row_id", "study_id", "first_author", "year", "country_iso3", "country_name",
+    "population", "data_years", "sex", "age_label", "age_band", "diet_group",
+    "supplement_users", "definition", "status", "cutoff_operator", "cutoff_value", "cutoff_unit",
+    "prevalence", "interval_low", "interval_high", "ci_source", "n", "cases", "reliability",
+    "usable_for", "reason", "source_location", "doi_url",
+)
+
+st.title("Explore the evidence")
+st.markdown(
+    "Narrow the published estimates with the filters in the sidebar, switch between views, and "
+    "download exactly the rows shown. The link in **Share** reproduces this view."
+)
+
+try:
+    studies = ui.load_studies()
+except DataError as err:
+    ui.render_data_error(err)
+    st.stop()
+
+view = state.read("explore", ui.filter_choices(studies))
+ui.render_filters("explore", studies, view)
+st.radio(state.PARAMS["view"].label, list(VIEWS), key="view", format_func=VIEWS.get,
+         horizontal=True)
+view = state.write(view)
+state.render_share(view)
+
+rows = aggregate.study_estimates(aggregate.filter_studies(studies, **state.filter_kwargs(view)))
+if rows.empty:
+    ui.render_empty(view)
+    ui.render_page_links(view)
+    st.stop()
+
+status = schema.STATUS_LABELS[view["status"]].lower()
+population = ui.describe_population(view)
+pooled = aggregate.pool_groups(rows, by=("age_band", "diet_group"))
+if view["view"] == "dots":
+    title = charts.chart_title(f"Published prevalence of {status} B12 status", view["def"], "%",
+                               population)
+    fig = charts.study_dots_figure(rows, title)
+    table = charts.figure_table(rows, ["first_author", "year", "country_iso3", "age_band",
+                                       "diet_group", "prevalence", "interval_low", "n",
+                                       "ci_source", "reliability"])
+    caption = (
+        f"Each dot is one published estimate ({len(rows)} rows from "
+        f"{rows['study_id'].nunique()} studies) with its 95% interval: as published where "
+        "reported, else Wilson's score interval from n (Wilson 1927). Hollow dots: too "
+        "imprecise under NCHS standards (Parker et al. 2017)."
+    )
+elif pooled.empty:
+    fig = None
+    st.warning(
+        f"None of the {len(rows)} matching rows can be pooled (they lack n or cases); choose "
+        "the Study dots view to see them.", icon=":material/filter_alt_off:",
+    )
+else:
+    title = charts.chart_title(f"Pooled prevalence of {status} B12 status", view["def"], "%",
+                               population)
+    build = charts.heatmap_figure if view["view"] == "heatmap" else charts.prevalence_bars_figure
+    fig = build(pooled, title)
+    table = charts.figure_table(pooled, ["age_band", "diet_group", "estimate", "ci_low",
+                                         "pi_low", "k", "n_total", "reliability"])
+    caption = (
+        f"Random-effects pooled prevalence (REML, logit scale) with 95% confidence intervals, "
+        f"from the {int(pooled['k'].sum())} poolable rows of the {len(rows)} shown below. "
+        f"{aggregate.describe_pattern(pooled)}"
+    )
+if fig is not None:
+    ui.render_figure(fig, table, key=f"explore_{view['view']}", caption=caption)
+
+st.subheader("Filtered estimates")
+st.caption(
+    f"{len(rows)} rows from {rows['study_id'].nunique()} studies: "
+    f"{ui.describe_filters(view)}. Prevalence and interval are fractions (0-1) in the "
+    "downloads. Rows marked 'display' lack n or cases and are shown but not pooled."
+)
+shown = rows.loc[:, list(TABLE_COLUMNS)]
+st.dataframe(
+    shown, hide_index=True, width="stretch", key="explore_table",
+    column_config={
+        "prevalence": st.column_config.NumberColumn("Prevalence", format="percent"),
+        "interval_low": st.column_config.NumberColumn("95% CI low", format="percent"),
+        "interval_high": st.column_config.NumberColumn("95% CI high", format="percent"),
+        "ci_source": st.column_config.TextColumn(
+            "Interval from", help="reported: as published; wilson: from n and cases"),
+        "reliability": st.column_config.TextColumn(
+            "NCHS reliability", help="Parker et al. 2017 presentation standards"),
+        "usable_for": st.column_config.TextColumn(
+            "Use", help="pooling: has n and cases; display: shown only"),
+        "reason": st.column_config.TextColumn("Why not pooled"),
+        "doi_url": st.column_config.LinkColumn("DOI", display_text=r"https://doi\.org/(.*)"),
+    },
+)
+ui.render_downloads(shown, f"b12-estimates-{view['def']}-{view['status']}")
+
+st.divider()
+ui.render_page_links(view)

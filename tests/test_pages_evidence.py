@@ -1,0 +1,127 @@
+"""Evidence page (AppTest): forest plot per subgroup, REML/DL switch and the study table."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import aggregate, schema, state, ui
+
+PAGE = "dashboard/pages/evidence.py"
+
+
+def _app(query: dict[str, str | list[str]] | None = None) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=30)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.switch_page(PAGE)
+    return at
+
+
+def _forest(at: AppTest) -> dict:
+    (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return spec
+
+
+def _pooled(query: dict) -> pd.DataFrame:
+    view, notices = state.from_query("evidence", query)
+    assert not notices
+    rows = aggregate.filter_studies(ui.load_studies(), **state.filter_kwargs(view))
+    return aggregate.pool_groups(rows, by=(state.SUBGROUP_COLUMNS[view["by"]],),
+                                 method=view["method"])
+
+
+def _annotations(spec: dict) -> list[str]:
+    return [a["text"] for a in spec["layout"]["annotations"] if a["text"].startswith("k = ")]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"method": "DL"},
+        {"by": "age_band", "method": "REML"},
+        {"by": "sex", "diet": ["general"]},
+        {"by": "country", "method": "DL", "def": "b12_lt148"},
+    ],
+)
+def test_forest_has_one_pool_per_subgroup_with_heterogeneity(query):
+    at = _app(query).run()
+    assert not at.exception
+    assert not at.info
+    assert at.selectbox(key="by").value == query.get("by", "diet_group")
+    assert at.radio(key="method").value == query.get("method", "REML")
+    pooled = _pooled(query)
+    spec = _forest(at)
+    diamonds = [t for t in spec["data"] if t.get("name") == "Pooled estimate"]
+    assert len(diamonds) == len(pooled)
+    # each diamond spans the pooled 95% CI (in percent): x = [lo, est, hi, est, lo]
+    for trace, (_, row) in zip(diamonds, pooled.iterrows(), strict=True):
+        assert trace["x"][0] == pytest.approx(100 * row["ci_low"])
+        assert trace["x"][1] == pytest.approx(100 * row["estimate"])
+        assert trace["x"][2] == pytest.approx(100 * row["ci_high"])
+    # k, I2 and tau2 of each pool, as the annotation prints them
+    expected = [
+        f"k = {int(r.k)}, I\u00b2 = {r.i2:.0f}%, \u03c4\u00b2 = {r.tau2:.3f}"
+        for r in pooled.itertuples()
+    ]
+    assert _annotations(spec) == expected
+    assert sum(t.get("name") == "95% prediction interval" for t in spec["data"]) == len(pooled)
+    title = spec["layout"]["title"]["text"]
+    assert schema.DEFINITIONS_BY_ID["b12_lt148"].label in title
+    assert "(%)" in title
+    assert spec["layout"]["xaxis"]["ticksuffix"] == "%"
+
+
+def test_reml_and_dl_give_their_own_tau2():
+    reml = _annotations(_forest(_app({"by": "age_band"}).run()))
+    at = _app({"by": "age_band"}).run()
+    at.radio(key="method").set_value("DL").run()
+    assert at.query_params == {"by": "age_band", "method": "DL"}
+    dl = _annotations(_forest(at))
+    assert dl == [
+        f"k = {int(r.k)}, I\u00b2 = {r.i2:.0f}%, \u03c4\u00b2 = {r.tau2:.3f}"
+        for r in _pooled({"by": "age_band", "method": "DL"}).itertuples()
+    ]
+    assert dl != reml  # the estimators differ where studies are heterogeneous
+
+
+def test_study_table_lists_every_row_with_links_and_reliability():
+    at = _app({"diet": ["vegan", "vegetarian"]}).run()
+    assert not at.exception
+    view, _ = state.from_query("evidence", {"diet": ["vegan", "vegetarian"]})
+    expected = aggregate.study_estimates(
+        aggregate.filter_studies(ui.load_studies(), **state.filter_kwargs(view)))
+    (table,) = [d for d in at.dataframe if "row_id" in d.value.columns]
+    shown = table.value
+    assert shown["row_id"].tolist() == expected["row_id"].tolist()
+    assert shown["reliability"].astype(str).tolist() == expected["reliability"].tolist()
+    for column in ("doi_url", "pmid_url", "source_location", "notes"):
+        assert column in shown.columns
+    # DOI and PMID columns are links
+    config = json.loads(table.proto.columns)
+    assert config["doi_url"]["type_config"]["type"] == "link"
+    assert config["pmid_url"]["type_config"]["type"] == "link"
+
+
+def test_tampered_query_falls_back_with_notices():
+    at = _app({"method": "bayes", "by": "planet", "sex": "robot", "x": "1"}).run()
+    assert not at.exception
+    notices = " ".join(i.value for i in at.info)
+    for text in ("method=bayes", "by=planet", "sex=robot", "'x'"):
+        assert text in notices
+    assert at.radio(key="method").value == "REML"
+    assert at.selectbox(key="by").value == "diet_group"
+    assert at.multiselect(key="sex").value == []
+    assert len(_annotations(_forest(at))) == len(_pooled({}))
+
+
+def test_empty_selection_warns():
+    at = _app({"by": "sex", "country": "NOR", "diet": "vegan"}).run()
+    assert not at.exception
+    (warning,) = at.warning
+    assert "diet: vegan" in warning.value
+    assert not at.get("plotly_chart")

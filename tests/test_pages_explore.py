@@ -1,0 +1,195 @@
+"""Explore page (AppTest): filters from the link, the three views, the table and downloads."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import aggregate, schema, state, ui
+
+PAGE = "dashboard/pages/explore.py"
+
+
+def _app(query: dict[str, str | list[str]] | None = None) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=30)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.switch_page(PAGE)
+    return at
+
+
+def _table(at: AppTest) -> pd.DataFrame:
+    """The filtered table (the chart's table alternative has display names, no row_id)."""
+    (frame,) = [d.value for d in at.dataframe if "row_id" in d.value.columns]
+    return frame
+
+
+def _widget(at: AppTest, key: str):
+    kinds = {"def": at.selectbox, "view": at.radio, "minn": at.number_input,
+             "years": at.slider, "undated": at.toggle}
+    return kinds.get(key, at.multiselect)(key=key)
+
+
+def _expected(query: dict) -> pd.DataFrame:
+    view, notices = state.from_query("explore", query, ui.filter_choices(ui.load_studies()))
+    assert not notices
+    rows = aggregate.filter_studies(ui.load_studies(), **state.filter_kwargs(view))
+    return aggregate.study_estimates(rows)
+
+
+# --- downloads ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "study_id": pd.Series(["a", "b", None], dtype="str"),
+        "prevalence": [0.1, 0.25, float("nan")],
+        "n": pd.array([10, None, 3], dtype="Int64"),
+        "diet_group": pd.Categorical(["vegan", "omnivore", "vegan"]),
+    })
+
+
+def test_csv_download_holds_exactly_the_frame(small_frame):
+    text = ui.table_bytes(small_frame, "csv").decode("utf-8")
+    assert text.splitlines() == [
+        "study_id,prevalence,n,diet_group", "a,0.1,10,vegan", "b,0.25,,omnivore", ",,3,vegan",
+    ]
+
+
+def test_parquet_download_round_trips(small_frame):
+    back = pd.read_parquet(io.BytesIO(ui.table_bytes(small_frame, "parquet")))
+    pd.testing.assert_frame_equal(back, small_frame)
+
+
+def test_unknown_download_format_is_named(small_frame):
+    with pytest.raises(ValueError, match="unknown table format 'xlsx'"):
+        ui.table_bytes(small_frame, "xlsx")
+
+
+def test_filter_choices_add_generated_definitions_and_data_regions():
+    studies = pd.DataFrame({
+        "definition": ["b12_lt185", "thcy_gt12", "b12_lt148", None],
+        "region": ["Europe", "Asia", None, "Europe"],
+        "subregion": ["Western Europe", None, None, "Western Europe"],
+    })
+    # schema order first (b12_lt148 before b12_lt185), then generated ids alphabetically
+    assert ui.filter_choices(studies) == {
+        "def": ["b12_lt148", "b12_lt185", "thcy_gt12"],
+        "region": ["Asia", "Europe", "Western Europe"],
+    }
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "widgets", "trace_type"),
+    [
+        ({}, {"view": "bars", "def": "b12_lt148", "diet": []}, "bar"),
+        ({"view": "heatmap"}, {"view": "heatmap"}, "heatmap"),
+        # the widget lists diet groups in vocabulary order, whatever the link's order
+        ({"view": "dots", "diet": ["vegan", "vegetarian"]},
+         {"view": "dots", "diet": ["vegetarian", "vegan"]}, "scatter"),
+        ({"def": "b12_lt185", "view": "dots", "country": "chn"},
+         {"def": "b12_lt185", "country": ["CHN"]}, "scatter"),
+        ({"country": "USA", "undated": "0", "years": "1990-2010", "minn": "100"},
+         {"country": ["USA"], "undated": False, "years": (1990, 2010), "minn": 100}, "bar"),
+        ({"sex": "female", "age": ["unknown", "20-39"]},
+         {"sex": ["female"], "age": ["20-39", "unknown"]}, "bar"),
+    ],
+)
+def test_link_sets_widgets_chart_and_table(query, widgets, trace_type):
+    at = _app(query).run()
+    assert not at.exception
+    assert not at.info
+    for key, value in widgets.items():
+        assert _widget(at, key).value == value
+
+    # the table is exactly aggregate.filter_studies + study_estimates for these filters
+    expected = _expected(query)
+    shown = _table(at)
+    assert shown["row_id"].tolist() == expected["row_id"].tolist()
+    for column in ("prevalence", "interval_low", "interval_high", "n"):
+        pd.testing.assert_series_equal(
+            pd.to_numeric(shown[column]).astype(float).reset_index(drop=True),
+            pd.to_numeric(expected[column]).astype(float).reset_index(drop=True),
+            check_names=False,
+        )
+    for column in ("ci_source", "reliability", "usable_for", "study_id"):
+        assert shown[column].astype(str).tolist() == expected[column].astype(str).tolist()
+
+    (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert {t["type"] for t in spec["data"]} == {trace_type}
+    title = spec["layout"]["title"]["text"]
+    assert schema.DEFINITIONS_BY_ID[query.get("def", "b12_lt148")].label in title
+    assert "(%)" in title
+    if trace_type == "scatter":
+        # one dot per row with a prevalence, error bars on x
+        assert sum(len(t["x"]) for t in spec["data"]) == int(expected["prevalence"].notna().sum())
+        assert all(t["error_x"]["array"] for t in spec["data"])
+    if trace_type == "heatmap":
+        assert spec["data"][0]["colorbar"]["ticksuffix"] == "%"
+
+
+def test_changing_the_view_and_a_filter_follows_into_the_url():
+    at = _app().run()
+    assert at.query_params == {}
+    at.radio(key="view").set_value("heatmap").run()
+    at.multiselect(key="diet").set_value(["vegan"]).run()
+    assert not at.exception
+    assert at.query_params == {"view": "heatmap", "diet": "vegan"}
+    assert _table(at)["row_id"].tolist() == _expected({"diet": "vegan"})["row_id"].tolist()
+    share = "\n".join(c.value for c in at.code)
+    assert "/explore?" in share
+    assert "diet=vegan" in share
+    assert "view=heatmap" in share
+    assert share.endswith("v=1")
+
+
+def test_downloads_are_offered_for_the_table():
+    at = _app({"diet": "vegan"}).run()
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download CSV", "Download Parquet"]
+
+
+def test_tampered_query_falls_back_with_notices():
+    at = _app({"view": "pie", "diet": ["vegetarian", "carnivore"], "country": ["ind", "ZZZ"],
+               "minn": "1e9", "undated": "maybe", "bogus": "1"}).run()
+    assert not at.exception
+    notices = " ".join(i.value for i in at.info)
+    for text in ("view=pie", "diet=carnivore", "country=ZZZ", "minn=1e9", "undated=maybe",
+                 "'bogus'"):
+        assert text in notices
+    assert at.radio(key="view").value == "bars"
+    assert at.multiselect(key="diet").value == ["vegetarian"]
+    assert at.multiselect(key="country").value == ["IND"]
+    assert at.toggle(key="undated").value is True
+    assert _table(at)["row_id"].tolist() == _expected(
+        {"diet": "vegetarian", "country": "IND"})["row_id"].tolist()
+
+
+def test_rows_that_cannot_be_pooled_are_listed_without_a_pooled_chart():
+    # Serum B12 < 185 pmol/L, deficient: only rows without n (display only)
+    expected = _expected({"def": "b12_lt185"})
+    assert len(expected)
+    assert (expected["usable_for"] == "display").all()
+    at = _app({"def": "b12_lt185"}).run()
+    assert not at.exception
+    (warning,) = at.warning
+    assert f"None of the {len(expected)} matching rows can be pooled" in warning.value
+    assert not at.get("plotly_chart")
+    assert _table(at)["row_id"].tolist() == expected["row_id"].tolist()
+
+
+def test_empty_selection_warns_and_shows_no_table():
+    at = _app({"country": "NOR", "diet": "vegan", "age": "80+"}).run()
+    assert not at.exception
+    (warning,) = at.warning
+    assert "countries: NOR" in warning.value
+    assert not at.dataframe
+    assert not at.get("plotly_chart")

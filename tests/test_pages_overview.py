@@ -1,0 +1,182 @@
+"""Overview page (AppTest) and the shared formatting widgets it relies on."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import aggregate, schema, state, ui
+
+APP = "app.py"
+PAGE = "dashboard/pages/overview.py"
+NAN = math.nan
+
+
+def _run(query: dict[str, str | list[str]] | None = None) -> AppTest:
+    at = AppTest.from_file(f"../{APP}", default_timeout=30)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.switch_page(PAGE)
+    return at.run()
+
+
+def _specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def _expected(query: dict) -> aggregate.Headlines:
+    view, _ = state.from_query("overview", query)
+    rows = aggregate.filter_studies(ui.load_studies(), **state.filter_kwargs(view))
+    return aggregate.headline_figures(rows)
+
+
+# --- shared formatting -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "expected"),
+    [
+        # 0.1234 -> 12.34 -> "12.3"; 0.101 -> "10.1"; 0.148 -> "14.8"
+        ((0.1234, 0.101, 0.148), {}, "12.3% (95% CI 10.1-14.8%)"),
+        ((0.5, 0.25, 0.75), {"digits": 0, "interval": "PI"}, "50% (95% PI 25-75%)"),
+        ((0.05, 0.01, 0.2), {"level": 0.9}, "5.0% (90% CI 1.0-20.0%)"),
+        ((1234.4, 1000, 1500.6), {"unit": "persons", "interval": "UI", "digits": 0},
+         "1,234 persons (95% UI 1,000-1,501 persons)"),
+        ((0.2, NAN, 0.3), {}, "20.0% (95% CI not available)"),
+        ((NAN, 0.1, 0.3), {}, "not available"),
+    ],
+)
+def test_format_estimate(args, kwargs, expected):
+    assert ui.format_estimate(*args, **kwargs) == expected
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [
+        ("ok", "Reliable by NCHS standards."),
+        ("review; complement unreliable",
+         "Flagged for statistical review by NCHS standards (complement unreliable)."),
+        ("suppress", ui.RELIABILITY_NOTES["suppress"]),
+        ("something else", "NCHS reliability: something else."),
+    ],
+)
+def test_reliability_note(flag, expected):
+    assert ui.reliability_note(flag) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, "Serum B12 < 148 pmol/L (< 200 pg/mL); deficient; all study populations"),
+        ({"def": "b12_lt185", "sex": "female", "diet": ["vegan", "omnivore"],
+          "years": "1990-2000", "undated": "0", "minn": "1000"},
+         "Serum B12 < 185 pmol/L (< 250 pg/mL); deficient; sex: female; "
+         "diet: omnivore, vegan; survey years 1990-2000; rows without survey years left out; "
+         "n at least 1,000"),
+    ],
+)
+def test_describe_filters(query, expected):
+    view, notices = state.from_query("overview", query)
+    assert not notices
+    assert ui.describe_filters(view) == expected
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
+def test_default_view_shows_headlines_chart_and_reading():
+    at = _run()
+    assert not at.exception
+    assert not at.info
+    expected = _expected({})
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["All poolable studies"] == f"{100 * expected.overall.estimate:.1f}%"
+    assert metrics["General population aged 60+"] == (
+        f"{100 * expected.older_adults.estimate:.1f}%"
+    )
+    diff = expected.vegans_vs_omnivores.difference
+    assert metrics["Vegans vs omnivores"] == f"{100 * diff:+.1f} points"
+    captions = [c.value for c in at.caption]
+    overall = expected.overall
+    assert ui.format_estimate(overall.estimate, overall.ci_low, overall.ci_high) in captions
+    assert any(f"n = {overall.n_total:,}" in c and f"{overall.k} estimates" in c
+               for c in captions)
+
+    (spec,) = _specs(at)
+    title = spec["layout"]["title"]["text"]
+    assert schema.DEFINITIONS_BY_ID["b12_lt148"].label in title
+    assert "(%)" in title
+    assert "deficient" in title
+    pooled = aggregate.pool_groups(
+        aggregate.filter_studies(ui.load_studies(), definition="b12_lt148", status="deficient")
+    )
+    names = {schema.DIET_LABELS[d]: d for d in schema.STUDY_DIET_GROUPS}
+    diets_in_data = set(pooled["diet_group"].astype(str))
+    assert {names[t["name"]] for t in spec["data"]} == diets_in_data
+    for trace in spec["data"]:
+        assert trace["type"] == "bar"
+        assert trace["marker"]["color"] == schema.DIET_COLOURS[names[trace["name"]]]
+        assert trace["error_y"]["array"]  # 95% CI bars drawn
+        assert "n = " in trace["hovertemplate"]
+        assert "studies" in trace["hovertemplate"]
+    # the y values are the pooled estimates in percent
+    total = sum(len(t["y"]) for t in spec["data"])
+    assert total == len(pooled)
+    assert f"**{aggregate.describe_pattern(pooled)}**" in [m.value for m in at.markdown]
+
+
+def test_query_sets_widgets_and_numbers():
+    query = {"def": "b12_lt221", "status": "low_or_marginal", "sex": "both",
+             "diet": ["general", "vegan"]}
+    at = _run(query)
+    assert not at.exception
+    assert not at.info
+    assert at.selectbox(key="def").value == "b12_lt221"
+    assert at.selectbox(key="status").value == "low_or_marginal"
+    assert at.multiselect(key="sex").value == ["both"]
+    assert at.multiselect(key="diet").value == ["vegan", "general"]
+    expected = _expected(query)
+    metrics = {m.label: m.value for m in at.metric}
+    if expected.overall is None:
+        assert metrics["All poolable studies"] == "no data"
+    else:
+        assert metrics["All poolable studies"] == f"{100 * expected.overall.estimate:.1f}%"
+    for spec in _specs(at):
+        assert schema.DEFINITIONS_BY_ID["b12_lt221"].label in spec["layout"]["title"]["text"]
+        assert {t["name"] for t in spec["data"]} <= {"Vegan", "General population"}
+
+
+def test_links_carry_the_shared_filters():
+    at = _run({"def": "b12_lt185", "diet": "vegan"})
+    links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
+    assert len(links) == len(ui.PAGE_LINKS) - 1
+    assert all(q == "def=b12_lt185&diet=vegan" for label, q in links.items()
+               if not label.startswith("Methods")), links
+    # methods reads no filters: its link carries none
+    assert links["Methods & sources"] == ""
+
+
+def test_tampered_query_falls_back_with_notices():
+    at = _run({"foo": "bar", "def": "nonsense", "minn": "abc", "age": ["0-19", "999"],
+               "years": "2030-1980", "v": "7"})
+    assert not at.exception
+    notices = " ".join(i.value for i in at.info)
+    for name in ("'foo'", "def=nonsense", "minn=abc", "age=999", "years=2030-1980", "v=7"):
+        assert name in notices
+    assert at.selectbox(key="def").value == schema.DEFAULT_DEFINITION
+    assert at.number_input(key="minn").value == 0
+    assert at.multiselect(key="age").value == ["0-19"]
+    assert at.query_params == {"age": "0-19"}
+
+
+def test_empty_selection_warns_naming_the_filters():
+    at = _run({"sex": "male", "age": "80+", "diet": "vegan"})
+    assert not at.exception
+    (warning,) = at.warning
+    assert "sex: male" in warning.value
+    assert "age bands: 80+" in warning.value
+    assert not at.get("plotly_chart")
+    assert not at.metric
