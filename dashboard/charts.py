@@ -1,0 +1,888 @@
+"""Chart builders: tidy frames in, plotly Figures out, in one house style; never load or pool."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard import schema
+
+# --- style -------------------------------------------------------------------------------------
+
+FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
+INK = "#262730"
+GRID = "#E6E6EA"
+MUTED = "#999999"
+NO_DATA = "#E8E8E8"  # countries drawn on the map without a value
+# Okabe & Ito (2008) colours for series that are not diet groups (locations, definitions),
+# in an order that keeps neighbours distinguishable; diet groups use schema.DIET_COLOURS.
+SERIES_COLOURS: tuple[str, ...] = (
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
+)
+# ColorBrewer YlOrRd (Brewer 2003), rated colour-blind safe, for map and heatmap scales.
+SEQUENTIAL_SCALE: list[list[Any]] = [
+    [0.0, "#FFFFCC"], [0.25, "#FED976"], [0.5, "#FD8D3C"], [0.75, "#E31A1C"], [1.0, "#800026"],
+]
+SYMBOLS: tuple[str, ...] = ("circle", "square", "diamond", "triangle-up")
+LABEL_WIDTH = 60  # characters of a row label before it is cut (the hover has it whole)
+HATCH = "/"  # bar pattern of estimates flagged "suppress"
+RELIABILITY_TEXT: dict[str, str] = {
+    "ok": "reliable",
+    "review": "flagged for statistical review",
+    "suppress": "suppressed: too imprecise to report (NCHS)",
+    "unknown": "not rated (no n or interval)",
+}
+SUPPRESSED_NOTE = "Hatched / hollow: estimate suppressed under NCHS standards (too imprecise)."
+DEFAULT_HEIGHT = 460
+
+# plotly.js geo subplots fetch "<topojsonURL>world_110m.json" for their base layers even when
+# every layer is hidden and the trace brings its own GeoJSON (plotly.js issue #6767); with no
+# network the map then never draws. An inline empty topology ends that request: the "#" turns
+# the file name plotly.js appends into a URL fragment, which a data: URL ignores.
+_EMPTY_TOPOLOGY = {
+    "type": "Topology",
+    "arcs": [],
+    "objects": {
+        name: {"type": "GeometryCollection", "geometries": []}
+        for name in ("land", "ocean", "lakes", "rivers", "coastlines", "countries", "subunits")
+    },
+}
+OFFLINE_TOPOJSON_URL = (
+    "data:application/json," + quote(json.dumps(_EMPTY_TOPOLOGY, separators=(",", ":"))) + "#"
+)
+# For st.plotly_chart(config=...): modebar PNG download (client-side, works offline), no logo,
+# no remote topojson.
+PLOTLY_CONFIG: dict[str, Any] = {
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "png", "filename": "b12-risk-atlas", "scale": 2},
+    "topojsonURL": OFFLINE_TOPOJSON_URL,
+}
+
+
+def plotly_config(filename: str) -> dict[str, Any]:
+    """PLOTLY_CONFIG with the PNG download named ``filename`` (without extension)."""
+    config = {**PLOTLY_CONFIG}
+    config["toImageButtonOptions"] = {**PLOTLY_CONFIG["toImageButtonOptions"],
+                                      "filename": filename}
+    return config
+
+
+def chart_title(measure: str, definition: str, unit: str, population: str) -> str:
+    """A title naming what is shown, the definition, the unit and the population.
+
+    ``definition`` is a definition id (its schema label is used) or a label.
+    """
+    d = schema.DEFINITIONS_BY_ID.get(definition)
+    label = d.label if d is not None else definition
+    return f"{measure}, {label} ({unit}) - {population}"
+
+
+def style_figure(
+    fig: go.Figure,
+    title: str,
+    *,
+    subtitle: str | None = None,
+    x_title: str | None = None,
+    y_title: str | None = None,
+    height: int | None = None,
+    legend_title: str | None = None,
+) -> go.Figure:
+    """Apply the house style (the one place that owns it) and the titles; returns ``fig``."""
+    fig.update_layout(
+        template="plotly_white",
+        font={"family": FONT, "size": 13, "color": INK},
+        title={
+            "text": title,
+            "x": 0,
+            "xanchor": "left",
+            "font": {"size": 16},
+            "subtitle": {"text": subtitle or "", "font": {"size": 12, "color": "#555555"}},
+        },
+        height=height or DEFAULT_HEIGHT,
+        margin={"l": 10, "r": 10, "t": 110 if subtitle else 80, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left",
+                "title": {"text": legend_title or ""}},
+        hoverlabel={"font": {"family": FONT}},
+        separators=".,",
+    )
+    fig.update_xaxes(title_text=x_title, gridcolor=GRID, zeroline=False, automargin=True)
+    fig.update_yaxes(title_text=y_title, gridcolor=GRID, zeroline=False, automargin=True)
+    return fig
+
+
+def _empty(fig: go.Figure, message: str = "No estimate for this selection") -> go.Figure:
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font={"size": 14, "color": MUTED})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+# --- formatting (hover and tables) -------------------------------------------------------------
+
+
+def _missing(x: Any) -> bool:
+    return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
+
+
+def format_percent(x: Any, decimals: int = 1) -> str:
+    """A fraction as a percent with one decimal ("12.3%"); "" when missing."""
+    return "" if _missing(x) else f"{100 * float(x):.{decimals}f}%"
+
+
+def format_interval(low: Any, high: Any, decimals: int = 1) -> str:
+    """A fraction interval as "a-b%" (one decimal); "" when either end is missing."""
+    if _missing(low) or _missing(high):
+        return ""
+    return f"{100 * float(low):.{decimals}f}-{100 * float(high):.{decimals}f}%"
+
+
+def format_count(x: Any) -> str:
+    """A count with thousands separators, rounded to whole people ("1,234"); "" if missing."""
+    return "" if _missing(x) else f"{round(float(x)):,}"
+
+
+def format_count_interval(low: Any, high: Any) -> str:
+    """A count interval as "1,200-1,500"; "" when either end is missing."""
+    if _missing(low) or _missing(high):
+        return ""
+    return f"{format_count(low)}-{format_count(high)}"
+
+
+def _reliability_text(value: Any) -> str:
+    if _missing(value):
+        return RELIABILITY_TEXT["unknown"]
+    flag, _, footnote = str(value).partition("; ")
+    text = RELIABILITY_TEXT.get(flag, flag)
+    return f"{text} ({footnote})" if footnote else text
+
+
+def _suppressed(frame: pd.DataFrame) -> np.ndarray:
+    if "reliability" not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return frame["reliability"].astype("object").fillna("").astype(str).str.startswith(
+        "suppress").to_numpy()
+
+
+# Table columns: source column -> display name; intervals are built from a pair of columns.
+_PERCENT_COLUMNS = ("estimate", "prevalence")
+_INTERVALS: tuple[tuple[str, str, str, str], ...] = (
+    ("ci_low", "ci_high", "95% CI", "percent"),
+    ("interval_low", "interval_high", "95% CI", "percent"),
+    ("pi_low", "pi_high", "95% prediction interval", "percent"),
+    ("prevalence_low", "prevalence_high", "95% UI (prevalence)", "percent"),
+    ("cases_low", "cases_high", "95% UI (people)", "count"),
+)
+_COUNT_COLUMNS = ("n", "n_total", "cases_total", "k", "cases", "population")
+_NAMES: dict[str, str] = {
+    "age_band": "Age band", "diet_group": "Diet group", "sex": "Sex", "country_iso3": "Country",
+    "estimate": "Prevalence", "prevalence": "Prevalence", "n": "n", "n_total": "n",
+    "cases_total": "Cases", "k": "Studies", "cases": "People affected",
+    "population": "Population", "i2": "I2", "tau2": "tau2", "reliability": "Reliability",
+    "location": "Location", "year": "Year", "definition_label": "Definition",
+    "first_author": "First author", "ci_source": "Interval from", "study_ids": "Studies (ids)",
+}
+
+
+def figure_table(
+    frame: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    *,
+    names: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """A chart's input frame formatted for reading: the chart's table alternative.
+
+    Fractions become percents with one decimal, interval column pairs (ci_low/ci_high,
+    pi_low/pi_high, cases_low/cases_high, ...) one "a-b%" or "a-b" column, counts get
+    thousands separators, diet groups their labels, I2 a percent, reliability words.
+    ``columns`` picks and orders source columns (an interval is kept when its low column is
+    picked); ``names`` overrides display names. The input is not modified.
+    """
+    chosen = list(frame.columns) if columns is None else list(columns)
+    missing = [c for c in chosen if c not in frame.columns]
+    if missing:
+        raise ValueError(f"figure_table: no column(s) {', '.join(missing)} in the frame")
+    rename = {**_NAMES, **(names or {})}
+    out: dict[str, list] = {}
+    skip = {high for _, high, _, _ in _INTERVALS}
+    for column in chosen:
+        if column in skip:
+            continue
+        values = frame[column].tolist()
+        interval = next((i for i in _INTERVALS if i[0] == column and i[1] in frame), None)
+        if interval is not None:
+            low, high, name, kind = interval
+            if low == "ci_low" and "interval_low" in frame:
+                name = "Reported 95% CI"  # study rows: the shown interval is interval_*
+            fmt = format_interval if kind == "percent" else format_count_interval
+            out[(names or {}).get(low, name)] = [
+                fmt(a, b) for a, b in zip(frame[low], frame[high], strict=True)
+            ]
+            continue
+        if column in _PERCENT_COLUMNS:
+            values = [format_percent(v) for v in values]
+        elif column == "i2":  # already in percent (metafor's I2)
+            values = ["" if _missing(v) else f"{float(v):.1f}%" for v in values]
+        elif column in _COUNT_COLUMNS:
+            values = [format_count(v) for v in values]
+        elif column == "tau2":
+            values = ["" if _missing(v) else f"{float(v):.3f}" for v in values]
+        elif column == "diet_group":
+            values = [schema.DIET_LABELS.get(str(v), str(v)) for v in values]
+        elif column == "reliability":
+            values = [_reliability_text(v) for v in values]
+        elif column == "study_ids":
+            values = [", ".join(v) if isinstance(v, (list, tuple, np.ndarray)) else v
+                      for v in values]
+        out[rename.get(column, column)] = values
+    return pd.DataFrame(out, index=frame.index)
+
+
+# --- shared pieces -----------------------------------------------------------------------------
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what}: frame lacks column(s) {', '.join(missing)}")
+
+
+def _order(values: Sequence[Any], vocabulary: Sequence[str] | None = None) -> list[str]:
+    """Distinct values in vocabulary order when they all belong to one, else as they come."""
+    seen = list(dict.fromkeys(str(v) for v in values if not _missing(v)))
+    for vocab in ([vocabulary] if vocabulary else []) + [
+        list(schema.STUDY_AGE_BANDS), [b[0] for b in schema.WPP_AGE_BANDS],
+        list(schema.STUDY_DIET_GROUPS), list(schema.SEXES),
+    ]:
+        if seen and set(seen) <= set(vocab):
+            return [v for v in vocab if v in seen]
+    return seen
+
+
+def _diets(frame: pd.DataFrame, column: str = "diet_group") -> list[str]:
+    return _order(frame[column], schema.STUDY_DIET_GROUPS)
+
+
+def _label(column: str, value: Any) -> str:
+    if column == "diet_group":
+        return schema.DIET_LABELS.get(str(value), str(value))
+    return str(value)
+
+
+def _colour(diet: str) -> str:
+    return schema.DIET_COLOURS.get(diet, MUTED)
+
+
+def _interval_columns(frame: pd.DataFrame) -> tuple[str, str]:
+    """The interval to draw for study rows: the shown one (aggregate.study_estimates) or CI."""
+    if {"interval_low", "interval_high"} <= set(frame.columns):
+        return "interval_low", "interval_high"
+    return "ci_low", "ci_high"
+
+
+def _errors(est: pd.Series, low: pd.Series, high: pd.Series, scale: float = 100.0) -> dict:
+    """Asymmetric error bars (plus, minus), in chart units; 0 where the interval is missing."""
+    e = pd.to_numeric(est, errors="coerce").to_numpy(dtype=float)
+    lo = pd.to_numeric(low, errors="coerce").to_numpy(dtype=float)
+    hi = pd.to_numeric(high, errors="coerce").to_numpy(dtype=float)
+    plus = np.nan_to_num(np.clip(hi - e, 0, None)) * scale
+    minus = np.nan_to_num(np.clip(e - lo, 0, None)) * scale
+    return {"type": "data", "symmetric": False, "array": plus.tolist(),
+            "arrayminus": minus.tolist(), "thickness": 1.2, "width": 3}
+
+
+def _pooled_hover(part: pd.DataFrame) -> tuple[list[list[str]], str]:
+    custom = [
+        [format_interval(r.ci_low, r.ci_high), format_count(r.n_total), format_count(r.k),
+         _reliability_text(r.reliability)]
+        for r in part.itertuples()
+    ]
+    template = (
+        "%{fullData.name}, %{x}<br>Prevalence %{y:.1f}% (95% CI %{customdata[0]})"
+        "<br>n = %{customdata[1]} in %{customdata[2]} studies<br>%{customdata[3]}<extra></extra>"
+    )
+    return custom, template
+
+
+_POOLED_COLUMNS = ("estimate", "ci_low", "ci_high", "k", "n_total", "reliability")
+
+
+# --- evidence charts ---------------------------------------------------------------------------
+
+
+def prevalence_bars_figure(
+    pooled: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+    x: str = "age_band",
+    colour: str = "diet_group",
+    mode: str = "bars",
+) -> go.Figure:
+    """Pooled prevalence as grouped bars (or dots) by ``x`` x diet group with 95% CI bars.
+
+    Input: ``aggregate.pool_groups`` output, columns [x, colour, estimate, ci_low, ci_high,
+    k, n_total, reliability] (fractions). One trace per diet group in its schema colour.
+    Estimates flagged "suppress" (NCHS) are hatched bars or hollow dots, flagged in hover.
+    """
+    if mode not in ("bars", "dots"):
+        raise ValueError(f"mode must be 'bars' or 'dots', got {mode!r}")
+    _require(pooled, [x, colour, *_POOLED_COLUMNS], "prevalence_bars_figure")
+    if pooled.duplicated([x, colour]).any():
+        raise ValueError(f"prevalence_bars_figure: expected one row per {x} and {colour}")
+    fig = go.Figure()
+    categories = _order(pooled[x])
+    suppressed_any = False
+    for diet in _diets(pooled, colour):
+        part = pooled.loc[pooled[colour].astype(str) == diet]
+        part = part.iloc[np.argsort([categories.index(v) for v in part[x].astype(str)],
+                                    kind="stable")]
+        suppressed = _suppressed(part)
+        suppressed_any |= bool(suppressed.any())
+        custom, template = _pooled_hover(part)
+        common = {
+            "x": part[x].astype(str).tolist(),
+            "y": (pd.to_numeric(part["estimate"]) * 100).tolist(),
+            "name": _label(colour, diet),
+            "legendgroup": diet,
+            "error_y": {**_errors(part["estimate"], part["ci_low"], part["ci_high"]),
+                        "color": INK},
+            "customdata": custom,
+            "hovertemplate": template,
+        }
+        if mode == "bars":
+            fig.add_bar(
+                **common,
+                marker={
+                    "color": _colour(diet),
+                    "line": {"color": _colour(diet), "width": 1.5},
+                    "pattern": {"shape": [HATCH if s else "" for s in suppressed],
+                                "fillmode": "replace", "fgcolor": _colour(diet)},
+                },
+            )
+        else:
+            fig.add_scatter(
+                **common, mode="markers",
+                marker={"color": _colour(diet), "size": 11,
+                        "symbol": ["circle-open" if s else "circle" for s in suppressed],
+                        "line": {"width": 2, "color": _colour(diet)}},
+            )
+    note = SUPPRESSED_NOTE if suppressed_any else None
+    style_figure(fig, title, subtitle=" ".join(s for s in (subtitle, note) if s) or None,
+                 x_title=_NAMES.get(x, x), y_title="Prevalence (%), with 95% CI")
+    fig.update_layout(barmode="group", scattermode="group", bargap=0.2)
+    fig.update_xaxes(categoryorder="array", categoryarray=categories, type="category")
+    fig.update_yaxes(rangemode="tozero", ticksuffix="%")
+    return fig if len(pooled) else _empty(fig)
+
+
+def heatmap_figure(
+    pooled: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+    rows: str = "age_band",
+    columns: str = "diet_group",
+) -> go.Figure:
+    """Age x diet heatmap of pooled prevalence, each cell labelled with its percent.
+
+    Input as ``prevalence_bars_figure``. Empty cells stay blank; suppressed estimates carry
+    an asterisk and a note. Colour: ColorBrewer YlOrRd from 0% to the largest estimate.
+    """
+    _require(pooled, [rows, columns, *_POOLED_COLUMNS], "heatmap_figure")
+    if pooled.duplicated([rows, columns]).any():
+        raise ValueError(f"heatmap_figure: expected one row per {rows} and {columns}")
+    row_values = _order(pooled[rows])
+    col_values = _order(pooled[columns])
+    shape = (len(row_values), len(col_values))
+    z = np.full(shape, np.nan)
+    text = np.full(shape, "", dtype=object)
+    custom = np.full((*shape, 4), "", dtype=object)
+    suppressed = _suppressed(pooled)
+    for r, flag in zip(pooled.itertuples(), suppressed, strict=True):
+        i = row_values.index(str(getattr(r, rows)))
+        j = col_values.index(str(getattr(r, columns)))
+        z[i, j] = 100 * float(r.estimate)
+        text[i, j] = format_percent(r.estimate) + ("*" if flag else "")
+        custom[i, j] = [format_interval(r.ci_low, r.ci_high), format_count(r.n_total),
+                        format_count(r.k), _reliability_text(r.reliability)]
+    fig = go.Figure(go.Heatmap(
+        z=z.tolist(), x=[_label(columns, c) for c in col_values], y=row_values,
+        text=text.tolist(), texttemplate="%{text}", customdata=custom.tolist(),
+        colorscale=SEQUENTIAL_SCALE, zmin=0, xgap=2, ygap=2,
+        colorbar={"title": {"text": "%"}, "ticksuffix": "%"},
+        hovertemplate=(
+            "%{y}, %{x}<br>Prevalence %{z:.1f}% (95% CI %{customdata[0]})<br>n = "
+            "%{customdata[1]} in %{customdata[2]} studies<br>%{customdata[3]}<extra></extra>"
+        ),
+    ))
+    note = "* " + SUPPRESSED_NOTE.split(": ", 1)[1] if suppressed.any() else None
+    style_figure(fig, title, subtitle=" ".join(s for s in (subtitle, note) if s) or None,
+                 x_title=_NAMES.get(columns, columns), y_title=_NAMES.get(rows, rows))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category", side="bottom")
+    return fig if len(pooled) else _empty(fig)
+
+
+def _study_label(r: Any) -> str:
+    """"Author year (ISO3)"; the study id stands in for a missing author."""
+    author = getattr(r, "first_author", None)
+    if _missing(author) or not str(author).strip():
+        author = getattr(r, "study_id", None)
+    author = "Unnamed study" if _missing(author) else str(author)
+    year = getattr(r, "year", None)
+    year = "" if _missing(year) else f" {int(year)}"
+    country = getattr(r, "country_iso3", None)
+    country = "" if _missing(country) else f" ({country})"
+    return f"{author}{year}{country}"
+
+
+def study_dots_figure(
+    studies: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+    y: str = "age_band",
+) -> go.Figure:
+    """One dot per study row with its interval, by ``y`` (age band) and coloured by diet.
+
+    Input: ``aggregate.study_estimates`` output, columns [row_id, first_author, year,
+    country_iso3, diet_group, y, prevalence, n, ci_source, reliability] and the interval
+    (interval_low/interval_high, else ci_low/ci_high). Rows without prevalence are skipped.
+    """
+    low, high = _interval_columns(studies)
+    _require(studies, ["first_author", "year", "country_iso3", "diet_group", y, "prevalence",
+                       "n", low, high, "reliability"], "study_dots_figure")
+    rows = studies.loc[pd.to_numeric(studies["prevalence"], errors="coerce").notna()]
+    fig = go.Figure()
+    categories = _order(rows[y])
+    diets = _diets(rows)
+    positions = _row_positions(rows, y, categories, diets)
+    for diet in diets:
+        part = rows.loc[rows["diet_group"].astype(str) == diet]
+        suppressed = _suppressed(part)
+        custom = [
+            [_study_label(r), format_interval(getattr(r, low), getattr(r, high)),
+             format_count(r.n), str(getattr(r, "ci_source", "") or ""),
+             _reliability_text(r.reliability), str(getattr(r, y))]
+            for r in part.itertuples()
+        ]
+        fig.add_scatter(
+            x=(pd.to_numeric(part["prevalence"]) * 100).tolist(),
+            y=positions.loc[part.index].tolist(),
+            mode="markers", name=_label("diet_group", diet), legendgroup=diet,
+            marker={"color": _colour(diet), "size": 9, "opacity": 0.85,
+                    "symbol": ["circle-open" if s else "circle" for s in suppressed],
+                    "line": {"width": 1.5, "color": _colour(diet)}},
+            error_x={**_errors(part["prevalence"], part[low], part[high]),
+                     "color": _colour(diet)},
+            customdata=custom,
+            hovertemplate=(
+                "%{customdata[0]}<br>%{fullData.name}, %{customdata[5]}<br>Prevalence %{x:.1f}% "
+                "(95% CI %{customdata[1]}, %{customdata[3]})<br>n = %{customdata[2]}"
+                "<br>%{customdata[4]}<extra></extra>"
+            ),
+        )
+    style_figure(fig, title, subtitle=subtitle, x_title="Prevalence (%), with 95% CI",
+                 y_title=_NAMES.get(y, y),
+                 height=max(DEFAULT_HEIGHT, 12 * len(rows) + 40 * len(categories) + 140))
+    fig.update_yaxes(tickvals=[-i for i in range(len(categories))], ticktext=categories,
+                     range=[-len(categories) + 0.5, 0.5], showgrid=False, zeroline=False)
+    for i in range(1, len(categories)):
+        fig.add_hline(y=-i + 0.5, line={"color": GRID, "width": 1})
+    fig.update_xaxes(rangemode="tozero", ticksuffix="%")
+    return fig if len(rows) else _empty(fig)
+
+
+def _row_positions(
+    rows: pd.DataFrame, y: str, categories: list[str], diets: list[str]
+) -> pd.Series:
+    """A y position per row: category i is centred on -i; within it each diet group has a
+    band and each row its own line (sorted by prevalence), so intervals never overlap."""
+    out = pd.Series(0.0, index=rows.index)
+    span = 0.84
+    for i, category in enumerate(categories):
+        in_category = rows[y].astype(str) == category
+        present = [d for d in diets if (in_category & (rows["diet_group"].astype(str) == d)).any()]
+        band = span / max(len(present), 1)
+        for j, diet in enumerate(present):
+            part = rows.loc[in_category & (rows["diet_group"].astype(str) == diet)]
+            part = part.sort_values("prevalence", kind="stable")
+            top = -i + span / 2 - j * band
+            step = band / len(part)
+            for r, index in enumerate(part.index):
+                out[index] = top - (r + 0.5) * step
+    return out
+
+
+def forest_figure(
+    studies: pd.DataFrame,
+    pooled: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+    by: str | None = None,
+    weight: str | None = None,
+) -> go.Figure:
+    """Forest plot: study rows with CI, squares sized by weight, a pooled diamond per subgroup.
+
+    ``studies`` as ``study_dots_figure`` (plus ``by`` when given); ``pooled`` is
+    ``aggregate.pool_groups(..., by=[by])`` (one row; or one per subgroup), columns [by,
+    estimate, ci_low, ci_high, pi_low, pi_high, tau2, i2, k, n_total]. Square area follows
+    ``weight`` (e.g. the inverse-variance weight) or else n. The diamond spans the 95% CI,
+    the line through it the 95% prediction interval (Higgins et al. 2009); the annotation
+    gives k, I2 and tau2 (logit scale) of the random-effects pool.
+    """
+    low, high = _interval_columns(studies)
+    group_columns = [by] if by else []
+    _require(studies, [*group_columns, "first_author", "year", "country_iso3", "diet_group",
+                       "prevalence", "n", low, high], "forest_figure (studies)")
+    _require(pooled, [*group_columns, "estimate", "ci_low", "ci_high", "pi_low", "pi_high",
+                      "tau2", "i2", "k"], "forest_figure (pooled)")
+    size_column = weight or "n"
+    if size_column not in studies:
+        raise ValueError(f"forest_figure: studies lack the weight column {size_column!r}")
+    sizes = pd.to_numeric(studies[size_column], errors="coerce")
+    biggest = float(sizes.max()) if sizes.notna().any() else 1.0
+
+    groups = _order(pooled[by]) if by else [None]
+    fig = go.Figure()
+    ticks: list[tuple[float, str]] = []
+    y = 0.0
+    legend_done: set[str] = set()
+    annotations = []
+    for group in groups:
+        rows = studies if group is None else studies.loc[studies[by].astype(str) == group]
+        pool = pooled if group is None else pooled.loc[pooled[by].astype(str) == group]
+        if group is not None:
+            y -= 1
+            ticks.append((y, f"<b>{_label(by, group)}</b>"))
+        for r in rows.itertuples():
+            y -= 1
+            diet = str(r.diet_group)
+            size = getattr(r, size_column)
+            area = 0.0 if _missing(size) else float(size) / biggest
+            ticks.append((y, _study_label(r)))
+            fig.add_scatter(
+                x=[100 * float(r.prevalence)], y=[y], mode="markers",
+                name=_label("diet_group", diet), legendgroup=diet,
+                showlegend=diet not in legend_done,
+                marker={"symbol": "square", "color": _colour(diet),
+                        "size": 5 + 15 * math.sqrt(area)},
+                error_x={**_errors(pd.Series([r.prevalence]), pd.Series([getattr(r, low)]),
+                                   pd.Series([getattr(r, high)])), "color": _colour(diet)},
+                customdata=[[format_interval(getattr(r, low), getattr(r, high)),
+                             format_count(r.n)]],
+                hovertemplate=(f"{_study_label(r)}<br>Prevalence %{{x:.1f}}% (95% CI "
+                               "%{customdata[0]})<br>n = %{customdata[1]}<extra></extra>"),
+            )
+            legend_done.add(diet)
+        for p in pool.itertuples():
+            y -= 1.3
+            colour = _colour(str(group)) if by == "diet_group" else INK
+            est, lo, hi = (100 * float(v) for v in (p.estimate, p.ci_low, p.ci_high))
+            ticks.append((y, "Pooled (random effects)"))
+            if not _missing(p.pi_low) and not _missing(p.pi_high):
+                fig.add_scatter(
+                    x=[100 * float(p.pi_low), 100 * float(p.pi_high)], y=[y, y], mode="lines",
+                    line={"color": colour, "width": 1.5, "dash": "dot"}, showlegend=False,
+                    name="95% prediction interval", hovertemplate=(
+                        f"95% prediction interval {format_interval(p.pi_low, p.pi_high)}"
+                        "<extra></extra>"),
+                )
+            fig.add_scatter(
+                x=[lo, est, hi, est, lo], y=[y, y + 0.4, y, y - 0.4, y], mode="lines",
+                fill="toself", fillcolor=colour, line={"color": colour, "width": 1},
+                name="Pooled estimate", showlegend=False,
+                hovertemplate=(f"Pooled {format_percent(p.estimate)} (95% CI "
+                               f"{format_interval(p.ci_low, p.ci_high)})<extra></extra>"),
+            )
+            annotations.append({
+                "x": 1.01, "xref": "paper", "xanchor": "left", "y": y, "yref": "y",
+                "showarrow": False, "font": {"size": 11, "color": INK},
+                "text": (f"k = {int(p.k)}, I\u00b2 = {float(p.i2):.0f}%, "
+                         f"\u03c4\u00b2 = {float(p.tau2):.3f}"
+                         if not _missing(p.tau2) else f"k = {int(p.k)}"),
+            })
+        y -= 0.5
+    style_figure(fig, title, subtitle=subtitle, x_title="Prevalence (%), with 95% CI",
+                 height=max(DEFAULT_HEIGHT, int(-y * 24) + 140))
+    fig.update_layout(annotations=annotations, showlegend=True, legend_itemsizing="constant",
+                      margin_r=170)
+    fig.update_yaxes(tickvals=[t[0] for t in ticks], ticktext=[t[1] for t in ticks],
+                     showgrid=False, range=[y, 0.5])
+    fig.update_xaxes(rangemode="tozero", ticksuffix="%")
+    return fig if len(studies) or len(pooled) else _empty(fig)
+
+
+# --- burden charts -----------------------------------------------------------------------------
+
+_MEASURES: dict[str, tuple[str, str, str, float, str]] = {
+    # measure -> (value, low, high, scale to chart units, axis title)
+    "share": ("prevalence", "prevalence_low", "prevalence_high", 100.0,
+              "Share with low status (%)"),
+    "number": ("cases", "cases_low", "cases_high", 1.0, "People with low status"),
+}
+
+
+def _measure(measure: str) -> tuple[str, str, str, float, str]:
+    if measure not in _MEASURES:
+        raise ValueError(f"measure must be one of {', '.join(_MEASURES)}, got {measure!r}")
+    return _MEASURES[measure]
+
+
+def _value_text(measure: str, value: Any, low: Any, high: Any) -> str:
+    if measure == "share":
+        return f"{format_percent(value)} (95% UI {format_interval(low, high)})"
+    return f"{format_count(value)} (95% UI {format_count_interval(low, high)})"
+
+
+def burden_map_figure(
+    frame: pd.DataFrame,
+    geojson: Mapping[str, Any],
+    measure: str,
+    title: str,
+    *,
+    subtitle: str | None = None,
+) -> go.Figure:
+    """World choropleth of the modelled share or number of people with low status.
+
+    Input: ``burden.summarise_burden(..., by=["iso3", ...])`` rows for one year, columns
+    [iso3, cases, cases_low, cases_high, prevalence, prevalence_low, prevalence_high,
+    population] (``location`` used in hover when present). Geometry: the shipped GeoJSON
+    (``geo.load_world()``), joined on ``properties.iso3``; every country is drawn in grey
+    underneath, so countries without a value read as "no data". No built-in plotly country
+    geometry and no base layers are used, so nothing is fetched at view time (the config's
+    topojsonURL covers plotly.js's own request).
+    """
+    value, low, high, scale, axis = _measure(measure)
+    _require(frame, ["iso3", value, low, high], "burden_map_figure")
+    features = geojson.get("features", [])
+    known = {f["properties"]["iso3"] for f in features}
+    background = [i for i in sorted(known) if i != "ATA"]  # no population lives there
+    rows = frame.loc[frame["iso3"].astype("object").isin(known).to_numpy(dtype=bool)]
+    names = rows["location"].astype(str) if "location" in rows else rows["iso3"].astype(str)
+    fig = go.Figure()
+    fig.add_choropleth(
+        geojson=geojson, featureidkey="properties.iso3", locationmode="geojson-id",
+        locations=background, z=[0] * len(background), showscale=False,
+        colorscale=[[0, NO_DATA], [1, NO_DATA]], marker={"line": {"color": "white",
+                                                                  "width": 0.5}},
+        hoverinfo="skip", name="No data", showlegend=False,
+    )
+    fig.add_choropleth(
+        geojson=geojson, featureidkey="properties.iso3", locationmode="geojson-id",
+        locations=rows["iso3"].astype(str).tolist(),
+        z=(pd.to_numeric(rows[value]) * scale).tolist(),
+        colorscale=SEQUENTIAL_SCALE, zmin=0,
+        marker={"line": {"color": "white", "width": 0.5}},
+        colorbar={"title": {"text": "%" if measure == "share" else "people"},
+                  "ticksuffix": "%" if measure == "share" else ""},
+        customdata=[
+            [n, _value_text(measure, getattr(r, value), getattr(r, low), getattr(r, high)),
+             format_count(getattr(r, "population", None))]
+            for n, r in zip(names, rows.itertuples(), strict=True)
+        ],
+        hovertemplate=("%{customdata[0]}<br>" + axis + ": %{customdata[1]}"
+                       "<br>Population %{customdata[2]}<extra></extra>"),
+        name=axis,
+    )
+    style_figure(fig, title, subtitle=subtitle, height=520)
+    # The whole inhabited world, centred on Greenwich: fitting bounds to features that
+    # cross the antimeridian (Russia, Fiji) would centre the map on the Pacific.
+    fig.update_geos(visible=False, fitbounds=False, projection_type="natural earth",
+                    projection_rotation_lon=0, lataxis_range=[-58, 85], lonaxis_range=[-180, 180],
+                    showframe=False, showcoastlines=False, showland=False, showcountries=False,
+                    showocean=False, showlakes=False, showrivers=False, showsubunits=False)
+    fig.update_layout(margin={"l": 0, "r": 0})
+    return fig
+
+
+def burden_bars_figure(
+    frame: pd.DataFrame,
+    title: str,
+    *,
+    measure: str = "number",
+    subtitle: str | None = None,
+    x: str = "age_band",
+) -> go.Figure:
+    """Modelled people (or share) with low status by ``x`` x diet group, with 95% UI bars.
+
+    Input: ``burden.summarise_burden(..., by=[x, "diet_group"])``, columns [x, diet_group,
+    population, cases, cases_low, cases_high, prevalence, prevalence_low, prevalence_high].
+    """
+    value, low, high, scale, axis = _measure(measure)
+    _require(frame, [x, "diet_group", value, low, high], "burden_bars_figure")
+    fig = go.Figure()
+    categories = _order(frame[x])
+    for diet in _diets(frame):
+        part = frame.loc[frame["diet_group"].astype(str) == diet]
+        fig.add_bar(
+            x=part[x].astype(str).tolist(),
+            y=(pd.to_numeric(part[value]) * scale).tolist(),
+            name=_label("diet_group", diet), legendgroup=diet,
+            marker={"color": _colour(diet)},
+            error_y={**_errors(part[value], part[low], part[high], scale), "color": INK},
+            customdata=[[_value_text(measure, getattr(r, value), getattr(r, low),
+                                     getattr(r, high)),
+                         format_count(getattr(r, "population", None))]
+                        for r in part.itertuples()],
+            hovertemplate=("%{fullData.name}, %{x}<br>" + axis + ": %{customdata[0]}"
+                           "<br>People in group %{customdata[1]}<extra></extra>"),
+        )
+    style_figure(fig, title, subtitle=subtitle, x_title=_NAMES.get(x, x), y_title=axis)
+    fig.update_layout(barmode="group", bargap=0.2)
+    fig.update_xaxes(categoryorder="array", categoryarray=categories, type="category")
+    fig.update_yaxes(rangemode="tozero", ticksuffix="%" if measure == "share" else "")
+    return fig if len(frame) else _empty(fig)
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def projection_figure(
+    frame: pd.DataFrame,
+    title: str,
+    *,
+    measure: str = "number",
+    subtitle: str | None = None,
+    group: str | None = None,
+    last_estimate_year: int = schema.WPP_LAST_ESTIMATE_YEAR,
+) -> go.Figure:
+    """Modelled people (or share) over the years, one line per ``group``, with a 95% UI band.
+
+    Input: ``burden.summarise_burden(..., by=["year", group])`` (group optional: location or
+    diet_group), columns [year, group, cases, cases_low, cases_high, prevalence,
+    prevalence_low, prevalence_high]. Diet groups take their schema colours, other groups the
+    Okabe-Ito series. A dotted line marks where WPP estimates end and projections begin.
+    """
+    value, low, high, scale, axis = _measure(measure)
+    _require(frame, ["year", value, low, high, *([group] if group else [])],
+             "projection_figure")
+    fig = go.Figure()
+    keys = _order(frame[group]) if group else [None]
+    for i, key in enumerate(keys):
+        part = frame if key is None else frame.loc[frame[group].astype(str) == key]
+        part = part.sort_values("year")
+        colour = (_colour(key) if group == "diet_group"
+                  else SERIES_COLOURS[i % len(SERIES_COLOURS)])
+        name = axis if key is None else _label(group, key)
+        years = pd.to_numeric(part["year"]).astype(int).tolist()
+        fig.add_scatter(
+            x=years + years[::-1],
+            y=(pd.concat([part[high], part[low][::-1]]).astype(float) * scale).tolist(),
+            fill="toself", fillcolor=_rgba(colour, 0.18), line={"width": 0},
+            mode="lines", hoverinfo="skip", legendgroup=name, showlegend=False,
+            name=f"{name}: 95% UI",
+        )
+        fig.add_scatter(
+            x=years, y=(pd.to_numeric(part[value]) * scale).tolist(), mode="lines+markers",
+            line={"color": colour, "width": 2}, marker={"size": 4}, name=name,
+            legendgroup=name,
+            customdata=[[_value_text(measure, getattr(r, value), getattr(r, low),
+                                     getattr(r, high))] for r in part.itertuples()],
+            hovertemplate=f"{name}, %{{x}}<br>%{{customdata[0]}}<extra></extra>",
+        )
+    if len(frame):
+        fig.add_vline(x=last_estimate_year + 0.5, line={"dash": "dot", "color": MUTED,
+                                                        "width": 1})
+        fig.add_annotation(x=last_estimate_year + 0.5, y=1, yref="paper", showarrow=False,
+                           xanchor="left", text=" WPP projection \u2192",
+                           font={"size": 11, "color": MUTED})
+    style_figure(fig, title, subtitle=subtitle, x_title="Year", y_title=axis)
+    fig.update_yaxes(rangemode="tozero", ticksuffix="%" if measure == "share" else "")
+    return fig if len(frame) else _empty(fig)
+
+
+# --- cut-off comparison ------------------------------------------------------------------------
+
+
+def cutoffs_figure(
+    frame: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+) -> go.Figure:
+    """The same populations under several definitions: one dumbbell row per population.
+
+    Input: ``aggregate.compare_definitions`` output, columns [population_id,
+    population_label, definition, definition_label, prevalence, n] (ci_low/ci_high used when
+    present). A grey line joins a population's estimates; each definition has one colour.
+    """
+    _require(frame, ["population_id", "population_label", "definition", "definition_label",
+                     "prevalence", "n"], "cutoffs_figure")
+    fig = go.Figure()
+    populations = list(dict.fromkeys(frame["population_label"].astype(str)))
+    short = _shorten(populations)
+    spans_x: list[float | None] = []
+    spans_y: list[str | None] = []
+    for label in populations:
+        p = pd.to_numeric(frame.loc[frame["population_label"].astype(str) == label,
+                                    "prevalence"], errors="coerce").dropna() * 100
+        if len(p):
+            spans_x += [float(p.min()), float(p.max()), None]
+            spans_y += [short[label], short[label], None]
+    fig.add_scatter(x=spans_x, y=spans_y, mode="lines", line={"color": "#BBBBBB", "width": 3},
+                    hoverinfo="skip", showlegend=False, name="range")
+    definitions = _definition_order(frame["definition"])
+    for i, definition in enumerate(definitions):
+        part = frame.loc[frame["definition"].astype(str) == definition]
+        has_ci = {"ci_low", "ci_high"} <= set(part.columns)
+        fig.add_scatter(
+            x=(pd.to_numeric(part["prevalence"]) * 100).tolist(),
+            y=[short[p] for p in part["population_label"].astype(str)], mode="markers",
+            name=str(part["definition_label"].iloc[0]),
+            # colour and symbol together stay distinct beyond eight definitions
+            marker={"color": SERIES_COLOURS[i % len(SERIES_COLOURS)], "size": 11,
+                    "symbol": SYMBOLS[(i // len(SERIES_COLOURS)) % len(SYMBOLS)],
+                    "line": {"color": "white", "width": 1}},
+            error_x=({**_errors(part["prevalence"], part["ci_low"], part["ci_high"]),
+                      "color": SERIES_COLOURS[i % len(SERIES_COLOURS)]} if has_ci else None),
+            customdata=[[format_count(r.n),
+                         format_interval(r.ci_low, r.ci_high) if has_ci else "",
+                         str(r.population_label)]
+                        for r in part.itertuples()],
+            hovertemplate=("%{customdata[2]}<br>%{fullData.name}: %{x:.1f}% (95% CI "
+                           "%{customdata[1]})"
+                           "<br>n = %{customdata[0]}<extra></extra>"),
+        )
+    style_figure(fig, title, subtitle=subtitle, x_title="Prevalence (%)",
+                 height=max(DEFAULT_HEIGHT, 34 * len(populations) + 160),
+                 legend_title="Definition")
+    fig.update_yaxes(categoryorder="array", categoryarray=[short[p] for p in populations][::-1],
+                     type="category")
+    fig.update_xaxes(rangemode="tozero", ticksuffix="%")
+    return fig if len(frame) else _empty(fig)
+
+
+def _shorten(labels: list[str], width: int = LABEL_WIDTH) -> dict[str, str]:
+    """Labels cut to ``width`` characters, kept distinct (a cut label that repeats is numbered)."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for label in labels:
+        short = label if len(label) <= width else label[: width - 1] + "\u2026"
+        n = 2
+        candidate = short
+        while candidate in used:
+            candidate = f"{short} ({n})"
+            n += 1
+        used.add(candidate)
+        out[label] = candidate
+    return out
+
+
+def _definition_order(values: pd.Series) -> list[str]:
+    """Definitions in schema order, generated ids after them alphabetically."""
+    rank = {d.id: i for i, d in enumerate(schema.DEFINITIONS)}
+    seen = {str(v) for v in values if not _missing(v)}
+    return sorted(seen, key=lambda d: (rank.get(d, len(rank)), d))

@@ -1,0 +1,421 @@
+"""Chart builders, asserted on the figure spec (traces, colours, titles, intervals, geometry)."""
+
+from __future__ import annotations
+
+import json
+import math
+from urllib.parse import unquote
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import charts, schema
+
+TITLE = charts.chart_title("Prevalence of deficiency", "b12_lt148", "% of people", "adults")
+
+# Four pooled cells; the 20-39 vegan estimate is suppressed (NCHS).
+POOLED = pd.DataFrame({
+    "age_band": ["0-19", "20-39", "0-19", "20-39"],
+    "diet_group": ["omnivore", "omnivore", "vegan", "vegan"],
+    "estimate": [0.10, 0.20, 0.30, 0.50],
+    "ci_low": [0.08, 0.15, 0.25, 0.20],
+    "ci_high": [0.13, 0.26, 0.36, 0.80],
+    "pi_low": [0.05, 0.10, 0.20, 0.05],
+    "pi_high": [0.18, 0.35, 0.45, 0.95],
+    "tau2": [0.1, 0.2, 0.0, 0.5],
+    "i2": [40.0, 55.5, 0.0, 80.0],
+    "q": [3.0, 4.0, 1.0, 9.0],
+    "k": [3, 4, 2, 2],
+    "n_total": [12345, 800, 150, 40],
+    "cases_total": [1234, 160, 45, 20],
+    "reliability": ["ok", "review; complement unreliable", "ok", "suppress"],
+    "study_ids": [("a", "b", "c"), ("a",), ("d",), ("e",)],
+})
+
+STUDIES = pd.DataFrame({
+    "row_id": [1, 2, 3, 4],
+    "study_id": ["s1", "s2", "s3", "s4"],
+    "first_author": ["Smith", "Lee", None, "Diaz"],
+    "year": pd.array([2010, 2015, None, 2020], dtype="Int64"),
+    "country_iso3": ["GBR", "KOR", "USA", "BRA"],
+    "diet_group": ["omnivore", "vegan", "vegan", "omnivore"],
+    "age_band": ["0-19", "20-39", "20-39", "20-39"],
+    "prevalence": [0.10, 0.40, 0.20, np.nan],
+    "n": pd.array([100, 25, 400, None], dtype="Int64"),
+    "ci_low": [np.nan, 0.30, np.nan, np.nan],
+    "ci_high": [np.nan, 0.50, np.nan, np.nan],
+    "interval_low": [0.05, 0.30, 0.16, np.nan],
+    "interval_high": [0.17, 0.50, 0.24, np.nan],
+    "ci_source": ["wilson", "reported", "wilson", "none"],
+    "reliability": ["ok", "suppress", "ok", "unknown"],
+})
+
+
+def _spec(fig) -> dict:
+    return fig.to_dict()
+
+
+def _title(fig) -> str:
+    return fig.layout.title.text
+
+
+# --- config and style --------------------------------------------------------------------------
+
+
+def test_plotly_config_downloads_png_offline():
+    config = charts.plotly_config("explore-bars")
+    assert config["displaylogo"] is False
+    assert config["toImageButtonOptions"] == {"format": "png", "filename": "explore-bars",
+                                              "scale": 2}
+    assert charts.PLOTLY_CONFIG["toImageButtonOptions"]["filename"] == "b12-risk-atlas"
+    # plotly.js builds the topojson address as topojsonURL + "/" + "world_110m.json"
+    # (lib/topojson_utils getTopojsonPath); the file name must land in the fragment.
+    url = config["topojsonURL"]
+    requested = url + ("" if url.endswith("/") else "/") + "world_110m.json"
+    assert requested.startswith("data:application/json,")
+    body, _, fragment = requested.partition("#")
+    assert fragment == "/world_110m.json"
+    topology = json.loads(unquote(body.removeprefix("data:application/json,")))
+    assert topology["type"] == "Topology"
+    assert set(topology["objects"]) >= {"land", "coastlines", "countries", "ocean"}
+
+
+def test_chart_title_names_definition_unit_and_population():
+    assert TITLE == ("Prevalence of deficiency, Serum B12 < 148 pmol/L (< 200 pg/mL) "
+                     "(% of people) - adults")
+    assert charts.chart_title("Share", "b12_lt126", "%", "all") == "Share, b12_lt126 (%) - all"
+
+
+# --- formatting --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("func", "args", "expected"),
+    [
+        (charts.format_percent, (0.1234,), "12.3%"),
+        (charts.format_percent, (0.0,), "0.0%"),
+        (charts.format_percent, (1.0,), "100.0%"),
+        (charts.format_percent, (np.nan,), ""),
+        (charts.format_percent, (None,), ""),
+        (charts.format_percent, (pd.NA,), ""),
+        (charts.format_interval, (0.101, 0.146), "10.1-14.6%"),
+        (charts.format_interval, (0.1, np.nan), ""),
+        (charts.format_count, (1234567,), "1,234,567"),
+        (charts.format_count, (1234.5,), "1,234"),  # round half to even
+        (charts.format_count, (np.nan,), ""),
+        (charts.format_count_interval, (1200.4, 1500.6), "1,200-1,501"),
+    ],
+)
+def test_formatters(func, args, expected):
+    assert func(*args) == expected
+
+
+def test_figure_table_formats_every_kind_of_column():
+    table = charts.figure_table(POOLED, ["age_band", "diet_group", "estimate", "ci_low",
+                                         "ci_high", "pi_low", "i2", "tau2", "k", "n_total",
+                                         "reliability", "study_ids"])
+    assert list(table.columns) == ["Age band", "Diet group", "Prevalence", "95% CI",
+                                   "95% prediction interval", "I2", "tau2", "Studies", "n",
+                                   "Reliability", "Studies (ids)"]
+    assert table.iloc[0].tolist() == [
+        "0-19", "Omnivore", "10.0%", "8.0-13.0%", "5.0-18.0%", "40.0%", "0.100", "3",
+        "12,345", "reliable", "a, b, c",
+    ]
+    assert table.iloc[1]["Reliability"] == ("flagged for statistical review "
+                                            "(complement unreliable)")
+    assert table.iloc[3]["Reliability"] == "suppressed: too imprecise to report (NCHS)"
+    assert POOLED["estimate"].iloc[0] == 0.10  # input untouched
+
+
+def test_figure_table_burden_and_study_columns():
+    burden = pd.DataFrame({"location": ["World"], "population": [8.1e9], "cases": [1.2345e9],
+                           "cases_low": [1.0e9], "cases_high": [1.5e9], "prevalence": [0.152],
+                           "prevalence_low": [0.123], "prevalence_high": [0.185]})
+    assert charts.figure_table(burden).iloc[0].tolist() == [
+        "World", "8,100,000,000", "1,234,500,000", "1,000,000,000-1,500,000,000", "15.2%",
+        "12.3-18.5%",
+    ]
+    studies = charts.figure_table(STUDIES, ["first_author", "prevalence", "ci_low",
+                                            "interval_low"])
+    assert list(studies.columns) == ["First author", "Prevalence", "Reported 95% CI",
+                                     "95% CI"]
+    assert studies.iloc[0].tolist() == ["Smith", "10.0%", "", "5.0-17.0%"]
+    with pytest.raises(ValueError, match="no column\\(s\\) nope"):
+        charts.figure_table(STUDIES, ["nope"])
+
+
+# --- evidence charts ---------------------------------------------------------------------------
+
+
+def test_prevalence_bars_one_trace_per_diet_in_its_colour_with_ci():
+    fig = charts.prevalence_bars_figure(POOLED, TITLE, subtitle="12 studies")
+    spec = _spec(fig)
+    bars = spec["data"]
+    assert [t["type"] for t in bars] == ["bar", "bar"]
+    assert [t["name"] for t in bars] == ["Omnivore", "Vegan"]
+    assert [t["marker"]["color"] for t in bars] == [schema.DIET_COLOURS["omnivore"],
+                                                    schema.DIET_COLOURS["vegan"]]
+    omnivore = bars[0]
+    assert list(omnivore["x"]) == ["0-19", "20-39"]
+    assert list(omnivore["y"]) == pytest.approx([10.0, 20.0])
+    # CI 8-13% around 10%: +3, -2; 15-26% around 20%: +6, -5
+    assert omnivore["error_y"]["array"] == pytest.approx([3.0, 6.0])
+    assert omnivore["error_y"]["arrayminus"] == pytest.approx([2.0, 5.0])
+    # the suppressed vegan 20-39 estimate is hatched; the others are solid
+    assert list(bars[1]["marker"]["pattern"]["shape"]) == ["", "/"]
+    assert list(omnivore["marker"]["pattern"]["shape"]) == ["", ""]
+    # hover: CI, n with thousands separator, k, reliability words
+    assert list(omnivore["customdata"][0]) == ["8.0-13.0%", "12,345", "3", "reliable"]
+    assert "studies" in omnivore["hovertemplate"]
+    assert "Serum B12 < 148 pmol/L" in _title(fig)
+    assert "% of people" in _title(fig)
+    assert "suppressed" in fig.layout.title.subtitle.text
+    assert fig.layout.yaxis.title.text == "Prevalence (%), with 95% CI"
+    assert fig.layout.barmode == "group"
+
+
+def test_prevalence_dots_mark_suppressed_hollow():
+    spec = _spec(charts.prevalence_bars_figure(POOLED, TITLE, mode="dots"))
+    assert [t["type"] for t in spec["data"]] == ["scatter", "scatter"]
+    assert list(spec["data"][1]["marker"]["symbol"]) == ["circle", "circle-open"]
+    assert spec["data"][1]["marker"]["color"] == schema.DIET_COLOURS["vegan"]
+
+
+def test_prevalence_bars_orders_age_bands_and_diets_by_schema():
+    shuffled = POOLED.iloc[[3, 1, 2, 0]]
+    spec = _spec(charts.prevalence_bars_figure(shuffled, TITLE))
+    assert [t["name"] for t in spec["data"]] == ["Omnivore", "Vegan"]
+    assert list(spec["data"][0]["x"]) == ["0-19", "20-39"]
+    assert spec["layout"]["xaxis"]["categoryarray"] == ["0-19", "20-39"]
+
+
+@pytest.mark.parametrize(
+    ("frame", "kwargs", "message"),
+    [
+        (POOLED.drop(columns="ci_low"), {}, "lacks column\\(s\\) ci_low"),
+        (POOLED, {"mode": "pie"}, "mode must be 'bars' or 'dots'"),
+        (pd.concat([POOLED, POOLED.iloc[:1]]), {}, "one row per age_band and diet_group"),
+    ],
+)
+def test_prevalence_bars_bad_input(frame, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        charts.prevalence_bars_figure(frame, TITLE, **kwargs)
+
+
+def test_empty_frame_says_so():
+    fig = charts.prevalence_bars_figure(POOLED.iloc[:0], TITLE)
+    assert fig.layout.annotations[0].text == "No estimate for this selection"
+    assert _title(fig) == TITLE
+
+
+def test_heatmap_cells_labels_and_hover():
+    fig = charts.heatmap_figure(POOLED, TITLE)
+    (trace,) = _spec(fig)["data"]
+    assert trace["type"] == "heatmap"
+    assert list(trace["x"]) == ["Omnivore", "Vegan"]
+    assert list(trace["y"]) == ["0-19", "20-39"]
+    assert np.array(trace["z"]) == pytest.approx(np.array([[10.0, 30.0], [20.0, 50.0]]))
+    assert [list(r) for r in trace["text"]] == [["10.0%", "30.0%"], ["20.0%", "50.0%*"]]
+    assert list(trace["customdata"][0][0]) == ["8.0-13.0%", "12,345", "3", "reliable"]
+    assert "95% CI" in trace["hovertemplate"]
+    assert "Serum B12 < 148 pmol/L" in _title(fig)
+    assert "suppressed" in fig.layout.title.subtitle.text
+
+
+def test_heatmap_leaves_missing_cells_blank():
+    trace = _spec(charts.heatmap_figure(POOLED.iloc[:3], TITLE))["data"][0]
+    assert math.isnan(trace["z"][1][1])
+    assert trace["text"][1][1] == ""
+
+
+def test_study_dots_one_point_per_row_with_interval():
+    fig = charts.study_dots_figure(STUDIES, TITLE)
+    traces = _spec(fig)["data"]
+    assert [t["name"] for t in traces] == ["Omnivore", "Vegan"]
+    assert [t["marker"]["color"] for t in traces] == [schema.DIET_COLOURS["omnivore"],
+                                                      schema.DIET_COLOURS["vegan"]]
+    omnivore, vegan = traces
+    assert list(omnivore["x"]) == pytest.approx([10.0])  # the row without prevalence is left out
+    assert list(vegan["x"]) == pytest.approx([40.0, 20.0])
+    # shown interval (interval_low/high): 30-50% around 40%, 16-24% around 20%
+    assert vegan["error_x"]["array"] == pytest.approx([10.0, 4.0])
+    assert vegan["error_x"]["arrayminus"] == pytest.approx([10.0, 4.0])
+    assert list(vegan["marker"]["symbol"]) == ["circle-open", "circle"]
+    # the unnamed study is labelled by its id; every row has its own line
+    assert vegan["customdata"][1][0] == "s3 (USA)"
+    assert vegan["customdata"][0][0] == "Lee 2015 (KOR)"
+    assert len({*omnivore["y"], *vegan["y"]}) == 3
+    assert list(fig.layout.yaxis.ticktext) == ["0-19", "20-39"]
+
+
+def test_forest_plot_squares_diamond_prediction_interval_and_heterogeneity():
+    rows = STUDIES.iloc[:3]
+    pooled = POOLED.iloc[[0]]
+    fig = charts.forest_figure(rows, pooled, TITLE)
+    spec = _spec(fig)
+    squares = [t for t in spec["data"] if t.get("marker", {}).get("symbol") == "square"]
+    assert len(squares) == 3
+    assert [t["marker"]["color"] for t in squares] == [
+        schema.DIET_COLOURS[d] for d in ("omnivore", "vegan", "vegan")]
+    # size by n: 5 + 15 * sqrt(n / max n) -> n = 100, 25, 400 -> 12.5, 8.75, 20
+    assert [t["marker"]["size"] for t in squares] == pytest.approx([12.5, 8.75, 20.0])
+    diamond = next(t for t in spec["data"] if t.get("fill") == "toself")
+    assert list(diamond["x"]) == pytest.approx([8.0, 10.0, 13.0, 10.0, 8.0])
+    pi = next(t for t in spec["data"] if t["name"] == "95% prediction interval")
+    assert list(pi["x"]) == pytest.approx([5.0, 18.0])
+    assert fig.layout.annotations[0].text == "k = 3, I\u00b2 = 40%, \u03c4\u00b2 = 0.100"
+    labels = list(fig.layout.yaxis.ticktext)
+    assert labels == ["Smith 2010 (GBR)", "Lee 2015 (KOR)", "s3 (USA)",
+                      "Pooled (random effects)"]
+
+
+def test_forest_plot_by_subgroup_has_a_diamond_per_group_in_its_diet_colour():
+    fig = charts.forest_figure(STUDIES.iloc[:3], POOLED.iloc[[0, 2]], TITLE, by="diet_group")
+    diamonds = [t for t in _spec(fig)["data"] if t.get("fill") == "toself"]
+    assert [t["fillcolor"] for t in diamonds] == [schema.DIET_COLOURS["omnivore"],
+                                                  schema.DIET_COLOURS["vegan"]]
+    assert "<b>Omnivore</b>" in list(fig.layout.yaxis.ticktext)
+    assert len(fig.layout.annotations) == 2
+    with pytest.raises(ValueError, match="weight column 'w'"):
+        charts.forest_figure(STUDIES, POOLED, TITLE, weight="w")
+
+
+# --- burden charts -----------------------------------------------------------------------------
+
+WORLD = {
+    "type": "FeatureCollection",
+    "features": [
+        {"type": "Feature", "id": iso3, "properties": {"iso3": iso3, "name": iso3},
+         "geometry": {"type": "Polygon", "coordinates": [[[x, 0], [x, 1], [x + 1, 1], [x, 0]]]}}
+        for x, iso3 in enumerate(["ATA", "DEU", "FRA", "IND"])
+    ],
+}
+MAP_FRAME = pd.DataFrame({
+    "iso3": ["DEU", "IND", "XXA"],  # XXA has no geometry: not drawn
+    "location": ["Germany", "India", "Nowhere"],
+    "population": [8.4e7, 1.4e9, 1.0],
+    "cases": [8.4e6, 2.1e8, 0.5],
+    "cases_low": [6e6, 1.5e8, 0.1],
+    "cases_high": [1.1e7, 2.8e8, 0.9],
+    "prevalence": [0.10, 0.15, 0.5],
+    "prevalence_low": [0.07, 0.11, 0.1],
+    "prevalence_high": [0.13, 0.20, 0.9],
+})
+
+
+@pytest.mark.parametrize(
+    ("measure", "z", "hover"),
+    [
+        ("share", [10.0, 15.0], "10.0% (95% UI 7.0-13.0%)"),
+        ("number", [8.4e6, 2.1e8], "8,400,000 (95% UI 6,000,000-11,000,000)"),
+    ],
+)
+def test_burden_map_uses_only_the_shipped_geometry(measure, z, hover):
+    fig = charts.burden_map_figure(MAP_FRAME, WORLD, measure, "People deficient, 2025")
+    spec = _spec(fig)
+    background, values = spec["data"]
+    for trace in spec["data"]:
+        assert trace["type"] == "choropleth"
+        assert trace["geojson"] is WORLD or trace["geojson"] == WORLD
+        assert trace["featureidkey"] == "properties.iso3"
+        assert trace["locationmode"] == "geojson-id"
+    assert list(background["locations"]) == ["DEU", "FRA", "IND"]  # all but Antarctica
+    assert background["showscale"] is False
+    assert list(values["locations"]) == ["DEU", "IND"]
+    assert list(values["z"]) == pytest.approx(z)
+    assert values["customdata"][0][:2] == ["Germany", hover]
+    geo = spec["layout"]["geo"]
+    assert geo["visible"] is False
+    assert not any(geo.get(f"show{layer}") for layer in
+                   ("coastlines", "land", "countries", "ocean", "lakes", "rivers", "frame"))
+    text = json.dumps(spec, default=str)
+    assert '"ISO-3"' not in text
+    assert "country names" not in text
+    assert "cdn.plot.ly" not in text
+
+
+def test_burden_map_rejects_unknown_measure():
+    with pytest.raises(ValueError, match="measure must be one of share, number"):
+        charts.burden_map_figure(MAP_FRAME, WORLD, "rate", "x")
+
+
+BURDEN = pd.DataFrame({
+    "age_band": ["0-19", "0-19", "20-39", "20-39"],
+    "diet_group": ["omnivore", "vegan", "omnivore", "vegan"],
+    "population": [1000.0, 100.0, 2000.0, 50.0],
+    "cases": [100.0, 30.0, 300.0, 20.0],
+    "cases_low": [80.0, 20.0, 250.0, 10.0],
+    "cases_high": [130.0, 45.0, 380.0, 35.0],
+    "prevalence": [0.1, 0.3, 0.15, 0.4],
+    "prevalence_low": [0.08, 0.2, 0.125, 0.2],
+    "prevalence_high": [0.13, 0.45, 0.19, 0.7],
+})
+
+
+def test_burden_bars_by_age_and_diet_with_uncertainty():
+    fig = charts.burden_bars_figure(BURDEN, "People deficient, World 2025 (people)")
+    bars = _spec(fig)["data"]
+    assert [t["name"] for t in bars] == ["Omnivore", "Vegan"]
+    assert [t["marker"]["color"] for t in bars] == [schema.DIET_COLOURS["omnivore"],
+                                                    schema.DIET_COLOURS["vegan"]]
+    assert list(bars[0]["y"]) == [100.0, 300.0]
+    # 80-130 around 100: +30, -20; 250-380 around 300: +80, -50
+    assert bars[0]["error_y"]["array"] == pytest.approx([30.0, 80.0])
+    assert bars[0]["error_y"]["arrayminus"] == pytest.approx([20.0, 50.0])
+    assert fig.layout.yaxis.title.text == "People with low status"
+    share = charts.burden_bars_figure(BURDEN, "x", measure="share")
+    assert list(share.data[1].y) == pytest.approx([30.0, 40.0])
+    assert share.layout.yaxis.ticksuffix == "%"
+
+
+def test_projection_line_with_uncertainty_band():
+    frame = pd.DataFrame({"year": [2030, 2020, 2025], "cases": [3.0, 1.0, 2.0],
+                          "cases_low": [2.0, 0.5, 1.5], "cases_high": [4.0, 1.5, 2.5],
+                          "prevalence": [0.1] * 3, "prevalence_low": [0.05] * 3,
+                          "prevalence_high": [0.2] * 3})
+    fig = charts.projection_figure(frame, "People deficient, World (people)")
+    band, line = _spec(fig)["data"]
+    assert list(line["x"]) == [2020, 2025, 2030]
+    assert list(line["y"]) == [1.0, 2.0, 3.0]
+    assert band["fill"] == "toself"
+    assert list(band["x"]) == [2020, 2025, 2030, 2030, 2025, 2020]
+    assert list(band["y"]) == [1.5, 2.5, 4.0, 2.0, 1.5, 0.5]
+    assert fig.layout.shapes[0].x0 == schema.WPP_LAST_ESTIMATE_YEAR + 0.5
+
+
+def test_projection_by_diet_uses_diet_colours():
+    frame = BURDEN.assign(year=[2020, 2020, 2030, 2030]).drop(columns="age_band")
+    spec = _spec(charts.projection_figure(frame, "x", group="diet_group", measure="share"))
+    lines = [t for t in spec["data"] if t.get("fill") != "toself"]
+    assert [t["line"]["color"] for t in lines] == [schema.DIET_COLOURS["omnivore"],
+                                                   schema.DIET_COLOURS["vegan"]]
+    assert list(lines[1]["y"]) == pytest.approx([30.0, 40.0])
+
+
+def test_cutoffs_dumbbell_one_trace_per_definition():
+    frame = pd.DataFrame({
+        "population_id": [0, 0, 1, 1],
+        "population_label": ["Smith 2010: adults", "Smith 2010: adults", "Lee 2015: " + "x" * 80,
+                             "Lee 2015: " + "x" * 80],
+        "definition": ["b12_lt221", "b12_lt148", "b12_lt148", "b12_lt126"],
+        "definition_label": ["Serum B12 < 221 pmol/L (< 300 pg/mL)",
+                             "Serum B12 < 148 pmol/L (< 200 pg/mL)",
+                             "Serum B12 < 148 pmol/L (< 200 pg/mL)", "b12_lt126"],
+        "prevalence": [0.30, 0.10, 0.05, 0.04],
+        "n": [100, 100, 2000, 2000],
+        "ci_low": [0.2, 0.05, 0.04, 0.03],
+        "ci_high": [0.4, 0.17, 0.06, 0.05],
+    })
+    fig = charts.cutoffs_figure(frame, "Prevalence under each definition (%)")
+    spans, *points = _spec(fig)["data"]
+    # schema order first, generated ids after
+    assert [t["name"] for t in points] == ["Serum B12 < 148 pmol/L (< 200 pg/mL)",
+                                           "Serum B12 < 221 pmol/L (< 300 pg/mL)", "b12_lt126"]
+    assert list(points[0]["x"]) == pytest.approx([10.0, 5.0])
+    assert len({t["marker"]["color"] for t in points}) == 3
+    # each population's range: 10-30% and 4-5%
+    assert list(spans["x"]) == pytest.approx([10.0, 30.0, None, 4.0, 5.0, None])
+    long_label = list(fig.layout.yaxis.categoryarray)[0]
+    assert len(long_label) == charts.LABEL_WIDTH
+    assert long_label.endswith("\u2026")
