@@ -1,0 +1,519 @@
+"""Your data page: an analyst's own survey microdata or prevalence table, estimated in-session."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import aggregate, charts, ingest, schema, state, ui
+from dashboard.data import DataError
+
+PAGE = "your_data"
+NOT_MAPPED = "(not in the file)"
+SURVEY_STANDARD = "survey"  # standardise to the survey's own age distribution
+OPERATORS = {"lt": "<", "gt": ">"}
+OPERATOR_LABELS = {"lt": "below the cut-off (<)", "gt": "above the cut-off (>)"}
+GROUP_LABELS = {"age_band": "Age band", "diet_group": "Diet group", "sex": "Sex"}
+ROLE_LABELS = {
+    "age": "Age in years",
+    "sex": "Sex",
+    "diet_group": "Diet group",
+    "supplement_use": "Supplement use",
+    "weight": "Sampling weight",
+    "stratum": "Design stratum",
+    "psu": "Primary sampling unit (PSU)",
+    "id": "Person id",
+    "n": "Sample size n",
+    "cases": "Cases",
+    "prevalence": "Prevalence",
+}
+# Definitions an analyst can apply to individual values: one marker, one cut-off.
+PRESETS = tuple(
+    d for d in schema.DEFINITIONS
+    if d.biomarker in ingest.VALUE_BIOMARKERS and d.direction in ("<", ">")
+)
+# Tables show the downloadable numbers (fractions 0-1) at a readable precision.
+FRACTIONS = {c: st.column_config.NumberColumn(format="%.4f")
+             for c in ("estimate", "se", "ci_low", "ci_high", "prevalence", "interval_low",
+                       "interval_high", "n_eff", "pi_low", "pi_high")}
+MAX_LABEL_WIDGETS = 20  # unmapped labels offered for mapping one by one (the rest are listed)
+HOVER = (
+    "%{fullData.name}, %{x}<br>Prevalence %{y:.1f}% (95% CI %{customdata[0]})"
+    "<br>n = %{customdata[1]}<br>%{customdata[3]}<extra></extra>"
+)
+
+
+# --- small view helpers (pure; no data logic beyond reshaping for display) ------------------
+
+
+def _matching_definition(outcome: ingest.Outcome) -> schema.Definition | None:
+    """The documented definition whose matching range holds this marker, direction and cut-off
+    (the rule the studies table uses), so that published estimates can be compared."""
+    factors = ingest.UNIT_FACTORS[outcome.biomarker]
+    for d in PRESETS:
+        if d.biomarker != outcome.biomarker or d.direction != outcome.operator:
+            continue
+        cut = outcome.cutoff * factors[outcome.unit] / factors[d.unit]
+        if d.low_min <= cut <= d.low_max:
+            return d
+    return None
+
+
+def _band_weights(
+    standards: pd.DataFrame, standard: str, bands: tuple[tuple[str, int, int | None], ...]
+) -> dict[str, float]:
+    """Shares of a standard population in the analyst's age bands (Ahmad et al. 2001 for the
+    WHO standard). A standard age group cut by a band edge cannot be split honestly: error."""
+    rows = standards.loc[(standards["standard"] == standard).to_numpy(dtype=bool)]
+    weights = dict.fromkeys((b[0] for b in bands), 0.0)
+    for r in rows.itertuples():
+        hi = math.inf if pd.isna(r.age_max) else int(r.age_max)
+        band = next((b for b in bands if b[1] <= int(r.age_min) and
+                     (b[2] is None or int(r.age_min) <= b[2])), None)
+        if band is None or (band[2] is not None and hi > band[2]):
+            edge = f"{int(r.age_min)}+" if hi == math.inf else f"{int(r.age_min)}-{hi}"
+            raise ValueError(
+                f"the standard's age group {edge} crosses an edge of your age bands: use band "
+                "edges the standard shares (multiples of 5 up to its open top group) or the "
+                "survey's own age distribution"
+            )
+        weights[band[0]] += float(r.weight_share)
+    return weights
+
+
+def _chart_frame(frame: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, str, str]:
+    """The frame with one x column and one colour column for charts.prevalence_bars_figure:
+    diet groups are the colours; the other groups, joined, are the x axis."""
+    colour = "diet_group" if "diet_group" in by else "group"
+    rest = [b for b in by if b != colour]
+    x = rest[0] if len(rest) == 1 else ", ".join(GROUP_LABELS.get(b, b) for b in rest) or "All"
+    out = frame.assign(**{colour: frame[colour].astype(str) if colour in frame else "All"})
+    if len(rest) != 1:
+        out[x] = frame[rest].astype(str).agg(", ".join, axis=1) if rest else "All"
+    return out, x, colour
+
+
+def _render_problems(title: str, problems: list[str]) -> None:
+    st.error(f"**{title}**\n\n" + "\n".join(f"- {p}" for p in problems),
+             icon=":material/error:")
+
+
+def _render_notes(upload: ingest.Upload) -> None:
+    """Every warning and every dropped row of the files, with the reason."""
+    for warning in upload.warnings:
+        st.warning(warning, icon=":material/warning:")
+    for line in ingest.summarize_dropped(upload.dropped):
+        st.warning(line, icon=":material/playlist_remove:")
+
+
+# --- page ----------------------------------------------------------------------------------
+
+st.title("Your data")
+st.markdown(
+    "Upload your own survey microdata (one row per person with a biomarker value, and "
+    "optionally age, sex, diet group, supplement use, sampling weight, stratum and PSU) or a "
+    "prevalence table (one row per group with n and cases or prevalence). The estimates "
+    "respect the survey design and use the same charts and tables as the published evidence."
+)
+st.caption(
+    ":material/lock: Your files stay in this browser session's memory: they are never written "
+    "to disk, logged or shared with other sessions, and are gone when you close the tab. A "
+    "Share link carries the view and the file's fingerprint, never the data."
+)
+
+view = state.read(PAGE)
+
+# Definition, bands and grouping live in the URL; a link may name values this page cannot use.
+if st.session_state.get("marker") not in ingest.VALUE_BIOMARKERS:
+    st.info(f"Ignored marker={st.session_state.get('marker')} (a value per person exists only "
+            f"for {', '.join(ingest.VALUE_BIOMARKERS)}); using serum_b12.",
+            icon=":material/link_off:")
+    st.session_state["marker"] = "serum_b12"
+unit_options = [u for u in ingest.UNIT_FACTORS[st.session_state["marker"]] if u in state.UNITS]
+if st.session_state.get("unit") not in unit_options:
+    canonical = schema.CANONICAL_UNITS[st.session_state["marker"]]
+    st.info(f"Ignored unit={st.session_state.get('unit')} (not a unit of "
+            f"{st.session_state['marker']}); using {canonical}.", icon=":material/link_off:")
+    st.session_state["unit"] = canonical
+
+
+def _apply_preset() -> None:
+    d = schema.DEFINITIONS_BY_ID.get(st.session_state.get("yd_preset") or "")
+    if d is not None:
+        st.session_state.update(marker=d.biomarker, unit=d.unit, cut=float(d.cutoff),
+                                op="lt" if d.direction == "<" else "gt")
+
+
+def _marker_changed() -> None:
+    marker = st.session_state["marker"]
+    d = next(p for p in PRESETS if p.biomarker == marker)
+    st.session_state.update(unit=d.unit, cut=float(d.cutoff),
+                            op="lt" if d.direction == "<" else "gt")
+
+
+p = state.PARAMS
+with st.sidebar:
+    st.header("Definition")
+    st.selectbox("Start from a published definition", ["", *(d.id for d in PRESETS)],
+                 key="yd_preset", on_change=_apply_preset,
+                 format_func=lambda i: schema.DEFINITIONS_BY_ID[i].label if i else "(choose)",
+                 help="Sets biomarker, cut-off, unit and direction at once.")
+    st.selectbox(p["marker"].label, list(ingest.VALUE_BIOMARKERS), key="marker",
+                 format_func=schema.BIOMARKER_LABELS.get, on_change=_marker_changed)
+    st.radio(p["op"].label, list(OPERATORS), key="op", format_func=OPERATOR_LABELS.get,
+             horizontal=True)
+    st.number_input(p["cut"].label, min_value=float(p["cut"].lo), max_value=float(p["cut"].hi),
+                    key="cut", format="%g")
+    st.selectbox(p["unit"].label, unit_options, key="unit",
+                 help="The cut-off's unit; values are converted from the column's unit.")
+    st.header("Groups")
+    st.multiselect(p["grp"].label, list(GROUP_LABELS), key="grp",
+                   format_func=GROUP_LABELS.get, placeholder="Whole sample")
+    st.text_input(p["bands"].label, key="bands",
+                  help="Whole years, contiguous from 0, the last may be open: 0-19,20-59,60+")
+    st.selectbox("Age standardisation", [*schema.STANDARD_POPULATIONS, SURVEY_STANDARD],
+                 key="yd_std",
+                 format_func=lambda s: schema.STANDARD_POPULATIONS.get(
+                     s, "The survey's own age distribution"))
+
+typed_bands = st.session_state.get("bands")
+uploaded = st.file_uploader(
+    "Survey files", type=[ext.lstrip(".") for ext in ingest.FORMATS],
+    accept_multiple_files=True, key="yd_files",
+    help="CSV (comma, semicolon or tab; UTF-8 or Latin-1), Parquet or SAS transport (.xpt, as "
+    f"NHANES publishes it); up to {ingest.MAX_BYTES // 1024**2} MB, "
+    f"{ingest.MAX_ROWS:,} rows and {ingest.MAX_COLUMNS} columns per file. Several files are "
+    "merged on a key column (e.g. NHANES DEMO + B12 on SEQN).",
+)
+
+# Read each file once per session; results are kept in this session only (never st.cache_*).
+reads: dict = st.session_state.setdefault("_yd_reads", {})
+for stale in set(reads) - {f.file_id for f in uploaded}:
+    del reads[stale]
+new = [f for f in uploaded if f.file_id not in reads]
+if new:
+    with st.status("Reading files", expanded=False) as progress:
+        for f in new:
+            progress.update(label=f"Reading {f.name} ({f.size / 1024**2:,.1f} MB)")
+            try:
+                reads[f.file_id] = ingest.read_upload(f.name, f.getvalue())
+            except ingest.InputError as err:
+                reads[f.file_id] = err
+        progress.update(label="Files read", state="complete")
+uploads = [reads[f.file_id] for f in uploaded if isinstance(reads[f.file_id], ingest.Upload)]
+for f in uploaded:
+    if isinstance(reads[f.file_id], ingest.InputError):
+        _render_problems(f"'{f.name}' could not be read:", reads[f.file_id].problems)
+
+upload = None
+if len(uploads) > 1:
+    common = [c for c in uploads[0].frame.columns if all(c in u.frame for u in uploads[1:])]
+    key_options = common or list(uploads[0].frame.columns)
+    key = st.selectbox("Merge the files on", key_options, key="yd_merge_key",
+                       index=key_options.index("SEQN") if "SEQN" in key_options else 0,
+                       help="The column that identifies a person in every file.")
+    try:
+        upload = ingest.merge_uploads(uploads, on=str(key))
+    except ingest.InputError as err:
+        _render_problems("The files could not be merged:", err.problems)
+elif uploads:
+    upload = uploads[0]
+
+# The link's file fingerprint: kept while no file is loaded, compared once one is.
+if upload is None:
+    st.session_state["_yd_linked_fp"] = view["fp"]
+else:
+    st.session_state["fp"] = upload.fingerprint
+linked_fp = st.session_state.get("_yd_linked_fp", "")
+view = state.write(view)
+with st.sidebar:
+    state.render_share(view)
+if view["bands"] != typed_bands:
+    st.warning(f"Age bands '{typed_bands}' ignored: bands must be whole years, contiguous from "
+               f"0, ascending, only the last open (e.g. 0-19,20-59,60+). Using {view['bands']}.",
+               icon=":material/warning:")
+
+outcome = ingest.Outcome(view["marker"], OPERATORS[view["op"]], float(view["cut"]), view["unit"])
+groups = list(view["grp"])
+view_words = (f"definition {outcome.label}, grouped by "
+              f"{', '.join(GROUP_LABELS[g].lower() for g in groups) or 'nothing'}, "
+              f"age bands {view['bands']}")
+
+if upload is None:
+    if linked_fp:
+        st.info(
+            f"This link shows a view of a file that is not part of the dashboard ({view_words}). "
+            f"Upload the file whose fingerprint is **`{linked_fp}`** to see it: the fingerprint "
+            "is the first 12 hex digits of the file's SHA-256 (`sha256sum FILE`; for several "
+            "merged files, of the set).", icon=":material/upload_file:")
+    elif not uploaded:
+        st.info("Upload a file to begin. The settings in the sidebar apply once it is read.",
+                icon=":material/upload_file:")
+    st.stop()
+
+if linked_fp and linked_fp != upload.fingerprint:
+    st.warning(f"The link was made with the file whose fingerprint is `{linked_fp}`; this file "
+               f"is `{upload.fingerprint}`, so the numbers can differ from the shared view. The "
+               "Share link now names this file.", icon=":material/difference:")
+
+st.subheader("File")
+st.dataframe(
+    pd.DataFrame([{"file": upload.filename, "format": ingest.FORMAT_LABELS.get(upload.format,
+                   upload.format), "rows": len(upload.frame), "columns": upload.frame.shape[1],
+                   "fingerprint": upload.fingerprint, "rows named as": upload.row_note}]),
+    hide_index=True, width="stretch",
+)
+_render_notes(upload)
+
+# --- mapping ---------------------------------------------------------------------------------
+st.subheader("Columns")
+kinds = {"microdata": "Microdata (one row per person)",
+         "prevalence_table": "Prevalence table (one row per group)"}
+kind = st.radio("The file holds", list(kinds), key=f"yd_kind_{upload.fingerprint}",
+                index=list(kinds).index(upload.kind), format_func=kinds.get, horizontal=True)
+proposal = ingest.propose_mapping(upload.frame, kind)
+columns = [str(c) for c in upload.frame.columns]
+options = [NOT_MAPPED, *columns]
+tag = f"{upload.fingerprint}_{kind}"
+
+
+def _pick(label: str, role: str, current: str | None, container=st) -> str | None:
+    note = proposal.notes.get(role)
+    chosen = container.selectbox(label, options, key=f"yd_map_{role}_{tag}",
+                                 index=options.index(current) if current in options else 0,
+                                 help=f"Proposed from {note}." if note else "Nothing proposed.")
+    return None if chosen == NOT_MAPPED else chosen
+
+
+with st.form(f"yd_mapping_{tag}"):
+    st.caption("Proposed from the column names and contents: confirm or change each role.")
+    found: dict = {}
+    biomarkers: dict[str, ingest.BiomarkerColumn] = {}
+    if kind == "microdata":
+        for biomarker in ingest.VALUE_BIOMARKERS:
+            left, right = st.columns([3, 1])
+            current = proposal.biomarkers.get(biomarker)
+            col = _pick(schema.BIOMARKER_LABELS[biomarker], f"{biomarker}_value",
+                        current.column if current else None, left)
+            units = list(ingest.UNIT_FACTORS[biomarker])
+            unit = right.selectbox(
+                "Unit", units, key=f"yd_unit_{biomarker}_{tag}",
+                index=units.index(current.unit if current else schema.CANONICAL_UNITS[biomarker]))
+            if col is not None:
+                biomarkers[biomarker] = ingest.BiomarkerColumn(col, unit)
+        cells = st.columns(4)
+        for i, role in enumerate(ingest.MICRODATA_ROLES):
+            found[role] = _pick(ROLE_LABELS[role], role, getattr(proposal, role), cells[i % 4])
+    else:
+        cells = st.columns(3)
+        for i, role in enumerate(ingest.TABLE_ROLES):
+            found[role] = _pick(ROLE_LABELS[role], role, getattr(proposal, role), cells[i])
+        scales = ["percent", "fraction"]
+        found["prevalence_scale"] = st.radio(
+            "Prevalence is", scales, key=f"yd_scale_{tag}", horizontal=True,
+            index=scales.index(proposal.prevalence_scale),
+            format_func={"percent": "a percent (0-100)", "fraction": "a fraction (0-1)"}.get)
+        found["groups"] = tuple(st.multiselect(
+            "Group columns", [c for c in columns if c not in found.values()],
+            default=[g for g in proposal.groups if g not in found.values()],
+            key=f"yd_groups_{tag}"))
+    confirmed = st.form_submit_button("Confirm mapping", type="primary")
+if confirmed:
+    st.session_state["_yd_confirmed"] = tag
+if st.session_state.get("_yd_confirmed") != tag:
+    st.info("Check the proposed columns above and press **Confirm mapping** to see results.",
+            icon=":material/rule:")
+    st.stop()
+
+# Labels: the built-in synonyms first, then the analyst's choice for each unmapped label.
+labels: dict[str, dict[str, str]] = {r: dict(v) for r, v in proposal.labels.items()}
+label_columns = (
+    {r: found[r] for r in ("sex", "diet_group", "supplement_use") if found.get(r)}
+    if kind == "microdata"
+    else {g.lower(): g for g in found["groups"] if g.lower() in ingest.TABLE_ROLE_VOCABULARIES}
+)
+vocabularies = ingest.ROLE_VOCABULARIES if kind == "microdata" else ingest.TABLE_ROLE_VOCABULARIES
+if label_columns:
+    st.subheader("Labels")
+for role, col in label_columns.items():
+    vocab = vocabularies[role]
+    _, preview = ingest.map_labels(upload.frame[col], vocab, labels.get(role))
+    if preview.empty:
+        st.caption(f"'{col}': every label is one of {', '.join(vocab)} (or a known synonym).")
+        continue
+    st.markdown(f"'{col}' has labels that are not one of {', '.join(vocab)}: map each one.")
+    st.dataframe(preview, hide_index=True, column_config={
+        "value": "Label", "count": "Rows", "rows": f"Example rows ({upload.row_note})"})
+    cells = st.columns(4)
+    for i, r in enumerate(preview.head(MAX_LABEL_WIDGETS).itertuples()):
+        term = cells[i % 4].selectbox(f"'{r.value}' means", ["", *vocab],
+                                      key=f"yd_label_{role}_{tag}_{r.value}",
+                                      format_func=lambda t: t or "(choose)")
+        if term:
+            labels.setdefault(role, {})[r.value] = term
+mapping = ingest.Mapping(kind=kind, biomarkers=biomarkers, labels=labels, notes=proposal.notes,
+                         **found)
+
+# --- results: prevalence table ---------------------------------------------------------------
+if kind == "prevalence_table":
+    try:
+        table = ingest.prepare_table(upload, mapping)
+    except ingest.InputError as err:
+        _render_problems("The table cannot be used yet:", err.problems)
+        st.stop()
+    for warning in table.warnings:
+        if warning not in upload.warnings:
+            st.warning(warning, icon=":material/warning:")
+    st.subheader("Each row, with its Wilson 95% interval and NCHS reliability")
+    rows = aggregate.study_estimates(table.frame.assign(ci_low=np.nan, ci_high=np.nan))
+    shown = rows.drop(columns=["ci_low", "ci_high", "ci_source"]).reset_index(drop=True)
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=FRACTIONS)
+    ui.render_downloads(shown, "your-table-rows")
+    by = [g for g in groups if g in table.frame.columns]
+    st.subheader("Random-effects pooled prevalence" + (
+        f" by {', '.join(GROUP_LABELS[g].lower() for g in by)}" if by else ""))
+    pooled = aggregate.pool_groups(
+        table.frame.assign(usable_for="pooling", definition="table", status="table",
+                           study_id=table.frame.index.astype(str)), by=by)
+    chart, x, colour = _chart_frame(pooled, by)
+    fig = charts.prevalence_bars_figure(
+        chart, charts.chart_title("Pooled prevalence", "as defined in the table", "%",
+                                  upload.filename), x=x, colour=colour,
+        subtitle="Random effects on the logit scale (REML); bars: 95% CI.")
+    ui.render_figure(fig, charts.figure_table(pooled), key="yd_pooled_chart",
+                     caption=f"Source: {upload.filename} (fingerprint {upload.fingerprint}). "
+                     "Rows pooled as separate strata (metafor rma, measure PLO); reliability by "
+                     "the NCHS standards with the pooled effective n.")
+    st.dataframe(pooled, hide_index=True, width="stretch", column_config=FRACTIONS)
+    ui.render_downloads(pooled, "your-table-pooled")
+    st.stop()
+
+# --- results: microdata ----------------------------------------------------------------------
+bands = ingest.parse_age_bands(view["bands"])
+cache_key = (upload.sha256, repr(dataclasses.asdict(mapping)), outcome, view["bands"],
+             tuple(groups))
+cached = st.session_state.get("_yd_results")
+if cached is None or cached[0] != cache_key:
+    st.session_state.pop("_yd_results", None)
+    with st.status(f"Estimating from {len(upload.frame):,} rows", expanded=False) as progress:
+        try:
+            progress.update(label="Checking values and deriving the outcome")
+            prepared = ingest.prepare_microdata(upload, mapping, outcome, bands)
+            progress.update(label="Design-based estimation")
+            absent = [g for g in groups if g not in prepared.frame.columns]
+            by = [g for g in groups if g in prepared.frame.columns]
+            results = ingest.estimate(prepared, by)
+        except ingest.InputError as err:
+            progress.update(label="The file cannot be estimated yet", state="error")
+            _render_problems("The file cannot be estimated yet:", err.problems)
+            st.stop()
+        progress.update(label="Estimated", state="complete")
+    st.session_state["_yd_results"] = (cache_key, prepared, by, absent, results)
+_, prepared, by, absent, results = st.session_state["_yd_results"]
+
+for warning in prepared.warnings:
+    if warning not in upload.warnings:  # those are shown with the file above
+        st.warning(warning, icon=":material/warning:")
+if absent:
+    st.warning(f"Not grouped by {', '.join(GROUP_LABELS[g].lower() for g in absent)}: no column "
+               "is mapped to it.", icon=":material/warning:")
+if len(prepared.dropped):
+    with st.expander(f"Rows left out ({len(prepared.dropped):,}), with the reason"):
+        st.dataframe(prepared.dropped, hide_index=True, width="stretch")
+
+design = ", ".join(f"{k} '{getattr(mapping, k)}'" for k in ("weight", "stratum", "psu")
+                   if getattr(mapping, k)) or "none (simple random sample)"
+population = f"{upload.filename}, {len(prepared.frame):,} people"
+source = (f"Source: {upload.filename} (fingerprint {upload.fingerprint}); design: {design}. "
+          "Taylor-linearised standard errors with domains in the whole design, Korn-Graubard "
+          "95% CI, NCHS reliability (Parker et al. 2017).")
+st.subheader(f"Prevalence of {outcome.label}")
+if results.empty:
+    st.warning("No person falls into any group: check the groups and the age bands.",
+               icon=":material/filter_alt_off:")
+    st.stop()
+chart, x, colour = _chart_frame(results.assign(k=1, n_total=results["n"]), by)
+fig = charts.prevalence_bars_figure(
+    chart, charts.chart_title("Prevalence", outcome.label, "%", population), x=x, colour=colour,
+    subtitle="Design-based estimates; bars: Korn-Graubard 95% CI.")
+fig.update_traces(hovertemplate=HOVER)
+ui.render_figure(fig, charts.figure_table(results), key="yd_prevalence_chart", caption=source)
+st.dataframe(results, hide_index=True, width="stretch", column_config=FRACTIONS)
+ui.render_downloads(results, "your-data-prevalence")
+
+# --- age-standardised ------------------------------------------------------------------------
+st.subheader("Age-standardised prevalence")
+standard = st.session_state["yd_std"]
+std_by = [g for g in by if g != "age_band"]
+if "age_band" not in prepared.frame.columns:
+    st.info("Map an age column to standardise by age.", icon=":material/info:")
+else:
+    known = prepared.frame.assign(
+        age_band=prepared.frame["age_band"].cat.remove_categories(ingest.UNKNOWN_LABEL))
+    try:
+        if standard == SURVEY_STANDARD:
+            sizes = known.groupby("age_band", observed=True)[prepared.weight or "outcome"]
+            weights = (sizes.sum() if prepared.weight else sizes.size()).to_dict()
+            standard_label = "the survey's own age distribution"
+        else:
+            weights = _band_weights(ui.load_standard_populations(), standard, bands)
+            standard_label = schema.STANDARD_POPULATIONS[standard]
+        standardised = ingest.estimate(dataclasses.replace(prepared, frame=known), std_by,
+                                       standardize=("age_band", weights))
+    except DataError as err:
+        ui.render_data_error(err)
+        st.stop()
+    except ValueError as err:
+        st.warning(f"Cannot standardise to {standard}: {err}.", icon=":material/warning:")
+        standardised = None
+    if standardised is not None:
+        chart, x, colour = _chart_frame(
+            standardised.assign(k=1, n_total=standardised["n"]), std_by)
+        fig = charts.prevalence_bars_figure(
+            chart, charts.chart_title("Age-standardised prevalence", outcome.label, "%",
+                                      population), x=x, colour=colour,
+            subtitle=f"Direct standardisation to {standard_label} over bands {view['bands']}.")
+        fig.update_traces(hovertemplate=HOVER)
+        weights_text = ", ".join(f"{k} {v / sum(weights.values()):.1%}"
+                                 for k, v in weights.items())
+        ui.render_figure(fig, charts.figure_table(standardised), key="yd_standardised_chart",
+                         caption=f"Standard weights: {weights_text}. People without a known age "
+                         f"band are left out. {source}")
+        ui.render_downloads(standardised, "your-data-age-standardised")
+
+# --- comparison with the published evidence --------------------------------------------------
+st.subheader("Compared with the published pooled estimates")
+definition = _matching_definition(outcome)
+compare_by = [g for g in by if g in ("age_band", "diet_group")]
+if definition is None:
+    st.info(f"No published definition matches {outcome.label}: choose one in the sidebar "
+            "('Start from a published definition') to compare.", icon=":material/info:")
+    st.stop()
+try:
+    studies = ui.load_studies()
+except DataError as err:
+    ui.render_data_error(err)
+    st.stop()
+published = aggregate.pool_groups(
+    aggregate.filter_studies(studies, definition=definition.id, status=schema.DEFAULT_STATUS),
+    by=compare_by)
+if published.empty:
+    st.info(f"No published estimate under {definition.label} ({schema.DEFAULT_STATUS}) to "
+            "compare with.", icon=":material/info:")
+    st.stop()
+comparison = (results.loc[:, [*compare_by, "estimate", "ci_low", "ci_high", "n"]]
+              .merge(published[[*compare_by, "estimate", "ci_low", "ci_high", "k", "n_total"]],
+                     **({"on": compare_by, "how": "inner"} if compare_by else {"how": "cross"}),
+                     suffixes=("_yours", "_published"))
+              if len(by) == len(compare_by) else None)
+if comparison is None:
+    st.info("The comparison needs groups the published estimates share (age band, diet group): "
+            "remove sex from the groups to compare.", icon=":material/info:")
+else:
+    st.dataframe(comparison, hide_index=True, width="stretch")
+    st.caption(f"Published: random-effects pooled estimates of studies under {definition.label} "
+               f"(status {schema.DEFAULT_STATUS}; REML, 95% CI; k studies, n people), from the "
+               "bundled studies table. Yours: the design-based estimates above.")
+    ui.render_downloads(comparison, "your-data-vs-published")

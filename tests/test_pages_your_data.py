@@ -1,0 +1,246 @@
+"""AppTest of the Your data page: upload, mapping, results, links and bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "dashboard" / "pages" / "your_data.py")
+GOLDEN = ROOT / "tests" / "golden"
+MICRODATA = (GOLDEN / "survey_microdata.csv").read_bytes()
+# sha256sum tests/golden/survey_microdata.csv | cut -c1-12
+MICRODATA_FP = "319a436b7b83"
+OTHER_FP = "0123456789ab"
+
+
+def _app(query: dict[str, str | list[str]] | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    at.file_uploader(key="yd_files").set_value([(n, b, "application/octet-stream")
+                                               for n, b in files])
+    return at.run()
+
+
+def _confirm(at: AppTest) -> AppTest:
+    next(b for b in at.button if b.label == "Confirm mapping").click()
+    return at.run()
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def _frame_with(at: AppTest, *columns: str) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_default_run_asks_for_a_file():
+    at = _app()
+    assert not at.exception
+    assert "Upload a file to begin" in _texts(at.info)
+    assert at.file_uploader(key="yd_files").accept_multiple_files
+
+
+@pytest.mark.parametrize(
+    ("query", "widgets"),
+    [
+        (
+            {"marker": "mma", "op": "gt", "cut": "0.37", "unit": "umol/L"},
+            {"marker": "mma", "op": "gt", "cut": 0.37, "unit": "umol/L"},
+        ),
+        ({"grp": ["sex", "age_band"], "bands": "0-39,40+"},
+         {"grp": ["age_band", "sex"], "bands": "0-39,40+"}),
+        ({"marker": "holotc", "cut": "35"}, {"marker": "holotc", "cut": 35.0, "unit": "pmol/L"}),
+    ],
+)
+def test_link_sets_the_widgets(query, widgets):
+    at = _app(query)
+    assert not at.exception
+    for key, value in widgets.items():
+        assert at.session_state[key] == value, key
+    assert not at.info or "Ignored" not in _texts(at.info)
+
+
+def test_tampered_link_runs_and_says_what_it_ignored():
+    at = _app({"zzz": "1", "cut": "lots", "marker": "tHcy", "grp": "planet", "fp": "xyz",
+               "bands": "5-10", "unit": "furlongs"})
+    assert not at.exception
+    notices = _texts(at.info)
+    for name in ("zzz", "cut=lots", "grp=planet", "fp=xyz", "bands=5-10", "unit=furlongs",
+                 "marker=tHcy"):
+        assert f"Ignored {name}" in notices or f"'{name}'" in notices, name
+    # Fallbacks: defaults of the registry, and a marker with values per person.
+    assert at.session_state["marker"] == "serum_b12"
+    assert at.session_state["cut"] == 148.0
+
+
+def test_link_without_the_file_names_the_file_and_the_view():
+    at = _app({"fp": OTHER_FP, "marker": "serum_b12", "cut": "185", "grp": "diet_group"})
+    assert not at.exception
+    text = _texts(at.info)
+    assert OTHER_FP in text
+    assert "Upload the file" in text
+    assert "serum_b12 < 185 pmol/L" in text
+    assert "diet group" in text
+
+
+def test_upload_map_and_results_reproduce_r():
+    at = _confirm(_upload(_app(), ("survey_microdata.csv", MICRODATA)))
+    assert not at.exception
+    assert not at.error
+    assert at.query_params["fp"] == MICRODATA_FP
+    # 124 rows without serum B12 are dropped, counted and shown with the reason.
+    assert "124 rows" in _texts(at.warning)
+    dropped = _frame_with(at, "file", "row", "reason")
+    assert len(dropped) == 124
+    # svydesign(ids=~psu, strata=~stratum, weights=~weight, nest=TRUE, data=d)
+    # svyby(~deficient, ~age_group+diet_group, design, svymean) (tests/golden/README.md)
+    expected = pd.read_csv(GOLDEN / "survey_expected_by_age_diet.csv")
+    shown = _frame_with(at, "age_band", "diet_group", "estimate", "se", "reliability")
+    merged = shown.merge(expected, left_on=["age_band", "diet_group"],
+                         right_on=["age_group", "diet_group"], validate="one_to_one")
+    assert len(merged) == len(expected) == len(shown)
+    np.testing.assert_allclose(merged["estimate_x"], merged["estimate_y"], rtol=1e-6)
+    np.testing.assert_allclose(merged["se_x"], merged["se_y"], rtol=1e-6)
+    np.testing.assert_allclose(merged["ci_low"], merged["ci_kg_low"], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(merged["ci_high"], merged["ci_kg_high"], rtol=1e-6)
+    assert (merged["n_x"] == merged["n_y"]).all()
+    # The chart: one trace per diet group in its colour, title with definition, unit, data.
+    crude = _figures(at)[0]
+    assert [t["name"] for t in crude["data"]] == ["Omnivore", "Pescatarian", "Vegetarian",
+                                                  "Vegan"]
+    title = crude["layout"]["title"]["text"]
+    assert "serum_b12 < 148 pmol/L" in title
+    assert "(%)" in title
+    assert "survey_microdata.csv" in title
+    assert all(t["error_y"]["array"] for t in crude["data"])
+    # Published comparison for b12_lt148 by age band x diet group.
+    comparison = _frame_with(at, "estimate_yours", "estimate_published")
+    assert len(comparison) > 0
+
+
+def test_age_standardised_to_the_survey_own_distribution_by_diet():
+    from dashboard import ingest
+
+    at = _upload(_app({"grp": "diet_group"}), ("survey_microdata.csv", MICRODATA))
+    at.selectbox(key="yd_std").set_value("survey")
+    at = _confirm(at)
+    assert not at.exception
+    figures = _figures(at)
+    assert len(figures) == 2
+    assert "Age-standardised prevalence" in figures[1]["layout"]["title"]["text"]
+    assert "survey's own age distribution" in figures[1]["layout"]["title"]["subtitle"]["text"]
+    # The standard is the weighted number of analysed people per band (sum of weights).
+    up = ingest.read_upload("survey_microdata.csv", MICRODATA)
+    prepared = ingest.prepare_microdata(up, ingest.propose_mapping(up.frame), "b12_lt148")
+    weights = prepared.frame.groupby("age_band", observed=True)["weight"].sum().to_dict()
+    expected = ingest.estimate(prepared, ["diet_group"], standardize=("age_band", weights))
+    shown = [d.value for d in at.dataframe
+             if list(d.value.columns[:2]) == ["Diet group", "Prevalence"]]
+    assert shown[-1]["Prevalence"].tolist() == [f"{100 * v:.1f}%" for v in expected["estimate"]]
+
+
+def test_age_standardised_to_a_standard_matches_the_statistics_core():
+    from dashboard import data, ingest
+
+    at = _confirm(_upload(_app({"grp": "diet_group"}), ("survey_microdata.csv", MICRODATA)))
+    assert not at.exception
+    # WHO 2000-2025 shares summed over the five-year groups inside each band by hand.
+    std = data.load_dataset("standard_populations")
+    who = std[std["standard"] == "who_2000_2025"]
+    edges = [(0, 19), (20, 39), (40, 59), (60, 79), (80, 200)]
+    weights = {
+        label: float(who.loc[(who["age_min"] >= lo) & (who["age_min"] <= hi),
+                             "weight_share"].sum())
+        for label, (lo, hi) in zip(["0-19", "20-39", "40-59", "60-79", "80+"], edges,
+                                   strict=True)
+    }
+    up = ingest.read_upload("survey_microdata.csv", MICRODATA)
+    prepared = ingest.prepare_microdata(up, ingest.propose_mapping(up.frame), "b12_lt148")
+    expected = ingest.estimate(prepared, ["diet_group"], standardize=("age_band", weights))
+    shown = [d.value for d in at.dataframe
+             if list(d.value.columns[:2]) == ["Diet group", "Prevalence"]]
+    assert shown, "table of the age-standardised chart"
+    assert shown[-1]["Prevalence"].tolist() == [f"{100 * v:.1f}%" for v in expected["estimate"]]
+
+
+def test_link_with_another_file_says_so_and_still_works():
+    at = _confirm(_upload(_app({"fp": OTHER_FP}), ("survey_microdata.csv", MICRODATA)))
+    assert not at.exception
+    warning = _texts(at.warning)
+    assert OTHER_FP in warning
+    assert MICRODATA_FP in warning
+    assert at.query_params["fp"] == MICRODATA_FP
+    assert _figures(at)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("empty.csv", b"", "is empty"),
+        ("header.csv", b"age,serum_b12_pmol_l\n", "header"),
+        ("garbage.parquet", bytes(range(256)) * 4, "Parquet"),
+        ("binary.csv", bytes(range(256)) * 4, "binary data"),
+        ("pipes.csv", b"a|b|c\n1|2|3\n", "pipe"),
+    ],
+)
+def test_bad_upload_shows_the_problem_and_the_page_still_works(name, content, problem):
+    at = _upload(_app(), (name, content))
+    assert not at.exception
+    errors = _texts(at.error)
+    assert name in errors
+    assert problem in errors
+    # A good file next to the bad one is read and estimated.
+    at = _confirm(_upload(at, (name, content), ("survey_microdata.csv", MICRODATA)))
+    assert not at.exception
+    assert name in _texts(at.error)
+    assert _figures(at)
+
+
+def test_values_that_fail_validation_are_listed_and_fixable_by_mapping_labels():
+    bad = MICRODATA.replace(b",vegan,", b",raw vegan,")
+    at = _confirm(_upload(_app(), ("raw.csv", bad)))
+    assert not at.exception
+    assert "raw vegan" in _texts(at.error)
+    preview = _frame_with(at, "value", "count", "rows")
+    assert preview["value"].tolist() == ["raw vegan"]
+    at.selectbox(key=f"yd_label_diet_group_{_tag(at)}_raw vegan").set_value("vegan").run()
+    assert not at.exception
+    assert not at.error
+    assert [t["name"] for t in _figures(at)[0]["data"]][-1] == "Vegan"
+
+
+def _tag(at: AppTest) -> str:
+    fp = at.query_params["fp"]
+    return f"{fp}_microdata"
+
+
+def test_prevalence_table_gets_wilson_rows_and_pooling():
+    table = (b"study,diet_group,n,cases\nA,vegan,100,20\nB,vegan,80,10\n"
+             b"C,omnivore,500,15\nD,omnivore,400,8\n")
+    at = _confirm(_upload(_app({"grp": "diet_group"}), ("table.csv", table)))
+    assert not at.exception
+    assert not at.error
+    rows = _frame_with(at, "interval_low", "interval_high", "reliability")
+    # prop.test(20, 100, correct = FALSE)$conf.int: 0.1333669 0.2888292
+    np.testing.assert_allclose(rows.loc[0, ["interval_low", "interval_high"]].astype(float),
+                               [0.1333669, 0.2888292], atol=1e-7)
+    pooled = _frame_with(at, "diet_group", "estimate", "pi_low", "k")
+    assert pooled["diet_group"].tolist() == ["omnivore", "vegan"]
+    assert pooled["k"].tolist() == [2, 2]
+    assert [t["name"] for t in _figures(at)[0]["data"]] == ["Omnivore", "Vegan"]
