@@ -84,13 +84,13 @@ PAGE_FILES: dict[str, str] = {
     "methods": "dashboard/pages/methods.py",
     "your_data": "dashboard/pages/your_data.py",
 }
-PAGE_LINKS: dict[str, tuple[str, str]] = {
-    "overview": ("Overview: headline figures", ":material/dashboard:"),
-    "explore": ("Explore every filter, chart and row", ":material/filter_alt:"),
-    "evidence": ("Evidence: forest plots and study table", ":material/forest:"),
-    "burden": ("Burden: how many people, modelled", ":material/public:"),
-    "cutoffs": ("Cutoffs: how the definition moves prevalence", ":material/straighten:"),
-    "methods": ("Methods & sources", ":material/menu_book:"),
+PAGE_LINKS: dict[str, tuple[str, str, str]] = {
+    "overview": ("Overview", ":material/dashboard:", "Headline figures and the age x diet chart"),
+    "explore": ("Explore", ":material/filter_alt:", "Every filter, three charts, every row"),
+    "evidence": ("Evidence", ":material/forest:", "Forest plots and the study table"),
+    "burden": ("Burden", ":material/public:", "How many people: modelled from population data"),
+    "cutoffs": ("Cutoffs", ":material/straighten:", "How the definition moves prevalence"),
+    "methods": ("Methods & sources", ":material/menu_book:", "Definitions, formulas, references"),
 }
 FILTER_NAMES: tuple[str, ...] = (
     "def", "status", "sex", "age", "diet", "country", "region", "years", "undated", "supp", "minn",
@@ -323,8 +323,8 @@ def render_page_links(view: state.State) -> None:
     targets = [p for p in PAGE_LINKS if p != view.page]
     columns = st.columns(len(targets))
     for column, target in zip(columns, targets, strict=True):
-        label, icon = PAGE_LINKS[target]
-        column.page_link(PAGE_FILES[target], label=label, icon=icon,
+        label, icon, about = PAGE_LINKS[target]
+        column.page_link(PAGE_FILES[target], label=label, icon=icon, help=about,
                          query_params=state.carry_query(view, target))
 
 
