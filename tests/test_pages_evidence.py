@@ -125,3 +125,17 @@ def test_empty_selection_warns():
     (warning,) = at.warning
     assert "diet: vegan" in warning.value
     assert not at.get("plotly_chart")
+
+
+def test_filters_chosen_on_overview_follow_through_the_sidebar():
+    at = AppTest.from_file("../app.py", default_timeout=30)
+    at.switch_page("dashboard/pages/overview.py").run()
+    at.multiselect(key="diet").set_value(["vegan"]).run()
+    assert at.query_params == {"diet": "vegan"}
+    # sidebar navigation opens the page without parameters
+    at.query_params.clear()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.multiselect(key="diet").value == ["vegan"]
+    assert at.query_params == {"diet": "vegan"}
+    assert len(_annotations(_forest(at))) == len(_pooled({"diet": "vegan"}))
