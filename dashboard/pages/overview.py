@@ -5,6 +5,10 @@ import streamlit as st
 from dashboard import aggregate, charts, schema, state, ui
 from dashboard.data import DataError
 
+# Columns of the chart's table alternative (aggregate.pool_groups output).
+TABLE_COLUMNS = ("age_band", "diet_group", "estimate", "ci_low", "pi_low", "k", "n_total",
+                 "reliability", "study_ids")
+
 st.title("B12 Risk Atlas")
 st.markdown(
     "How common low vitamin B12 status is by age, diet, sex and country, pooled from published "
@@ -23,16 +27,11 @@ view = state.write(view)
 state.render_share(view)
 
 rows = aggregate.filter_studies(studies, **state.filter_kwargs(view))
-definition = aggregate.definition_label(view["def"])
 status = schema.STATUS_LABELS[view["status"]].lower()
 if rows.empty:
     ui.render_empty(view)
     ui.render_page_links(view)
     st.stop()
-
-# Columns of the chart's table alternative (aggregate.pool_groups output).
-TABLE_COLUMNS = ("age_band", "diet_group", "estimate", "ci_low", "pi_low", "k", "n_total",
-                 "reliability", "study_ids")
 
 # --- headline figures ------------------------------------------------------------------------
 headlines = aggregate.headline_figures(rows)
