@@ -466,7 +466,8 @@ def study_dots_figure(
     diets = _diets(rows)
     positions = _row_positions(rows, y, categories, diets)
     for diet in diets:
-        part = rows.loc[rows["diet_group"].astype(str) == diet]
+        mask = (rows["diet_group"].astype(str) == diet).to_numpy()
+        part = rows.loc[mask]
         suppressed = _suppressed(part)
         custom = [
             [_study_label(r), format_interval(getattr(r, low), getattr(r, high)),
@@ -476,7 +477,7 @@ def study_dots_figure(
         ]
         fig.add_scatter(
             x=(pd.to_numeric(part["prevalence"]) * 100).tolist(),
-            y=positions.loc[part.index].tolist(),
+            y=positions[mask].tolist(),
             mode="markers", name=_label("diet_group", diet), legendgroup=diet,
             marker={"color": _colour(diet), "size": 9, "opacity": 0.85,
                     "symbol": ["circle-open" if s else "circle" for s in suppressed],
@@ -495,30 +496,35 @@ def study_dots_figure(
                  height=max(DEFAULT_HEIGHT, 12 * len(rows) + 40 * len(categories) + 140))
     fig.update_yaxes(tickvals=[-i for i in range(len(categories))], ticktext=categories,
                      range=[-len(categories) + 0.5, 0.5], showgrid=False, zeroline=False)
-    for i in range(1, len(categories)):
-        fig.add_hline(y=-i + 0.5, line={"color": GRID, "width": 1})
+    # separators between categories; one layout update (add_hline per line is slow)
+    fig.update_layout(shapes=[
+        {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": -i + 0.5,
+         "y1": -i + 0.5, "line": {"color": GRID, "width": 1}}
+        for i in range(1, len(categories))
+    ])
     fig.update_xaxes(rangemode="tozero", ticksuffix="%")
     return fig if len(rows) else _empty(fig)
 
 
 def _row_positions(
     rows: pd.DataFrame, y: str, categories: list[str], diets: list[str]
-) -> pd.Series:
+) -> np.ndarray:
     """A y position per row: category i is centred on -i; within it each diet group has a
     band and each row its own line (sorted by prevalence), so intervals never overlap."""
-    out = pd.Series(0.0, index=rows.index)
+    cats = rows[y].astype(str).to_numpy()
+    groups = rows["diet_group"].astype(str).to_numpy()
+    prevalence = pd.to_numeric(rows["prevalence"], errors="coerce").to_numpy(dtype=float)
+    out = np.zeros(len(rows))
     span = 0.84
     for i, category in enumerate(categories):
-        in_category = rows[y].astype(str) == category
-        present = [d for d in diets if (in_category & (rows["diet_group"].astype(str) == d)).any()]
+        in_category = cats == category
+        present = [d for d in diets if (in_category & (groups == d)).any()]
         band = span / max(len(present), 1)
         for j, diet in enumerate(present):
-            part = rows.loc[in_category & (rows["diet_group"].astype(str) == diet)]
-            part = part.sort_values("prevalence", kind="stable")
-            top = -i + span / 2 - j * band
-            step = band / len(part)
-            for r, index in enumerate(part.index):
-                out[index] = top - (r + 0.5) * step
+            index = np.flatnonzero(in_category & (groups == diet))
+            index = index[np.argsort(prevalence[index], kind="stable")]
+            step = band / len(index)
+            out[index] = -i + span / 2 - j * band - (np.arange(len(index)) + 0.5) * step
     return out
 
 
@@ -666,19 +672,29 @@ def burden_map_figure(
     _require(frame, ["iso3", value, low, high], "burden_map_figure")
     features = geojson.get("features", [])
     known = {f["properties"]["iso3"] for f in features}
-    background = [i for i in sorted(known) if i != "ATA"]  # no population lives there
     rows = frame.loc[frame["iso3"].astype("object").isin(known).to_numpy(dtype=bool)]
     names = rows["location"].astype(str) if "location" in rows else rows["iso3"].astype(str)
+    # Each trace carries only its own countries, so the figure holds every outline once.
+    coloured = set(rows["iso3"].astype(str))
+    shapes = {
+        part: {"type": "FeatureCollection", "features": [
+            f for f in features
+            if (f["properties"]["iso3"] in coloured) == (part == "data")
+            and f["properties"]["iso3"] != "ATA"  # no population lives there
+        ]}
+        for part in ("background", "data")
+    }
+    background = [f["properties"]["iso3"] for f in shapes["background"]["features"]]
     fig = go.Figure()
     fig.add_choropleth(
-        geojson=geojson, featureidkey="properties.iso3", locationmode="geojson-id",
+        geojson=shapes["background"], featureidkey="properties.iso3", locationmode="geojson-id",
         locations=background, z=[0] * len(background), showscale=False,
         colorscale=[[0, NO_DATA], [1, NO_DATA]], marker={"line": {"color": "white",
                                                                   "width": 0.5}},
         hoverinfo="skip", name="No data", showlegend=False,
     )
     fig.add_choropleth(
-        geojson=geojson, featureidkey="properties.iso3", locationmode="geojson-id",
+        geojson=shapes["data"], featureidkey="properties.iso3", locationmode="geojson-id",
         locations=rows["iso3"].astype(str).tolist(),
         z=(pd.to_numeric(rows[value]) * scale).tolist(),
         colorscale=SEQUENTIAL_SCALE, zmin=0,
