@@ -656,7 +656,8 @@ def filter_kwargs(state: State) -> dict[str, Any]:
     """The shared filters as keyword arguments of ``aggregate.filter_studies``.
 
     Empty multi values mean "no filter" (None); the full survey-year span means no year
-    filter, so rows with years outside it are kept too.
+    filter (rows with years outside it are kept too) unless rows without survey years are
+    to be left out, which the year filter does.
     """
     values = state.as_dict()
 
@@ -665,6 +666,7 @@ def filter_kwargs(state: State) -> dict[str, Any]:
         return list(chosen) if chosen else None
 
     years = values.get("years", PARAMS["years"].default)
+    undated = bool(values.get("undated", True))
     return {
         "definition": values.get("def", schema.DEFAULT_DEFINITION),
         "status": values.get("status", schema.DEFAULT_STATUS),
@@ -673,10 +675,13 @@ def filter_kwargs(state: State) -> dict[str, Any]:
         "diet_groups": many("diet"),
         "countries": many("country"),
         "regions": many("region"),
-        "year_range": None if tuple(years) == PARAMS["years"].default else tuple(years),
+        # The full span is no filter, unless undated rows are to go: that needs the range.
+        "year_range": (
+            None if tuple(years) == PARAMS["years"].default and undated else tuple(years)
+        ),
         "supplement_users": many("supp"),
         "min_n": int(values.get("minn", 0)),
-        "include_unknown_years": bool(values.get("undated", True)),
+        "include_unknown_years": undated,
     }
 
 

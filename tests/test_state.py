@@ -347,6 +347,9 @@ def test_filter_kwargs_maps_state_to_filter_arguments():
         "include_unknown_years": False,
     }
     assert state.filter_kwargs(state.default_state("overview"))["year_range"] is None
+    # Dropping undated rows works at the full span too: it needs the (full) range.
+    s, _ = state.from_query("explore", {"undated": "0"})
+    assert state.filter_kwargs(s)["year_range"] == (1980, 2030)
 
 
 # --- Streamlit glue (AppTest) ------------------------------------------------------------------
