@@ -1,0 +1,345 @@
+"""Burden page: modelled number and share of people with low B12 status, by place and year."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import aggregate, burden, charts, schema, state, ui
+from dashboard.data import DataError
+
+PROJECTION_YEARS: tuple[int, ...] = tuple(range(2020, 2051))
+# WPP location types the burden model resolves to member countries (burden._members).
+MODELLED_TYPES: tuple[str, ...] = ("World", "Region", "Subregion", "Country/Area")
+MEASURE_LABELS: dict[str, str] = {"share": "Share of the population", "number": "Number of people"}
+SUPPLEMENT_LABELS: dict[str, str] = {"all": "Everyone", **schema.DIET_LABELS}
+
+
+# --- cached models (once per process and build; the key names the data build) ----------------
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def prevalence_model(build: str, definition: str, status: str, method: str) -> pd.DataFrame:
+    """Pooled prevalence per analysis band x diet for one definition and status."""
+    del build
+    return burden.prevalence_model(ui.load_studies(), definition, status, method=method)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def share_model(build: str, overrides: tuple[tuple[str, float], ...]) -> pd.DataFrame:
+    """Diet shares of every WPP country, with a scenario's multipliers applied."""
+    return burden.diet_share_model(ui.load_diet_shares(), countries(build),
+                                   overrides=dict(overrides))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def countries(build: str) -> list[str]:
+    """ISO3 codes of the WPP countries and areas, the units of the map."""
+    del build
+    table = locations_table(ui.load_population())
+    return sorted(table.loc[table["location_type"] == "Country/Area", "iso3"].astype(str))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def map_summary(build: str, definition: str, status: str, overrides: tuple, supplementation: tuple,
+                year: int) -> pd.DataFrame:
+    """Modelled cases and share per country in one year (the map's input)."""
+    rows = burden.estimate_burden(
+        ui.load_population(), share_model(build, overrides),
+        prevalence_model(build, definition, status, "REML"), locations=countries(build),
+        years=[year], supplementation=dict(supplementation) or None,
+    )
+    return burden.summarise_burden(rows, by=["iso3", "location"])
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def projection_summary(build: str, definition: str, status: str, overrides: tuple,
+                       supplementation: tuple, locations: tuple[str, ...]) -> pd.DataFrame:
+    """Modelled cases and share per location and year, 2020-2050."""
+    rows = burden.estimate_burden(
+        ui.load_population(), share_model(build, overrides),
+        prevalence_model(build, definition, status, "REML"), locations=list(locations),
+        years=list(PROJECTION_YEARS), supplementation=dict(supplementation) or None,
+    )
+    return burden.summarise_burden(rows, by=["location", "year"])
+
+
+def locations_table(population: pd.DataFrame) -> pd.DataFrame:
+    """One row per WPP location: name, ISO3 (countries) and location type."""
+    return population.drop_duplicates("location_code")[
+        ["location_code", "location", "iso3", "location_type"]
+    ].astype({"location": "object", "iso3": "object", "location_type": "object"})
+
+
+def split_locations(chosen: tuple[str, ...], table: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The chosen locations the model covers, and the others with the reason."""
+    kind = dict(zip(table["location"], table["location_type"], strict=True))
+    kind.update(zip(table["iso3"].dropna(), table["location_type"], strict=False))
+    covered, refused = [], []
+    for loc in chosen:
+        if kind.get(loc) in MODELLED_TYPES:
+            covered.append(loc)
+        elif loc in kind:
+            refused.append(f"{loc} (a WPP {kind[loc]}: the model covers the World, WPP regions, "
+                           "subregions and countries)")
+        else:
+            refused.append(f"{loc} (no UN WPP 2022 population)")
+    return covered, refused
+
+
+def location_label(code: str, names: dict[str, str]) -> str:
+    return f"{names[code]} ({code})" if code in names else code
+
+
+# --- page --------------------------------------------------------------------------------------
+
+st.title("Burden")
+st.markdown(
+    "How many people have low vitamin B12 status, **modelled** as population x diet share x "
+    "pooled prevalence of each age band and diet group. Every figure is an estimate from the "
+    "model, with its 95% uncertainty interval (UI); the assumptions are listed under the map."
+)
+
+try:
+    studies = ui.load_studies()
+    population = ui.load_population()
+    standards = ui.load_standard_populations()
+    manifest = ui.load_manifest()
+except DataError as err:
+    ui.render_data_error(err)
+    st.stop()
+build = ",".join(o["sha256"] for o in manifest["outputs"])
+table = locations_table(population)
+country_names = dict(zip(table["iso3"].dropna(), table.dropna(subset="iso3")["location"],
+                         strict=True))
+
+view = state.read("burden", ui.filter_choices(studies))
+ui.render_filters("burden", studies, view, names=("def", "status"))
+p = state.PARAMS
+location_options = [state.WORLD, *state.WPP_REGIONS, *state.WPP_SUBREGIONS,
+                     *sorted(country_names, key=country_names.get)]
+with st.sidebar:
+    st.header("Burden")
+    st.multiselect(p["loc"].label, [*location_options,
+                                    *(v for v in view["loc"] if v not in location_options)],
+                   key="loc", format_func=lambda c: location_label(c, country_names),
+                   help="The World, a UN WPP region or subregion, or countries.")
+    st.slider(p["year"].label, int(p["year"].lo), int(p["year"].hi), key="year",
+              help=f"UN WPP 2022 estimates to {schema.WPP_LAST_ESTIMATE_YEAR}, medium-variant "
+              "projections after.")
+    st.selectbox(p["std"].label, list(schema.STANDARD_POPULATIONS), key="std",
+                 format_func=schema.STANDARD_POPULATIONS.get,
+                 help="Weights of the age-standardised prevalence.")
+    st.radio(p["measure"].label, ["share", "number"], key="measure",
+             format_func=MEASURE_LABELS.get, horizontal=True)
+    st.subheader("Scenario: diet shares")
+    for diet in state.SCENARIO_DIETS:
+        st.number_input(p[f"x{diet}"].label, min_value=float(p[f"x{diet}"].lo),
+                        max_value=float(p[f"x{diet}"].hi), step=0.1, key=f"x{diet}",
+                        help="1 = as surveyed; 2 = twice the surveyed share. Omnivores take "
+                        "up the difference.")
+    st.subheader("Scenario: supplementation")
+    st.selectbox(p["sgrp"].label, list(state.SUPPLEMENT_GROUPS), key="sgrp",
+                 format_func=SUPPLEMENT_LABELS.get)
+    st.slider(p["scov"].label, 0.0, 1.0, step=0.05, key="scov",
+              help="Share of the group taking a B12 supplement.")
+    st.slider(p["seff"].label, 0.0, 1.0, step=0.05, key="seff",
+              help="Relative reduction of low status among those covered (0: no effect).")
+view = state.write(view)
+state.render_share(view)
+
+definition, status, year, measure = view["def"], view["status"], view["year"], view["measure"]
+overrides = tuple((d, float(view[f"x{d}"])) for d in state.SCENARIO_DIETS
+                  if view[f"x{d}"] != 1.0)
+supplementation = () if view["scov"] * view["seff"] == 0 else (
+    ("diet_group", None if view["sgrp"] == "all" else view["sgrp"]),
+    ("coverage", float(view["scov"])), ("effect", float(view["seff"])),
+)
+definition_text = (f"{aggregate.definition_label(definition)}, "
+                   f"{schema.STATUS_LABELS[status].lower()}")
+
+covered, refused = split_locations(view["loc"], table)
+if refused:
+    st.warning("Not modelled: " + "; ".join(refused) + ".", icon=":material/location_off:")
+if not covered:
+    st.warning("None of the chosen locations can be modelled. Choose the World, a WPP region "
+               "or subregion, or a country.", icon=":material/location_off:")
+    st.stop()
+
+try:
+    model = prevalence_model(build, definition, status, "REML")
+except ValueError as err:
+    st.warning(f"The burden cannot be modelled for {definition_text}: {err}. Choose another "
+               "definition or status in the sidebar.", icon=":material/filter_alt_off:")
+    st.stop()
+try:
+    shares = share_model(build, overrides)
+except ValueError as err:
+    st.error(f"The diet-share scenario is not possible: {err}. Lower the multipliers.",
+             icon=":material/error:")
+    st.stop()
+
+rows = burden.estimate_burden(population, shares, model, locations=covered, years=[year],
+                              supplementation=dict(supplementation) or None)
+by_location = burden.summarise_burden(rows, by=["location"])
+headline = burden.age_standardized_prevalence(rows, standards, view["std"]).merge(
+    by_location[["location", "cases_low", "cases_high"]], on="location")
+variant = ("UN WPP 2022 estimate" if year <= schema.WPP_LAST_ESTIMATE_YEAR
+           else "UN WPP 2022 medium-variant projection")
+
+# --- headline ----------------------------------------------------------------------------------
+st.subheader(f"People with low B12 status in {year} (modelled)")
+for r in headline.itertuples():
+    st.markdown(f"**{r.location}**: population {charts.format_count(r.population)} "
+                f"({variant}); {definition_text}.")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("People affected (modelled)", charts.format_count(r.cases),
+              help="Population x diet share x pooled prevalence, summed over ages and diets.")
+    c1.caption(f"95% UI {charts.format_count_interval(r.cases_low, r.cases_high)} persons")
+    c2.metric("Crude prevalence (modelled)", charts.format_percent(r.crude))
+    c2.caption(f"95% UI {charts.format_interval(r.crude_low, r.crude_high)}")
+    c3.metric("Age-standardised prevalence (modelled)", charts.format_percent(r.age_standardized))
+    c3.caption(f"95% UI {charts.format_interval(r.age_standardized_low, r.age_standardized_high)}"
+               f"; {r.standard_label}")
+
+# --- map ---------------------------------------------------------------------------------------
+st.subheader("World map")
+world = map_summary(build, definition, status, overrides, supplementation, year)
+map_title = charts.chart_title(
+    "Modelled " + ("share of people" if measure == "share" else "number of people")
+    + " with low B12 status", definition, "%" if measure == "share" else "persons",
+    f"every country, {year}")
+ui.render_figure(
+    charts.burden_map_figure(world, ui.load_world(), measure, map_title,
+                             subtitle=f"{definition_text}; {variant}; modelled"),
+    charts.figure_table(world, ["location", "iso3", "population", "cases", "cases_low",
+                                "prevalence", "prevalence_low"]),
+    key="burden-map",
+    caption="Modelled, not measured: grey countries have no population figure. Natural Earth "
+    "1:110m outlines; boundaries imply no position on disputed territories.",
+)
+
+# --- assumptions -------------------------------------------------------------------------------
+fallback = model.loc[model["basis"] != burden.BASIS_AGE_DIET]
+default_countries = shares.groupby("country_iso3")["is_default"].all()
+st.markdown("**Assumptions of the model**")
+assumptions = [
+    f"Prevalence: random-effects pooled estimates ({definition_text}) per 20-year age band and "
+    f"diet group; {len(model) - len(fallback)} of {len(model)} cells have their own studies, "
+    f"{len(fallback)} borrow another estimate (table below: omnivores borrow the general "
+    "population of the same age, pescatarians the omnivore estimate, other empty cells the "
+    "same diet at all ages).",
+    f"Uncertainty: {burden.DEFAULT_DRAWS} seeded draws of each cell's prevalence from its "
+    "prediction distribution (between-study variance tau2 plus the pooled estimate's "
+    "variance), shared by every place and year; 95% UI = 2.5th-97.5th percentiles.",
+    f"Diet shares: the best survey per country (health or nutrition surveys first, then the "
+    f"most recent); {int(default_countries.sum())} of {len(default_countries)} countries have "
+    "no survey and take default shares, and groups a survey does not measure take defaults "
+    "(table below).",
+    "Diet shares are held constant over the years and applied to every age (surveys are of "
+    "adults); a region's shares are its countries' shares weighted by their population.",
+    f"Population: UN World Population Prospects 2022, estimates to "
+    f"{schema.WPP_LAST_ESTIMATE_YEAR} and the medium variant from "
+    f"{schema.WPP_LAST_ESTIMATE_YEAR + 1}; both sexes.",
+]
+if overrides:
+    assumptions.append("Scenario: " + ", ".join(
+        f"{schema.DIET_LABELS[d].lower()} share x{f:g}" for d, f in overrides)
+        + "; omnivores take up the difference.")
+if supplementation:
+    supp = dict(supplementation)
+    assumptions.append(
+        f"Supplementation scenario: {100 * supp['coverage']:g}% of "
+        f"{SUPPLEMENT_LABELS[view['sgrp']].lower()} covered, low status reduced by "
+        f"{100 * supp['effect']:g}% among them (user-entered effect, not from studies).")
+else:
+    assumptions.append("No supplementation effect (the default).")
+st.markdown("\n".join(f"- {a}" for a in assumptions))
+
+# --- bars by age x diet -------------------------------------------------------------------------
+st.subheader(f"By age and diet, {year}")
+cells = burden.summarise_burden(rows, by=["location", "analysis_band", "diet_group"]).rename(
+    columns={"analysis_band": "age_band"})
+tabs = st.tabs(list(headline["location"])) if len(headline) > 1 else [st.container()]
+for tab, loc_name in zip(tabs, headline["location"], strict=True):
+    part = cells.loc[cells["location"] == loc_name]
+    with tab:
+        ui.render_figure(
+            charts.burden_bars_figure(
+                part, charts.chart_title(
+                    "Modelled " + ("share" if measure == "share" else "number")
+                    + " with low B12 status", definition,
+                    "%" if measure == "share" else "persons", f"{loc_name}, {year}"),
+                measure=measure, subtitle=f"{definition_text}; by age band and diet; modelled"),
+            charts.figure_table(part, ["age_band", "diet_group", "population", "cases",
+                                       "cases_low", "prevalence", "prevalence_low"]),
+            key=f"burden-bars-{loc_name}",
+            caption="Modelled; bars are 95% UI. Assumptions as listed under the map.",
+        )
+
+# --- projection --------------------------------------------------------------------------------
+st.subheader("Projection 2020-2050")
+projection = projection_summary(build, definition, status, overrides, supplementation,
+                                tuple(covered))
+ui.render_figure(
+    charts.projection_figure(
+        projection, charts.chart_title(
+            "Modelled " + ("share" if measure == "share" else "number")
+            + " with low B12 status", definition, "%" if measure == "share" else "persons",
+            ", ".join(covered) + ", 2020-2050"),
+        measure=measure, group="location",
+        subtitle=f"{definition_text}; modelled; band: 95% UI"),
+    charts.figure_table(projection, ["location", "year", "population", "cases", "cases_low",
+                                     "prevalence", "prevalence_low"]),
+    key="burden-projection",
+    caption="Modelled: WPP population changes over time; diet shares and prevalence are held "
+    "at today's values, so the projection shows the effect of population growth and ageing.",
+)
+
+# --- the inputs --------------------------------------------------------------------------------
+st.subheader("Diet shares used")
+share_by_diet = burden.summarise_burden(rows, by=["location", "diet_group"])
+share_by_diet["share"] = share_by_diet["population"] / share_by_diet.groupby("location")[
+    "population"].transform("sum")
+st.dataframe(
+    share_by_diet[["location", "diet_group", "share", "population"]],
+    hide_index=True, width="stretch",
+    column_config={"location": "Location", "diet_group": "Diet group",
+                   "share": st.column_config.NumberColumn("Share", format="percent"),
+                   "population": st.column_config.NumberColumn("People", format="localized")},
+)
+st.caption("Change a share with the scenario multipliers in the sidebar. A region's share is "
+           "the population-weighted mean of its countries' shares.")
+with st.expander("Diet share of every country, with its source or default rule"):
+    st.dataframe(shares, hide_index=True, width="stretch",
+                 column_config={"share": st.column_config.NumberColumn("share",
+                                                                       format="percent"),
+                                "url_or_doi": st.column_config.LinkColumn("url_or_doi")})
+    ui.render_downloads(shares, "b12_diet_shares")
+with st.expander("Prevalence of every age band and diet group, with its basis"):
+    model_table = model[["analysis_band", "diet_group", "estimate", "ci_low", "ci_high",
+                         "pi_low", "pi_high", "k", "n_total", "basis", "source"]]
+    st.dataframe(model_table, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(c, format="percent")
+                                for c in ("estimate", "ci_low", "ci_high", "pi_low",
+                                          "pi_high")})
+    ui.render_downloads(model_table, "b12_prevalence_model")
+
+st.subheader("Table")
+table_shown = cells[["location", "age_band", "diet_group", "population", "cases", "cases_low",
+                     "cases_high", "prevalence", "prevalence_low", "prevalence_high"]]
+st.dataframe(
+    table_shown, hide_index=True, width="stretch",
+    column_config={
+        "population": st.column_config.NumberColumn("People in group", format="localized"),
+        **{c: st.column_config.NumberColumn(c, format="localized")
+           for c in ("cases", "cases_low", "cases_high")},
+        **{c: st.column_config.NumberColumn(c, format="percent")
+           for c in ("prevalence", "prevalence_low", "prevalence_high")},
+    },
+)
+ui.render_downloads(table_shown, "b12_burden")
+st.caption(f"Modelled people with low B12 status ({definition_text}) by location, age band and "
+           f"diet group in {year}; 95% UI. Sources: UN WPP 2022 (CC BY 3.0 IGO), the studies "
+           "and diet surveys listed on Methods & sources.")
+ui.render_page_links(view)

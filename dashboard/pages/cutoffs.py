@@ -1,0 +1,124 @@
+"""Cutoffs page: the same populations under alternative definitions, and how far they move."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import aggregate, charts, schema, state, ui
+from dashboard.data import DataError
+
+# Shared filters that narrow the populations compared; definition and status do not apply,
+# since the page shows every definition (and the status each study gives it).
+FILTERS: tuple[str, ...] = ("sex", "age", "diet", "country", "region", "years", "undated",
+                            "supp", "minn")
+TABLE_COLUMNS: tuple[str, ...] = (
+    "population_label", "country_iso3", "definition", "definition_label", "status",
+    "prevalence", "ci_low", "ci_high", "n", "n_definitions", "spread", "study_id",
+)
+
+st.title("Cutoffs")
+st.markdown(
+    "Some studies report the same people under several cut-offs. Side by side they show how "
+    "much the choice of definition alone moves the prevalence: the **spread** is the highest "
+    "minus the lowest prevalence of one population, in percentage points."
+)
+
+try:
+    studies = ui.load_studies()
+except DataError as err:
+    ui.render_data_error(err)
+    st.stop()
+
+choices = ui.filter_choices(studies)
+# Every documented definition (a link may name one without rows), then generated ids.
+documented = [d.id for d in schema.DEFINITIONS]
+choices["defs"] = documented + [d for d in choices["def"] if d not in documented]
+view = state.read("cutoffs", choices)
+ui.render_filters("cutoffs", studies, view, names=FILTERS)
+with st.sidebar:
+    st.multiselect(state.PARAMS["defs"].label, choices["defs"], key="defs",
+                   format_func=aggregate.definition_label, placeholder="All reported",
+                   help="Compare only these definitions; a population needs two of them.")
+view = state.write(view)
+state.render_share(view)
+
+kwargs = {**state.filter_kwargs(view), "definition": list(view["defs"]) or None, "status": None}
+comparison = aggregate.compare_definitions(aggregate.filter_studies(studies, **kwargs))
+population = ui.describe_population(view)
+chosen = ", ".join(aggregate.definition_label(d) for d in view["defs"]) or "all definitions"
+if comparison.empty:
+    st.warning(
+        f"No population in this selection is reported under two or more definitions "
+        f"({population}; definitions: {chosen}). Widen or clear a filter in the sidebar.",
+        icon=":material/filter_alt_off:",
+    )
+    ui.render_page_links(view)
+    st.stop()
+
+spreads = comparison.drop_duplicates("population_id").sort_values("spread", ascending=False)
+widest = spreads.iloc[0]
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Populations", len(spreads), help="Strata reported under two or more definitions.")
+c2.metric("Studies", comparison["study_id"].nunique())
+c3.metric("Median spread", f"{100 * spreads['spread'].median():.1f} pp",
+          help="Half the populations move by more than this when the cut-off changes.")
+c4.metric("Largest spread", f"{100 * widest['spread']:.1f} pp", help=widest["population_label"])
+
+fig = charts.cutoffs_figure(
+    comparison,
+    "Prevalence of low B12 status under alternative definitions (%)",
+    subtitle=f"Published estimates; {population}; definitions: {chosen}",
+)
+ui.render_figure(
+    fig,
+    charts.figure_table(comparison, ["population_label", "definition_label", "status",
+                                     "prevalence", "ci_low", "ci_high", "n", "spread"]),
+    key="cutoffs",
+    caption=(
+        "Each row is one study population; each dot its published prevalence under one "
+        "definition, with the reported 95% CI where the publication gives one; the grey bar "
+        "spans the spread. Differences mix the cut-off with the status each author attached "
+        "to it (see the table) and are not pooled."
+    ),
+)
+
+st.subheader("Spread by population")
+st.dataframe(
+    spreads[["population_label", "n_definitions", "spread"]].assign(
+        spread=lambda f: 100 * f["spread"]),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "population_label": st.column_config.TextColumn("Population", width="large"),
+        "n_definitions": st.column_config.NumberColumn("Definitions"),
+        "spread": st.column_config.NumberColumn("Spread (percentage points)", format="%.1f"),
+    },
+)
+
+st.subheader("Estimates compared")
+table = comparison[list(TABLE_COLUMNS)]
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "population_label": st.column_config.TextColumn("Population", width="large"),
+        "country_iso3": "Country",
+        "definition": "Definition id",
+        "definition_label": st.column_config.TextColumn("Definition", width="medium"),
+        "status": "Status",
+        "prevalence": st.column_config.NumberColumn("Prevalence", format="percent"),
+        "ci_low": st.column_config.NumberColumn("95% CI low", format="percent"),
+        "ci_high": st.column_config.NumberColumn("95% CI high", format="percent"),
+        "n": st.column_config.NumberColumn("n", format="localized"),
+        "n_definitions": st.column_config.NumberColumn("Definitions"),
+        "spread": st.column_config.NumberColumn("Spread", format="percent"),
+        "study_id": "Study id",
+    },
+)
+ui.render_downloads(table, "b12_cutoffs")
+st.caption(
+    "Prevalence, interval and spread are fractions in the downloads (0.12 = 12%). Source: "
+    "the publications named in each row (Methods & sources lists them with DOI and PMID)."
+)
+ui.render_page_links(view)

@@ -1,0 +1,200 @@
+"""AppTest of the Burden page: headline, map on the shipped outlines, bars, projection, state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import burden, charts, data, geo, schema
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "dashboard/pages/burden.py"
+
+
+def run_page(query: dict[str, str | list[str]] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page(PAGE)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def metrics(at: AppTest) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for m in at.metric:
+        out.setdefault(m.label, []).append(m.value)
+    return out
+
+
+@pytest.fixture(scope="module")
+def page() -> AppTest:
+    return run_page()
+
+
+@pytest.fixture(scope="module")
+def world_2025() -> tuple:
+    """The core's own figures for the default view: World, 2025, default definition."""
+    population = data.load_population()
+    iso3 = sorted(population.loc[population["location_type"] == "Country/Area", "iso3"]
+                  .astype(str).unique())
+    shares = burden.diet_share_model(data.load_diet_shares(), iso3)
+    model = burden.prevalence_model(data.load_studies(), schema.DEFAULT_DEFINITION,
+                                    schema.DEFAULT_STATUS)
+    rows = burden.estimate_burden(population, shares, model, locations=["World"], years=[2025])
+    asp = burden.age_standardized_prevalence(rows, data.load_standard_populations(),
+                                             schema.DEFAULT_STANDARD)
+    return burden.summarise_burden(rows, by=["location"]).iloc[0], asp.iloc[0]
+
+
+def test_default_run_shows_the_world_headline(page: AppTest, world_2025) -> None:
+    assert not page.exception
+    assert not page.info
+    assert not page.warning
+    assert not page.error
+    summary, asp = world_2025
+    shown = metrics(page)
+    assert shown["People affected (modelled)"] == [charts.format_count(summary["cases"])]
+    assert shown["Crude prevalence (modelled)"] == [charts.format_percent(asp["crude"])]
+    assert shown["Age-standardised prevalence (modelled)"] == [
+        charts.format_percent(asp["age_standardized"])]
+    captions = " ".join(c.value for c in page.caption)
+    assert charts.format_count_interval(summary["cases_low"], summary["cases_high"]) in captions
+    assert schema.STANDARD_POPULATIONS[schema.DEFAULT_STANDARD] in captions
+
+
+def test_defaults_seed_the_widgets(page: AppTest) -> None:
+    assert page.multiselect(key="loc").value == ["World"]
+    assert page.slider(key="year").value == 2025
+    assert page.selectbox(key="std").value == schema.DEFAULT_STANDARD
+    assert page.radio(key="measure").value == "share"
+    assert [page.number_input(key=f"x{d}").value for d in ("pescatarian", "vegetarian",
+                                                           "vegan")] == [1.0, 1.0, 1.0]
+    assert page.selectbox(key="sgrp").value == "all"
+    assert (page.slider(key="scov").value, page.slider(key="seff").value) == (0.0, 0.0)
+
+
+def test_map_draws_the_shipped_outlines_not_plotly_geometry(page: AppTest) -> None:
+    spec = specs(page)[0]
+    shipped = sorted(f["properties"]["iso3"] for f in geo.load_world()["features"])
+    assert [t["type"] for t in spec["data"]] == ["choropleth", "choropleth"]
+    drawn = []
+    for trace in spec["data"]:
+        # Outlines come with the figure (GeoJSON joined on ISO3), never plotly's own map.
+        assert trace["locationmode"] == "geojson-id"
+        assert trace["featureidkey"] == "properties.iso3"
+        drawn += [f["properties"]["iso3"] for f in trace["geojson"]["features"]]
+    # Every shipped outline once (Antarctica left out: no population to show).
+    assert sorted(drawn) == [c for c in shipped if c != "ATA"]
+    assert spec["layout"]["geo"]["showland"] is False
+    assert "%" in spec["layout"]["title"]["text"]
+    assert "2025" in spec["layout"]["title"]["text"]
+    assert "modelled" in spec["layout"]["title"]["subtitle"]["text"]
+    # The data trace colours every country with a population and an outline.
+    data_trace = spec["data"][1]
+    assert len(data_trace["locations"]) == len(data_trace["z"]) > 150
+
+
+def test_bars_and_projection_carry_units_and_intervals(page: AppTest) -> None:
+    _, bars, projection = specs(page)
+    assert [t["name"] for t in bars["data"]] == [schema.DIET_LABELS[d] for d in
+                                                 schema.DIET_GROUPS]
+    assert bars["data"][0]["x"] == list(schema.AGE_BAND_LABELS)
+    # Every bar carries its 95% UI (uncertain modelled prevalence: both arms positive).
+    for trace in bars["data"]:
+        assert len(trace["error_y"]["array"]) == len(schema.AGE_BAND_LABELS)
+        assert min(trace["error_y"]["array"]) > 0
+        assert min(trace["error_y"]["arrayminus"]) > 0
+    assert bars["layout"]["yaxis"]["title"]["text"] == "Share with low status (%)"
+    years = projection["data"][1]["x"]
+    assert (years[0], years[-1], len(years)) == (2020, 2050, 31)
+    band = projection["data"][0]
+    assert band["fill"] == "toself"
+    assert band["name"].endswith("95% UI")
+
+
+def test_assumptions_are_listed_under_the_map(page: AppTest) -> None:
+    text = " ".join(m.value for m in page.markdown)
+    for phrase in ("held constant over the years", "prediction distribution",
+                   "medium variant", "No supplementation effect", "borrow another estimate"):
+        assert phrase in text
+
+
+QUERY = {
+    "loc": ["DEU", "Western Europe"], "year": "2040", "std": "esp_2013", "measure": "number",
+    "xvegan": "2", "sgrp": "vegan", "scov": "0.5", "seff": "0.4",
+}
+
+
+@pytest.fixture(scope="module")
+def linked() -> AppTest:
+    return run_page(QUERY)
+
+
+def test_query_parameters_set_the_widgets(linked: AppTest) -> None:
+    assert not linked.exception
+    assert not linked.info
+    assert linked.multiselect(key="loc").value == ["Western Europe", "DEU"]
+    assert linked.slider(key="year").value == 2040
+    assert linked.selectbox(key="std").value == "esp_2013"
+    assert linked.radio(key="measure").value == "number"
+    assert linked.number_input(key="xvegan").value == 2.0
+    assert linked.selectbox(key="sgrp").value == "vegan"
+    assert (linked.slider(key="scov").value, linked.slider(key="seff").value) == (0.5, 0.4)
+
+
+def test_linked_view_shows_each_location_and_the_scenario(linked: AppTest) -> None:
+    assert len(metrics(linked)["People affected (modelled)"]) == 2
+    assert [t.label for t in linked.tabs] == ["Germany", "Western Europe"]
+    spec = specs(linked)[0]
+    assert spec["data"][1]["colorbar"]["title"]["text"] == "people"
+    text = " ".join(m.value for m in linked.markdown)
+    assert "vegan share x2" in text
+    # 0.5 coverage x 0.4 effect, stated as entered.
+    assert "50% of vegan covered, low status reduced by 40%" in text
+    projection = specs(linked)[-1]
+    assert {t["name"] for t in projection["data"] if t.get("mode") == "lines+markers"} == {
+        "Germany", "Western Europe"}
+
+
+def test_tampered_query_falls_back_with_notices() -> None:
+    at = run_page({"loc": ["XXX"], "year": "3000", "std": "mars", "measure": "volume",
+                   "xvegan": "-1", "scov": "abc", "bogus": "1"})
+    assert not at.exception
+    notices = " ".join(i.value for i in at.info)
+    for name in ("loc", "year=3000", "std=mars", "measure=volume", "xvegan=-1", "scov=abc",
+                 "'bogus'"):
+        assert name in notices
+    assert at.multiselect(key="loc").value == ["World"]
+    assert at.slider(key="year").value == 2025
+    assert len(at.get("plotly_chart")) == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "kind", "message"),
+    [
+        # An SDG region passes the URL check but has no member countries in the WPP table.
+        ({"loc": "Sub-Saharan Africa"}, "warning", "Not modelled: Sub-Saharan Africa"),
+        # No study reports b12_lt148 as "marginal": nothing to pool.
+        ({"status": "marginal"}, "warning", "cannot be modelled"),
+        # Ten times the vegetarian and vegan shares exceeds 1 somewhere.
+        ({"xvegetarian": "10", "xvegan": "10"}, "error", "diet-share scenario is not possible"),
+    ],
+)
+def test_impossible_views_say_why(query: dict, kind: str, message: str) -> None:
+    at = run_page(query)
+    assert not at.exception
+    assert any(message in e.value for e in getattr(at, kind))
+
+
+def test_widget_change_updates_the_url(page: AppTest) -> None:
+    page.slider(key="year").set_value(2030).run()
+    assert not page.exception
+    assert page.query_params["year"] == "2030"
+    assert "2030" in specs(page)[0]["layout"]["title"]["text"]

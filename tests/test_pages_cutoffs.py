@@ -1,0 +1,123 @@
+"""AppTest of the Cutoffs page: populations under several definitions, spread, filters, state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import aggregate, data
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "dashboard/pages/cutoffs.py"
+
+
+def run_page(query: dict[str, str | list[str]] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page(PAGE)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def compared(at: AppTest):
+    """The table of compared estimates (the one offered for download)."""
+    return next(d.value for d in at.dataframe if "n_definitions" in d.value.columns
+                and "definition" in d.value.columns)
+
+
+@pytest.fixture(scope="module")
+def studies():
+    return data.load_studies()
+
+
+@pytest.fixture(scope="module")
+def page() -> AppTest:
+    return run_page()
+
+
+def test_default_run_compares_every_population(page: AppTest, studies) -> None:
+    assert not page.exception
+    assert not page.info
+    assert not page.warning
+    expected = aggregate.compare_definitions(studies)
+    table = compared(page)
+    assert len(table) == len(expected)
+    assert list(table["definition"]) == list(expected["definition"])
+    spreads = expected.drop_duplicates("population_id")["spread"]
+    shown = metrics(page)
+    assert shown["Populations"] == str(len(spreads))
+    assert shown["Studies"] == str(expected["study_id"].nunique())
+    assert shown["Median spread"] == f"{100 * spreads.median():.1f} pp"
+    assert shown["Largest spread"] == f"{100 * spreads.max():.1f} pp"
+
+
+def test_figure_has_one_trace_per_definition(page: AppTest, studies) -> None:
+    spec = json.loads(page.get("plotly_chart")[0].proto.spec)
+    expected = aggregate.compare_definitions(studies)
+    # First trace: grey range lines; then one marker trace per definition.
+    names = [t["name"] for t in spec["data"][1:]]
+    assert sorted(names) == sorted(expected["definition_label"].unique())
+    assert spec["layout"]["xaxis"]["title"]["text"] == "Prevalence (%)"
+    assert "(%)" in spec["layout"]["title"]["text"]
+    # One grey range line per population (labels are shortened for the axis).
+    populations = set(spec["data"][0]["y"]) - {None}
+    assert len(populations) == expected["population_id"].nunique()
+
+
+@pytest.mark.parametrize(
+    ("query", "widget_values", "kwargs"),
+    [
+        # Only studies of vegans.
+        ({"diet": "vegan"}, {"diet": ["vegan"]}, {"diet_groups": ["vegan"]}),
+        # Two definitions: a population needs both to be kept.
+        ({"defs": ["b12_lt148", "b12_lt221"]}, {"defs": ["b12_lt148", "b12_lt221"]},
+         {"definition": ["b12_lt148", "b12_lt221"]}),
+        ({"sex": "female", "minn": "100"}, {"sex": ["female"], "minn": 100},
+         {"sexes": ["female"], "min_n": 100}),
+    ],
+)
+def test_query_parameters_filter_the_comparison(query: dict, widget_values: dict,
+                                                kwargs: dict, studies) -> None:
+    at = run_page(query)
+    assert not at.exception
+    for key, value in widget_values.items():
+        assert at.get_by_key(key).value == value
+    expected = aggregate.compare_definitions(aggregate.filter_studies(studies, **kwargs))
+    assert not expected.empty  # each case keeps some populations
+    table = compared(at)
+    for column in ("population_label", "definition", "prevalence", "spread"):
+        assert list(table[column]) == list(expected[column])
+
+
+def test_filters_that_leave_nothing_say_which() -> None:
+    at = run_page({"country": "ISL", "defs": "holotc_lt35"})
+    assert not at.exception
+    message = at.warning[0].value
+    assert "No population" in message
+    assert "ISL" in message
+    assert "HoloTC < 35" in message
+    assert not at.get("plotly_chart")
+
+
+def test_tampered_query_falls_back_with_notices() -> None:
+    at = run_page({"defs": ["b12_lt148", "nonsense"], "sex": "robot", "minn": "-5",
+                   "years": "2030-1990", "zzz": "1"})
+    assert not at.exception
+    notices = " ".join(i.value for i in at.info)
+    for name in ("defs=nonsense", "sex=robot", "minn=-5", "years=2030-1990", "'zzz'"):
+        assert name in notices
+    assert at.multiselect(key="defs").value == ["b12_lt148"]
+    assert at.multiselect(key="sex").value == []
+
+
+def test_widget_change_updates_the_url(page: AppTest) -> None:
+    page.multiselect(key="diet").set_value(["vegan", "omnivore"]).run()
+    assert not page.exception
+    assert page.query_params["diet"] == ["omnivore", "vegan"]
