@@ -974,7 +974,10 @@ def _design_estimates(
             coef = np.where(present, pi / (w_fine * pi_dom[dom_of_fine]), 0.0)
         else:
             coef = np.where(present, 1.0 / w_dom[dom_of_fine], 0.0)
-    estimate = np.bincount(dom_of_fine, weights=coef * w_fine * m_fine, minlength=n_dom)
+    # A weighted mean of 0/1 values lies in [0, 1]; summing cell means can overshoot by an ulp.
+    estimate = np.clip(
+        np.bincount(dom_of_fine, weights=coef * w_fine * m_fine, minlength=n_dom), 0.0, 1.0
+    )
 
     # Domain-by-fine-cell aggregation matrix (small): sums fine cells into their domain.
     to_dom = np.zeros((n_dom, n_fine))
