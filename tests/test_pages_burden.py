@@ -126,9 +126,25 @@ def test_assumptions_are_listed_under_the_map(page: AppTest) -> None:
         assert phrase in text
 
 
+def test_assumptions_count_fallback_cells_and_default_countries(page: AppTest) -> None:
+    population = data.load_population()
+    iso3 = sorted(population.loc[population["location_type"] == "Country/Area", "iso3"]
+                  .astype(str).unique())
+    shares = burden.diet_share_model(data.load_diet_shares(), iso3)
+    measured = shares.loc[shares["diet_group"] != "omnivore"]
+    no_survey = int(measured.groupby("country_iso3")["is_default"].all().sum())
+    model = burden.prevalence_model(data.load_studies(), schema.DEFAULT_DEFINITION,
+                                    schema.DEFAULT_STATUS)
+    own = int((model["basis"] == burden.BASIS_AGE_DIET).sum())
+    text = " ".join(m.value for m in page.markdown)
+    assert f"{no_survey} of {len(iso3)} countries have no survey" in text
+    assert 0 < no_survey < len(iso3)
+    assert f"{own} of {len(model)} cells have their own studies" in text
+
+
 QUERY = {
     "loc": ["DEU", "Western Europe"], "year": "2040", "std": "esp_2013", "measure": "number",
-    "xvegan": "2", "sgrp": "vegan", "scov": "0.5", "seff": "0.4",
+    "xvegan": "2", "sgrp": "vegan", "scov": "0.5", "seff": "0.4", "sex": "female",
 }
 
 
@@ -158,6 +174,8 @@ def test_linked_view_shows_each_location_and_the_scenario(linked: AppTest) -> No
     assert "vegan share x2" in text
     # 0.5 coverage x 0.4 effect, stated as entered.
     assert "50% of vegan covered, low status reduced by 40%" in text
+    # The evidence filters travel with the link but do not change the model: it says so.
+    assert any("sex: female" in c.value and "not applied" in c.value for c in linked.caption)
     projection = specs(linked)[-1]
     assert {t["name"] for t in projection["data"] if t.get("mode") == "lines+markers"} == {
         "Germany", "Western Europe"}

@@ -147,6 +147,10 @@ with st.sidebar:
               help="Relative reduction of low status among those covered (0: no effect).")
 view = state.write(view)
 state.render_share(view)
+if ui.describe_population(view) != ui.describe_population(state.default_state("burden")):
+    st.caption(f"The evidence filters of the other pages ({ui.describe_population(view)}) are "
+               "kept in the link but not applied here: the model pools every study of the "
+               "definition and status.")
 
 definition, status, year, measure = view["def"], view["status"], view["year"], view["measure"]
 overrides = tuple((d, float(view[f"x{d}"])) for d in state.SCENARIO_DIETS
@@ -157,6 +161,7 @@ supplementation = () if view["scov"] * view["seff"] == 0 else (
 )
 definition_text = (f"{aggregate.definition_label(definition)}, "
                    f"{schema.STATUS_LABELS[status].lower()}")
+status_text = f"{schema.STATUS_LABELS[status]} status"
 
 covered, refused = split_locations(view["loc"], table)
 if refused:
@@ -211,7 +216,7 @@ map_title = charts.chart_title(
     f"every country, {year}")
 ui.render_figure(
     charts.burden_map_figure(world, ui.load_world(), measure, map_title,
-                             subtitle=f"{definition_text}; {variant}; modelled"),
+                             subtitle=f"{status_text}; {variant}; modelled"),
     charts.figure_table(world, ["location", "iso3", "population", "cases", "cases_low",
                                 "prevalence", "prevalence_low"]),
     key="burden-map",
@@ -221,7 +226,10 @@ ui.render_figure(
 
 # --- assumptions -------------------------------------------------------------------------------
 fallback = model.loc[model["basis"] != burden.BASIS_AGE_DIET]
-default_countries = shares.groupby("country_iso3")["is_default"].all()
+# Omnivores are the remainder, never a default: a country without a survey has every other
+# group on defaults.
+measured = shares.loc[shares["diet_group"] != "omnivore"]
+default_countries = measured.groupby("country_iso3")["is_default"].all()
 st.markdown("**Assumptions of the model**")
 assumptions = [
     f"Prevalence: random-effects pooled estimates ({definition_text}) per 20-year age band and "
@@ -270,7 +278,7 @@ for tab, loc_name in zip(tabs, headline["location"], strict=True):
                     "Modelled " + ("share" if measure == "share" else "number")
                     + " with low B12 status", definition,
                     "%" if measure == "share" else "persons", f"{loc_name}, {year}"),
-                measure=measure, subtitle=f"{definition_text}; by age band and diet; modelled"),
+                measure=measure, subtitle=f"{status_text}; by age band and diet; modelled"),
             charts.figure_table(part, ["age_band", "diet_group", "population", "cases",
                                        "cases_low", "prevalence", "prevalence_low"]),
             key=f"burden-bars-{loc_name}",
@@ -288,7 +296,7 @@ ui.render_figure(
             + " with low B12 status", definition, "%" if measure == "share" else "persons",
             ", ".join(covered) + ", 2020-2050"),
         measure=measure, group="location",
-        subtitle=f"{definition_text}; modelled; band: 95% UI"),
+        subtitle=f"{status_text}; modelled; band: 95% UI"),
     charts.figure_table(projection, ["location", "year", "population", "cases", "cases_low",
                                      "prevalence", "prevalence_low"]),
     key="burden-projection",
