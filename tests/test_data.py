@@ -172,18 +172,7 @@ def test_loader_reads_arrow_errors_as_data_errors(data_dir: Path) -> None:
         data.load_diet_shares(data_dir)
 
 
-# --- App placeholder -----------------------------------------------------------------------
-
-
-def test_app_placeholder_runs() -> None:
-    at = AppTest.from_file(str(schema.ROOT / "app.py"), default_timeout=30).run()
-    assert not at.exception
-    assert not at.error
-    files = at.dataframe[0].value
-    assert files["file"].tolist() == [f"data/{name}.parquet" for name in schema.DATASETS]
-    manifest = data.load_manifest()
-    assert files["sha256"].tolist() == [o["sha256"] for o in manifest["outputs"]]
-    assert at.metric[0].value == str(len(data.load_studies()))
+# --- App ---------------------------------------------------------------------------------
 
 
 def test_render_data_error_shows_message_and_fix() -> None:

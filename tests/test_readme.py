@@ -37,4 +37,7 @@ def test_parameter_table_matches_the_registry() -> None:
     text = README.read_text(encoding="utf-8")
     block = text.split("<!-- parameters:start", 1)[1].split("<!-- parameters:end -->", 1)[0]
     table = block.split("-->", 1)[1].strip()
-    assert table == state.parameters_markdown().strip()
+    assert table == state.parameters_markdown().strip(), (
+        "README parameter table is stale: paste the output of "
+        "`python -c 'from dashboard import state; print(state.parameters_markdown())'`"
+    )
