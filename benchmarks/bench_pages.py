@@ -1,0 +1,108 @@
+"""Run time of each dashboard page under AppTest, next to an empty Streamlit script's.
+
+Each page runs through app.py (st.navigation, as `streamlit run` serves it), after one warm-up
+visit of every page in the process (datasets cached, modules imported). Two times per page:
+
+- "open": the page's first run in a session, after app.py's default page (a navigation click
+  or a link into the page: state read from the URL), median over SESSIONS fresh AppTests;
+- "rerun": the median of RERUNS further runs of one session (what a widget click costs).
+
+The empty script (``import streamlit as st``) is timed the same way in the same process (its
+"open" is the first run of a fresh AppTest, as it has no navigation), and each page's rerun
+is divided by the empty script's. Target: that ratio <= 3 for every page.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# AppTest resolves page paths against the main script, and the pages read data/ relative to
+# the project: run from the project root whatever the caller's directory.
+os.chdir(ROOT)
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from dashboard import state, ui  # noqa: E402
+
+TARGET_RATIO = 3.0
+SESSIONS = 3
+RERUNS = 9
+TIMEOUT_S = 120
+EMPTY_SCRIPT = "import streamlit as st\n"
+
+
+def _timed(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def _session(name: str | None) -> AppTest:
+    """A fresh session, ready for its first run of page ``name`` (None: the empty script)."""
+    if name is None:
+        return AppTest.from_string(EMPTY_SCRIPT, default_timeout=TIMEOUT_S)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    at.run()  # registers the st.navigation pages; switch_page needs them
+    at.switch_page(ui.PAGE_FILES[name])
+    return at
+
+
+def _check(at: AppTest, name: str | None) -> None:
+    """A time only counts when the page drew itself, not an early stop or an error box."""
+    if at.exception:
+        raise RuntimeError(f"{name or 'empty script'} raised: {at.exception[0].message}")
+    if name is not None and (not at.title or at.error):
+        raise RuntimeError(f"page {name} did not draw: errors {[e.value for e in at.error]}")
+
+
+def time_page(name: str | None) -> tuple[float, float]:
+    """(median first run of a new session, median rerun) in seconds for a page or the empty
+    script."""
+    opens = []
+    for _ in range(SESSIONS):
+        at = _session(name)
+        opens.append(_timed(at.run))
+        _check(at, name)
+    reruns = [_timed(at.run) for _ in range(RERUNS)]
+    _check(at, name)
+    return statistics.median(opens), statistics.median(reruns)
+
+
+def main() -> int:
+    # AppTest runs scripts outside a server, and Streamlit warns about that on every run.
+    logging.disable(logging.WARNING)
+    for name in (None, *state.PAGES):  # warm-up: imports and dataset caches
+        _session(name).run()
+    empty_open, empty_rerun = time_page(None)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"AppTest run times (s): open = first run of a new session (median of {SESSIONS}), "
+          f"rerun = median of {RERUNS} reruns.")
+    print(f"Target: rerun ratio page/empty <= {TARGET_RATIO:g}. "
+          f"{os.cpu_count()} CPUs, load average {load}.\n")
+    header = f"{'page':<12}{'open':>8}{'rerun':>8}{'x empty':>9}  verdict"
+    print(header)
+    print("-" * len(header))
+    print(f"{'(empty)':<12}{empty_open:>8.3f}{empty_rerun:>8.3f}{1:>9.1f}")
+    slow = []
+    for name in state.PAGES:
+        opened, rerun = time_page(name)
+        ratio = rerun / empty_rerun
+        verdict = "ok" if ratio <= TARGET_RATIO else "over target"
+        if ratio > TARGET_RATIO:
+            slow.append(name)
+        print(f"{name:<12}{opened:>8.3f}{rerun:>8.3f}{ratio:>9.1f}  {verdict}")
+    if slow:
+        print(f"\nRerun above {TARGET_RATIO:g}x the empty script: {', '.join(slow)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
