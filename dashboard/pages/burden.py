@@ -64,6 +64,15 @@ def projection_summary(build: str, definition: str, status: str, overrides: tupl
     return burden.summarise_burden(rows, by=["location", "year"])
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def map_figure(build: str, definition: str, status: str, overrides: tuple, supplementation: tuple,
+               year: int, measure: str, title: str, subtitle: str):
+    """The world map figure, shared read-only by every session: validating 200 kB of outlines
+    into a plotly figure is the slowest step of a view."""
+    world = map_summary(build, definition, status, overrides, supplementation, year)
+    return charts.burden_map_figure(world, ui.load_world(), measure, title, subtitle=subtitle)
+
+
 def locations_table(population: pd.DataFrame) -> pd.DataFrame:
     """One row per WPP location: name, ISO3 (countries) and location type."""
     return population.drop_duplicates("location_code")[
@@ -215,8 +224,8 @@ map_title = charts.chart_title(
     + " with low B12 status", definition, "%" if measure == "share" else "persons",
     f"every country, {year}")
 ui.render_figure(
-    charts.burden_map_figure(world, ui.load_world(), measure, map_title,
-                             subtitle=f"{status_text}; {variant}; modelled"),
+    map_figure(build, definition, status, overrides, supplementation, year, measure, map_title,
+               f"{status_text}; {variant}; modelled"),
     charts.figure_table(world, ["location", "iso3", "population", "cases", "cases_low",
                                 "prevalence", "prevalence_low"]),
     key="burden-map",
