@@ -243,13 +243,37 @@ def test_burden_map_draws_countries_offline(context, server, blocked):
     assert not page.locator('[data-testid="stException"]').count()
 
 
+@pytest.fixture(scope="module")
+def every_page(browser: Browser, server: str) -> Iterator[dict[str, Page | Exception]]:
+    """All pages opened side by side in one offline context, as tabs (they load in parallel).
+
+    A page that fails to draw is kept as its exception, so only its own test fails.
+    """
+    ctx = driver.offline_context(browser)
+    pages = {}
+    for name in state.PAGES:
+        pages[name] = ctx.new_page()
+        pages[name].goto(state.page_url(name, server), wait_until="commit")
+    opened: dict[str, Page | Exception] = {}
+    for name, page in pages.items():
+        try:
+            page.wait_for_selector(driver.READY[name], timeout=driver.LOAD_TIMEOUT_MS)
+            driver.wait_settled(page)
+            opened[name] = page
+        except Exception as exc:  # reported by that page's test
+            opened[name] = exc
+    yield opened
+    ctx.close()
+
+
 @pytest.mark.parametrize("name", list(state.PAGES))
-def test_every_page_opens_without_an_exception_and_draws(context, server, name):
-    page = driver.open_page(context, server, name)
+def test_every_page_opens_without_an_exception_and_draws(every_page, name):
+    page = every_page[name]
+    if isinstance(page, Exception):
+        raise page
     assert not page.locator('[data-testid="stException"]').count(), name
     assert page.locator('[data-testid="stMain"] h1').count() >= 1
     if name in driver.CHART_PAGES:
-        charts = page.locator(".js-plotly-plot")
-        assert charts.count() >= 1
+        assert page.locator(".js-plotly-plot").count() >= 1
         # Drawn, not just mounted: Plotly has put its traces into the SVG.
         assert page.locator(PLOTLY_TRACES).count() > 0
