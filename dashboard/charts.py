@@ -93,8 +93,18 @@ def style_figure(
     y_title: str | None = None,
     height: int | None = None,
     legend_title: str | None = None,
+    legend_rows: int = 0,
 ) -> go.Figure:
-    """Apply the house style (the one place that owns it) and the titles; returns ``fig``."""
+    """Apply the house style (the one place that owns it) and the titles; returns ``fig``.
+
+    The legend sits above the plot; ``legend_rows`` > 0 moves it below the plot instead and
+    reserves that many rows, for legends too long to share the space with the title.
+    """
+    legend: dict[str, Any] = {"orientation": "h", "title": {"text": legend_title or ""}}
+    if legend_rows:
+        legend |= {"yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"}
+    else:
+        legend |= {"yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left"}
     fig.update_layout(
         template="plotly_white",
         font={"family": FONT, "size": 13, "color": INK},
@@ -106,9 +116,9 @@ def style_figure(
             "subtitle": {"text": subtitle or "", "font": {"size": 12, "color": "#555555"}},
         },
         height=height or DEFAULT_HEIGHT,
-        margin={"l": 10, "r": 10, "t": 110 if subtitle else 80, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left",
-                "title": {"text": legend_title or ""}},
+        margin={"l": 10, "r": 10, "t": 110 if subtitle else 80,
+                "b": 10 + (24 * legend_rows + 40 if legend_rows else 0)},
+        legend=legend,
         hoverlabel={"font": {"family": FONT}},
         separators=".,",
     )
@@ -872,9 +882,12 @@ def cutoffs_figure(
                            "%{customdata[1]})"
                            "<br>n = %{customdata[0]}<extra></extra>"),
         )
+    # Many definitions: the legend goes below the plot, about two entries a row.
+    entries = sum(1 for t in fig.data if t.showlegend is not False)
+    rows = -(-entries // 2) if entries > 6 else 0
     style_figure(fig, title, subtitle=subtitle, x_title="Prevalence (%)",
-                 height=max(DEFAULT_HEIGHT, 34 * len(populations) + 160),
-                 legend_title="Definition")
+                 height=max(DEFAULT_HEIGHT, 34 * len(populations) + 160 + 24 * rows),
+                 legend_title="Definition", legend_rows=rows)
     fig.update_yaxes(categoryorder="array", categoryarray=[short[p] for p in populations][::-1],
                      type="category")
     fig.update_xaxes(rangemode="tozero", ticksuffix="%")
