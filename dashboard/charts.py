@@ -159,6 +159,28 @@ def format_count(x: Any) -> str:
     return "" if _missing(x) else f"{round(float(x)):,}"
 
 
+def format_people(x: Any, digits: int = 3) -> str:
+    """A modelled count to ``digits`` significant figures ("1.12 billion", "537 million",
+    "12,300"): a model's uncertainty makes the last digits of a raw count meaningless."""
+    if _missing(x):
+        return ""
+    value = float(x)
+    if value == 0:
+        return "0"
+    rounded = float(f"{value:.{digits}g}")
+    for size, word in ((1e9, "billion"), (1e6, "million")):
+        if abs(rounded) >= size:
+            return f"{rounded / size:.{digits}g} {word}"
+    return f"{round(rounded):,}"
+
+
+def format_people_interval(low: Any, high: Any) -> str:
+    """A modelled count interval, each end as format_people ("537 million-2.69 billion")."""
+    if _missing(low) or _missing(high):
+        return ""
+    return f"{format_people(low)}-{format_people(high)}"
+
+
 def format_count_interval(low: Any, high: Any) -> str:
     """A count interval as "1,200-1,500"; "" when either end is missing."""
     if _missing(low) or _missing(high):
@@ -657,7 +679,7 @@ def _measure(measure: str) -> tuple[str, str, str, float, str]:
 def _value_text(measure: str, value: Any, low: Any, high: Any) -> str:
     if measure == "share":
         return f"{format_percent(value)} (95% UI {format_interval(low, high)})"
-    return f"{format_count(value)} (95% UI {format_count_interval(low, high)})"
+    return f"{format_people(value)} (95% UI {format_people_interval(low, high)})"
 
 
 def burden_map_figure(

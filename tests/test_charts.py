@@ -308,7 +308,7 @@ MAP_FRAME = pd.DataFrame({
     ("measure", "z", "hover"),
     [
         ("share", [10.0, 15.0], "10.0% (95% UI 7.0-13.0%)"),
-        ("number", [8.4e6, 2.1e8], "8,400,000 (95% UI 6,000,000-11,000,000)"),
+        ("number", [8.4e6, 2.1e8], "8.4 million (95% UI 6 million-11 million)"),
     ],
 )
 def test_burden_map_uses_only_the_shipped_geometry(measure, z, hover):
@@ -423,3 +423,19 @@ def test_cutoffs_dumbbell_one_trace_per_definition():
     long_label = list(fig.layout.yaxis.categoryarray)[0]
     assert len(long_label) == charts.LABEL_WIDTH
     assert long_label.endswith("\u2026")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1_123_550_140, "1.12 billion"),
+        (536_947_453, "537 million"),
+        (2_690_025_207, "2.69 billion"),
+        (12_345, "12,300"),
+        (999_600, "1 million"),  # 999,600 -> 3 s.f. 1,000,000
+        (0, "0"),
+        (None, ""),
+    ],
+)
+def test_format_people_rounds_modelled_counts(value, text) -> None:
+    assert charts.format_people(value) == text

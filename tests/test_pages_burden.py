@@ -60,7 +60,7 @@ def test_default_run_shows_the_world_headline(page: AppTest, world_2025) -> None
     assert not page.error
     summary, asp = world_2025
     shown = metrics(page)
-    assert shown["People affected (modelled)"] == [charts.format_count(summary["cases"])]
+    assert shown["People affected (modelled)"] == [charts.format_people(summary["cases"])]
     assert shown["Crude prevalence (modelled)"] == [charts.format_percent(asp["crude"])]
     assert shown["Age-standardised prevalence (modelled)"] == [
         charts.format_percent(asp["age_standardized"])]

@@ -207,9 +207,9 @@ for r in headline.itertuples():
     st.markdown(f"**{r.location}**: population {charts.format_count(r.population)} "
                 f"({variant}); {definition_text}.")
     c1, c2, c3 = st.columns(3)
-    c1.metric("People affected (modelled)", charts.format_count(r.cases),
+    c1.metric("People affected (modelled)", charts.format_people(r.cases),
               help="Population x diet share x pooled prevalence, summed over ages and diets.")
-    c1.caption(f"95% UI {charts.format_count_interval(r.cases_low, r.cases_high)} persons")
+    c1.caption(f"95% UI {charts.format_people_interval(r.cases_low, r.cases_high)} persons")
     c2.metric("Crude prevalence (modelled)", charts.format_percent(r.crude))
     c2.caption(f"95% UI {charts.format_interval(r.crude_low, r.crude_high)}")
     c3.metric("Age-standardised prevalence (modelled)", charts.format_percent(r.age_standardized))
