@@ -65,7 +65,7 @@ def test_default_run_shows_the_world_headline(page: AppTest, world_2025) -> None
     assert shown["Age-standardised prevalence (modelled)"] == [
         charts.format_percent(asp["age_standardized"])]
     captions = " ".join(c.value for c in page.caption)
-    assert charts.format_count_interval(summary["cases_low"], summary["cases_high"]) in captions
+    assert charts.format_people_interval(summary["cases_low"], summary["cases_high"]) in captions
     assert schema.STANDARD_POPULATIONS[schema.DEFAULT_STANDARD] in captions
 
 
