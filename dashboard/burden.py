@@ -590,7 +590,8 @@ def _resolve_locations(population: pd.DataFrame, locations: Sequence) -> np.ndar
 def _members(population: pd.DataFrame, aggregate_rows: pd.DataFrame) -> dict[int, np.ndarray]:
     """Member countries (location codes) of each aggregate location.
 
-    World: every Country/Area; a region or subregion: the countries naming it as theirs.
+    World: every Country/Area; a region or subregion: the countries naming it as theirs; an
+    SDG region: the countries of its regions and subregions (schema.SDG_REGIONS).
     """
     countries = population.loc[
         (population["location_type"] == "Country/Area").to_numpy(dtype=bool),
@@ -602,13 +603,14 @@ def _members(population: pd.DataFrame, aggregate_rows: pd.DataFrame) -> dict[int
         if kind == "World":
             members = countries["location_code"]
         else:
+            parts = list(schema.SDG_REGIONS.get(name, (name,)))
             members = countries.loc[
-                ((countries["region"] == name) | (countries["subregion"] == name)).to_numpy(
+                (countries["region"].isin(parts) | countries["subregion"].isin(parts)).to_numpy(
                     dtype=bool), "location_code"]
         if members.empty:
             raise ValueError(
                 f"no member countries known for {name!r} ({kind}): choose countries, WPP "
-                "regions or subregions, or the World"
+                "regions, subregions or SDG regions, or the World"
             )
         out[int(code)] = members.to_numpy(dtype=int)
     return out

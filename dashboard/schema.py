@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,13 @@ BIOMARKER_LABELS: dict[str, str] = {
     "mma": "Methylmalonic acid (MMA)",
     "tHcy": "Total homocysteine (tHcy)",
     "combined": "Combined indicator (cB12 or several markers)",
+}
+BIOMARKER_SHORT: dict[str, str] = {
+    "serum_b12": "Serum B12",
+    "holotc": "HoloTC",
+    "mma": "MMA",
+    "tHcy": "tHcy",
+    "combined": "Combined",
 }
 
 # --- Age bands -----------------------------------------------------------------------------
@@ -200,6 +208,22 @@ DEFINITIONS_BY_ID: dict[str, Definition] = {d.id: d for d in DEFINITIONS}
 DEFAULT_DEFINITION = "b12_lt148"
 DEFAULT_STATUS = "deficient"
 
+# --- Geography -----------------------------------------------------------------------------
+# UN SDG regional groupings as compositions of UN M49 (WPP 2022) regions and sub-regions
+# (United Nations Statistics Division, "Standard country or area codes for statistical use
+# (M49)", SDG regional groupings). The burden model resolves them to member countries.
+SDG_REGIONS: dict[str, tuple[str, ...]] = {
+    "Sub-Saharan Africa": ("Eastern Africa", "Middle Africa", "Southern Africa",
+                           "Western Africa"),
+    "Northern Africa and Western Asia": ("Northern Africa", "Western Asia"),
+    "Central and Southern Asia": ("Central Asia", "Southern Asia"),
+    "Eastern and South-Eastern Asia": ("Eastern Asia", "South-Eastern Asia"),
+    "Latin America and the Caribbean": ("Latin America and the Caribbean",),
+    "Oceania (excluding Australia and New Zealand)": ("Melanesia", "Micronesia", "Polynesia"),
+    "Europe and Northern America": ("Europe", "Northern America"),
+}
+
+
 # --- Standard populations ------------------------------------------------------------------
 STANDARD_POPULATIONS: dict[str, str] = {
     "who_2000_2025": "WHO World Standard Population 2000-2025",
@@ -230,6 +254,37 @@ DEFINITION_ID_PREFIX: dict[str, str] = {
     "tHcy": "thcy",
     "combined": "combined",
 }
+
+
+_GENERATED_ID = re.compile(
+    r"^(?P<prefix>[a-z0-9]+)_(?:(?P<word>lt|gt)(?P<a>(?:neg)?[0-9p]+)(?:to(?P<b>(?:neg)?[0-9p]+))?"
+    r"|(?P<lo>(?:neg)?[0-9p]+)_(?P<hi>(?:neg)?[0-9p]+))$"
+)
+
+
+def definition_label(definition_id: str) -> str:
+    """Readable label of a definition id: the documented label, or one read from a generated
+    id ("b12_lt126" -> "Serum/plasma total B12 < 126 pmol/L"); unknown ids come back as is.
+    """
+    if definition_id in DEFINITIONS_BY_ID:
+        return DEFINITIONS_BY_ID[definition_id].label
+    match = _GENERATED_ID.match(definition_id)
+    prefixes = {v: k for k, v in DEFINITION_ID_PREFIX.items()} | {"cb12": "combined"}
+    if not match or match["prefix"] not in prefixes:
+        return definition_id
+    biomarker = prefixes[match["prefix"]]
+    name = BIOMARKER_SHORT[biomarker]
+    unit = "cB12 score" if match["prefix"] == "cb12" else CANONICAL_UNITS[biomarker]
+
+    def number(text: str) -> str:
+        return text.replace("neg", "-").replace("p", ".")
+
+    if match["lo"] is not None:
+        return f"{name} {number(match['lo'])}-{number(match['hi'])} {unit}"
+    op = "<" if match["word"] == "lt" else ">"
+    if match["b"] is not None:
+        return f"{name} {op} {number(match['a'])}-{number(match['b'])} {unit} (varies within range)"
+    return f"{name} {op} {number(match['a'])} {unit}"
 # Combined-indicator scores are dimensionless; 4cB12 is cB12 computed from four markers on the
 # same scale (Fedosov et al. 2015), so both share one canonical unit.
 SCORE_UNITS: dict[str, str] = {"cB12 score": "cB12 score", "4cB12 score": "cB12 score"}

@@ -67,16 +67,8 @@ WPP_SUBREGIONS: tuple[str, ...] = (
     "Micronesia",
     "Polynesia",
 )
-# WPP 2022 SDG regions: aggregates the burden model can also be asked for.
-WPP_SDG_REGIONS: tuple[str, ...] = (
-    "Sub-Saharan Africa",
-    "Northern Africa and Western Asia",
-    "Central and Southern Asia",
-    "Eastern and South-Eastern Asia",
-    "Latin America and the Caribbean",
-    "Oceania (excluding Australia and New Zealand)",
-    "Europe and Northern America",
-)
+# WPP 2022 SDG regions (schema.SDG_REGIONS): aggregates the burden model can also be asked for.
+WPP_SDG_REGIONS: tuple[str, ...] = tuple(schema.SDG_REGIONS)
 REGIONS: tuple[str, ...] = (*WPP_REGIONS, *WPP_SUBREGIONS)
 # WPP 2022 name of the world aggregate.
 WORLD = "World"

@@ -605,3 +605,24 @@ def test_real_world_burden_is_positive_and_finite(real: dict) -> None:
     assert 0 < total["cases_low"] < total["cases"] < total["cases_high"] < total["population"]
     std = burden.age_standardized_prevalence(world, real["standards"], "who_2000_2025")
     assert 0 < std["age_standardized"].iloc[0] < 1
+
+
+@pytest.mark.parametrize("region", list(schema.SDG_REGIONS))
+def test_real_sdg_regions_sum_their_member_countries(real: dict, region: str) -> None:
+    """An SDG region is modelled on WPP's own population for it, with its member countries'
+    diet shares; the members' populations add up to that total (WPP rounds to thousands)."""
+    model = burden.prevalence_model(real["studies"], schema.DEFAULT_DEFINITION,
+                                    schema.DEFAULT_STATUS)
+    shares = burden.diet_share_model(real["diet_shares"], _countries(real["population"]))
+    out = burden.estimate_burden(real["population"], shares, model, locations=[region],
+                                 years=[2025], draws=50)
+    pop = real["population"]
+    own = pop.loc[(pop["location"] == region) & (pop["location_type"] == "SDG region")
+                  & (pop["year"] == 2025), "population"].sum()
+    assert burden.summarise_burden(out)["population"].iloc[0] == pytest.approx(own)
+    members = burden._members(pop[pop["year"] == 2025],
+                              pop[(pop["location"] == region) & (pop["year"] == 2025)
+                                  & (pop["location_type"] == "SDG region")].head(1))
+    (codes,) = members.values()
+    in_members = pop["location_code"].isin(codes) & (pop["year"] == 2025)
+    assert pop.loc[in_members, "population"].sum() == pytest.approx(own, rel=1e-3)

@@ -197,8 +197,6 @@ def test_tampered_query_falls_back_with_notices() -> None:
 @pytest.mark.parametrize(
     ("query", "kind", "message"),
     [
-        # An SDG region passes the URL check but has no member countries in the WPP table.
-        ({"loc": "Sub-Saharan Africa"}, "warning", "Not modelled: Sub-Saharan Africa"),
         # No study reports b12_lt148 as "marginal": nothing to pool.
         ({"status": "marginal"}, "warning", "cannot be modelled"),
         # Ten times the vegetarian and vegan shares exceeds 1 somewhere.
@@ -209,6 +207,13 @@ def test_impossible_views_say_why(query: dict, kind: str, message: str) -> None:
     at = run_page(query)
     assert not at.exception
     assert any(message in e.value for e in getattr(at, kind))
+
+
+def test_sdg_region_is_modelled_from_its_member_countries() -> None:
+    at = run_page({"loc": "Sub-Saharan Africa"})
+    assert not at.exception
+    assert not at.warning
+    assert any("**Sub-Saharan Africa**" in m.value for m in at.markdown)
 
 
 def test_widget_change_updates_the_url(page: AppTest) -> None:

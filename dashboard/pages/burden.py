@@ -10,7 +10,7 @@ from dashboard.data import DataError
 
 PROJECTION_YEARS: tuple[int, ...] = tuple(range(2020, 2051))
 # WPP location types the burden model resolves to member countries (burden._members).
-MODELLED_TYPES: tuple[str, ...] = ("World", "Region", "Subregion", "Country/Area")
+MODELLED_TYPES: tuple[str, ...] = ("World", "Region", "Subregion", "SDG region", "Country/Area")
 MEASURE_LABELS: dict[str, str] = {"share": "Share of the population", "number": "Number of people"}
 SUPPLEMENT_LABELS: dict[str, str] = {"all": "Everyone", **schema.DIET_LABELS}
 
@@ -90,7 +90,7 @@ def split_locations(chosen: tuple[str, ...], table: pd.DataFrame) -> tuple[list[
             covered.append(loc)
         elif loc in kind:
             refused.append(f"{loc} (a WPP {kind[loc]}: the model covers the World, WPP regions, "
-                           "subregions and countries)")
+                           "subregions, SDG regions and countries)")
         else:
             refused.append(f"{loc} (no UN WPP 2022 population)")
     return covered, refused
