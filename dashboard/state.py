@@ -86,6 +86,8 @@ SUBGROUP_COLUMNS: dict[str, str] = {
 # Diet groups whose population share a burden scenario can scale (omnivores are the rest).
 SCENARIO_DIETS: tuple[str, ...] = tuple(d for d in schema.DIET_GROUPS if d != "omnivore")
 SUPPLEMENT_GROUPS: tuple[str, ...] = ("all", *schema.DIET_GROUPS)
+# Age standardisation of an upload to the survey's own age distribution.
+SURVEY_STANDARD = "survey"
 UNITS: tuple[str, ...] = ("pmol/L", "pg/mL", "umol/L", "nmol/L", "cB12 score")
 DEFAULT_AGE_SPEC = ",".join(schema.AGE_BAND_LABELS)
 
@@ -288,6 +290,10 @@ PARAMETERS: tuple[Param, ...] = (
     Param("unit", ONE, "pmol/L", "Unit", ("your_data",), allowed=UNITS, what="a unit"),
     Param("bands", ONE, DEFAULT_AGE_SPEC, "Age bands", ("your_data",), validator=_age_spec,
           what="an age band list", values="contiguous bands from 0, e.g. 0-19,20-59,60+"),
+    Param("astd", ONE, schema.DEFAULT_STANDARD, "Age standardisation", ("your_data",),
+          allowed=(*schema.STANDARD_POPULATIONS, SURVEY_STANDARD),
+          what="a standard population or survey",
+          values=", ".join(schema.STANDARD_POPULATIONS) + ", survey (its own age distribution)"),
 )
 PARAMS: dict[str, Param] = {p.name: p for p in PARAMETERS}
 _ALIASES: dict[str, str] = {a: p.name for p in PARAMETERS for a in p.aliases}

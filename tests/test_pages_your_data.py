@@ -66,6 +66,7 @@ def test_default_run_asks_for_a_file():
         ({"grp": ["sex", "age_band"], "bands": "0-39,40+"},
          {"grp": ["age_band", "sex"], "bands": "0-39,40+"}),
         ({"marker": "holotc", "cut": "35"}, {"marker": "holotc", "cut": 35.0, "unit": "pmol/L"}),
+        ({"astd": "survey"}, {"astd": "survey"}),
     ],
 )
 def test_link_sets_the_widgets(query, widgets):
@@ -138,7 +139,7 @@ def test_age_standardised_to_the_survey_own_distribution_by_diet():
     from dashboard import ingest
 
     at = _upload(_app({"grp": "diet_group"}), ("survey_microdata.csv", MICRODATA))
-    at.selectbox(key="yd_std").set_value("survey")
+    at.selectbox(key="astd").set_value("survey")
     at = _confirm(at)
     assert not at.exception
     figures = _figures(at)

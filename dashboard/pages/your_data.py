@@ -12,7 +12,7 @@ from dashboard.data import DataError
 
 PAGE = "your_data"
 NOT_MAPPED = "(not in the file)"
-SURVEY_STANDARD = "survey"  # standardise to the survey's own age distribution
+SURVEY_STANDARD = state.SURVEY_STANDARD  # standardise to the survey's own age distribution
 OPERATORS = {"lt": "<", "gt": ">"}
 OPERATOR_LABELS = {"lt": "below the cut-off (<)", "gt": "above the cut-off (>)"}
 GROUP_LABELS = {"age_band": "Age band", "diet_group": "Diet group", "sex": "Sex"}
@@ -173,8 +173,8 @@ with st.sidebar:
                    format_func=GROUP_LABELS.get, placeholder="Whole sample")
     st.text_input(p["bands"].label, key="bands",
                   help="Whole years, contiguous from 0, the last may be open: 0-19,20-59,60+")
-    st.selectbox("Age standardisation", [*schema.STANDARD_POPULATIONS, SURVEY_STANDARD],
-                 key="yd_std",
+    st.selectbox(p["astd"].label, [*schema.STANDARD_POPULATIONS, SURVEY_STANDARD],
+                 key="astd",
                  format_func=lambda s: schema.STANDARD_POPULATIONS.get(
                      s, "The survey's own age distribution"))
 
@@ -445,7 +445,7 @@ ui.render_downloads(results, "your-data-prevalence")
 
 # --- age-standardised ------------------------------------------------------------------------
 st.subheader("Age-standardised prevalence")
-standard = st.session_state["yd_std"]
+standard = view["astd"]
 std_by = [g for g in by if g != "age_band"]
 if "age_band" not in prepared.frame.columns:
     st.info("Map an age column to standardise by age.", icon=":material/info:")
