@@ -29,11 +29,11 @@ LOAD_TIMEOUT_MS = 60_000
 
 # Page name -> selector that shows the page has drawn its main content.
 READY: dict[str, str] = {
-    "overview": ".js-plotly-plot .main-svg",
-    "explore": ".js-plotly-plot .main-svg",
-    "evidence": ".js-plotly-plot .main-svg",
-    "burden": ".js-plotly-plot .main-svg",
-    "cutoffs": ".js-plotly-plot .main-svg",
+    "overview": ".js-plotly-plot .main-svg >> visible=true",
+    "explore": ".js-plotly-plot .main-svg >> visible=true",
+    "evidence": ".js-plotly-plot .main-svg >> visible=true",
+    "burden": ".js-plotly-plot .main-svg >> visible=true",
+    "cutoffs": ".js-plotly-plot .main-svg >> visible=true",
     "methods": '[data-testid="stMain"] h1',
     "your_data": '[data-testid="stMain"] h1',
 }
@@ -165,8 +165,24 @@ def share_link(page: Page) -> str:
     return link
 
 
+# The Your data page is empty until a file is read: its screenshot shows the results for the
+# survey microdata the statistics tests use.
+SAMPLE_UPLOAD = ROOT / "tests" / "golden" / "survey_microdata.csv"
+
+
+def show_sample_results(page: Page, upload: Path = SAMPLE_UPLOAD) -> None:
+    """On the Your data page: upload a file, confirm the proposed mapping, show the first chart."""
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(upload)
+    page.get_by_role("button", name="Confirm mapping").click()
+    chart = page.locator(".js-plotly-plot .main-svg >> visible=true").first
+    chart.wait_for(timeout=LOAD_TIMEOUT_MS)
+    wait_settled(page)
+    chart.scroll_into_view_if_needed()
+
+
 def save_screenshots(out_dir: Path = SHOTS_DIR) -> list[Path]:
-    """Serve the app offline and save a PNG of the top of each page (state.PAGES order)."""
+    """Serve the app offline and save a PNG of each page as it opens (state.PAGES order; Your
+    data with a sample file read)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with streamlit_server() as base, sync_playwright() as playwright:
@@ -175,6 +191,8 @@ def save_screenshots(out_dir: Path = SHOTS_DIR) -> list[Path]:
             context = offline_context(browser)
             for name in state.PAGES:
                 page = open_page(context, base, name)
+                if name == "your_data":
+                    show_sample_results(page)
                 # Plotly animates its first layout; let transitions end before the shot.
                 page.wait_for_timeout(500)
                 path = out_dir / f"{name}.png"
