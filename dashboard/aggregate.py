@@ -649,3 +649,47 @@ def reference_list(studies: pd.DataFrame) -> pd.DataFrame:
     out["n_rows"] = out["n_rows"].astype("int64")
     return out.sort_values(["first_author", "year", "study_id"], kind="stable",
                            na_position="last").reset_index(drop=True)
+
+
+def definitions_table(studies: pd.DataFrame) -> pd.DataFrame:
+    """Every definition with the estimates and studies that use it, for the Methods page.
+
+    Documented definitions (``schema.DEFINITIONS``, in their order, including unused ones)
+    come first, then ids generated from the data for cut-offs no documented definition covers,
+    sorted. Rows without a definition are left out. ``cited`` lists "author year" of each study
+    using the definition (the study id when no author is given), sorted and "; "-joined.
+    Columns: [id, label, biomarker (label), unit, kind, rationale, estimates, studies, cited].
+    """
+    _require_columns(studies, ["definition", "study_id", "first_author", "year", "row_id",
+                               "biomarker", "canonical_unit"], "studies frame")
+    used = studies.loc[studies["definition"].notna().to_numpy(dtype=bool)]
+    cited = used.drop_duplicates(["definition", "study_id"])
+    cite = [
+        f"{a if isinstance(a, str) and a else sid}" + (f" {int(y)}" if pd.notna(y) else "")
+        for a, sid, y in zip(cited["first_author"], cited["study_id"], cited["year"], strict=True)
+    ]
+    citations = pd.Series(cite, index=cited.index).groupby(cited["definition"]).agg(
+        lambda s: "; ".join(sorted(s))
+    )
+    rows = used.groupby("definition").agg(
+        estimates=("row_id", "size"), studies=("study_id", "nunique"),
+        biomarker=("biomarker", "first"), unit=("canonical_unit", "first"),
+    )
+    generated = sorted(set(rows.index) - set(schema.DEFINITIONS_BY_ID))
+    records = [
+        {"id": d.id, "label": d.label, "biomarker": d.biomarker, "unit": d.unit,
+         "kind": "documented", "rationale": d.rationale}
+        for d in schema.DEFINITIONS
+    ] + [
+        {"id": g, "label": g, "biomarker": str(rows.at[g, "biomarker"]),
+         "unit": str(rows.at[g, "unit"]), "kind": "generated from the data",
+         "rationale": "A cut-off that no documented definition covers; grouped only with "
+                      "identical cut-offs."}
+        for g in generated
+    ]
+    out = pd.DataFrame.from_records(records)
+    out["biomarker"] = out["biomarker"].map(lambda b: schema.BIOMARKER_LABELS.get(b, b))
+    out["estimates"] = out["id"].map(rows["estimates"]).fillna(0).astype("int64")
+    out["studies"] = out["id"].map(rows["studies"]).fillna(0).astype("int64")
+    out["cited"] = [citations.get(i, "") for i in out["id"]]
+    return out

@@ -114,3 +114,23 @@ def load_standard_populations(data_dir: Path = DATA_DIR) -> pd.DataFrame:
 def load_diet_shares(data_dir: Path = DATA_DIR) -> pd.DataFrame:
     """Survey shares of vegetarians, vegans and pescatarians by country and year."""
     return load_dataset("diet_shares", data_dir)
+
+
+def build_id(manifest: dict) -> str:
+    """Twelve hex digits naming one build: the SHA-256 of its output checksums, in order, so
+    two builds with byte-identical files share an id."""
+    joined = ",".join(o.get("sha256", "") for o in manifest.get("outputs", []))
+    return hashlib.sha256(joined.encode("ascii")).hexdigest()[:12]
+
+
+def manifest_outputs(manifest: dict) -> pd.DataFrame:
+    """One row per built file of the manifest: path, rows, column count, size in kB (1000
+    bytes, one decimal) and SHA-256. Columns: [file, rows, columns, size (kB), sha256]."""
+    return pd.DataFrame(
+        [
+            {"file": f"data/{o['file']}", "rows": o["rows"], "columns": len(o["columns"]),
+             "size (kB)": round(o["bytes"] / 1000, 1), "sha256": o["sha256"]}
+            for o in manifest.get("outputs", [])
+        ],
+        columns=["file", "rows", "columns", "size (kB)", "sha256"],
+    )

@@ -456,3 +456,37 @@ def test_real_estimates_references_and_comparisons(real_studies: pd.DataFrame) -
     assert refs["study_id"].is_unique
     comparison = aggregate.compare_definitions(real_studies)
     assert (comparison["n_definitions"] >= 2).all()
+
+
+# --- definitions_table -----------------------------------------------------------------------
+
+
+def test_definitions_table_counts_and_cites_each_definition() -> None:
+    studies = make_studies(
+        {"study_id": "s1", "first_author": "Smith", "year": 2010, "definition": "b12_lt148"},
+        {"study_id": "s1", "first_author": "Smith", "year": 2010, "definition": "b12_lt148"},
+        {"study_id": "s2", "first_author": "", "year": None, "definition": "b12_lt148"},
+        {"study_id": "s3", "first_author": "Lee", "year": 2015, "definition": "b12_lt137p5"},
+        {"study_id": "s4", "definition": None},
+    )
+    out = aggregate.definitions_table(studies).set_index("id")
+    # documented first, in schema order (unused ones too), then the generated id
+    assert list(out.index) == [*(d.id for d in schema.DEFINITIONS), "b12_lt137p5"]
+    # b12_lt148: rows 0, 1, 2 -> 3 estimates from s1 and s2; s2 has no author or year
+    assert out.loc["b12_lt148", ["estimates", "studies", "cited"]].tolist() == [
+        3, 2, "Smith 2010; s2"]
+    assert out.loc["b12_lt148", "kind"] == "documented"
+    assert out.loc["b12_lt118", ["estimates", "studies", "cited"]].tolist() == [0, 0, ""]
+    generated = out.loc["b12_lt137p5"]
+    assert generated[["label", "biomarker", "unit", "kind", "estimates", "studies", "cited"]
+                     ].tolist() == ["b12_lt137p5", "Serum/plasma total B12", "pmol/L",
+                                    "generated from the data", 1, 1, "Lee 2015"]
+    # the row without a definition is counted nowhere: 3 + 1 = 4 of 5 rows
+    assert out["estimates"].sum() == 4
+
+
+def test_definitions_table_without_rows_lists_the_documented_definitions() -> None:
+    out = aggregate.definitions_table(make_studies({}).iloc[0:0])
+    assert list(out["id"]) == [d.id for d in schema.DEFINITIONS]
+    assert (out["estimates"] == 0).all()
+    assert (out["cited"] == "").all()

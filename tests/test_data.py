@@ -172,6 +172,41 @@ def test_loader_reads_arrow_errors_as_data_errors(data_dir: Path) -> None:
         data.load_diet_shares(data_dir)
 
 
+# --- manifest summaries ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("outputs", "expected"),
+    [
+        # printf 'aaa,bbb' | sha256sum | cut -c1-12
+        ([{"sha256": "aaa"}, {"sha256": "bbb"}], "3dad5cf32f33"),
+        # order matters: printf 'bbb,aaa' | sha256sum | cut -c1-12
+        ([{"sha256": "bbb"}, {"sha256": "aaa"}], "eaac8c1641dc"),
+        # no outputs: printf '' | sha256sum | cut -c1-12
+        ([], "e3b0c44298fc"),
+    ],
+)
+def test_build_id_names_the_output_checksums(outputs: list[dict], expected: str) -> None:
+    assert data.build_id({"outputs": outputs}) == expected
+
+
+def test_manifest_outputs_lists_each_file() -> None:
+    manifest = {"outputs": [
+        {"file": "studies.parquet", "rows": 3, "columns": ["a", "b"], "bytes": 12345,
+         "sha256": "aaa"},
+        {"file": "population.parquet", "rows": 10, "columns": ["c"], "bytes": 999,
+         "sha256": "bbb"},
+    ]}
+    got = data.manifest_outputs(manifest)
+    # 12345 bytes = 12.345 kB -> 12.3; 999 bytes -> 1.0
+    expected = pd.DataFrame({
+        "file": ["data/studies.parquet", "data/population.parquet"], "rows": [3, 10],
+        "columns": [2, 1], "size (kB)": [12.3, 1.0], "sha256": ["aaa", "bbb"],
+    })
+    pd.testing.assert_frame_equal(got, expected)
+    assert list(data.manifest_outputs({"outputs": []}).columns) == list(expected.columns)
+
+
 # --- App ---------------------------------------------------------------------------------
 
 

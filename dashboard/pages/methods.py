@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import aggregate, burden, schema, state, stats, ui
+from dashboard import aggregate, burden, data, schema, state, stats, ui
 from dashboard.data import DataError
 
 NATURAL_EARTH_LICENCE = (
@@ -19,48 +18,6 @@ NATURAL_EARTH_LICENCE = (
     "depiction and imply no position on disputed territories."
 )
 PYCOUNTRY_LICENCE = "Country names and ISO 3166-1 codes from the pycountry package (LGPL-2.1)."
-
-
-def build_id(manifest: dict) -> str:
-    """Twelve hex digits naming one build: the SHA-256 of its output checksums, in order."""
-    joined = ",".join(o.get("sha256", "") for o in manifest.get("outputs", []))
-    return hashlib.sha256(joined.encode("ascii")).hexdigest()[:12]
-
-
-def definitions_table(studies: pd.DataFrame) -> pd.DataFrame:
-    """Every definition (documented ones first, then ids generated from the data) with the
-    estimates and studies that use it."""
-    used = studies.loc[studies["definition"].notna().to_numpy(dtype=bool)]
-    cited = used.drop_duplicates(["definition", "study_id"])
-    cite = [
-        f"{a if isinstance(a, str) and a else sid}" + (f" {int(y)}" if pd.notna(y) else "")
-        for a, sid, y in zip(cited["first_author"], cited["study_id"], cited["year"], strict=True)
-    ]
-    citations = pd.Series(cite, index=cited.index).groupby(cited["definition"]).agg(
-        lambda s: "; ".join(sorted(s))
-    )
-    rows = used.groupby("definition").agg(
-        estimates=("row_id", "size"), studies=("study_id", "nunique"),
-        biomarker=("biomarker", "first"), unit=("canonical_unit", "first"),
-    )
-    generated = sorted(set(rows.index) - set(schema.DEFINITIONS_BY_ID))
-    records = [
-        {"id": d.id, "label": d.label, "biomarker": d.biomarker, "unit": d.unit,
-         "kind": "documented", "rationale": d.rationale}
-        for d in schema.DEFINITIONS
-    ] + [
-        {"id": g, "label": g, "biomarker": str(rows.at[g, "biomarker"]),
-         "unit": str(rows.at[g, "unit"]), "kind": "generated from the data",
-         "rationale": "A cut-off that no documented definition covers; grouped only with "
-                      "identical cut-offs."}
-        for g in generated
-    ]
-    out = pd.DataFrame.from_records(records)
-    out["biomarker"] = out["biomarker"].map(lambda b: schema.BIOMARKER_LABELS.get(b, b))
-    out["estimates"] = out["id"].map(rows["estimates"]).fillna(0).astype("int64")
-    out["studies"] = out["id"].map(rows["studies"]).fillna(0).astype("int64")
-    out["cited"] = out["id"].map(citations).fillna("")
-    return out
 
 
 st.title("Methods & sources")
@@ -97,7 +54,7 @@ st.markdown(
     + ", ".join(f"{schema.STATUS_LABELS[s].lower()} (`{s}`)" for s in schema.STATUSES)
     + ". Figures are never pooled across definitions or statuses."
 )
-definitions = definitions_table(studies)
+definitions = aggregate.definitions_table(studies)
 st.dataframe(
     definitions,
     hide_index=True,
@@ -327,20 +284,13 @@ st.markdown(
 
 # --- data version ------------------------------------------------------------------------------
 st.header("Data version", anchor="data")
-build = build_id(manifest)
+build = data.build_id(manifest)
 st.markdown(
     f"Build **`{build}`** (schema version {manifest['schema_version']}). Every file below was "
     "checked against its SHA-256 in `data/manifest.json` when it was loaded. Two builds from "
     "the same sources give byte-identical files, so equal checksums mean equal data."
 )
-outputs = pd.DataFrame(
-    [
-        {"file": f"data/{o['file']}", "rows": o["rows"], "columns": len(o["columns"]),
-         "size (kB)": round(o["bytes"] / 1000, 1), "sha256": o["sha256"]}
-        for o in manifest["outputs"]
-    ]
-)
-st.dataframe(outputs, hide_index=True, width="stretch")
+st.dataframe(data.manifest_outputs(manifest), hide_index=True, width="stretch")
 pooling = int((studies["usable_for"] == "pooling").sum())
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Published estimates", len(studies))
