@@ -83,7 +83,8 @@ def main() -> int:
         _session(name).run()
     empty_open, empty_rerun = time_page(None)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"AppTest run times (s): open = first run of a new session (median of {SESSIONS}), "
+    print(f"AppTest run times (s): open = the page's first run in a session, after app.py's "
+          f"default page (median of {SESSIONS}; the empty script: a fresh AppTest's first run), "
           f"rerun = median of {RERUNS} reruns.")
     print(f"Target: rerun ratio page/empty <= {TARGET_RATIO:g}. "
           f"{os.cpu_count()} CPUs, load average {load}.\n")
