@@ -27,6 +27,9 @@ PESCATARIAN_PROXY = "omnivore"
 # Which WPP location type a shared name refers to, first to last.
 NAME_PRECEDENCE: tuple[str, ...] = ("Country/Area", "World", "Region", "Subregion")
 
+# WPP location types the model resolves to member countries (``_members``); other WPP
+# aggregates (income groups, development groups) have no member list here.
+MODELLED_TYPES: tuple[str, ...] = ("World", "Region", "Subregion", "SDG region", "Country/Area")
 DEFAULT_DRAWS = 1000
 DEFAULT_SEED = 20240101
 
@@ -997,3 +1000,91 @@ def age_standardized_prevalence(
     out["age_standardized_low"] = lo
     out["age_standardized_high"] = hi
     return out
+
+
+# --- locations and summaries for a view ------------------------------------------------------
+
+
+def locations_table(population: pd.DataFrame) -> pd.DataFrame:
+    """One row per WPP location of the population frame: code, name, ISO3 (countries only;
+    missing for aggregates) and location type, as plain object columns.
+    Columns: [location_code, location, iso3, location_type]."""
+    _require_columns(population, ["location_code", "location", "iso3", "location_type"],
+                     "population frame")
+    return population.drop_duplicates("location_code")[
+        ["location_code", "location", "iso3", "location_type"]
+    ].astype({"location": "object", "iso3": "object", "location_type": "object"})
+
+
+def country_names(table: pd.DataFrame) -> dict[str, str]:
+    """ISO3 -> WPP name of every location of ``locations_table`` that has an ISO3 code."""
+    named = table.dropna(subset="iso3")
+    return dict(zip(named["iso3"], named["location"], strict=True))
+
+
+def country_codes(table: pd.DataFrame) -> list[str]:
+    """Sorted ISO3 codes of the WPP countries and areas of ``locations_table`` (the units of
+    the world map and of the diet-share model)."""
+    return sorted(table.loc[table["location_type"] == "Country/Area", "iso3"].astype(str))
+
+
+def split_locations(
+    chosen: Sequence[str], table: pd.DataFrame
+) -> tuple[list[str], list[str]]:
+    """The chosen locations (names or ISO3 codes) the model covers, in the order given, and
+    the others, each with the reason it is not modelled: a WPP location of a type outside
+    ``MODELLED_TYPES``, or a name without a UN WPP 2022 population."""
+    kind = dict(zip(table["location"], table["location_type"], strict=True))
+    kind.update(zip(table["iso3"].dropna(), table["location_type"], strict=False))
+    covered, refused = [], []
+    for loc in chosen:
+        if kind.get(loc) in MODELLED_TYPES:
+            covered.append(loc)
+        elif loc in kind:
+            refused.append(f"{loc} (a WPP {kind[loc]}: the model covers the World, WPP regions, "
+                           "subregions, SDG regions and countries)")
+        else:
+            refused.append(f"{loc} (no UN WPP 2022 population)")
+    return covered, refused
+
+
+def estimate_summary(
+    population: pd.DataFrame,
+    diet_shares_model: pd.DataFrame,
+    prevalence: pd.DataFrame,
+    *,
+    locations: Sequence,
+    years: Sequence[int],
+    by: Sequence[str],
+    supplementation: Mapping | None = None,
+) -> pd.DataFrame:
+    """``estimate_burden`` for the locations and years, summarised by ``by`` with
+    ``summarise_burden`` (intervals from summed draws): the input of the map (by country in
+    one year) and of the projection (by location and year). Columns as ``summarise_burden``.
+    """
+    rows = estimate_burden(population, diet_shares_model, prevalence, locations=locations,
+                           years=years, supplementation=supplementation)
+    return summarise_burden(rows, by=by)
+
+
+def diet_share_summary(burden: pd.DataFrame) -> pd.DataFrame:
+    """People per location and diet group of burden rows, with each group's share of the
+    location's people (all ages; for a region, its countries' population-weighted shares).
+    Columns: as ``summarise_burden`` by [location, diet_group], plus share."""
+    out = summarise_burden(burden, by=["location", "diet_group"])
+    out["share"] = out["population"] / out.groupby("location")["population"].transform("sum")
+    return out
+
+
+def count_default_countries(diet_shares_model: pd.DataFrame) -> tuple[int, int]:
+    """(countries without any diet survey, countries) of a ``diet_share_model`` frame.
+
+    A country counts as without a survey when every group other than omnivores takes a
+    default share: omnivores are the remainder, never a default, so they say nothing.
+    """
+    _require_columns(diet_shares_model, ["country_iso3", "diet_group", "is_default"],
+                     "diet share model")
+    measured = diet_shares_model.loc[
+        (diet_shares_model["diet_group"] != "omnivore").to_numpy(dtype=bool)]
+    all_default = measured.groupby("country_iso3")["is_default"].all()
+    return int(all_default.sum()), len(all_default)

@@ -626,3 +626,107 @@ def test_real_sdg_regions_sum_their_member_countries(real: dict, region: str) ->
     (codes,) = members.values()
     in_members = pop["location_code"].isin(codes) & (pop["year"] == 2025)
     assert pop.loc[in_members, "population"].sum() == pytest.approx(own, rel=1e-3)
+
+
+# --- locations and view summaries ------------------------------------------------------------
+
+
+def test_locations_table_has_one_row_per_location() -> None:
+    table = burden.locations_table(make_population({"A": 1000, "W": 1000}, years=(2025, 2050)))
+    # 2 places x 2 years x 21 bands collapse to one row per location
+    expected = pd.DataFrame({
+        "location_code": [1, 900], "location": ["Aland", "World"], "iso3": ["AAA", np.nan],
+        "location_type": ["Country/Area", "World"],
+    }, dtype=object).astype({"location_code": "int64"})
+    pd.testing.assert_frame_equal(table.reset_index(drop=True), expected)
+    assert burden.country_names(table) == {"AAA": "Aland"}
+    assert burden.country_codes(table) == ["AAA"]
+
+
+def test_country_codes_are_sorted_countries_only() -> None:
+    table = burden.locations_table(make_population({"B": 1, "W": 1, "A": 1, "E": 1}))
+    assert burden.country_codes(table) == ["AAA", "BBB"]
+    assert burden.country_names(table) == {"BBB": "Bland", "AAA": "Aland"}
+
+
+LOCATIONS = pd.DataFrame({
+    "location_code": [1, 900, 1503],
+    "location": ["Aland", "World", "High-income countries"],
+    "iso3": ["AAA", None, None],
+    "location_type": ["Country/Area", "World", "Income Group"],
+})
+
+
+@pytest.mark.parametrize(
+    ("chosen", "covered", "refused"),
+    [
+        (("World", "AAA"), ["World", "AAA"], []),
+        (("Aland",), ["Aland"], []),
+        (("High-income countries",), [],
+         ["High-income countries (a WPP Income Group: the model covers the World, WPP "
+          "regions, subregions, SDG regions and countries)"]),
+        (("Atlantis", "World"), ["World"], ["Atlantis (no UN WPP 2022 population)"]),
+        ((), [], []),
+    ],
+)
+def test_split_locations(chosen: tuple, covered: list, refused: list) -> None:
+    assert burden.split_locations(chosen, LOCATIONS) == (covered, refused)
+
+
+def test_estimate_summary_is_burden_then_summary() -> None:
+    population = make_population({"A": 1000, "B": 3000}, years=(2025, 2030))
+    shares = make_shares(AAA={"vegan": 0.1}, BBB={})
+    model = make_model({"vegan": 0.2, "omnivore": 0.05})
+    out = burden.estimate_summary(population, shares, model, locations=["AAA", "BBB"],
+                                  years=[2030], by=["iso3", "location"])
+    assert list(out["iso3"]) == ["AAA", "BBB"]
+    assert list(out["location"]) == ["Aland", "Bland"]
+    # Aland: 21 bands x 1000 = 21000 people; cases 21000 x (0.1 x 0.2 + 0.9 x 0.05) = 1365
+    # Bland: 21 x 3000 = 63000 omnivores x 0.05 = 3150
+    assert out["population"].to_numpy() == pytest.approx([21000, 63000])
+    assert out["cases"].to_numpy() == pytest.approx([1365, 3150])
+    assert out["prevalence"].to_numpy() == pytest.approx([0.065, 0.05])
+
+
+def test_estimate_summary_applies_supplementation() -> None:
+    population = make_population({"A": 1000})
+    shares = make_shares(AAA={})
+    model = make_model(0.2)
+    out = burden.estimate_summary(population, shares, model, locations=["AAA"], years=[2025],
+                                  by=["location"],
+                                  supplementation={"coverage": 0.5, "effect": 0.5})
+    # 21000 omnivores x 0.2 x (1 - 0.5 x 0.5) = 3150
+    assert out["cases"].iloc[0] == pytest.approx(3150)
+
+
+def test_diet_share_summary_shares_sum_to_one_per_location() -> None:
+    population = make_population({"A": 1000, "B": 3000})
+    shares = make_shares(AAA={"vegan": 0.1}, BBB={"vegetarian": 0.2})
+    out = burden.estimate_burden(population, shares, make_model(0.1), locations=["AAA", "BBB"],
+                                 years=[2025])
+    summary = burden.diet_share_summary(out).set_index(["location", "diet_group"])
+    # Aland: 21000 people, vegans 0.1 -> 2100; Bland: 63000, vegetarians 0.2 -> 12600
+    assert summary.loc[("Aland", "vegan"), "population"] == pytest.approx(2100)
+    assert summary.loc[("Aland", "vegan"), "share"] == pytest.approx(0.1)
+    assert summary.loc[("Bland", "vegetarian"), "share"] == pytest.approx(0.2)
+    assert summary.loc[("Bland", "omnivore"), "share"] == pytest.approx(0.8)
+    assert summary.groupby(level="location")["share"].sum().to_numpy() == pytest.approx([1, 1])
+
+
+@pytest.mark.parametrize(
+    ("defaults", "expected"),
+    [
+        # AAA: every non-omnivore group on defaults; BBB: vegans measured
+        ({"AAA": (True, True, True), "BBB": (True, True, False)}, (1, 2)),
+        ({"AAA": (False, False, False)}, (0, 1)),
+        ({"AAA": (True, True, True), "BBB": (True, True, True)}, (2, 2)),
+    ],
+)
+def test_count_default_countries_ignores_omnivores(defaults: dict, expected: tuple) -> None:
+    rows = []
+    for iso3, flags in defaults.items():
+        # omnivores are never a default, whatever the other groups are
+        rows.append({"country_iso3": iso3, "diet_group": "omnivore", "is_default": False})
+        rows += [{"country_iso3": iso3, "diet_group": d, "is_default": f}
+                 for d, f in zip(("pescatarian", "vegetarian", "vegan"), flags, strict=True)]
+    assert burden.count_default_countries(pd.DataFrame(rows)) == expected

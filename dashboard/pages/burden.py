@@ -9,8 +9,6 @@ from dashboard import aggregate, burden, charts, schema, state, ui
 from dashboard.data import DataError
 
 PROJECTION_YEARS: tuple[int, ...] = tuple(range(2020, 2051))
-# WPP location types the burden model resolves to member countries (burden._members).
-MODELLED_TYPES: tuple[str, ...] = ("World", "Region", "Subregion", "SDG region", "Country/Area")
 MEASURE_LABELS: dict[str, str] = {"share": "Share of the population", "number": "Number of people"}
 SUPPLEMENT_LABELS: dict[str, str] = {"all": "Everyone", **schema.DIET_LABELS}
 
@@ -36,32 +34,30 @@ def share_model(build: str, overrides: tuple[tuple[str, float], ...]) -> pd.Data
 def countries(build: str) -> list[str]:
     """ISO3 codes of the WPP countries and areas, the units of the map."""
     del build
-    table = locations_table(ui.load_population())
-    return sorted(table.loc[table["location_type"] == "Country/Area", "iso3"].astype(str))
+    return burden.country_codes(burden.locations_table(ui.load_population()))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def map_summary(build: str, definition: str, status: str, overrides: tuple, supplementation: tuple,
                 year: int) -> pd.DataFrame:
     """Modelled cases and share per country in one year (the map's input)."""
-    rows = burden.estimate_burden(
+    return burden.estimate_summary(
         ui.load_population(), share_model(build, overrides),
         prevalence_model(build, definition, status, "REML"), locations=countries(build),
-        years=[year], supplementation=dict(supplementation) or None,
+        years=[year], by=["iso3", "location"], supplementation=dict(supplementation) or None,
     )
-    return burden.summarise_burden(rows, by=["iso3", "location"])
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def projection_summary(build: str, definition: str, status: str, overrides: tuple,
                        supplementation: tuple, locations: tuple[str, ...]) -> pd.DataFrame:
     """Modelled cases and share per location and year, 2020-2050."""
-    rows = burden.estimate_burden(
+    return burden.estimate_summary(
         ui.load_population(), share_model(build, overrides),
         prevalence_model(build, definition, status, "REML"), locations=list(locations),
-        years=list(PROJECTION_YEARS), supplementation=dict(supplementation) or None,
+        years=list(PROJECTION_YEARS), by=["location", "year"],
+        supplementation=dict(supplementation) or None,
     )
-    return burden.summarise_burden(rows, by=["location", "year"])
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -71,29 +67,6 @@ def map_figure(build: str, definition: str, status: str, overrides: tuple, suppl
     into a plotly figure is the slowest step of a view."""
     world = map_summary(build, definition, status, overrides, supplementation, year)
     return charts.burden_map_figure(world, ui.load_world(), measure, title, subtitle=subtitle)
-
-
-def locations_table(population: pd.DataFrame) -> pd.DataFrame:
-    """One row per WPP location: name, ISO3 (countries) and location type."""
-    return population.drop_duplicates("location_code")[
-        ["location_code", "location", "iso3", "location_type"]
-    ].astype({"location": "object", "iso3": "object", "location_type": "object"})
-
-
-def split_locations(chosen: tuple[str, ...], table: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """The chosen locations the model covers, and the others with the reason."""
-    kind = dict(zip(table["location"], table["location_type"], strict=True))
-    kind.update(zip(table["iso3"].dropna(), table["location_type"], strict=False))
-    covered, refused = [], []
-    for loc in chosen:
-        if kind.get(loc) in MODELLED_TYPES:
-            covered.append(loc)
-        elif loc in kind:
-            refused.append(f"{loc} (a WPP {kind[loc]}: the model covers the World, WPP regions, "
-                           "subregions, SDG regions and countries)")
-        else:
-            refused.append(f"{loc} (no UN WPP 2022 population)")
-    return covered, refused
 
 
 def location_label(code: str, names: dict[str, str]) -> str:
@@ -118,9 +91,8 @@ except DataError as err:
     ui.render_data_error(err)
     st.stop()
 build = ",".join(o["sha256"] for o in manifest["outputs"])
-table = locations_table(population)
-country_names = dict(zip(table["iso3"].dropna(), table.dropna(subset="iso3")["location"],
-                         strict=True))
+table = burden.locations_table(population)
+country_names = burden.country_names(table)
 
 view = state.read("burden", ui.filter_choices(studies))
 ui.render_filters("burden", studies, view, names=("def", "status"))
@@ -172,7 +144,7 @@ definition_text = (f"{aggregate.definition_label(definition)}, "
                    f"{schema.STATUS_LABELS[status].lower()}")
 status_text = f"{schema.STATUS_LABELS[status]} status"
 
-covered, refused = split_locations(view["loc"], table)
+covered, refused = burden.split_locations(view["loc"], table)
 if refused:
     st.warning("Not modelled: " + "; ".join(refused) + ".", icon=":material/location_off:")
 if not covered:
@@ -235,10 +207,7 @@ ui.render_figure(
 
 # --- assumptions -------------------------------------------------------------------------------
 fallback = model.loc[model["basis"] != burden.BASIS_AGE_DIET]
-# Omnivores are the remainder, never a default: a country without a survey has every other
-# group on defaults.
-measured = shares.loc[shares["diet_group"] != "omnivore"]
-default_countries = measured.groupby("country_iso3")["is_default"].all()
+n_default, n_countries = burden.count_default_countries(shares)
 st.markdown("**Assumptions of the model**")
 assumptions = [
     f"Prevalence: random-effects pooled estimates ({definition_text}) per 20-year age band and "
@@ -250,7 +219,7 @@ assumptions = [
     "prediction distribution (between-study variance tau2 plus the pooled estimate's "
     "variance), shared by every place and year; 95% UI = 2.5th-97.5th percentiles.",
     f"Diet shares: the best survey per country (health or nutrition surveys first, then the "
-    f"most recent); {int(default_countries.sum())} of {len(default_countries)} countries have "
+    f"most recent); {n_default} of {n_countries} countries have "
     "no survey and take default shares, and groups a survey does not measure take defaults "
     "(table below).",
     "Diet shares are held constant over the years and applied to every age (surveys are of "
@@ -315,9 +284,7 @@ ui.render_figure(
 
 # --- the inputs --------------------------------------------------------------------------------
 st.subheader("Diet shares used")
-share_by_diet = burden.summarise_burden(rows, by=["location", "diet_group"])
-share_by_diet["share"] = share_by_diet["population"] / share_by_diet.groupby("location")[
-    "population"].transform("sum")
+share_by_diet = burden.diet_share_summary(rows)
 st.dataframe(
     share_by_diet[["location", "diet_group", "share", "population"]],
     hide_index=True, width="stretch",
