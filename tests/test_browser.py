@@ -244,12 +244,20 @@ def test_burden_map_draws_countries_offline(context, server, blocked):
 
 
 @pytest.fixture(scope="module")
-def every_page(browser: Browser, server: str) -> Iterator[dict[str, Page | Exception]]:
+def outside_requests() -> list[str]:
+    """URLs outside localhost that any page of the every_page tabs asked for."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def every_page(
+    browser: Browser, server: str, outside_requests: list[str]
+) -> Iterator[dict[str, Page | Exception]]:
     """All pages opened side by side in one offline context, as tabs (they load in parallel).
 
     A page that fails to draw is kept as its exception, so only its own test fails.
     """
-    ctx = driver.offline_context(browser)
+    ctx = driver.offline_context(browser, outside_requests)
     pages = {}
     for name in state.PAGES:
         pages[name] = ctx.new_page()
@@ -277,3 +285,9 @@ def test_every_page_opens_without_an_exception_and_draws(every_page, name):
         assert page.locator(".js-plotly-plot").count() >= 1
         # Drawn, not just mounted: Plotly has put its traces into the SVG.
         assert page.locator(PLOTLY_TRACES).count() > 0
+
+
+def test_no_page_asks_for_anything_outside_localhost(every_page, outside_requests):
+    # Fonts, icons, map geometry and Plotly are all served by the app itself.
+    assert all(not isinstance(p, Exception) for p in every_page.values())
+    assert outside_requests == []
