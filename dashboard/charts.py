@@ -343,10 +343,48 @@ def _pooled_hover(part: pd.DataFrame) -> tuple[list[list[str]], str]:
     return custom, template
 
 
+def _survey_hover(part: pd.DataFrame) -> tuple[list[list[str]], str]:
+    custom = [
+        [format_interval(r.ci_low, r.ci_high), format_count(r.n), format_count(r.n_eff),
+         format_count(r.df), _reliability_text(r.reliability)]
+        for r in part.itertuples()
+    ]
+    template = (
+        "%{fullData.name}, %{x}<br>Prevalence %{y:.1f}% (95% CI %{customdata[0]})"
+        "<br>n = %{customdata[1]}; effective n = %{customdata[2]}, df = %{customdata[3]}"
+        "<br>%{customdata[4]}<extra></extra>"
+    )
+    return custom, template
+
+
 _POOLED_COLUMNS = ("estimate", "ci_low", "ci_high", "k", "n_total", "reliability")
+# Columns of a design-based estimate (stats.SURVEY_COLUMNS) that the bars and hover use.
+_SURVEY_COLUMNS = ("estimate", "ci_low", "ci_high", "n", "n_eff", "df", "reliability")
+# What a bar chart's rows are: pooled published studies, or design-based survey estimates.
+_BAR_SOURCES: dict[str, tuple[tuple[str, ...], Any]] = {
+    "studies": (_POOLED_COLUMNS, _pooled_hover),
+    "survey": (_SURVEY_COLUMNS, _survey_hover),
+}
 
 
 # --- evidence charts ---------------------------------------------------------------------------
+
+
+def bar_axes(frame: pd.DataFrame, by: Sequence[str]) -> tuple[pd.DataFrame, str, str]:
+    """Fit estimates grouped by any of age band, diet group and sex to
+    ``prevalence_bars_figure``: returns (frame, x, colour) with one x column and one colour
+    column. Diet groups are the colours when grouped by them (else one colour, "All"); the
+    other groups are the x axis, joined as "20-39, female" under a column named by their
+    labels ("Age band, Sex") when there are several, or "All" when there are none. The input
+    is not changed.
+    """
+    colour = "diet_group" if "diet_group" in by else "group"
+    rest = [b for b in by if b != colour]
+    x = rest[0] if len(rest) == 1 else ", ".join(_NAMES.get(b, b) for b in rest) or "All"
+    out = frame.assign(**{colour: frame[colour].astype(str) if colour in frame else "All"})
+    if len(rest) != 1:
+        out[x] = frame[rest].astype(str).agg(", ".join, axis=1) if rest else "All"
+    return out, x, colour
 
 
 def prevalence_bars_figure(
@@ -357,16 +395,25 @@ def prevalence_bars_figure(
     x: str = "age_band",
     colour: str = "diet_group",
     mode: str = "bars",
+    source: str = "studies",
 ) -> go.Figure:
     """Pooled prevalence as grouped bars (or dots) by ``x`` x diet group with 95% CI bars.
 
-    Input: ``aggregate.pool_groups`` output, columns [x, colour, estimate, ci_low, ci_high,
-    k, n_total, reliability] (fractions). One trace per diet group in its schema colour.
-    Estimates flagged "suppress" (NCHS) are hatched bars or hollow dots, flagged in hover.
+    Input with ``source="studies"``: ``aggregate.pool_groups`` output, columns [x, colour,
+    estimate, ci_low, ci_high, k, n_total, reliability] (fractions); the hover gives n and
+    the number of studies. With ``source="survey"``: design-based estimates
+    (``stats.survey_prevalence``), columns [x, colour, estimate, ci_low, ci_high, n, n_eff,
+    df, reliability]; the hover gives n, the effective n and the design degrees of freedom
+    that the NCHS rules use (Parker et al. 2017). One trace per diet group in its schema
+    colour. Estimates flagged "suppress" (NCHS) are hatched bars or hollow dots, flagged in
+    hover.
     """
     if mode not in ("bars", "dots"):
         raise ValueError(f"mode must be 'bars' or 'dots', got {mode!r}")
-    _require(pooled, [x, colour, *_POOLED_COLUMNS], "prevalence_bars_figure")
+    if source not in _BAR_SOURCES:
+        raise ValueError(f"source must be one of {', '.join(_BAR_SOURCES)}, got {source!r}")
+    columns, hover = _BAR_SOURCES[source]
+    _require(pooled, [x, colour, *columns], "prevalence_bars_figure")
     if pooled.duplicated([x, colour]).any():
         raise ValueError(f"prevalence_bars_figure: expected one row per {x} and {colour}")
     fig = go.Figure()
@@ -378,7 +425,7 @@ def prevalence_bars_figure(
                                     kind="stable")]
         suppressed = _suppressed(part)
         suppressed_any |= bool(suppressed.any())
-        custom, template = _pooled_hover(part)
+        custom, template = hover(part)
         common = {
             "x": part[x].astype(str).tolist(),
             "y": (pd.to_numeric(part["estimate"]) * 100).tolist(),
@@ -464,8 +511,13 @@ def heatmap_figure(
 
 
 def _study_label(r: Any) -> str:
-    """"Author year (ISO3)"; the study id stands in for a missing author."""
+    """"Author year (ISO3)"; a missing author is replaced by the survey or cohort (cut to 28
+    characters), then by the study id, so that readers see a name rather than a slug."""
     author = getattr(r, "first_author", None)
+    if _missing(author) or not str(author).strip():
+        author = getattr(r, "survey_or_cohort", None)
+        if not _missing(author) and len(str(author)) > 28:
+            author = str(author)[:27].rstrip() + "…"
     if _missing(author) or not str(author).strip():
         author = getattr(r, "study_id", None)
     author = "Unnamed study" if _missing(author) else str(author)

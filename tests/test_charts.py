@@ -439,3 +439,95 @@ def test_cutoffs_dumbbell_one_trace_per_definition():
 )
 def test_format_people_rounds_modelled_counts(value, text) -> None:
     assert charts.format_people(value) == text
+
+
+# --- survey estimates as bars ------------------------------------------------------------------
+
+# Design-based estimates (stats.survey_prevalence columns) by sex; the male one suppressed.
+SURVEY = pd.DataFrame({
+    "sex": ["female", "male"],
+    "estimate": [0.12, 0.30],
+    "se": [0.02, 0.15],
+    "ci_low": [0.085, 0.05],
+    "ci_high": [0.16, 0.70],
+    "n": [1500, 25],
+    "n_eff": [812.4, 9.6],
+    "df": [30.0, 4.0],
+    "reliability": ["ok", "suppress"],
+})
+
+
+def test_survey_bars_hover_gives_n_effective_n_and_df():
+    chart, x, colour = charts.bar_axes(SURVEY, ["sex"])
+    spec = _spec(charts.prevalence_bars_figure(chart, TITLE, x=x, colour=colour,
+                                               source="survey"))
+    (trace,) = spec["data"]
+    assert list(trace["x"]) == ["female", "male"]
+    # n_eff 812.4 -> "812", 9.6 -> "10"; df 30 and 4
+    assert [list(c) for c in trace["customdata"]] == [
+        ["8.5-16.0%", "1,500", "812", "30", "reliable"],
+        ["5.0-70.0%", "25", "10", "4", "suppressed: too imprecise to report (NCHS)"],
+    ]
+    assert "effective n = %{customdata[2]}, df = %{customdata[3]}" in trace["hovertemplate"]
+    assert "studies" not in trace["hovertemplate"]
+    assert list(trace["marker"]["pattern"]["shape"]) == ["", "/"]
+
+
+@pytest.mark.parametrize(
+    ("frame", "source", "message"),
+    [
+        (SURVEY.assign(group="All"), "census", "source must be one of studies, survey"),
+        (SURVEY.assign(group="All").drop(columns="n_eff"), "survey", "lacks column\\(s\\) n_eff"),
+        # survey estimates have no k or n_total: the default source asks for them
+        (SURVEY.assign(group="All"), "studies", "lacks column\\(s\\) k, n_total"),
+    ],
+)
+def test_prevalence_bars_source_checks_its_columns(frame, source, message):
+    with pytest.raises(ValueError, match=message):
+        charts.prevalence_bars_figure(frame, TITLE, x="sex", colour="group", source=source)
+
+
+GROUPED = pd.DataFrame({
+    "age_band": ["0-39", "0-39", "40+"],
+    "sex": ["female", "male", "female"],
+    "diet_group": ["vegan", "vegan", "omnivore"],
+    "estimate": [0.1, 0.2, 0.3],
+})
+
+
+@pytest.mark.parametrize(
+    ("by", "x", "colour", "x_values", "colours"),
+    [
+        ([], "All", "group", ["All"] * 3, ["All"] * 3),
+        (["sex"], "sex", "group", ["female", "male", "female"], ["All"] * 3),
+        (["diet_group"], "All", "diet_group", ["All"] * 3, ["vegan", "vegan", "omnivore"]),
+        (["age_band", "diet_group"], "age_band", "diet_group", ["0-39", "0-39", "40+"],
+         ["vegan", "vegan", "omnivore"]),
+        (["age_band", "sex"], "Age band, Sex", "group",
+         ["0-39, female", "0-39, male", "40+, female"], ["All"] * 3),
+        (["age_band", "sex", "diet_group"], "Age band, Sex", "diet_group",
+         ["0-39, female", "0-39, male", "40+, female"], ["vegan", "vegan", "omnivore"]),
+    ],
+)
+def test_bar_axes(by, x, colour, x_values, colours):
+    out, got_x, got_colour = charts.bar_axes(GROUPED, by)
+    assert (got_x, got_colour) == (x, colour)
+    assert list(out[x]) == x_values
+    assert list(out[colour]) == colours
+    assert list(GROUPED.columns) == ["age_band", "sex", "diet_group", "estimate"]  # unchanged
+
+
+@pytest.mark.parametrize(
+    ("row", "label"),
+    [
+        ({"first_author": "Evatt", "year": 2009, "country_iso3": "USA"}, "Evatt 2009 (USA)"),
+        # no author: the survey, cut to 28 characters (27 + ellipsis)
+        ({"first_author": None, "survey_or_cohort": "Cross-sectional study of long-term "
+          "vegetarians, Beijing", "study_id": "apjcn_x", "country_iso3": "CHN"},
+         "Cross-sectional study of lo… (CHN)"),
+        ({"first_author": None, "survey_or_cohort": None, "study_id": "nz1997"}, "nz1997"),
+        ({}, "Unnamed study"),
+    ],
+)
+def test_study_label_prefers_names_over_ids(row, label) -> None:
+    assert charts._study_label(pd.Series(row, dtype=object)) == label
