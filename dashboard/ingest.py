@@ -7,7 +7,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
 import numpy as np
@@ -358,10 +358,11 @@ class Outcome:
 
     @property
     def label(self) -> str:
-        """Human-readable definition, e.g. 'serum_b12 < 148 pmol/L'."""
+        """Human-readable definition, e.g. 'Serum B12 < 148 pmol/L'."""
+        name = schema.BIOMARKER_SHORT.get(self.biomarker, self.biomarker)
         if self.operator == "between":
-            return f"{self.biomarker} {self.cutoff:g}-{self.cutoff_high:g} {self.unit}"
-        return f"{self.biomarker} {self.operator} {self.cutoff:g} {self.unit}"
+            return f"{name} {self.cutoff:g}-{self.cutoff_high:g} {self.unit}"
+        return f"{name} {self.operator} {self.cutoff:g} {self.unit}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -1171,6 +1172,30 @@ def map_labels(
 OPERATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "between")
 
 
+# Documented definitions computable from one value per person: one marker, one cut-off.
+VALUE_DEFINITIONS: tuple[schema.Definition, ...] = tuple(
+    d for d in schema.DEFINITIONS
+    if d.biomarker in VALUE_BIOMARKERS and d.direction in ("<", ">")
+)
+
+
+def matching_definition(outcome: Outcome) -> schema.Definition | None:
+    """The documented definition (of ``VALUE_DEFINITIONS``) whose matching range holds this
+    marker, direction and cut-off, so an analyst's estimate can be set beside the published
+    ones. The cut-off is converted to the definition's unit first; the range is the one the
+    build uses to assign published cut-offs to definitions (schema.Definition.low_min and
+    low_max). None when no definition matches (another marker, direction or cut-off).
+    """
+    factors = UNIT_FACTORS[outcome.biomarker]
+    for d in VALUE_DEFINITIONS:
+        if d.biomarker != outcome.biomarker or d.direction != outcome.operator:
+            continue
+        cut = outcome.cutoff * factors[outcome.unit] / factors[d.unit]
+        if d.low_min <= cut <= d.low_max:
+            return d
+    return None
+
+
 def outcome_from_definition(definition_id: str) -> Outcome:
     """The Outcome for one of schema.DEFINITIONS (serum B12, holoTC and MMA ones).
 
@@ -1628,6 +1653,43 @@ def estimate(
         level=level,
         standardize=standardize,
     )
+
+
+def survey_age_weights(prepared: Prepared) -> dict[str, float]:
+    """The survey's own age distribution as standard weights: the summed sampling weights
+    (people counted when the design has no weight) of each known age band with people in it,
+    in band order. People of unknown age band are left out, as in the standardised estimate.
+    """
+    if "age_band" not in prepared.frame.columns:
+        raise InputError("Cannot standardise by age: no column is mapped to age. Map one first.")
+    known = _known_age_bands(prepared.frame)
+    sizes = known.groupby("age_band", observed=True)[prepared.weight or "outcome"]
+    return (sizes.sum() if prepared.weight else sizes.size()).to_dict()
+
+
+def _known_age_bands(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(age_band=frame["age_band"].cat.remove_categories(UNKNOWN_LABEL))
+
+
+def estimate_standardized(
+    prepared: Prepared,
+    by: Sequence[str],
+    weights: object,
+    *,
+    ci: str = "korn-graubard",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Directly age-standardised design-based prevalence by groups (``estimate`` with
+    ``standardize=("age_band", weights)``; Ahmad et al. 2001 for the method).
+
+    People of unknown age band are left out: their band has no standard weight. ``weights``
+    maps each age band to its standard weight (``stats.standard_weights_for_bands`` or
+    ``survey_age_weights``).
+    """
+    if "age_band" not in prepared.frame.columns:
+        raise InputError("Cannot standardise by age: no column is mapped to age. Map one first.")
+    known = replace(prepared, frame=_known_age_bands(prepared.frame))
+    return estimate(known, by, ci=ci, level=level, standardize=("age_band", weights))
 
 
 # --- Prevalence tables ---------------------------------------------------------------------

@@ -61,7 +61,7 @@ def test_upload_confirm_and_download_equal_survey_prevalence(tmp_path: Path):
             page.get_by_text("Upload a file to begin").wait_for()
             page.locator("input[type=file]").set_input_files(str(MICRODATA))
             page.get_by_role("button", name="Confirm mapping").click()
-            page.get_by_role("heading", name="Prevalence of serum_b12 < 148 pmol/L").wait_for()
+            page.get_by_role("heading", name="Prevalence of Serum B12 < 148 pmol/L").wait_for()
             assert page.get_by_text("124 rows without a Serum/plasma total B12").count() >= 1
             page.get_by_role("heading", name="Age-standardised prevalence").wait_for()
             assert "fp=319a436b7b83" in page.url

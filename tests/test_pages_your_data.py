@@ -96,7 +96,7 @@ def test_link_without_the_file_names_the_file_and_the_view():
     text = _texts(at.info)
     assert OTHER_FP in text
     assert "Upload the file" in text
-    assert "serum_b12 < 185 pmol/L" in text
+    assert "Serum B12 < 185 pmol/L" in text
     assert "diet group" in text
 
 
@@ -126,7 +126,7 @@ def test_upload_map_and_results_reproduce_r():
     assert [t["name"] for t in crude["data"]] == ["Omnivore", "Pescatarian", "Vegetarian",
                                                   "Vegan"]
     title = crude["layout"]["title"]["text"]
-    assert "serum_b12 < 148 pmol/L" in title
+    assert "Serum B12 < 148 pmol/L" in title
     assert "(%)" in title
     assert "survey_microdata.csv" in title
     assert all(t["error_y"]["array"] for t in crude["data"])
