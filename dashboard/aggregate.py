@@ -289,6 +289,8 @@ def _n_eff(estimate: float, logit_se: float, n_total: float) -> float:
 
 
 def _pool(rows: pd.DataFrame, method: str, level: float) -> dict:
+    # A plain table has no studies: its rows are named by their labels.
+    ids = rows["study_id"] if "study_id" in rows else rows.index.to_series()
     cases = rows["cases"].to_numpy(dtype=float)
     n = rows["n"].to_numpy(dtype=float)
     est = stats.pool_prevalence(cases, n, method=method, level=level)
@@ -313,7 +315,7 @@ def _pool(rows: pd.DataFrame, method: str, level: float) -> dict:
         "n_total": int(n_total),
         "cases_total": int(cases.sum()),
         "reliability": str(np.asarray(reliability, dtype=object).ravel()[0]),
-        "study_ids": ", ".join(sorted(rows["study_id"].astype(str).unique())),
+        "study_ids": ", ".join(sorted(ids.astype(str).unique())),
         "logit": est.logit,
         "logit_se": est.logit_se,
     }
@@ -355,7 +357,35 @@ def pool_groups(
     """
     by = list(by)
     _require_columns(studies, by, "studies frame")
-    rows = _pooling_rows(studies)
+    return _pool_by(_pooling_rows(studies), by, method, level)
+
+
+def pool_table(
+    table: pd.DataFrame,
+    by: Sequence[str] = (),
+    method: str = "REML",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Random-effects pooled prevalence per group of a plain table of counts (an analyst's
+    prevalence table): every row is one stratum with ``cases`` among ``n``.
+
+    The pooling is ``pool_groups``' (logit scale, metafor ``rma(measure="PLO")``; REML,
+    Viechtbauer 2005, or DerSimonian & Laird 1986), without its study columns: all rows are
+    taken as one definition and status, and ``study_ids`` lists the pooled rows' index
+    labels. A row without cases or n raises ValueError naming it. Columns as
+    ``pool_groups``: [*by, *POOLED_COLUMNS].
+    """
+    by = list(by)
+    _require_columns(table, ["cases", "n", *by], "table")
+    missing = (table["cases"].isna() | table["n"].isna()).to_numpy(dtype=bool)
+    if missing.any():
+        labels = ", ".join(map(str, table.index[missing]))
+        raise ValueError(f"rows without cases or n cannot be pooled (rows: {labels})")
+    return _pool_by(table, by, method, level)
+
+
+def _pool_by(rows: pd.DataFrame, by: list[str], method: str, level: float) -> pd.DataFrame:
+    """One pooled row per group of ``rows`` (all pooled), in the vocabularies' order."""
     records = []
     if by:
         keys = rows[by].astype("object")
@@ -371,6 +401,39 @@ def pool_groups(
             out = out.sort_values(column, key=key, kind="stable")
     return out.reset_index(drop=True).astype({"k": "int64", "n_total": "int64",
                                               "cases_total": "int64"})
+
+
+# Groups an analyst's estimates share with the published pooled ones.
+COMPARABLE_GROUPS: tuple[str, ...] = ("age_band", "diet_group")
+
+
+def compare_with_published(
+    yours: pd.DataFrame, published: pd.DataFrame, by: Sequence[str]
+) -> pd.DataFrame:
+    """An analyst's estimates beside the published pooled ones of the same groups.
+
+    ``yours`` has [*by, estimate, ci_low, ci_high, n] (e.g. ``ingest.estimate``),
+    ``published`` [*by, estimate, ci_low, ci_high, k, n_total] (``pool_groups``); ``by`` may
+    only name ``COMPARABLE_GROUPS`` (published studies have no other common groups: a
+    ValueError says so). Groups missing on either side are left out; with no groups the one
+    overall row of each side is paired. Columns: [*by, estimate_yours, ci_low_yours,
+    ci_high_yours, n, estimate_published, ci_low_published, ci_high_published, k, n_total].
+    """
+    by = list(by)
+    other = [b for b in by if b not in COMPARABLE_GROUPS]
+    if other:
+        raise ValueError(
+            f"cannot compare by {', '.join(other)}: the published estimates share only "
+            f"{', '.join(COMPARABLE_GROUPS)}"
+        )
+    _require_columns(yours, [*by, "estimate", "ci_low", "ci_high", "n"], "your estimates")
+    _require_columns(published, [*by, "estimate", "ci_low", "ci_high", "k", "n_total"],
+                     "published estimates")
+    return yours.loc[:, [*by, "estimate", "ci_low", "ci_high", "n"]].merge(
+        published[[*by, "estimate", "ci_low", "ci_high", "k", "n_total"]],
+        **({"on": by, "how": "inner"} if by else {"how": "cross"}),
+        suffixes=("_yours", "_published"),
+    )
 
 
 # --- headline figures ------------------------------------------------------------------------

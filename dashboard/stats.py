@@ -493,6 +493,43 @@ def age_standardize(
     return sums[[*by, *rates, "weight_covered"]]
 
 
+def standard_weights_for_bands(
+    standards: pd.DataFrame,
+    standard: str,
+    bands: Sequence[tuple[str, int, int | None]],
+) -> dict[str, float]:
+    """Shares of a standard population in custom age bands, for ``age_standardize`` or
+    survey standardisation (WHO 2000-2025 standard: Ahmad et al. 2001).
+
+    ``standards`` has columns [standard, age_min, age_max (missing: open top group),
+    weight_share]; ``bands`` are (label, first year, last year or None for an open band), as
+    ``ingest.parse_age_bands`` gives them. Each standard age group adds its share to the band
+    holding it; a band no group falls in gets 0. A standard group cut by a band edge cannot
+    be split honestly, so it raises ValueError naming the group, as does an unknown standard.
+    """
+    missing = [c for c in ("standard", "age_min", "age_max", "weight_share")
+               if c not in standards.columns]
+    if missing:
+        raise ValueError(f"standard populations frame lacks the column(s) {', '.join(missing)}")
+    rows = standards.loc[(standards["standard"] == standard).to_numpy(dtype=bool)]
+    if rows.empty:
+        raise ValueError(f"unknown standard population {standard!r}")
+    weights = dict.fromkeys((b[0] for b in bands), 0.0)
+    for r in rows.itertuples():
+        hi = math.inf if pd.isna(r.age_max) else int(r.age_max)
+        band = next((b for b in bands if b[1] <= int(r.age_min) and
+                     (b[2] is None or int(r.age_min) <= b[2])), None)
+        if band is None or (band[2] is not None and hi > band[2]):
+            edge = f"{int(r.age_min)}+" if hi == math.inf else f"{int(r.age_min)}-{hi}"
+            raise ValueError(
+                f"the standard's age group {edge} crosses an edge of your age bands: use band "
+                "edges the standard shares (multiples of 5 up to its open top group) or the "
+                "survey's own age distribution"
+            )
+        weights[band[0]] += float(r.weight_share)
+    return weights
+
+
 # --- survey prevalence -------------------------------------------------------------------------
 
 SURVEY_CI_METHODS: tuple[str, ...] = ("korn-graubard", "beta", "logit")

@@ -280,6 +280,93 @@ def test_pool_groups_refuses_mixed_or_incomplete_rows(other: dict, message: str)
         aggregate.pool_groups(make_studies({}, other))
 
 
+# --- pool_table --------------------------------------------------------------------------------
+
+
+def test_pool_table_pools_a_plain_table_like_pool_groups() -> None:
+    # An analyst's table: rows labelled by file line, groups in a plain column.
+    table = pd.DataFrame({"sex": ["female", "female", "female", "male"],
+                          "cases": [4.0, 3.0, 3.0, 30.0], "n": [32.0, 29.0, 33.0, 60.0]},
+                         index=[2, 3, 4, 5])
+    out = aggregate.pool_table(table, by=["sex"])
+    assert list(out.columns) == ["sex", *aggregate.POOLED_COLUMNS]
+    assert list(out["sex"]) == ["female", "male"]
+    female, male = out.iloc[0], out.iloc[1]
+    # the metafor reference above: the same three strata
+    assert (female["estimate"], female["ci_low"], female["ci_high"]) == pytest.approx(
+        R_REML_POOLED, rel=1e-6)
+    assert (female["k"], female["n_total"], female["cases_total"]) == (3, 94, 10)
+    assert female["study_ids"] == "2, 3, 4"  # the rows pooled, by their labels
+    # one stratum: the pool is its proportion, 30 / 60 = 0.5
+    assert male["estimate"] == pytest.approx(0.5)
+    assert (male["k"], male["study_ids"]) == (1, "5")
+
+
+def test_pool_table_without_groups_pools_every_row() -> None:
+    table = pd.DataFrame({"cases": [20, 20], "n": [100, 100]})
+    out = aggregate.pool_table(table)
+    # two identical strata 20/100: no heterogeneity, pooled 0.2, n 200
+    assert len(out) == 1
+    assert out.iloc[0]["estimate"] == pytest.approx(0.2)
+    assert (out.iloc[0]["k"], out.iloc[0]["n_total"], out.iloc[0]["tau2"]) == (2, 200, 0.0)
+    assert aggregate.pool_table(table.iloc[0:0]).empty
+
+
+@pytest.mark.parametrize(
+    ("table", "by", "message"),
+    [
+        (pd.DataFrame({"cases": [1.0, None], "n": [10, 10]}, index=["a", "b"]), [],
+         "rows without cases or n cannot be pooled \\(rows: b\\)"),
+        (pd.DataFrame({"cases": [1], "n": [10]}), ["sex"], "table lacks the column\\(s\\) sex"),
+        (pd.DataFrame({"n": [10]}), [], "table lacks the column\\(s\\) cases"),
+    ],
+)
+def test_pool_table_rejects_incomplete_tables(table: pd.DataFrame, by: list,
+                                              message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        aggregate.pool_table(table, by=by)
+
+
+# --- compare_with_published ------------------------------------------------------------------
+
+YOURS = pd.DataFrame({"age_band": ["20-39", "40-59"], "estimate": [0.1, 0.2],
+                      "ci_low": [0.05, 0.1], "ci_high": [0.15, 0.3], "n": [200, 100],
+                      "se": [0.02, 0.05]})
+PUBLISHED = pd.DataFrame({"age_band": ["20-39", "60-79"], "estimate": [0.12, 0.3],
+                          "ci_low": [0.1, 0.2], "ci_high": [0.14, 0.4], "k": [4, 2],
+                          "n_total": [5000, 300], "tau2": [0.1, 0.0]})
+
+
+def test_compare_with_published_pairs_shared_groups() -> None:
+    out = aggregate.compare_with_published(YOURS, PUBLISHED, ["age_band"])
+    # only 20-39 is on both sides
+    assert out.to_dict("records") == [{
+        "age_band": "20-39", "estimate_yours": 0.1, "ci_low_yours": 0.05,
+        "ci_high_yours": 0.15, "n": 200, "estimate_published": 0.12,
+        "ci_low_published": 0.1, "ci_high_published": 0.14, "k": 4, "n_total": 5000,
+    }]
+
+
+def test_compare_with_published_without_groups_pairs_the_overall_rows() -> None:
+    out = aggregate.compare_with_published(YOURS.iloc[:1].drop(columns="age_band"),
+                                           PUBLISHED.iloc[:1].drop(columns="age_band"), [])
+    assert out[["estimate_yours", "estimate_published", "n", "k"]].values.tolist() == [
+        [0.1, 0.12, 200, 4]]
+
+
+@pytest.mark.parametrize(
+    ("by", "message"),
+    [
+        (["sex"], "cannot compare by sex: the published estimates share only age_band, "
+                  "diet_group"),
+        (["diet_group"], "your estimates lacks the column\\(s\\) diet_group"),
+    ],
+)
+def test_compare_with_published_rejects_other_groups(by: list, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        aggregate.compare_with_published(YOURS, PUBLISHED, by)
+
+
 # --- headline figures ------------------------------------------------------------------------
 
 HEADLINE_ROWS = (

@@ -897,3 +897,82 @@ def test_any_bytes_give_an_upload_or_an_input_error(name, content):
     except ingest.InputError as err:
         problems = err.problems
     assert problems
+
+
+# --- Published definitions and age standardisation for the page ---------------------------
+
+
+def test_value_definitions_are_the_single_marker_single_cutoff_ones():
+    # b12_148_221 and b12_148_258 are bands; combined and cb12 need several markers
+    assert [d.id for d in ingest.VALUE_DEFINITIONS] == [
+        "b12_lt148", "b12_lt118", "b12_lt185", "b12_lt221", "b12_lt258", "holotc_lt35",
+        "mma_gt026", "mma_gt037",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        (ingest.Outcome("serum_b12", "<", 148.0, "pmol/L"), "b12_lt148"),
+        # 200 pg/mL x 0.738 = 147.6 pmol/L, inside b12_lt148's 145-151
+        (ingest.Outcome("serum_b12", "<", 200.0, "pg/mL"), "b12_lt148"),
+        # 250 pg/mL x 0.738 = 184.5 pmol/L, inside b12_lt185's 183-187
+        (ingest.Outcome("serum_b12", "<", 250.0, "pg/mL"), "b12_lt185"),
+        (ingest.Outcome("serum_b12", "<", 151.0, "pmol/L"), "b12_lt148"),  # range end
+        (ingest.Outcome("serum_b12", "<", 152.0, "pmol/L"), None),
+        (ingest.Outcome("serum_b12", "<", 137.5, "pmol/L"), None),
+        (ingest.Outcome("serum_b12", ">", 148.0, "pmol/L"), None),  # other direction
+        (ingest.Outcome("holotc", "<", 35.0, "pmol/L"), "holotc_lt35"),
+        # 370 nmol/L x 0.001 = 0.37 umol/L
+        (ingest.Outcome("mma", ">", 370.0, "nmol/L"), "mma_gt037"),
+        (ingest.Outcome("mma", "<", 0.37, "umol/L"), None),
+    ],
+)
+def test_matching_definition(outcome, expected):
+    found = ingest.matching_definition(outcome)
+    assert (found.id if found else None) == expected
+
+
+# Ages 30, 45, 62, 25 and one unknown; weights 1000, 1200, 900, 1100, 500; values 300, 120,
+# 210, 350, 100 pmol/L (< 148: the 45-year-old and the person of unknown age).
+AGED = micro(*GOOD_ROWS, "5,1,1,500,,male,omnivore,100")
+BANDS_3 = "0-29,30-59,60+"
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # 0-29: 1100; 30-59: 1000 + 1200 = 2200; 60+: 900; unknown age left out
+        ({}, {"0-29": 1100.0, "30-59": 2200.0, "60+": 900.0}),
+        # without a weight column: people counted, 1 + 2 + 1
+        ({"weight": None, "stratum": None, "psu": None},
+         {"0-29": 1, "30-59": 2, "60+": 1}),
+    ],
+)
+def test_survey_age_weights(changes, expected):
+    upload = ingest.read_upload("a.csv", AGED)
+    mapping = replace(ingest.propose_mapping(upload.frame), **changes)
+    prepared = ingest.prepare_microdata(upload, mapping, "b12_lt148", BANDS_3)
+    assert ingest.survey_age_weights(prepared) == expected
+
+
+def test_estimate_standardized_leaves_out_unknown_ages():
+    upload = ingest.read_upload("a.csv", AGED)
+    mapping = replace(ingest.propose_mapping(upload.frame), weight=None, stratum=None,
+                      psu=None)
+    prepared = ingest.prepare_microdata(upload, mapping, "b12_lt148", BANDS_3)
+    out = ingest.estimate_standardized(prepared, (),
+                                       {"0-29": 0.25, "30-59": 0.5, "60+": 0.25})
+    # age-specific: 0-29 0/1, 30-59 1/2, 60+ 0/1 -> 0.25 x 0 + 0.5 x 0.5 + 0.25 x 0 = 0.25;
+    # the deficient person of unknown age is not counted (n = 4 of 5)
+    assert out["estimate"].tolist() == pytest.approx([0.25])
+    assert out["n"].tolist() == [4]
+
+
+def test_standardisation_needs_an_age_column():
+    content = micro("1,300", "2,100", header="respondent_id,serum_b12_pmol_l\n")
+    prepared = analyse([("a.csv", content)])
+    for call in (lambda: ingest.survey_age_weights(prepared),
+                 lambda: ingest.estimate_standardized(prepared, (), {"0-19": 1.0})):
+        with pytest.raises(ingest.InputError, match="no column is mapped to age"):
+            call()

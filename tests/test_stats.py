@@ -552,3 +552,46 @@ def test_age_standardize_by_hand():
 def test_age_standardize_rejects_bad_input(frame, weights, message):
     with pytest.raises(ValueError, match=message):
         stats.age_standardize(frame, "r", "age", weights)
+
+
+# --- standard weights for custom age bands -----------------------------------------------------
+
+# A toy standard: 0-19 0.4, 20-39 0.3, 40-59 0.2, 60+ 0.1 (open top group); and another.
+STANDARDS = pd.DataFrame({
+    "standard": ["toy"] * 4 + ["other"],
+    "age_min": pd.array([0, 20, 40, 60, 0], dtype="Int64"),
+    "age_max": pd.array([19, 39, 59, None, None], dtype="Int64"),
+    "weight_share": [0.4, 0.3, 0.2, 0.1, 1.0],
+})
+
+
+@pytest.mark.parametrize(
+    ("bands", "expected"),
+    [
+        # 0-39 = 0.4 + 0.3; 40+ = 0.2 + 0.1
+        ((("0-39", 0, 39), ("40+", 40, None)), {"0-39": 0.7, "40+": 0.3}),
+        ((("0-19", 0, 19), ("20-59", 20, 59), ("60+", 60, None)),
+         {"0-19": 0.4, "20-59": 0.5, "60+": 0.1}),
+        # everyone in one open band
+        ((("0+", 0, None),), {"0+": 1.0}),
+    ],
+)
+def test_standard_weights_for_bands(bands, expected):
+    got = stats.standard_weights_for_bands(STANDARDS, "toy", bands)
+    assert list(got) == list(expected)
+    assert list(got.values()) == pytest.approx(list(expected.values()))
+
+
+@pytest.mark.parametrize(
+    ("standard", "bands", "message"),
+    [
+        # 20-39 straddles the edge at 29/30
+        ("toy", (("0-29", 0, 29), ("30+", 30, None)), "age group 20-39 crosses an edge"),
+        # the open 60+ group cannot end at 79
+        ("toy", (("0-59", 0, 59), ("60-79", 60, 79)), "age group 60\\+ crosses an edge"),
+        ("nope", (("0+", 0, None),), "unknown standard population 'nope'"),
+    ],
+)
+def test_standard_weights_for_bands_refuses_splits(standard, bands, message):
+    with pytest.raises(ValueError, match=message):
+        stats.standard_weights_for_bands(STANDARDS, standard, bands)
