@@ -1,13 +1,12 @@
 """Your data page: an analyst's own survey microdata or prevalence table, estimated in-session."""
 
 import dataclasses
-import math
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import aggregate, charts, ingest, schema, state, ui
+from dashboard import aggregate, charts, ingest, schema, state, stats, ui
 from dashboard.data import DataError
 
 PAGE = "your_data"
@@ -30,69 +29,15 @@ ROLE_LABELS = {
     "prevalence": "Prevalence",
 }
 # Definitions an analyst can apply to individual values: one marker, one cut-off.
-PRESETS = tuple(
-    d for d in schema.DEFINITIONS
-    if d.biomarker in ingest.VALUE_BIOMARKERS and d.direction in ("<", ">")
-)
+PRESETS = ingest.VALUE_DEFINITIONS
 # Tables show the downloadable numbers (fractions 0-1) at a readable precision.
 FRACTIONS = {c: st.column_config.NumberColumn(format="%.4f")
              for c in ("estimate", "se", "ci_low", "ci_high", "prevalence", "interval_low",
                        "interval_high", "n_eff", "pi_low", "pi_high")}
 MAX_LABEL_WIDGETS = 20  # unmapped labels offered for mapping one by one (the rest are listed)
-HOVER = (
-    "%{fullData.name}, %{x}<br>Prevalence %{y:.1f}% (95% CI %{customdata[0]})"
-    "<br>n = %{customdata[1]}<br>%{customdata[3]}<extra></extra>"
-)
 
 
-# --- small view helpers (pure; no data logic beyond reshaping for display) ------------------
-
-
-def _matching_definition(outcome: ingest.Outcome) -> schema.Definition | None:
-    """The documented definition whose matching range holds this marker, direction and cut-off
-    (the rule the studies table uses), so that published estimates can be compared."""
-    factors = ingest.UNIT_FACTORS[outcome.biomarker]
-    for d in PRESETS:
-        if d.biomarker != outcome.biomarker or d.direction != outcome.operator:
-            continue
-        cut = outcome.cutoff * factors[outcome.unit] / factors[d.unit]
-        if d.low_min <= cut <= d.low_max:
-            return d
-    return None
-
-
-def _band_weights(
-    standards: pd.DataFrame, standard: str, bands: tuple[tuple[str, int, int | None], ...]
-) -> dict[str, float]:
-    """Shares of a standard population in the analyst's age bands (Ahmad et al. 2001 for the
-    WHO standard). A standard age group cut by a band edge cannot be split honestly: error."""
-    rows = standards.loc[(standards["standard"] == standard).to_numpy(dtype=bool)]
-    weights = dict.fromkeys((b[0] for b in bands), 0.0)
-    for r in rows.itertuples():
-        hi = math.inf if pd.isna(r.age_max) else int(r.age_max)
-        band = next((b for b in bands if b[1] <= int(r.age_min) and
-                     (b[2] is None or int(r.age_min) <= b[2])), None)
-        if band is None or (band[2] is not None and hi > band[2]):
-            edge = f"{int(r.age_min)}+" if hi == math.inf else f"{int(r.age_min)}-{hi}"
-            raise ValueError(
-                f"the standard's age group {edge} crosses an edge of your age bands: use band "
-                "edges the standard shares (multiples of 5 up to its open top group) or the "
-                "survey's own age distribution"
-            )
-        weights[band[0]] += float(r.weight_share)
-    return weights
-
-
-def _chart_frame(frame: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, str, str]:
-    """The frame with one x column and one colour column for charts.prevalence_bars_figure:
-    diet groups are the colours; the other groups, joined, are the x axis."""
-    colour = "diet_group" if "diet_group" in by else "group"
-    rest = [b for b in by if b != colour]
-    x = rest[0] if len(rest) == 1 else ", ".join(GROUP_LABELS.get(b, b) for b in rest) or "All"
-    out = frame.assign(**{colour: frame[colour].astype(str) if colour in frame else "All"})
-    if len(rest) != 1:
-        out[x] = frame[rest].astype(str).agg(", ".join, axis=1) if rest else "All"
-    return out, x, colour
+# --- rendering helpers -------------------------------------------------------------------------
 
 
 def _render_problems(title: str, problems: list[str]) -> None:
@@ -374,10 +319,8 @@ if kind == "prevalence_table":
     by = [g for g in groups if g in table.frame.columns]
     st.subheader("Random-effects pooled prevalence" + (
         f" by {', '.join(GROUP_LABELS[g].lower() for g in by)}" if by else ""))
-    pooled = aggregate.pool_groups(
-        table.frame.assign(usable_for="pooling", definition="table", status="table",
-                           study_id=table.frame.index.astype(str)), by=by)
-    chart, x, colour = _chart_frame(pooled, by)
+    pooled = aggregate.pool_table(table.frame, by=by)
+    chart, x, colour = charts.bar_axes(pooled, by)
     fig = charts.prevalence_bars_figure(
         chart, charts.chart_title("Pooled prevalence", "as defined in the table", "%",
                                   upload.filename), x=x, colour=colour,
@@ -434,11 +377,10 @@ if results.empty:
     st.warning("No person falls into any group: check the groups and the age bands.",
                icon=":material/filter_alt_off:")
     st.stop()
-chart, x, colour = _chart_frame(results.assign(k=1, n_total=results["n"]), by)
+chart, x, colour = charts.bar_axes(results, by)
 fig = charts.prevalence_bars_figure(
     chart, charts.chart_title("Prevalence", outcome.label, "%", population), x=x, colour=colour,
-    subtitle="Design-based estimates; bars: Korn-Graubard 95% CI.")
-fig.update_traces(hovertemplate=HOVER)
+    subtitle="Design-based estimates; bars: Korn-Graubard 95% CI.", source="survey")
 ui.render_figure(fig, charts.figure_table(results), key="yd_prevalence_chart", caption=source)
 st.dataframe(results, hide_index=True, width="stretch", column_config=FRACTIONS)
 ui.render_downloads(results, "your-data-prevalence")
@@ -450,18 +392,15 @@ std_by = [g for g in by if g != "age_band"]
 if "age_band" not in prepared.frame.columns:
     st.info("Map an age column to standardise by age.", icon=":material/info:")
 else:
-    known = prepared.frame.assign(
-        age_band=prepared.frame["age_band"].cat.remove_categories(ingest.UNKNOWN_LABEL))
     try:
         if standard == SURVEY_STANDARD:
-            sizes = known.groupby("age_band", observed=True)[prepared.weight or "outcome"]
-            weights = (sizes.sum() if prepared.weight else sizes.size()).to_dict()
+            weights = ingest.survey_age_weights(prepared)
             standard_label = "the survey's own age distribution"
         else:
-            weights = _band_weights(ui.load_standard_populations(), standard, bands)
+            weights = stats.standard_weights_for_bands(ui.load_standard_populations(),
+                                                       standard, bands)
             standard_label = schema.STANDARD_POPULATIONS[standard]
-        standardised = ingest.estimate(dataclasses.replace(prepared, frame=known), std_by,
-                                       standardize=("age_band", weights))
+        standardised = ingest.estimate_standardized(prepared, std_by, weights)
     except DataError as err:
         ui.render_data_error(err)
         st.stop()
@@ -469,13 +408,11 @@ else:
         st.warning(f"Cannot standardise to {standard}: {err}.", icon=":material/warning:")
         standardised = None
     if standardised is not None:
-        chart, x, colour = _chart_frame(
-            standardised.assign(k=1, n_total=standardised["n"]), std_by)
+        chart, x, colour = charts.bar_axes(standardised, std_by)
         fig = charts.prevalence_bars_figure(
             chart, charts.chart_title("Age-standardised prevalence", outcome.label, "%",
-                                      population), x=x, colour=colour,
+                                      population), x=x, colour=colour, source="survey",
             subtitle=f"Direct standardisation to {standard_label} over bands {view['bands']}.")
-        fig.update_traces(hovertemplate=HOVER)
         weights_text = ", ".join(f"{k} {v / sum(weights.values()):.1%}"
                                  for k, v in weights.items())
         ui.render_figure(fig, charts.figure_table(standardised), key="yd_standardised_chart",
@@ -485,8 +422,8 @@ else:
 
 # --- comparison with the published evidence --------------------------------------------------
 st.subheader("Compared with the published pooled estimates")
-definition = _matching_definition(outcome)
-compare_by = [g for g in by if g in ("age_band", "diet_group")]
+definition = ingest.matching_definition(outcome)
+compare_by = [g for g in by if g in aggregate.COMPARABLE_GROUPS]
 if definition is None:
     st.info(f"No published definition matches {outcome.label}: choose one in the sidebar "
             "('Start from a published definition') to compare.", icon=":material/info:")
@@ -503,15 +440,11 @@ if published.empty:
     st.info(f"No published estimate under {definition.label} ({schema.DEFAULT_STATUS}) to "
             "compare with.", icon=":material/info:")
     st.stop()
-comparison = (results.loc[:, [*compare_by, "estimate", "ci_low", "ci_high", "n"]]
-              .merge(published[[*compare_by, "estimate", "ci_low", "ci_high", "k", "n_total"]],
-                     **({"on": compare_by, "how": "inner"} if compare_by else {"how": "cross"}),
-                     suffixes=("_yours", "_published"))
-              if len(by) == len(compare_by) else None)
-if comparison is None:
+if len(by) != len(compare_by):
     st.info("The comparison needs groups the published estimates share (age band, diet group): "
             "remove sex from the groups to compare.", icon=":material/info:")
 else:
+    comparison = aggregate.compare_with_published(results, published, compare_by)
     st.dataframe(comparison, hide_index=True, width="stretch")
     st.caption(f"Published: random-effects pooled estimates of studies under {definition.label} "
                f"(status {schema.DEFAULT_STATUS}; REML, 95% CI; k studies, n people), from the "
