@@ -86,11 +86,10 @@ def _require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> 
 
 
 def definition_label(definition: str | None) -> str:
-    """Human label of a definition id: the schema's label, or the generated id itself."""
+    """Human label of a definition id (schema.definition_label); missing: no cut-off."""
     if definition is None or (isinstance(definition, float) and math.isnan(definition)):
         return "cut-off not stated"
-    d = schema.DEFINITIONS_BY_ID.get(str(definition))
-    return d.label if d else str(definition)
+    return schema.definition_label(str(definition))
 
 
 def _pct(x: float) -> str:
