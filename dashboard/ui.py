@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import aggregate, data, schema, state
+from dashboard import aggregate, charts, data, schema, state
 from dashboard.data import DataError
 from dashboard.schema import DATASETS
 
@@ -337,3 +338,21 @@ def load_world() -> dict:
     from dashboard import geo
 
     return geo.load_world()
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _figure(name: str, *args: Any, **kwargs: Any) -> go.Figure:
+    return getattr(charts, name)(*args, **kwargs)
+
+
+def figure(builder: Callable[..., go.Figure], *args: Any, **kwargs: Any) -> go.Figure:
+    """``builder(*args, **kwargs)`` built once per process for the same inputs.
+
+    Building a Plotly figure (property validation) costs more than the aggregation behind it,
+    and every session viewing the same filters asks for the same figure. The figure is shared:
+    treat it as read-only. Only for figures of the bundled data, never of an upload (an
+    upload stays in its session).
+    """
+    if getattr(charts, builder.__name__, None) is not builder:
+        raise ValueError(f"{builder.__name__} is not a figure builder of dashboard.charts")
+    return _figure(builder.__name__, *args, **kwargs)

@@ -69,6 +69,25 @@ def map_figure(build: str, definition: str, status: str, overrides: tuple, suppl
     return charts.burden_map_figure(world, ui.load_world(), measure, title, subtitle=subtitle)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def location_summaries(build: str, definition: str, status: str, overrides: tuple,
+                       supplementation: tuple, year: int, locations: tuple[str, ...],
+                       standard: str) -> tuple[pd.DataFrame, ...]:
+    """What the page shows of the chosen locations' burden: headline (cases with UI, crude and
+    age-standardised prevalence), age x diet cells, people per diet group."""
+    rows = burden.estimate_burden(
+        ui.load_population(), share_model(build, overrides),
+        prevalence_model(build, definition, status, "REML"), locations=list(locations),
+        years=[year], supplementation=dict(supplementation) or None)
+    by_location = burden.summarise_burden(rows, by=["location"])
+    headline = burden.age_standardized_prevalence(
+        rows, ui.load_standard_populations(), standard).merge(
+        by_location[["location", "cases_low", "cases_high"]], on="location")
+    cells = burden.summarise_burden(rows, by=["location", "analysis_band", "diet_group"]).rename(
+        columns={"analysis_band": "age_band"})
+    return headline, cells, burden.diet_share_summary(rows)
+
+
 def location_label(code: str, names: dict[str, str]) -> str:
     return f"{names[code]} ({code})" if code in names else code
 
@@ -165,11 +184,8 @@ except ValueError as err:
              icon=":material/error:")
     st.stop()
 
-rows = burden.estimate_burden(population, shares, model, locations=covered, years=[year],
-                              supplementation=dict(supplementation) or None)
-by_location = burden.summarise_burden(rows, by=["location"])
-headline = burden.age_standardized_prevalence(rows, standards, view["std"]).merge(
-    by_location[["location", "cases_low", "cases_high"]], on="location")
+headline, cells, share_by_diet = location_summaries(
+    build, definition, status, overrides, supplementation, year, tuple(covered), view["std"])
 variant = ("UN WPP 2022 estimate" if year <= schema.WPP_LAST_ESTIMATE_YEAR
            else "UN WPP 2022 medium-variant projection")
 
@@ -244,14 +260,12 @@ st.markdown("\n".join(f"- {a}" for a in assumptions))
 
 # --- bars by age x diet -------------------------------------------------------------------------
 st.subheader(f"By age and diet, {year}")
-cells = burden.summarise_burden(rows, by=["location", "analysis_band", "diet_group"]).rename(
-    columns={"analysis_band": "age_band"})
 tabs = st.tabs(list(headline["location"])) if len(headline) > 1 else [st.container()]
 for tab, loc_name in zip(tabs, headline["location"], strict=True):
     part = cells.loc[cells["location"] == loc_name]
     with tab:
         ui.render_figure(
-            charts.burden_bars_figure(
+            ui.figure(charts.burden_bars_figure,
                 part, charts.chart_title(
                     "Modelled " + ("share" if measure == "share" else "number")
                     + " with low B12 status", definition,
@@ -268,7 +282,7 @@ st.subheader("Projection 2020-2050")
 projection = projection_summary(build, definition, status, overrides, supplementation,
                                 tuple(covered))
 ui.render_figure(
-    charts.projection_figure(
+    ui.figure(charts.projection_figure,
         projection, charts.chart_title(
             "Modelled " + ("share" if measure == "share" else "number")
             + " with low B12 status", definition, "%" if measure == "share" else "persons",
@@ -284,7 +298,6 @@ ui.render_figure(
 
 # --- the inputs --------------------------------------------------------------------------------
 st.subheader("Diet shares used")
-share_by_diet = burden.diet_share_summary(rows)
 st.dataframe(
     share_by_diet[["location", "diet_group", "share", "population"]],
     hide_index=True, width="stretch",

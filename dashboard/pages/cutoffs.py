@@ -64,7 +64,7 @@ c3.metric("Median spread", f"{100 * spreads['spread'].median():.1f} pp",
           help="Half the populations move by more than this when the cut-off changes.")
 c4.metric("Largest spread", f"{100 * widest['spread']:.1f} pp", help=widest["population_label"])
 
-fig = charts.cutoffs_figure(
+fig = ui.figure(charts.cutoffs_figure,
     comparison,
     "Prevalence of low B12 status under alternative definitions (%)",
     subtitle=f"Published estimates; {population}; definitions: {chosen}",

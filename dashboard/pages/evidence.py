@@ -67,7 +67,7 @@ if pooled.empty:
 else:
     title = charts.chart_title(f"Prevalence of {status} B12 status by study", view["def"], "%",
                                ui.describe_population(view))
-    fig = charts.forest_figure(poolable, pooled, title, by=by)
+    fig = ui.figure(charts.forest_figure, poolable, pooled, title, by=by)
     ui.render_figure(
         fig,
         charts.figure_table(pooled, [by, "estimate", "ci_low", "pi_low", "i2", "tau2", "k",

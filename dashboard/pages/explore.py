@@ -51,7 +51,7 @@ pooled = aggregate.pool_groups(rows, by=("age_band", "diet_group"))
 if view["view"] == "dots":
     title = charts.chart_title(f"Published prevalence of {status} B12 status", view["def"], "%",
                                population)
-    fig = charts.study_dots_figure(rows, title)
+    fig = ui.figure(charts.study_dots_figure, rows, title)
     table = charts.figure_table(rows, ["first_author", "year", "country_iso3", "age_band",
                                        "diet_group", "prevalence", "interval_low", "n",
                                        "ci_source", "reliability"])
@@ -71,7 +71,7 @@ else:
     title = charts.chart_title(f"Pooled prevalence of {status} B12 status", view["def"], "%",
                                population)
     build = charts.heatmap_figure if view["view"] == "heatmap" else charts.prevalence_bars_figure
-    fig = build(pooled, title)
+    fig = ui.figure(build, pooled, title)
     table = charts.figure_table(pooled, ["age_band", "diet_group", "estimate", "ci_low",
                                          "pi_low", "k", "n_total", "reliability"])
     caption = (

@@ -89,7 +89,7 @@ else:
     st.markdown(f"**{aggregate.describe_pattern(pooled)}**")
     title = charts.chart_title(f"Pooled prevalence of {status} B12 status", view["def"], "%",
                                ui.describe_population(view))
-    fig = charts.prevalence_bars_figure(pooled, title)
+    fig = ui.figure(charts.prevalence_bars_figure, pooled, title)
     ui.render_figure(
         fig, charts.figure_table(pooled, TABLE_COLUMNS), key="overview_bars",
         caption=(
