@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import burden, charts, data, geo, schema
+from tests.apptest import Query, page_app
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "dashboard/pages/burden.py"
 
 
-def run_page(query: dict[str, str | list[str]] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page(PAGE)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    return at.run()
+def run_page(query: Query | None = None) -> AppTest:
+    return page_app(PAGE, query).run()
 
 
 def specs(at: AppTest) -> list[dict]:

@@ -10,16 +10,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import aggregate, schema, state, ui
+from tests.apptest import Query, page_app
 
 PAGE = "dashboard/pages/explore.py"
 
 
-def _app(query: dict[str, str | list[str]] | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=30)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.switch_page(PAGE)
-    return at
+def _app(query: Query | None = None) -> AppTest:
+    return page_app(PAGE, query)
 
 
 def _table(at: AppTest) -> pd.DataFrame:

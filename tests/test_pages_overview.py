@@ -9,18 +9,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import aggregate, schema, state, ui
+from tests.apptest import Query, page_app
 
-APP = "app.py"
 PAGE = "dashboard/pages/overview.py"
 NAN = math.nan
 
 
-def _run(query: dict[str, str | list[str]] | None = None) -> AppTest:
-    at = AppTest.from_file(f"../{APP}", default_timeout=30)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.switch_page(PAGE)
-    return at.run()
+def _run(query: Query | None = None) -> AppTest:
+    return page_app(PAGE, query).run()
 
 
 def _specs(at: AppTest) -> list[dict]:
