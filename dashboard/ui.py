@@ -62,6 +62,16 @@ def load_manifest() -> dict:
     return data.load_manifest()
 
 
+def studies_or_stop() -> pd.DataFrame:
+    """The published estimates; on a dataset problem, the message with its fix and the page
+    stops (the opening of every evidence page)."""
+    try:
+        return load_studies()
+    except DataError as err:
+        render_data_error(err)
+        st.stop()
+
+
 def render_data_error(err: DataError) -> None:
     """Show a dataset problem as a message with its fix, not a traceback."""
     st.error(

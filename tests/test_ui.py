@@ -26,3 +26,31 @@ def test_figure_is_built_once_for_the_same_inputs() -> None:
 def test_figure_refuses_builders_outside_charts() -> None:
     with pytest.raises(ValueError, match="not a figure builder of dashboard.charts"):
         ui.figure(lambda: go.Figure())
+
+
+def test_studies_or_stop_shows_the_problem_and_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import data
+
+    def broken(name: str, data_dir: Path = data.DATA_DIR):
+        raise data.DataError(Path("data/studies.parquet"), "the file is missing")
+
+    monkeypatch.setattr(data, "load_dataset", broken)
+    monkeypatch.setattr(ui, "_manifest_key", lambda: "broken-build")  # a fresh cache entry
+
+    def page() -> None:
+        import streamlit as st
+
+        from dashboard import ui
+
+        ui.studies_or_stop()
+        st.write("not reached")
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    assert "the file is missing" in at.error[0].value
+    assert "make data" in at.error[0].value
+    assert not any("not reached" in m.value for m in at.markdown)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import aggregate, charts, schema, state, ui
-from dashboard.data import DataError
 
 # Shared filters that narrow the populations compared; definition and status do not apply,
 # since the page shows every definition (and the status each study gives it).
@@ -23,11 +22,7 @@ st.markdown(
     "minus the lowest prevalence of one population, in percentage points."
 )
 
-try:
-    studies = ui.load_studies()
-except DataError as err:
-    ui.render_data_error(err)
-    st.stop()
+studies = ui.studies_or_stop()
 
 choices = ui.filter_choices(studies)
 # Every documented definition (a link may name one without rows), then generated ids.

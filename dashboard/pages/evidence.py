@@ -3,7 +3,6 @@
 import streamlit as st
 
 from dashboard import aggregate, charts, schema, state, ui
-from dashboard.data import DataError
 
 # Subgroups of the forest plot (URL parameter `by`) and their labels.
 SUBGROUPS: dict[str, str] = {
@@ -30,11 +29,7 @@ st.markdown(
     "estimate, its prediction interval and heterogeneity, and every study with its source."
 )
 
-try:
-    studies = ui.load_studies()
-except DataError as err:
-    ui.render_data_error(err)
-    st.stop()
+studies = ui.studies_or_stop()
 
 view = state.read("evidence", ui.filter_choices(studies))
 ui.render_filters("evidence", studies, view)

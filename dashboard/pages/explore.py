@@ -3,7 +3,6 @@
 import streamlit as st
 
 from dashboard import aggregate, charts, schema, state, ui
-from dashboard.data import DataError
 
 # Chart views (URL parameter `view`) and their labels.
 VIEWS: dict[str, str] = {
@@ -26,11 +25,7 @@ st.markdown(
     "download exactly the rows shown. The link in **Share** reproduces this view."
 )
 
-try:
-    studies = ui.load_studies()
-except DataError as err:
-    ui.render_data_error(err)
-    st.stop()
+studies = ui.studies_or_stop()
 
 view = state.read("explore", ui.filter_choices(studies))
 ui.render_filters("explore", studies, view)

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from dashboard import aggregate, charts, schema, state, ui
-from dashboard.data import DataError
 
 # Columns of the chart's table alternative (aggregate.pool_groups output).
 TABLE_COLUMNS = ("age_band", "diet_group", "estimate", "ci_low", "pi_low", "k", "n_total",
@@ -15,11 +14,7 @@ st.markdown(
     "studies. Every figure carries its 95% interval, the studies behind it and their size."
 )
 
-try:
-    studies = ui.load_studies()
-except DataError as err:
-    ui.render_data_error(err)
-    st.stop()
+studies = ui.studies_or_stop()
 
 view = state.read("overview", ui.filter_choices(studies))
 ui.render_filters("overview", studies, view)

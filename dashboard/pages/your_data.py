@@ -428,11 +428,7 @@ if definition is None:
     st.info(f"No published definition matches {outcome.label}: choose one in the sidebar "
             "('Start from a published definition') to compare.", icon=":material/info:")
     st.stop()
-try:
-    studies = ui.load_studies()
-except DataError as err:
-    ui.render_data_error(err)
-    st.stop()
+studies = ui.studies_or_stop()
 published = aggregate.pool_groups(
     aggregate.filter_studies(studies, definition=definition.id, status=schema.DEFAULT_STATUS),
     by=compare_by)
