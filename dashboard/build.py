@@ -8,7 +8,6 @@ complete; the manifest goes last). The data dictionary is data/README.md.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -28,6 +27,7 @@ import pyarrow.parquet as pq
 import pycountry
 
 from dashboard import schema
+from dashboard.data import sha256_file
 from dashboard.schema import DATA_DIR, MANIFEST_NAME, SOURCES_DIR
 
 LITERATURE_CSV = "literature/b12_prevalence_studies.csv"
@@ -825,15 +825,6 @@ def _generated_label(row: pd.Series) -> str:
 
 
 # --- Writing -------------------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> None:

@@ -51,7 +51,8 @@ def load_manifest(data_dir: Path = DATA_DIR) -> dict:
     return manifest
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB blocks (the manifest's checksums)."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -63,7 +64,7 @@ def _verified_checksum(path: Path, expected: str) -> None:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     if key not in _VERIFIED:
-        _VERIFIED[key] = _sha256(path)
+        _VERIFIED[key] = sha256_file(path)
     if _VERIFIED[key] != expected:
         raise DataError(
             path,

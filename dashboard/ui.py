@@ -366,3 +366,24 @@ def figure(builder: Callable[..., go.Figure], *args: Any, **kwargs: Any) -> go.F
     if getattr(charts, builder.__name__, None) is not builder:
         raise ValueError(f"{builder.__name__} is not a figure builder of dashboard.charts")
     return _figure(builder.__name__, *args, **kwargs)
+
+
+def study_column_config() -> dict[str, Any]:
+    """Column headings of a table of published estimates (Explore, Evidence): percentages,
+    the interval's origin, NCHS reliability, and DOI/PubMed as links."""
+    col = st.column_config
+    return {
+        "prevalence": col.NumberColumn("Prevalence", format="percent"),
+        "interval_low": col.NumberColumn("95% CI low", format="percent"),
+        "interval_high": col.NumberColumn("95% CI high", format="percent"),
+        "ci_source": col.TextColumn(
+            "Interval from", help="reported: as published; wilson: from n and cases"),
+        "reliability": col.TextColumn(
+            "NCHS reliability", help="Parker et al. 2017 presentation standards"),
+        "usable_for": col.TextColumn("Use", help="pooling: has n and cases; display: shown only"),
+        "reason": col.TextColumn("Why not pooled"),
+        "source_location": col.TextColumn(
+            "Where in the source", help="Table, figure or section the figure was taken from"),
+        "doi_url": col.LinkColumn("DOI", display_text=r"https://doi\.org/(.*)"),
+        "pmid_url": col.LinkColumn("PMID", display_text=r"https://pubmed\.ncbi\.nlm\.nih\.gov/(\d+)"),
+    }

@@ -86,18 +86,7 @@ st.caption(
 shown = rows.loc[:, list(TABLE_COLUMNS)]
 st.dataframe(
     shown, hide_index=True, width="stretch", key="evidence_table",
-    column_config={
-        "prevalence": st.column_config.NumberColumn("Prevalence", format="percent"),
-        "interval_low": st.column_config.NumberColumn("95% CI low", format="percent"),
-        "interval_high": st.column_config.NumberColumn("95% CI high", format="percent"),
-        "ci_source": st.column_config.TextColumn("Interval from"),
-        "reliability": st.column_config.TextColumn("NCHS reliability"),
-        "source_location": st.column_config.TextColumn(
-            "Where in the source", help="Table, figure or section the figure was taken from"),
-        "doi_url": st.column_config.LinkColumn("DOI", display_text=r"https://doi\.org/(.*)"),
-        "pmid_url": st.column_config.LinkColumn(
-            "PMID", display_text=r"https://pubmed\.ncbi\.nlm\.nih\.gov/(\d+)"),
-    },
+    column_config=ui.study_column_config(),
 )
 ui.render_downloads(shown, f"b12-studies-{view['def']}-{view['status']}")
 

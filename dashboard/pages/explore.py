@@ -86,19 +86,7 @@ st.caption(
 shown = rows.loc[:, list(TABLE_COLUMNS)]
 st.dataframe(
     shown, hide_index=True, width="stretch", key="explore_table",
-    column_config={
-        "prevalence": st.column_config.NumberColumn("Prevalence", format="percent"),
-        "interval_low": st.column_config.NumberColumn("95% CI low", format="percent"),
-        "interval_high": st.column_config.NumberColumn("95% CI high", format="percent"),
-        "ci_source": st.column_config.TextColumn(
-            "Interval from", help="reported: as published; wilson: from n and cases"),
-        "reliability": st.column_config.TextColumn(
-            "NCHS reliability", help="Parker et al. 2017 presentation standards"),
-        "usable_for": st.column_config.TextColumn(
-            "Use", help="pooling: has n and cases; display: shown only"),
-        "reason": st.column_config.TextColumn("Why not pooled"),
-        "doi_url": st.column_config.LinkColumn("DOI", display_text=r"https://doi\.org/(.*)"),
-    },
+    column_config=ui.study_column_config(),
 )
 ui.render_downloads(shown, f"b12-estimates-{view['def']}-{view['status']}")
 
