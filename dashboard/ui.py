@@ -387,3 +387,13 @@ def study_column_config() -> dict[str, Any]:
         "doi_url": col.LinkColumn("DOI", display_text=r"https://doi\.org/(.*)"),
         "pmid_url": col.LinkColumn("PMID", display_text=r"https://pubmed\.ncbi\.nlm\.nih\.gov/(\d+)"),
     }
+
+
+def render_study_table(rows: pd.DataFrame, columns: Sequence[str], *, key: str,
+                       filename: str) -> None:
+    """A table of published estimates (those ``columns`` of ``rows``) with CSV and Parquet
+    downloads of exactly what it shows."""
+    shown = rows.loc[:, list(columns)]
+    st.dataframe(shown, hide_index=True, width="stretch", key=key,
+                 column_config=study_column_config())
+    render_downloads(shown, filename)

@@ -83,12 +83,8 @@ st.caption(
     f"{ui.describe_filters(view)}. NCHS reliability per row (Parker et al. 2017) uses the "
     "reported n; 'display' rows lack n or cases and are not pooled."
 )
-shown = rows.loc[:, list(TABLE_COLUMNS)]
-st.dataframe(
-    shown, hide_index=True, width="stretch", key="evidence_table",
-    column_config=ui.study_column_config(),
-)
-ui.render_downloads(shown, f"b12-studies-{view['def']}-{view['status']}")
+ui.render_study_table(rows, TABLE_COLUMNS, key="evidence_table",
+                      filename=f"b12-studies-{view['def']}-{view['status']}")
 
 st.divider()
 ui.render_page_links(view)

@@ -83,12 +83,8 @@ st.caption(
     f"{ui.describe_filters(view)}. Prevalence and interval are fractions (0-1) in the "
     "downloads. Rows marked 'display' lack n or cases and are shown but not pooled."
 )
-shown = rows.loc[:, list(TABLE_COLUMNS)]
-st.dataframe(
-    shown, hide_index=True, width="stretch", key="explore_table",
-    column_config=ui.study_column_config(),
-)
-ui.render_downloads(shown, f"b12-estimates-{view['def']}-{view['status']}")
+ui.render_study_table(rows, TABLE_COLUMNS, key="explore_table",
+                      filename=f"b12-estimates-{view['def']}-{view['status']}")
 
 st.divider()
 ui.render_page_links(view)
