@@ -46,7 +46,9 @@ DIET_COLOURS: dict[str, str] = {
 }
 
 SEXES: tuple[str, ...] = ("both", "female", "male")
-SUPPLEMENT_USE: tuple[str, ...] = ("included", "excluded", "unknown")
+# Supplement use of a stratum: users and non-users together, non-users only, users only, or
+# not stated.
+SUPPLEMENT_USE: tuple[str, ...] = ("included", "excluded", "only", "unknown")
 STATUSES: tuple[str, ...] = ("deficient", "marginal", "low_or_marginal")
 STATUS_LABELS: dict[str, str] = {
     "deficient": "Deficient",
@@ -81,6 +83,10 @@ AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
 )
 AGE_BAND_LABELS: tuple[str, ...] = tuple(b[0] for b in AGE_BANDS)
 UNKNOWN_AGE_BAND = "unknown"
+# A study age range goes to the band holding at least this share of its years; a range spread
+# wider (e.g. 26-83, 51+) is WIDE_AGE_BAND and never stands for one band (evidence.age_band_for).
+AGE_BAND_MIN_SHARE = 0.6
+WIDE_AGE_BAND = "wide"
 # An open-ended study band (e.g. 65+) is placed in the analysis band of age_min + this many years.
 OPEN_BAND_MIDPOINT_OFFSET = 10
 
@@ -289,7 +295,51 @@ def definition_label(definition_id: str) -> str:
 # same scale (Fedosov et al. 2015), so both share one canonical unit.
 SCORE_UNITS: dict[str, str] = {"cB12 score": "cB12 score", "4cB12 score": "cB12 score"}
 USABLE_FOR: tuple[str, ...] = ("pooling", "display")
-STUDY_AGE_BANDS: tuple[str, ...] = (*AGE_BAND_LABELS, UNKNOWN_AGE_BAND)
+STUDY_AGE_BANDS: tuple[str, ...] = (*AGE_BAND_LABELS, WIDE_AGE_BAND, UNKNOWN_AGE_BAND)
+
+# --- Who an estimate describes (evidence table v2) -------------------------------------------
+# How the people were sampled. Population surveys first; the last three are not samples of the
+# general population and are marked wherever their rows are shown.
+SAMPLE_FRAMES: tuple[str, ...] = (
+    "national_survey",      # nationally representative probability sample (NHANES, CHMS, ...)
+    "subnational_survey",   # probability sample of a region, province, city or district
+    "community_sample",     # other general-population samples: cohorts, volunteers, students
+    "diet_cohort",          # recruited for the diet: vegans, monastics, raw-food adherents, ...
+    "clinic_sample",        # patients, or people selected through illness or being tested
+    "institution",          # residents of care homes and other institutions for the aged
+)
+SAMPLE_FRAME_LABELS: dict[str, str] = {
+    "national_survey": "National survey",
+    "subnational_survey": "Subnational survey",
+    "community_sample": "Community sample",
+    "diet_cohort": "Diet-group cohort",
+    "clinic_sample": "Clinic or patient sample",
+    "institution": "Institution or care home",
+}
+# Marks shown beside rows that do not sample the general population.
+SAMPLE_FRAME_MARKS: dict[str, str] = {
+    "diet_cohort": "diet cohort",
+    "clinic_sample": "clinic sample",
+    "institution": "care home",
+}
+# Pregnancy state of a stratum: "not_pregnant" means the stratum is not defined by pregnancy
+# (men, children, non-pregnant women, or women not selected for pregnancy); "mixed" pools
+# pregnant and non-pregnant people. Trimesters by gestational week: 0-13, 14-27, 28+.
+PREGNANCY: tuple[str, ...] = (
+    "not_pregnant", "trimester_1", "trimester_2", "trimester_3", "pregnant_unspecified",
+    "lactating", "mixed",
+)
+PREGNANCY_MARKS: dict[str, str] = {
+    "trimester_1": "pregnant (trimester 1)",
+    "trimester_2": "pregnant (trimester 2)",
+    "trimester_3": "pregnant (trimester 3)",
+    "pregnant_unspecified": "pregnant",
+    "lactating": "lactating",
+    "mixed": "includes pregnant women",
+}
+# Whether a published estimate is survey-weighted ("yes"), a plain sample proportion ("no"),
+# or not stated (empty).
+WEIGHTED: tuple[str, ...] = ("yes", "no")
 MULTI_COUNTRY = "MULTI"
 MULTI_COUNTRY_NAME = "Multi-country"
 

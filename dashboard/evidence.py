@@ -1,0 +1,395 @@
+"""The structure of the evidence table: overlap between estimates, effective sample sizes,
+age-band assignment of study age ranges, and the data checks the build reports.
+
+One publication (``study_id``) reports several estimates (``estimate_id``); an estimate can be
+a subgroup of another (``parent_id``: the men and women of an "all" row, the supplement users
+and non-users of an "all" row); two publications can describe the same people
+(``sample_id``). Whatever pools or models the evidence takes one non-overlapping set of
+estimates per sample and definition from ``non_overlapping``: the whole, or the finest
+complete partition of it, never both. ``k`` counts samples (independent studies), not rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from dashboard import schema
+
+ArrayLike = Sequence[float] | np.ndarray | pd.Series
+
+PREFERENCES: tuple[str, ...] = ("whole", "finest")
+
+# What may tell a subgroup from the estimate it belongs to: a dimension and its columns, in the
+# order they are named. A subgroup named only in words (urban, rural) splits by "population".
+SPLIT_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "sex": ("sex",),
+    "supplement_users": ("supplement_users",),
+    "diet_group": ("diet_group",),
+    "age": ("age_min", "age_max"),
+    "pregnancy": ("pregnancy",),
+}
+
+
+# --- Age ranges ------------------------------------------------------------------------------
+
+
+def age_span(age_min: float | None, age_max: float | None) -> tuple[float, float] | None:
+    """Years [lo, hi) covered by a study's age range in whole years, or None if unknown.
+
+    ``age_max`` is inclusive (a "20-39" row covers [20, 40)). An open-ended range (no
+    ``age_max``, e.g. "65+") is taken to cover 2 x schema.OPEN_BAND_MIDPOINT_OFFSET years
+    from ``age_min``, the span the older single-midpoint rule assumed.
+    """
+    if age_min is None or (isinstance(age_min, float) and math.isnan(age_min)):
+        return None
+    lo = float(age_min)
+    if age_max is None or (isinstance(age_max, float) and math.isnan(age_max)):
+        return lo, lo + 2 * schema.OPEN_BAND_MIDPOINT_OFFSET
+    if age_max < age_min:
+        raise ValueError(f"age_max {age_max} is below age_min {age_min}")
+    return lo, float(age_max) + 1
+
+
+def age_band_for(age_min: float | None, age_max: float | None) -> str:
+    """Analysis band (schema.AGE_BANDS) of a study's age range, or a marker when there is none.
+
+    A range is placed in the band that holds at least schema.AGE_BAND_MIN_SHARE of its years
+    (``age_span``): "35-64" lies 67% in 40-59 and goes there; "26-83" spreads over four bands
+    and is schema.WIDE_AGE_BAND, as is "51+" (45% 40-59, 55% 60-79). Such rows are shown under
+    their own label and never stand for one band; a model uses the numbers themselves. A row
+    without ``age_min`` is schema.UNKNOWN_AGE_BAND.
+    """
+    span = age_span(age_min, age_max)
+    if span is None:
+        return schema.UNKNOWN_AGE_BAND
+    lo, hi = span
+    width = hi - lo
+    for label, band_lo, band_hi in schema.AGE_BANDS:
+        top = math.inf if band_hi is None else band_hi + 1
+        covered = max(0.0, min(hi, top) - max(lo, band_lo))
+        if covered / width >= schema.AGE_BAND_MIN_SHARE - 1e-12:
+            return label
+    if lo >= schema.AGE_BANDS[-1][1] or hi <= 0:  # pragma: no cover - bands cover 0..inf
+        raise ValueError(f"ages {lo}-{hi} lie outside every analysis band")
+    return schema.WIDE_AGE_BAND
+
+
+# --- Effective sample size -------------------------------------------------------------------
+
+
+def effective_n(
+    prevalence: ArrayLike,
+    ci_low: ArrayLike,
+    ci_high: ArrayLike,
+    n: ArrayLike | None = None,
+    level: float = 0.95,
+) -> np.ndarray:
+    """Effective sample size implied by a published interval, on the logit scale.
+
+    se = (logit(ci_high) - logit(ci_low)) / (2 z), z the normal quantile of ``level``; the
+    effective n is the binomial n with that standard error at the published prevalence p:
+    n_eff = 1 / (se^2 p (1 - p)) (delta method: var(logit p) = 1 / (n p (1 - p))). An interval
+    that touches 0 or 100% uses its other half alone (se = (logit(hi) - logit(p)) / z). A design
+    effect above 1 makes n_eff smaller than the people examined; where ``n`` is given n_eff is
+    capped at it, as the NCHS standards cap effective sample sizes (Parker et al. 2017). NaN
+    where p, the interval or p(1-p) is missing or zero, or p lies outside the interval.
+
+    Example: p = 18.5%, 95% CI 4.4-53.1% (a published survey stratum of n = 499):
+    logit(0.531) - logit(0.044) = 0.1241 + 3.0783 = 3.2024, se = 3.2024 / 3.9199 = 0.8170,
+    n_eff = 1 / (0.8170^2 x 0.185 x 0.815) = 9.9.
+    """
+    p = np.asarray(prevalence, dtype=float)
+    lo = np.asarray(ci_low, dtype=float)
+    hi = np.asarray(ci_high, dtype=float)
+    z = sps.norm.ppf(0.5 + level / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logit = lambda x: np.log(x) - np.log1p(-x)  # noqa: E731
+        both = (lo > 0) & (hi < 1)
+        se = np.where(
+            both,
+            (logit(hi) - logit(lo)) / (2 * z),
+            np.where(lo <= 0, (logit(hi) - logit(p)) / z, (logit(p) - logit(lo)) / z),
+        )
+        out = 1.0 / (se**2 * p * (1 - p))
+    bad = (
+        np.isnan(p) | np.isnan(lo) | np.isnan(hi) | (p <= 0) | (p >= 1) | (lo > p) | (hi < p)
+        | ~np.isfinite(out) | (se <= 0)
+    )
+    out = np.where(bad, np.nan, out)
+    if n is not None:
+        cap = np.asarray(n, dtype=float)
+        out = np.where(~np.isnan(cap) & (out > cap), cap, out)
+    return out
+
+
+# --- Overlap ---------------------------------------------------------------------------------
+
+
+def _differs(a: object, b: object) -> bool:
+    if pd.isna(a) and pd.isna(b):
+        return False
+    return bool(pd.isna(a) or pd.isna(b) or str(a) != str(b))
+
+
+def split_dimensions(child: pd.Series, parent: pd.Series) -> tuple[str, ...]:
+    """Every SPLIT_DIMENSIONS dimension on which a subgroup differs from its parent."""
+    return tuple(
+        dim for dim, columns in SPLIT_DIMENSIONS.items()
+        if any(_differs(child.get(c), parent.get(c)) for c in columns if c in child.index)
+    )
+
+
+def split_by(child: pd.Series, parent: pd.Series) -> str:
+    """The dimension that tells a subgroup from its parent ("sex", "diet_group", ...), or
+    "population" when the coded columns agree and only the description differs."""
+    dims = split_dimensions(child, parent)
+    return dims[0] if dims else "population"
+
+
+def check_structure(studies: pd.DataFrame) -> list[str]:
+    """Problems with the parent/subgroup links of an evidence table (empty when sound).
+
+    Each ``parent_id`` names an estimate of the same study with the same biomarker, cut-off and
+    status, there are no cycles, and the subgroups of one estimate split it along one column
+    only (so that siblings never share people).
+    """
+    by_id = studies.set_index("estimate_id", drop=False)
+    problems: list[str] = []
+    if by_id.index.has_duplicates:
+        dup = sorted(by_id.index[by_id.index.duplicated()].unique())
+        return [f"estimate_id repeated: {', '.join(dup)}"]
+    same = ("study_id", "biomarker", "cutoff_operator", "cutoff_value", "cutoff_unit", "status")
+    for eid, parent in studies[["estimate_id", "parent_id"]].itertuples(index=False):
+        if pd.isna(parent) or parent == "":
+            continue
+        if parent not in by_id.index:
+            problems.append(f"{eid}: parent_id {parent} is not an estimate_id")
+            continue
+        child_row, parent_row = by_id.loc[eid], by_id.loc[parent]
+        differ = [c for c in same if str(child_row[c]) != str(parent_row[c])]
+        if differ:
+            problems.append(f"{eid}: differs from its parent {parent} in {', '.join(differ)}")
+        seen, node = {eid}, parent
+        while not (pd.isna(node) or node == "") and node in by_id.index:
+            if node in seen:
+                problems.append(f"{eid}: parent_id links form a cycle")
+                break
+            seen.add(node)
+            node = by_id.loc[node, "parent_id"]
+    children = studies.dropna(subset=["parent_id"])
+    children = children[children["parent_id"] != ""]
+    for parent, group in children.groupby("parent_id"):
+        if parent not in by_id.index:
+            continue
+        splits = {d for _, row in group.iterrows()
+                  for d in split_dimensions(row, by_id.loc[parent])}
+        if len(splits) > 1:
+            named = ", ".join(sorted(splits))
+            problems.append(f"subgroups of {parent} split it along several columns ({named})")
+    return problems
+
+
+def _usable(row: pd.Series) -> bool:
+    return row["usable_for"] == "pooling"
+
+
+def non_overlapping(rows: pd.DataFrame, prefer: str = "whole") -> pd.DataFrame:
+    """The rows of one pooling group that together count nobody twice.
+
+    ``rows`` hold one definition and status (one pooling group). Per family of estimates
+    (an estimate with its subgroups, as linked by ``parent_id`` among the rows given):
+    ``prefer="whole"`` keeps the whole when it can be pooled (``usable_for == "pooling"``),
+    else its subgroups; ``prefer="finest"`` keeps the finest complete partition (subgroups
+    whose n add up to the whole's n, each resolved the same way), else the whole. A subgroup
+    whose parent is not among the rows stands alone; siblings never overlap (checked by
+    ``check_structure``). Then, per ``sample_id``, one publication: the one whose kept rows
+    hold the most people (ties: the first estimate_id). Returns the kept rows, usable ones
+    only, in input order.
+    """
+    if prefer not in PREFERENCES:
+        raise ValueError(f"prefer must be one of {list(PREFERENCES)}, got {prefer!r}")
+    present = set(rows["estimate_id"])
+    parent_of = {
+        e: p for e, p in zip(rows["estimate_id"], rows["parent_id"], strict=True)
+        if isinstance(p, str) and p in present
+    }
+    children: dict[str, list[str]] = {}
+    for child, parent in parent_of.items():
+        children.setdefault(parent, []).append(child)
+    by_id = {r["estimate_id"]: r for _, r in rows.iterrows()}
+
+    def n_of(eid: str) -> float:
+        value = by_id[eid]["n"]
+        return float("nan") if pd.isna(value) else float(value)
+
+    def resolve(eid: str) -> list[str]:
+        kids = children.get(eid, [])
+        kid_sets = [resolve(k) for k in kids]
+        usable = _usable(by_id[eid])
+        complete = (
+            bool(kids)
+            and all(kid_sets)
+            and not math.isnan(n_of(eid))
+            and all(not math.isnan(n_of(k)) for k in kids)
+            and sum(n_of(k) for k in kids) == n_of(eid)
+        )
+        if usable and (prefer == "whole" or not complete):
+            return [eid]
+        return [e for ks in kid_sets for e in ks]
+
+    keep: list[str] = []
+    for eid in rows["estimate_id"]:
+        if eid not in parent_of:
+            keep.extend(resolve(eid))
+    kept = rows[rows["estimate_id"].isin(keep)]
+    if kept.empty:
+        return kept
+    people = kept.assign(_n=pd.to_numeric(kept["n"], errors="coerce").fillna(0))
+    totals = people.groupby(["sample_id", "study_id"], sort=False).agg(
+        people=("_n", "sum"), first=("estimate_id", "min")
+    ).reset_index()
+    totals = totals.sort_values(["sample_id", "people", "first"], ascending=[True, False, True])
+    chosen = set(totals.drop_duplicates("sample_id")["study_id"])
+    return kept[kept["study_id"].isin(chosen)]
+
+
+def overlapping_pairs(rows: pd.DataFrame, all_rows: pd.DataFrame) -> list[tuple[str, str]]:
+    """Pairs of ``rows`` that share people: one is an ancestor of the other (by ``parent_id``
+    in ``all_rows``), or they come from different publications of one ``sample_id`` with the
+    same definition, status, sex, diet and overlapping ages. Empty for a sound pooled set."""
+    parent = dict(zip(all_rows["estimate_id"], all_rows["parent_id"], strict=True))
+    ids = list(rows["estimate_id"])
+    chosen = set(ids)
+    pairs: list[tuple[str, str]] = []
+    for eid in ids:
+        node = parent.get(eid)
+        while isinstance(node, str) and node:
+            if node in chosen:
+                pairs.append((node, eid))
+            node = parent.get(node)
+    keyed = rows.assign(_lo=rows["age_min"].astype("Float64").fillna(0),
+                        _hi=rows["age_max"].astype("Float64").fillna(200))
+    for _, group in keyed.groupby(["sample_id", "definition", "status", "sex", "diet_group"],
+                                  observed=True, dropna=False):
+        if group["study_id"].nunique() < 2:
+            continue
+        recs = group.to_dict("records")
+        for i, a in enumerate(recs):
+            for b in recs[i + 1:]:
+                if a["study_id"] != b["study_id"] and a["_lo"] <= b["_hi"] and b["_lo"] <= a["_hi"]:
+                    pairs.append((a["estimate_id"], b["estimate_id"]))
+    return pairs
+
+
+def count_samples(rows: pd.DataFrame) -> int:
+    """Independent studies among ``rows``: distinct ``sample_id`` (publications of one sample
+    count once)."""
+    return int(rows["sample_id"].nunique())
+
+
+# --- Data checks -----------------------------------------------------------------------------
+
+COVERAGE_DIETS: tuple[str, ...] = ("omnivore", "pescatarian", "vegetarian", "vegan", "general")
+
+
+def coverage_table(studies: pd.DataFrame) -> pd.DataFrame:
+    """Age band x diet group: estimate rows, independent studies, and studies with n.
+
+    One row per band (schema.AGE_BAND_LABELS, then wide and unknown), one block of three
+    columns per diet (COVERAGE_DIETS; semi-vegetarian rows are not counted). Counts every row,
+    whatever its definition: it says where evidence exists at all.
+    """
+    bands = (*schema.AGE_BAND_LABELS, schema.WIDE_AGE_BAND, schema.UNKNOWN_AGE_BAND)
+    frame = studies.assign(
+        _band=studies["age_band"].astype("object"), _diet=studies["diet_group"].astype("object")
+    )
+    has_n = pd.to_numeric(frame["n"], errors="coerce").notna()
+    records = []
+    for band in bands:
+        record: dict[str, object] = {"age_band": band}
+        for diet in COVERAGE_DIETS:
+            cell = frame[(frame["_band"] == band) & (frame["_diet"] == diet)]
+            record[f"{diet}_rows"] = len(cell)
+            record[f"{diet}_studies"] = count_samples(cell)
+            record[f"{diet}_studies_with_n"] = count_samples(cell[has_n.loc[cell.index]])
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def frame_counts(studies: pd.DataFrame) -> pd.DataFrame:
+    """Rows and independent studies per sample frame (schema.SAMPLE_FRAMES order)."""
+    records = []
+    for frame in schema.SAMPLE_FRAMES:
+        rows = studies[studies["sample_frame"].astype("object") == frame]
+        records.append({"sample_frame": frame, "rows": len(rows), "studies": count_samples(rows)})
+    return pd.DataFrame(records)
+
+
+def overlap_structure(studies: pd.DataFrame) -> pd.DataFrame:
+    """Each estimate that has subgroups in the table: its study, how its subgroups split it,
+    how many there are, and whether their n add up to its n (a complete partition)."""
+    by_id = studies.set_index("estimate_id", drop=False)
+    children = studies[studies["parent_id"].notna() & (studies["parent_id"] != "")]
+    records = []
+    for parent, group in children.groupby("parent_id", sort=True):
+        whole = by_id.loc[parent]
+        n = pd.to_numeric(group["n"], errors="coerce")
+        total = pd.to_numeric(pd.Series([whole["n"]]), errors="coerce").iloc[0]
+        complete = bool(n.notna().all() and pd.notna(total) and n.sum() == total)
+        records.append({
+            "estimate_id": parent,
+            "study_id": whole["study_id"],
+            "split_by": split_by(group.iloc[0], whole),
+            "subgroups": len(group),
+            "complete": complete,
+        })
+    return pd.DataFrame(records, columns=["estimate_id", "study_id", "split_by", "subgroups",
+                                          "complete"])
+
+
+def shared_samples(studies: pd.DataFrame) -> pd.DataFrame:
+    """Samples reported by more than one publication: sample_id and the study_ids."""
+    groups = studies.groupby("sample_id", sort=True)["study_id"].unique()
+    records = [
+        {"sample_id": sample, "study_ids": ", ".join(sorted(ids))}
+        for sample, ids in groups.items() if len(ids) > 1
+    ]
+    return pd.DataFrame(records, columns=["sample_id", "study_ids"])
+
+
+def excluded_rows(studies: pd.DataFrame) -> pd.DataFrame:
+    """Rows that cannot be pooled or modelled, with the reason (from the build)."""
+    rows = studies[studies["usable_for"].astype("object") != "pooling"]
+    return rows[["estimate_id", "study_id", "reason"]].reset_index(drop=True)
+
+
+def reason_counts(studies: pd.DataFrame) -> pd.DataFrame:
+    """How many rows each exclusion reason removes (a row can have several reasons)."""
+    reasons = excluded_rows(studies)["reason"].dropna().str.split("; ").explode()
+    counts = reasons.value_counts().rename_axis("reason").reset_index(name="rows")
+    return counts.sort_values(["rows", "reason"], ascending=[False, True]).reset_index(drop=True)
+
+
+def flag_text(sample_frame: object, pregnancy: object) -> str:
+    """Short mark for a population that is not a general-population sample: "pregnant",
+    "clinic sample", "care home", "diet cohort", joined by "; ", or "" for none."""
+    marks: list[str] = []
+    if isinstance(pregnancy, str) and pregnancy not in ("not_pregnant", ""):
+        marks.append(schema.PREGNANCY_MARKS[pregnancy])
+    if isinstance(sample_frame, str) and sample_frame in schema.SAMPLE_FRAME_MARKS:
+        marks.append(schema.SAMPLE_FRAME_MARKS[sample_frame])
+    return "; ".join(marks)
+
+
+def population_marks(studies: pd.DataFrame) -> pd.Series:
+    """``flag_text`` for every row of a studies frame."""
+    return pd.Series(
+        [flag_text(f, p) for f, p in zip(studies["sample_frame"].astype("object"),
+                                         studies["pregnancy"].astype("object"), strict=True)],
+        index=studies.index, dtype="str",
+    )
