@@ -24,17 +24,6 @@ ArrayLike = Sequence[float] | np.ndarray | pd.Series
 
 PREFERENCES: tuple[str, ...] = ("whole", "finest")
 
-# What may tell a subgroup from the estimate it belongs to: a dimension and its columns, in the
-# order they are named. A subgroup named only in words (urban, rural) splits by "population".
-SPLIT_DIMENSIONS: dict[str, tuple[str, ...]] = {
-    "sex": ("sex",),
-    "supplement_users": ("supplement_users",),
-    "diet_group": ("diet_group",),
-    "age": ("age_min", "age_max"),
-    "pregnancy": ("pregnancy",),
-}
-
-
 # --- Age ranges ------------------------------------------------------------------------------
 
 
@@ -130,127 +119,126 @@ def effective_n(
 # --- Overlap ---------------------------------------------------------------------------------
 
 
-def _differs(a: object, b: object) -> bool:
-    if pd.isna(a) and pd.isna(b):
-        return False
-    return bool(pd.isna(a) or pd.isna(b) or str(a) != str(b))
-
-
-def split_dimensions(child: pd.Series, parent: pd.Series) -> tuple[str, ...]:
-    """Every SPLIT_DIMENSIONS dimension on which a subgroup differs from its parent."""
-    return tuple(
-        dim for dim, columns in SPLIT_DIMENSIONS.items()
-        if any(_differs(child.get(c), parent.get(c)) for c in columns if c in child.index)
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value == "" or (
+        not isinstance(value, str) and pd.isna(value)
     )
 
 
-def split_by(child: pd.Series, parent: pd.Series) -> str:
-    """The dimension that tells a subgroup from its parent ("sex", "diet_group", ...), or
-    "population" when the coded columns agree and only the description differs."""
-    dims = split_dimensions(child, parent)
-    return dims[0] if dims else "population"
-
-
 def check_structure(studies: pd.DataFrame) -> list[str]:
-    """Problems with the parent/subgroup links of an evidence table (empty when sound).
+    """Problems with the subgroup and repeat links of an evidence table (empty when sound).
 
-    Each ``parent_id`` names an estimate of the same study with the same biomarker, cut-off and
-    status, there are no cycles, and the subgroups of one estimate split it along one column
-    only (so that siblings never share people).
+    Each ``parent_id`` and ``repeat_of`` names an estimate of the same study with the same
+    biomarker, cut-off and status; links form no cycle; every subgroup says what splits its
+    parent (``split``, one of schema.SPLITS) and a row that is no subgroup has no split.
     """
     by_id = studies.set_index("estimate_id", drop=False)
-    problems: list[str] = []
     if by_id.index.has_duplicates:
         dup = sorted(by_id.index[by_id.index.duplicated()].unique())
         return [f"estimate_id repeated: {', '.join(dup)}"]
     same = ("study_id", "biomarker", "cutoff_operator", "cutoff_value", "cutoff_unit", "status")
-    for eid, parent in studies[["estimate_id", "parent_id"]].itertuples(index=False):
-        if pd.isna(parent) or parent == "":
-            continue
-        if parent not in by_id.index:
-            problems.append(f"{eid}: parent_id {parent} is not an estimate_id")
-            continue
-        child_row, parent_row = by_id.loc[eid], by_id.loc[parent]
-        differ = [c for c in same if str(child_row[c]) != str(parent_row[c])]
-        if differ:
-            problems.append(f"{eid}: differs from its parent {parent} in {', '.join(differ)}")
-        seen, node = {eid}, parent
-        while not (pd.isna(node) or node == "") and node in by_id.index:
-            if node in seen:
-                problems.append(f"{eid}: parent_id links form a cycle")
-                break
-            seen.add(node)
-            node = by_id.loc[node, "parent_id"]
-    children = studies.dropna(subset=["parent_id"])
-    children = children[children["parent_id"] != ""]
-    for parent, group in children.groupby("parent_id"):
-        if parent not in by_id.index:
-            continue
-        splits = {d for _, row in group.iterrows()
-                  for d in split_dimensions(row, by_id.loc[parent])}
-        if len(splits) > 1:
-            named = ", ".join(sorted(splits))
-            problems.append(f"subgroups of {parent} split it along several columns ({named})")
+    problems: list[str] = []
+    for record in studies.to_dict("records"):
+        eid = record["estimate_id"]
+        for link in ("parent_id", "repeat_of"):
+            target = record.get(link)
+            if _blank(target):
+                continue
+            if target not in by_id.index:
+                problems.append(f"{eid}: {link} {target} is not an estimate_id")
+                continue
+            other = by_id.loc[target]
+            differ = [c for c in same if str(record[c]) != str(other[c])]
+            if differ:
+                problems.append(f"{eid}: differs from its {link} {target} in {', '.join(differ)}")
+            seen, node = {eid}, target
+            while not _blank(node) and node in by_id.index:
+                if node in seen:
+                    problems.append(f"{eid}: {link} links form a cycle")
+                    break
+                seen.add(node)
+                node = by_id.loc[node, link]
+        split = record.get("split")
+        if _blank(record.get("parent_id")) != _blank(split):
+            problems.append(f"{eid}: a subgroup needs a split and only a subgroup has one")
+        elif not _blank(split) and split not in schema.SPLITS:
+            problems.append(f"{eid}: split {split!r} is not one of {list(schema.SPLITS)}")
     return problems
-
-
-def _usable(row: pd.Series) -> bool:
-    return row["usable_for"] == "pooling"
 
 
 def non_overlapping(rows: pd.DataFrame, prefer: str = "whole") -> pd.DataFrame:
     """The rows of one pooling group that together count nobody twice.
 
     ``rows`` hold one definition and status (one pooling group). Per family of estimates
-    (an estimate with its subgroups, as linked by ``parent_id`` among the rows given):
+    (an estimate with its subgroups, linked by ``parent_id`` among the rows given):
     ``prefer="whole"`` keeps the whole when it can be pooled (``usable_for == "pooling"``),
-    else its subgroups; ``prefer="finest"`` keeps the finest complete partition (subgroups
-    whose n add up to the whole's n, each resolved the same way), else the whole. A subgroup
-    whose parent is not among the rows stands alone; siblings never overlap (checked by
-    ``check_structure``). Then, per ``sample_id``, one publication: the one whose kept rows
-    hold the most people (ties: the first estimate_id). Returns the kept rows, usable ones
-    only, in input order.
+    else its subgroups; ``prefer="finest"`` keeps the finest complete partition (subgroups of
+    one ``split`` whose n add up to the whole's n, each resolved the same way), else the whole.
+    Subgroups of one split never share people; of two splits (age and area, say) only one is
+    used: the complete one with most subgroups, or, standing in for a whole that cannot be
+    pooled, the one holding most people. A subgroup whose parent is not among the rows
+    stands alone. A later measurement of people already kept (``repeat_of``) is dropped. Then
+    per ``sample_id`` one publication stays: the one whose kept rows hold the most people
+    (ties: the first estimate_id). Returns the kept rows, all poolable, in input order.
     """
     if prefer not in PREFERENCES:
         raise ValueError(f"prefer must be one of {list(PREFERENCES)}, got {prefer!r}")
-    present = set(rows["estimate_id"])
+    records = {r["estimate_id"]: r for r in rows.to_dict("records")}
     parent_of = {
-        e: p for e, p in zip(rows["estimate_id"], rows["parent_id"], strict=True)
-        if isinstance(p, str) and p in present
+        e: r["parent_id"] for e, r in records.items()
+        if not _blank(r.get("parent_id")) and r["parent_id"] in records
     }
-    children: dict[str, list[str]] = {}
+    children: dict[str, dict[str, list[str]]] = {}
     for child, parent in parent_of.items():
-        children.setdefault(parent, []).append(child)
-    by_id = {r["estimate_id"]: r for _, r in rows.iterrows()}
+        split = str(records[child].get("split") or "")
+        children.setdefault(parent, {}).setdefault(split, []).append(child)
 
-    def n_of(eid: str) -> float:
-        value = by_id[eid]["n"]
-        return float("nan") if pd.isna(value) else float(value)
+    def people(eids: list[str]) -> float:
+        values = [records[e]["n"] for e in eids]
+        return float(sum(0 if _blank(v) else float(v) for v in values))
+
+    def complete(eid: str, kids: list[str], kid_sets: list[list[str]]) -> bool:
+        total = records[eid]["n"]
+        return (
+            all(kid_sets)
+            and not _blank(total)
+            and all(not _blank(records[k]["n"]) for k in kids)
+            and people(kids) == float(total)
+        )
 
     def resolve(eid: str) -> list[str]:
-        kids = children.get(eid, [])
-        kid_sets = [resolve(k) for k in kids]
-        usable = _usable(by_id[eid])
-        complete = (
-            bool(kids)
-            and all(kid_sets)
-            and not math.isnan(n_of(eid))
-            and all(not math.isnan(n_of(k)) for k in kids)
-            and sum(n_of(k) for k in kids) == n_of(eid)
-        )
-        if usable and (prefer == "whole" or not complete):
+        options = []
+        for split, kids in sorted(children.get(eid, {}).items()):
+            kid_sets = [resolve(k) for k in kids]
+            flat = [e for ks in kid_sets for e in ks]
+            options.append((complete(eid, kids, kid_sets), len(kids), people(flat), split, flat))
+        usable = records[eid]["usable_for"] == "pooling"
+        full = [o for o in options if o[0]]
+        if usable and (prefer == "whole" or not full):
             return [eid]
-        return [e for ks in kid_sets for e in ks]
+        if full:
+            return max(full, key=lambda o: (o[1], o[2], [-ord(c) for c in o[3]]))[4]
+        standing = [o for o in options if o[4]]
+        if not standing:
+            return []
+        return max(standing, key=lambda o: (o[2], o[1], [-ord(c) for c in o[3]]))[4]
 
-    keep: list[str] = []
-    for eid in rows["estimate_id"]:
+    keep: set[str] = set()
+    for eid in records:
         if eid not in parent_of:
-            keep.extend(resolve(eid))
+            keep.update(resolve(eid))
+    for eid in list(keep):
+        node = records[eid].get("repeat_of")
+        while not _blank(node) and node in records:
+            if node in keep:
+                keep.discard(eid)
+                break
+            node = records[node].get("repeat_of")
     kept = rows[rows["estimate_id"].isin(keep)]
     if kept.empty:
         return kept
-    people = kept.assign(_n=pd.to_numeric(kept["n"], errors="coerce").fillna(0))
-    totals = people.groupby(["sample_id", "study_id"], sort=False).agg(
+    counted = kept.assign(_n=pd.to_numeric(kept["n"], errors="coerce").fillna(0))
+    totals = counted.groupby(["sample_id", "study_id"], sort=False).agg(
         people=("_n", "sum"), first=("estimate_id", "min")
     ).reset_index()
     totals = totals.sort_values(["sample_id", "people", "first"], ascending=[True, False, True])
@@ -260,18 +248,20 @@ def non_overlapping(rows: pd.DataFrame, prefer: str = "whole") -> pd.DataFrame:
 
 def overlapping_pairs(rows: pd.DataFrame, all_rows: pd.DataFrame) -> list[tuple[str, str]]:
     """Pairs of ``rows`` that share people: one is an ancestor of the other (by ``parent_id``
-    in ``all_rows``), or they come from different publications of one ``sample_id`` with the
-    same definition, status, sex, diet and overlapping ages. Empty for a sound pooled set."""
-    parent = dict(zip(all_rows["estimate_id"], all_rows["parent_id"], strict=True))
+    in ``all_rows``) or a repeat of it (``repeat_of``), or they come from different
+    publications of one ``sample_id`` with the same definition, status, sex, diet and
+    overlapping ages. Empty for a sound pooled set."""
     ids = list(rows["estimate_id"])
     chosen = set(ids)
     pairs: list[tuple[str, str]] = []
-    for eid in ids:
-        node = parent.get(eid)
-        while isinstance(node, str) and node:
-            if node in chosen:
-                pairs.append((node, eid))
-            node = parent.get(node)
+    for link in ("parent_id", "repeat_of"):
+        target = dict(zip(all_rows["estimate_id"], all_rows[link], strict=True))
+        for eid in ids:
+            node = target.get(eid)
+            while isinstance(node, str) and node:
+                if node in chosen:
+                    pairs.append((node, eid))
+                node = target.get(node)
     keyed = rows.assign(_lo=rows["age_min"].astype("Float64").fillna(0),
                         _hi=rows["age_max"].astype("Float64").fillna(200))
     for _, group in keyed.groupby(["sample_id", "definition", "status", "sex", "diet_group"],
@@ -331,24 +321,23 @@ def frame_counts(studies: pd.DataFrame) -> pd.DataFrame:
 
 
 def overlap_structure(studies: pd.DataFrame) -> pd.DataFrame:
-    """Each estimate that has subgroups in the table: its study, how its subgroups split it,
-    how many there are, and whether their n add up to its n (a complete partition)."""
+    """Each estimate that has subgroups in the table, once per split: its study, the split,
+    how many subgroups, and whether their n add up to its n (a complete partition)."""
     by_id = studies.set_index("estimate_id", drop=False)
     children = studies[studies["parent_id"].notna() & (studies["parent_id"] != "")]
     records = []
-    for parent, group in children.groupby("parent_id", sort=True):
+    for (parent, split), group in children.groupby(["parent_id", "split"], sort=True):
         whole = by_id.loc[parent]
         n = pd.to_numeric(group["n"], errors="coerce")
         total = pd.to_numeric(pd.Series([whole["n"]]), errors="coerce").iloc[0]
-        complete = bool(n.notna().all() and pd.notna(total) and n.sum() == total)
         records.append({
             "estimate_id": parent,
             "study_id": whole["study_id"],
-            "split_by": split_by(group.iloc[0], whole),
+            "split": split,
             "subgroups": len(group),
-            "complete": complete,
+            "complete": bool(n.notna().all() and pd.notna(total) and n.sum() == total),
         })
-    return pd.DataFrame(records, columns=["estimate_id", "study_id", "split_by", "subgroups",
+    return pd.DataFrame(records, columns=["estimate_id", "study_id", "split", "subgroups",
                                           "complete"])
 
 

@@ -337,6 +337,12 @@ PREGNANCY_MARKS: dict[str, str] = {
     "lactating": "lactating",
     "mixed": "includes pregnant women",
 }
+# What divides a subgroup from the estimate it belongs to (literature column `split`).
+SPLITS: tuple[str, ...] = (
+    "sex", "supplement_use", "diet", "age", "area", "group", "religion",
+)
+# How the markers of a combined definition combine (literature column `marker_rule`).
+MARKER_RULES: tuple[str, ...] = ("and", "or", "score", "other")
 # Whether a published estimate is survey-weighted ("yes"), a plain sample proportion ("no"),
 # or not stated (empty).
 WEIGHTED: tuple[str, ...] = ("yes", "no")

@@ -83,7 +83,8 @@ def test_effective_n_is_missing_when_it_cannot_be_derived(p, lo, hi):
 # --- overlap ---------------------------------------------------------------------------------
 def _rows(records: list[dict]) -> pd.DataFrame:
     base = {
-        "study_id": "s1", "sample_id": None, "parent_id": None, "sex": "both",
+        "study_id": "s1", "sample_id": None, "parent_id": None, "split": None,
+        "repeat_of": None, "sex": "both",
         "supplement_users": "included", "diet_group": "general", "age_min": 20, "age_max": 39,
         "pregnancy": "not_pregnant", "population": "adults", "usable_for": "pooling",
         "biomarker": "serum_b12", "cutoff_operator": "<", "cutoff_value": "148",
@@ -97,8 +98,8 @@ def _rows(records: list[dict]) -> pd.DataFrame:
 # A study with "all" (n 100) and men (74) + women (26), and a second study with one row.
 FAMILY = [
     {"estimate_id": "s1-01", "n": 100},
-    {"estimate_id": "s1-02", "n": 74, "sex": "male", "parent_id": "s1-01"},
-    {"estimate_id": "s1-03", "n": 26, "sex": "female", "parent_id": "s1-01"},
+    {"estimate_id": "s1-02", "n": 74, "sex": "male", "parent_id": "s1-01", "split": "sex"},
+    {"estimate_id": "s1-03", "n": 26, "sex": "female", "parent_id": "s1-01", "split": "sex"},
     {"estimate_id": "s2-01", "study_id": "s2", "n": 50},
 ]
 
@@ -132,13 +133,44 @@ def test_subgroups_without_their_whole_stand_alone():
 def test_grandchildren_resolve_recursively():
     rows = _rows([
         {"estimate_id": "a", "n": 100},
-        {"estimate_id": "b", "n": 60, "sex": "male", "parent_id": "a"},
-        {"estimate_id": "c", "n": 40, "sex": "female", "parent_id": "a"},
-        {"estimate_id": "b1", "n": 10, "supplement_users": "only", "parent_id": "b"},
-        {"estimate_id": "b2", "n": 50, "supplement_users": "excluded", "parent_id": "b"},
+        {"estimate_id": "b", "n": 60, "sex": "male", "parent_id": "a", "split": "sex"},
+        {"estimate_id": "c", "n": 40, "sex": "female", "parent_id": "a", "split": "sex"},
+        {"estimate_id": "b1", "n": 10, "supplement_users": "only", "parent_id": "b",
+         "split": "supplement_use"},
+        {"estimate_id": "b2", "n": 50, "supplement_users": "excluded", "parent_id": "b",
+         "split": "supplement_use"},
     ])
     assert list(evidence.non_overlapping(rows, "finest")["estimate_id"]) == ["c", "b1", "b2"]
     assert list(evidence.non_overlapping(rows, "whole")["estimate_id"]) == ["a"]
+
+
+# A whole (n 100) split two ways: by age (60 + 40, complete) and by area (30, incomplete).
+TWO_SPLITS = [
+    {"estimate_id": "w", "n": 100},
+    {"estimate_id": "y", "n": 60, "age_max": 29, "parent_id": "w", "split": "age"},
+    {"estimate_id": "o", "n": 40, "age_min": 30, "parent_id": "w", "split": "age"},
+    {"estimate_id": "north", "n": 30, "population": "north", "parent_id": "w", "split": "area"},
+]
+
+
+def test_two_splits_are_never_combined():
+    rows = _rows(TWO_SPLITS)
+    assert list(evidence.non_overlapping(rows, "finest")["estimate_id"]) == ["y", "o"]
+    assert list(evidence.non_overlapping(rows, "whole")["estimate_id"]) == ["w"]
+    unpoolable = _rows([{**TWO_SPLITS[0], "n": None, "usable_for": "display"}, *TWO_SPLITS[1:]])
+    # the whole cannot be pooled: the split holding most people stands in (age: 100 vs 30)
+    assert list(evidence.non_overlapping(unpoolable)["estimate_id"]) == ["y", "o"]
+
+
+def test_a_repeat_measurement_of_kept_people_is_dropped():
+    rows = _rows([
+        {"estimate_id": "wk18", "n": 136},
+        {"estimate_id": "wk36", "n": 116, "repeat_of": "wk18"},
+    ])
+    assert list(evidence.non_overlapping(rows)["estimate_id"]) == ["wk18"]
+    first_unpoolable = _rows([{"estimate_id": "wk18", "n": None, "usable_for": "display"},
+                              {"estimate_id": "wk36", "n": 116, "repeat_of": "wk18"}])
+    assert list(evidence.non_overlapping(first_unpoolable)["estimate_id"]) == ["wk36"]
 
 
 def test_one_publication_per_sample():
@@ -163,13 +195,15 @@ def test_prefer_is_checked():
         evidence.non_overlapping(_rows(FAMILY), prefer="coarse")
 
 
-def test_overlapping_pairs_finds_ancestor_and_shared_sample():
+def test_overlapping_pairs_finds_ancestor_repeat_and_shared_sample():
     rows = _rows([*FAMILY,
-                  {"estimate_id": "s3-01", "study_id": "s3", "sample_id": "s2", "n": 50}])
+                  {"estimate_id": "s3-01", "study_id": "s3", "sample_id": "s2", "n": 50},
+                  {"estimate_id": "s2-02", "study_id": "s2", "n": 45, "repeat_of": "s2-01"}])
     pairs = evidence.overlapping_pairs(rows, rows)
     assert ("s1-01", "s1-02") in pairs
     assert ("s1-01", "s1-03") in pairs
     assert ("s2-01", "s3-01") in pairs
+    assert ("s2-01", "s2-02") in pairs
     assert evidence.overlapping_pairs(evidence.non_overlapping(rows), rows) == []
 
 
@@ -183,8 +217,11 @@ def test_check_structure_accepts_a_sound_family():
     [
         ({"estimate_id": "s1-03", "parent_id": "nope"}, "is not an estimate_id"),
         ({"estimate_id": "s1-03", "cutoff_value": "221"}, "differs from its parent"),
-        ({"estimate_id": "s1-03", "sex": "male", "supplement_users": "only"}, "several columns"),
-        ({"estimate_id": "s1-01", "parent_id": "s1-02"}, "cycle"),
+        ({"estimate_id": "s1-03", "split": None}, "needs a split"),
+        ({"estimate_id": "s1-01", "split": "sex"}, "needs a split"),
+        ({"estimate_id": "s1-03", "split": "colour"}, "is not one of"),
+        ({"estimate_id": "s1-03", "repeat_of": "s9-01"}, "repeat_of s9-01 is not"),
+        ({"estimate_id": "s1-01", "parent_id": "s1-02", "split": "sex"}, "cycle"),
         ({"estimate_id": "s1-03", "new_id": "s1-02"}, "repeated"),
     ],
 )
@@ -197,12 +234,6 @@ def test_check_structure_names_each_problem(change, message):
         elif column != "estimate_id":
             frame.loc[i, column] = value
     assert any(message in p for p in evidence.check_structure(frame))
-
-
-def test_split_by_names_the_column_that_differs():
-    frame = _rows(FAMILY).set_index("estimate_id")
-    assert evidence.split_by(frame.loc["s1-02"], frame.loc["s1-01"]) == "sex"
-    assert evidence.split_by(frame.loc["s1-01"], frame.loc["s1-01"]) == "population"
 
 
 # --- data checks -----------------------------------------------------------------------------
@@ -229,7 +260,7 @@ def test_coverage_counts_rows_studies_and_studies_with_n():
 def test_overlap_structure_reports_split_and_completeness():
     table = evidence.overlap_structure(_checked(FAMILY))
     assert table.to_dict("records") == [
-        {"estimate_id": "s1-01", "study_id": "s1", "split_by": "sex", "subgroups": 2,
+        {"estimate_id": "s1-01", "study_id": "s1", "split": "sex", "subgroups": 2,
          "complete": True}
     ]
 
