@@ -311,7 +311,7 @@ def classify_method(method: str) -> str:
     raise ValueError(f"method {method!r} matches no method class ({schema.METHOD_CLASSES})")
 
 
-def normalise_diet_group(diet_group: str, notes: str | None) -> str:
+def normalize_diet_group(diet_group: str, notes: str | None) -> str:
     """Map a source diet group to schema.DIET_SHARE_GROUPS.
 
     A "vegetarian" figure excludes vegans only where the source notes say the categories are
@@ -786,7 +786,7 @@ def build_diet_shares(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
                     "country_name": country_name(row["country_iso3"]),
                     "year": year,
                     "diet_group_reported": row["diet_group"],
-                    "diet_group": normalise_diet_group(row["diet_group"], row["notes"]),
+                    "diet_group": normalize_diet_group(row["diet_group"], row["notes"]),
                     "share": share / 100,
                     "population_basis": row["population_basis"],
                     "method": row["method"],

@@ -658,7 +658,7 @@ def estimate_burden(
     ``draw_prevalence``). The draws of a cell are shared by every location and year of the
     run: the uncertainty is about the prevalence of that age and diet group, which is the same
     wherever it applies, so sums over locations need correlated draws. The draws travel in
-    ``attrs["prevalence_draws"]`` for ``summarise_burden`` and
+    ``attrs["prevalence_draws"]`` for ``summarize_burden`` and
     ``age_standardized_prevalence``. ``supplementation={"diet_group": str | None,
     "coverage": c, "effect": e}`` multiplies the prevalence of the group (None: everyone) by
     1 - c x e (the covered share with a relative reduction e); default: no effect.
@@ -832,7 +832,7 @@ def _weighted_draws(
     return matrix @ draws.values
 
 
-def summarise_burden(
+def summarize_burden(
     burden: pd.DataFrame,
     by: Sequence[str] = ("location", "year"),
     *,
@@ -1086,19 +1086,19 @@ def estimate_summary(
     supplementation: Mapping | None = None,
 ) -> pd.DataFrame:
     """``estimate_burden`` for the locations and years, summarised by ``by`` with
-    ``summarise_burden`` (intervals from summed draws): the input of the map (by country in
-    one year) and of the projection (by location and year). Columns as ``summarise_burden``.
+    ``summarize_burden`` (intervals from summed draws): the input of the map (by country in
+    one year) and of the projection (by location and year). Columns as ``summarize_burden``.
     """
     rows = estimate_burden(population, diet_shares_model, prevalence, locations=locations,
                            years=years, supplementation=supplementation)
-    return summarise_burden(rows, by=by)
+    return summarize_burden(rows, by=by)
 
 
 def diet_share_summary(burden: pd.DataFrame) -> pd.DataFrame:
     """People per location and diet group of burden rows, with each group's share of the
     location's people (all ages; for a region, its countries' population-weighted shares).
-    Columns: as ``summarise_burden`` by [location, diet_group], plus share."""
-    out = summarise_burden(burden, by=["location", "diet_group"])
+    Columns: as ``summarize_burden`` by [location, diet_group], plus share."""
+    out = summarize_burden(burden, by=["location", "diet_group"])
     out["share"] = out["population"] / out.groupby("location")["population"].transform("sum")
     return out
 

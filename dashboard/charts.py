@@ -759,7 +759,7 @@ def burden_map_figure(
 ) -> go.Figure:
     """World choropleth of the modelled share or number of people with low status.
 
-    Input: ``burden.summarise_burden(..., by=["iso3", ...])`` rows for one year, columns
+    Input: ``burden.summarize_burden(..., by=["iso3", ...])`` rows for one year, columns
     [iso3, cases, cases_low, cases_high, prevalence, prevalence_low, prevalence_high,
     population] (``location`` used in hover when present). Geometry: the shipped GeoJSON
     (``geo.load_world()``), joined on ``properties.iso3``; every country is drawn in grey
@@ -830,7 +830,7 @@ def burden_bars_figure(
 ) -> go.Figure:
     """Modelled people (or share) with low status by ``x`` x diet group, with 95% UI bars.
 
-    Input: ``burden.summarise_burden(..., by=[x, "diet_group"])``, columns [x, diet_group,
+    Input: ``burden.summarize_burden(..., by=[x, "diet_group"])``, columns [x, diet_group,
     population, cases, cases_low, cases_high, prevalence, prevalence_low, prevalence_high].
     """
     value, low, high, scale, axis = _measure(measure)
@@ -876,7 +876,7 @@ def projection_figure(
 ) -> go.Figure:
     """Modelled people (or share) over the years, one line per ``group``, with a 95% UI band.
 
-    Input: ``burden.summarise_burden(..., by=["year", group])`` (group optional: location or
+    Input: ``burden.summarize_burden(..., by=["year", group])`` (group optional: location or
     diet_group), columns [year, group, cases, cases_low, cases_high, prevalence,
     prevalence_low, prevalence_high]. Diet groups take their schema colours, other groups the
     Okabe-Ito series. A dotted line marks where WPP estimates end and projections begin.
