@@ -8,7 +8,7 @@ PORT ?= 8501
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test data lint bench screenshots chromium clean-data
+.PHONY: help run test data lint bench screenshots chromium golden clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,11 @@ bench: $(BIN)/.dev data/manifest.json  ## Print the speed and memory figures in 
 
 screenshots: $(BIN)/.dev chromium data/manifest.json  ## Save a PNG of every page to docs/screenshots/
 	$(BIN)/python -m tests.screenshots
+
+golden:  ## Regenerate tests/golden/ with R into a temp folder and compare (installs R when absent)
+	@Rscript -e 'library(survey); library(metafor)' >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq r-base-core r-cran-survey r-cran-metafor)
+	Rscript tests/golden/make_golden.R --check
 
 clean-data:  ## Remove built datasets
 	rm -f data/*.parquet data/manifest.json

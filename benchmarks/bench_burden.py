@@ -32,7 +32,7 @@ def main() -> None:
     def run() -> tuple[int, float]:
         rows = burden.estimate_burden(population, shares, model, locations=iso3,
                                       years=[2025, 2050], draws=1000)
-        world = burden.summarise_burden(rows, by=("year",))
+        world = burden.summarize_burden(rows, by=("year",))
         return len(rows), float(world["cases"].iloc[0])
 
     run()  # warm-up: imports, first allocation
@@ -44,7 +44,7 @@ def main() -> None:
     median = statistics.median(times)
     print(f"burden: {len(iso3)} countries x 2 years x {len(schema.WPP_AGE_BANDS)} age bands x "
           f"{len(schema.DIET_GROUPS)} diets = {n_rows} rows, 1000 draws")
-    print(f"  estimate_burden + summarise_burden: median {median:.3f} s, best {min(times):.3f} s "
+    print(f"  estimate_burden + summarize_burden: median {median:.3f} s, best {min(times):.3f} s "
           f"over {REPEATS} runs (target < {TARGET_SECONDS} s: "
           f"{'met' if median < TARGET_SECONDS else 'NOT met'})")
     print(f"  modelled people with low B12 status in 2025 (sum of countries): {cases_2025:,.0f}")

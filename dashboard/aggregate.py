@@ -435,11 +435,11 @@ def compare_with_published(
     )
 
 
-# --- headline figures ------------------------------------------------------------------------
+# --- headline estimates ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class PooledFigure:
+class PooledSubset:
     """One pooled prevalence ready to print: value, interval, evidence and definition."""
 
     label: str
@@ -462,10 +462,10 @@ class PooledFigure:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Two pooled figures side by side, with their unadjusted difference and ratio."""
+    """Two pooled subsets side by side, with their unadjusted difference and ratio."""
 
-    first: PooledFigure
-    second: PooledFigure
+    first: PooledSubset
+    second: PooledSubset
     difference: float
     difference_low: float
     difference_high: float
@@ -476,12 +476,12 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Headlines:
-    """The Overview page's figures for one filtered frame (None where no study qualifies)."""
+    """The Overview page's headline pools for one filtered frame (None where no study qualifies)."""
 
-    overall: PooledFigure | None
-    older_adults: PooledFigure | None
-    vegans: PooledFigure | None
-    omnivores: PooledFigure | None
+    overall: PooledSubset | None
+    older_adults: PooledSubset | None
+    vegans: PooledSubset | None
+    omnivores: PooledSubset | None
     vegans_vs_omnivores: Comparison | None
 
 
@@ -492,7 +492,7 @@ def _citation(row: pd.Series) -> str:
     return f"{author} {int(year)}" if pd.notna(year) else author
 
 
-def pooled_figure(
+def pool_subset(
     studies: pd.DataFrame,
     *,
     label: str,
@@ -500,7 +500,7 @@ def pooled_figure(
     diet_groups: Sequence[str] | None = None,
     method: str = "REML",
     level: float = 0.95,
-) -> PooledFigure | None:
+) -> PooledSubset | None:
     """Pool every poolable row of the (already filtered) frame in the given ages and diets.
 
     Same method and restrictions as ``pool_groups``; returns None when no row qualifies.
@@ -513,7 +513,7 @@ def pooled_figure(
     rows = _pooling_rows(subset)
     definition = str(rows["definition"].iloc[0])
     cited = rows.drop_duplicates("study_id").sort_values(["study_id"])
-    return PooledFigure(
+    return PooledSubset(
         label=label,
         estimate=float(r["estimate"]),
         ci_low=float(r["ci_low"]),
@@ -533,7 +533,7 @@ def pooled_figure(
     )
 
 
-def compare_figures(first: PooledFigure, second: PooledFigure, level: float = 0.95) -> Comparison:
+def compare_pools(first: PooledSubset, second: PooledSubset, level: float = 0.95) -> Comparison:
     """Difference and ratio of two independent pooled prevalences.
 
     Delta method on the logit scale: var(p) = (se_logit p(1-p))^2 and
@@ -557,10 +557,10 @@ def compare_figures(first: PooledFigure, second: PooledFigure, level: float = 0.
     return Comparison(first, second, diff, diff - half, diff + half, ratio, ratio_low, ratio_high)
 
 
-def headline_figures(
+def estimate_headlines(
     studies: pd.DataFrame, *, method: str = "REML", level: float = 0.95
 ) -> Headlines:
-    """Overview figures for a frame already filtered to one definition and status.
+    """Overview headline pools for a frame already filtered to one definition and status.
 
     ``overall``: every poolable row. ``older_adults``: the general population aged 60+ (age
     bands 60-79 and 80+), since diet-specific studies of older people are few.
@@ -568,22 +568,22 @@ def headline_figures(
     both exist.
     """
     older = ("60-79", "80+")
-    figures = {
-        "overall": pooled_figure(studies, label="All poolable studies", method=method,
-                                 level=level),
-        "older_adults": pooled_figure(
+    pools = {
+        "overall": pool_subset(studies, label="All poolable studies", method=method,
+                               level=level),
+        "older_adults": pool_subset(
             studies, label="General population aged 60+", age_bands=older,
             diet_groups=("general",), method=method, level=level,
         ),
-        "vegans": pooled_figure(studies, label="Vegans, all ages", diet_groups=("vegan",),
-                                method=method, level=level),
-        "omnivores": pooled_figure(studies, label="Omnivores, all ages",
-                                   diet_groups=("omnivore",), method=method, level=level),
+        "vegans": pool_subset(studies, label="Vegans, all ages", diet_groups=("vegan",),
+                              method=method, level=level),
+        "omnivores": pool_subset(studies, label="Omnivores, all ages",
+                                 diet_groups=("omnivore",), method=method, level=level),
     }
     comparison = None
-    if figures["vegans"] is not None and figures["omnivores"] is not None:
-        comparison = compare_figures(figures["vegans"], figures["omnivores"], level=level)
-    return Headlines(**figures, vegans_vs_omnivores=comparison)
+    if pools["vegans"] is not None and pools["omnivores"] is not None:
+        comparison = compare_pools(pools["vegans"], pools["omnivores"], level=level)
+    return Headlines(**pools, vegans_vs_omnivores=comparison)
 
 
 # --- reading of the chart --------------------------------------------------------------------

@@ -311,7 +311,7 @@ def classify_method(method: str) -> str:
     raise ValueError(f"method {method!r} matches no method class ({schema.METHOD_CLASSES})")
 
 
-def normalise_diet_group(diet_group: str, notes: str | None) -> str:
+def normalize_diet_group(diet_group: str, notes: str | None) -> str:
     """Map a source diet group to schema.DIET_SHARE_GROUPS.
 
     A "vegetarian" figure excludes vegans only where the source notes say the categories are
@@ -520,65 +520,25 @@ def build_studies(raw: pd.DataFrame, geography: pd.DataFrame, path: Path) -> pd.
 def _study_record(
     row_id: int, row: Mapping[str, str], vocab: Mapping[str, tuple[str, ...]], geo: pd.DataFrame
 ) -> dict:
-    for col, allowed in vocab.items():
-        if row[col] not in allowed:
-            raise ValueError(f"{col} {row[col]!r} is not one of {list(allowed)}")
+    """One studies row (schema.STUDIES_COLUMNS) from one literature row.
+
+    Raises ValueError naming the first problem, which ``build_studies`` reports with the row.
+    Rows that lack what pooling needs are kept for display, with their reasons.
+    """
+    _check_vocab(row, vocab)
     if not row["study_id"].strip():
         raise ValueError("study_id is empty")
     iso3 = row["country_iso3"].strip()
-    name = country_name(iso3)
-    if iso3 == schema.MULTI_COUNTRY:
-        region = subregion = None
-    elif iso3 in geo.index:
-        region, subregion = geo.loc[iso3, "region"], geo.loc[iso3, "subregion"]
-    else:
-        raise ValueError(f"country {iso3} is not a Country/Area in WPP 2022")
+    name, region, subregion = _geography(iso3, geo)
     age_min, age_max = _int_or_none(row["age_min"]), _int_or_none(row["age_max"])
-    n, cases = _int_or_none(row["n"]), _int_or_none(row["cases"])
-    if n is not None and n <= 0:
-        raise ValueError(f"n {n} is not positive")
-    if cases is not None and (cases < 0 or (n is not None and cases > n)):
-        raise ValueError(f"cases {cases} is outside 0..n ({n})")
-    pct = _float_or_none(row["prevalence_pct"])
-    ci_low, ci_high = _float_or_none(row["ci_low_pct"]), _float_or_none(row["ci_high_pct"])
-    for label, value in (("prevalence_pct", pct), ("ci_low_pct", ci_low), ("ci_high_pct", ci_high)):
-        if value is not None and not 0 <= value <= 100:
-            raise ValueError(f"{label} {value} is outside 0-100")
+    n, cases, pct, ci_low, ci_high = _counts(row)
     year_start, year_end = parse_data_years(row["data_years"])
-
-    reasons: list[str] = []
     operator, value, unit = (row[c].strip() for c in ("cutoff_operator", "cutoff_value",
                                                        "cutoff_unit"))
-    cutoff: Cutoff | None = None
-    if operator or value or unit:
-        if not (operator and value and unit):
-            raise ValueError("cut-off operator, value and unit must be given together")
-        if operator not in CUTOFF_OPERATORS:
-            raise ValueError(f"cutoff_operator {operator!r} is not one of {CUTOFF_OPERATORS}")
-        try:
-            cutoff = convert_cutoff(row["biomarker"], value, unit)
-        except UnconvertibleUnitError as err:
-            reasons.append(str(err))
-        if cutoff is not None and operator == "between" and cutoff.high is None:
-            raise ValueError(f"'between' cut-off {value!r} is not a 'low-high' range")
-    else:
-        reasons.append(REASON_NO_CUTOFF)
-    definition = (
-        assign_definition(row["biomarker"], operator, cutoff.low, cutoff.high, cutoff.unit)
-        if cutoff is not None
-        else None
+    cutoff, definition, reasons = _cutoff_and_definition(row["biomarker"], operator, value, unit)
+    prevalence, prevalence_derived, data_check, cases_out, cases_derived = _prevalence(
+        n, cases, pct, row["prevalence_pct"].strip()
     )
-
-    prevalence_derived = False
-    data_check = None
-    if pct is None and cases is not None and n is not None:
-        prevalence = cases / n
-        prevalence_derived = True
-    else:
-        prevalence = None if pct is None else pct / 100
-    if pct is not None and cases is not None and n is not None:
-        data_check = check_cases(n, cases, pct, row["prevalence_pct"].strip())
-    cases_out, cases_derived = derive_cases(n, cases, pct)
     if n is None:
         reasons.append(REASON_NO_N)
     if prevalence is None:
@@ -635,6 +595,92 @@ def _study_record(
         "usable_for": "pooling" if usable else "display",
         "reason": "; ".join(reasons) if reasons else None,
     }
+
+
+def _check_vocab(row: Mapping[str, str], vocab: Mapping[str, tuple[str, ...]]) -> None:
+    """Reject labels outside the vocabularies, which the app's filters and colours rely on."""
+    for col, allowed in vocab.items():
+        if row[col] not in allowed:
+            raise ValueError(f"{col} {row[col]!r} is not one of {list(allowed)}")
+
+
+def _geography(iso3: str, geo: pd.DataFrame) -> tuple[str, str | None, str | None]:
+    """Country name, WPP region and subregion, so the map and the region filter can place it."""
+    name = country_name(iso3)
+    if iso3 == schema.MULTI_COUNTRY:
+        return name, None, None
+    if iso3 in geo.index:
+        return name, geo.loc[iso3, "region"], geo.loc[iso3, "subregion"]
+    raise ValueError(f"country {iso3} is not a Country/Area in WPP 2022")
+
+
+def _counts(
+    row: Mapping[str, str],
+) -> tuple[int | None, int | None, float | None, float | None, float | None]:
+    """n, cases, prevalence and CI (percent), checked in range before anything is derived."""
+    n, cases = _int_or_none(row["n"]), _int_or_none(row["cases"])
+    if n is not None and n <= 0:
+        raise ValueError(f"n {n} is not positive")
+    if cases is not None and (cases < 0 or (n is not None and cases > n)):
+        raise ValueError(f"cases {cases} is outside 0..n ({n})")
+    pct = _float_or_none(row["prevalence_pct"])
+    ci_low, ci_high = _float_or_none(row["ci_low_pct"]), _float_or_none(row["ci_high_pct"])
+    for label, value in (("prevalence_pct", pct), ("ci_low_pct", ci_low), ("ci_high_pct", ci_high)):
+        if value is not None and not 0 <= value <= 100:
+            raise ValueError(f"{label} {value} is outside 0-100")
+    return n, cases, pct, ci_low, ci_high
+
+
+def _cutoff_and_definition(
+    biomarker: str, operator: str, value: str, unit: str
+) -> tuple[Cutoff | None, str | None, list[str]]:
+    """The cut-off in canonical units and its definition id, which decide what pools together.
+
+    Also the reasons the row cannot be pooled so far (no cut-off, or one in a unit that does
+    not convert); an incomplete or malformed cut-off raises.
+    """
+    reasons: list[str] = []
+    cutoff: Cutoff | None = None
+    if operator or value or unit:
+        if not (operator and value and unit):
+            raise ValueError("cut-off operator, value and unit must be given together")
+        if operator not in CUTOFF_OPERATORS:
+            raise ValueError(f"cutoff_operator {operator!r} is not one of {CUTOFF_OPERATORS}")
+        try:
+            cutoff = convert_cutoff(biomarker, value, unit)
+        except UnconvertibleUnitError as err:
+            reasons.append(str(err))
+        if cutoff is not None and operator == "between" and cutoff.high is None:
+            raise ValueError(f"'between' cut-off {value!r} is not a 'low-high' range")
+    else:
+        reasons.append(REASON_NO_CUTOFF)
+    definition = (
+        assign_definition(biomarker, operator, cutoff.low, cutoff.high, cutoff.unit)
+        if cutoff is not None
+        else None
+    )
+    return cutoff, definition, reasons
+
+
+def _prevalence(
+    n: int | None, cases: int | None, pct: float | None, pct_text: str
+) -> tuple[float | None, bool, str | None, int | None, bool]:
+    """Prevalence (a fraction) and cases, each derived from the other when only one is given.
+
+    Returns (prevalence, prevalence_derived, data_check, cases, cases_derived); ``data_check``
+    flags a reported percentage that disagrees with cases / n (``check_cases``).
+    """
+    prevalence_derived = False
+    data_check = None
+    if pct is None and cases is not None and n is not None:
+        prevalence = cases / n
+        prevalence_derived = True
+    else:
+        prevalence = None if pct is None else pct / 100
+    if pct is not None and cases is not None and n is not None:
+        data_check = check_cases(n, cases, pct, pct_text)
+    cases_out, cases_derived = derive_cases(n, cases, pct)
+    return prevalence, prevalence_derived, data_check, cases_out, cases_derived
 
 
 def build_population(wpp: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -740,7 +786,7 @@ def build_diet_shares(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
                     "country_name": country_name(row["country_iso3"]),
                     "year": year,
                     "diet_group_reported": row["diet_group"],
-                    "diet_group": normalise_diet_group(row["diet_group"], row["notes"]),
+                    "diet_group": normalize_diet_group(row["diet_group"], row["notes"]),
                     "share": share / 100,
                     "population_basis": row["population_basis"],
                     "method": row["method"],

@@ -658,7 +658,7 @@ def estimate_burden(
     ``draw_prevalence``). The draws of a cell are shared by every location and year of the
     run: the uncertainty is about the prevalence of that age and diet group, which is the same
     wherever it applies, so sums over locations need correlated draws. The draws travel in
-    ``attrs["prevalence_draws"]`` for ``summarise_burden`` and
+    ``attrs["prevalence_draws"]`` for ``summarize_burden`` and
     ``age_standardized_prevalence``. ``supplementation={"diet_group": str | None,
     "coverage": c, "effect": e}`` multiplies the prevalence of the group (None: everyone) by
     1 - c x e (the covered share with a relative reduction e); default: no effect.
@@ -676,8 +676,21 @@ def estimate_burden(
     year_list = sorted({int(y) for y in ([years] if isinstance(years, int) else years)})
     if not year_list:
         raise ValueError("no years given")
+    sub = _population_by_age(population, codes, year_list)
+    pair_id, pair_shares = _location_year_shares(population, sub, diet_shares_model)
+    out = _burden_cells(sub, pair_id, pair_shares, point, prevalence_draws, level)
+    out.attrs["prevalence_draws"] = prevalence_draws
+    if supplementation is not None:
+        out.attrs["supplementation"] = dict(supplementation)
+    return out
+
+
+def _population_by_age(
+    population: pd.DataFrame, codes: np.ndarray, years: list[int]
+) -> pd.DataFrame:
+    """One row per WPP age band of each asked location and year, so every cell has people."""
     sub = population.loc[
-        (population["location_code"].isin(codes) & population["year"].isin(year_list)).to_numpy(
+        (population["location_code"].isin(codes) & population["year"].isin(years)).to_numpy(
             dtype=bool)
     ]
     if "variant" in sub.columns and sub.duplicated(["location_code", "year", "age_band"]).any():
@@ -686,7 +699,7 @@ def estimate_burden(
             ["location_code", "year", "age_band"])
     sub = sub.sort_values(["location_code", "year", "age_min"], kind="stable")
     counts = sub.groupby(["location_code", "year"]).size()
-    expected = pd.MultiIndex.from_product([codes, year_list], names=["location_code", "year"])
+    expected = pd.MultiIndex.from_product([codes, years], names=["location_code", "year"])
     incomplete = [k for k in expected if counts.get(k, 0) != len(_WPP_LABELS)]
     if incomplete:
         names = dict(zip(population["location_code"], population["location"], strict=False))
@@ -694,12 +707,19 @@ def estimate_burden(
             "no complete population by age for: "
             + ", ".join(f"{names.get(c, c)} {y}" for c, y in incomplete[:10])
         )
+    return sub
 
-    # Shares per (location, year) pair.
+
+def _location_year_shares(
+    population: pd.DataFrame, sub: pd.DataFrame, diet_shares_model: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Diet shares per (location, year) of ``sub``: an aggregate's members weigh by people.
+
+    Returns the pair number of each row of ``sub`` and the pairs' shares (pairs x diets).
+    """
     iso_index, share_matrix = _share_matrix(diet_shares_model)
-    pair_codes = sub["location_code"].to_numpy(dtype=int)
-    pair_years = sub["year"].to_numpy(dtype=int)
-    pairs = pd.MultiIndex.from_arrays([pair_codes, pair_years])
+    pairs = pd.MultiIndex.from_arrays([sub["location_code"].to_numpy(dtype=int),
+                                       sub["year"].to_numpy(dtype=int)])
     pair_id, pair_keys = pd.factorize(pairs)
     first = sub.drop_duplicates("location_code").set_index("location_code")
     pair_shares = np.empty((len(pair_keys), _N_DIETS))
@@ -731,7 +751,18 @@ def estimate_burden(
             f"diet share model has no row for {', '.join(sorted(missing_iso)[:20])}"
             + (" ..." if len(missing_iso) > 20 else "")
         )
+    return pair_id, pair_shares
 
+
+def _burden_cells(
+    sub: pd.DataFrame,
+    pair_id: np.ndarray,
+    pair_shares: np.ndarray,
+    point: np.ndarray,
+    prevalence_draws: PrevalenceDraws,
+    level: float,
+) -> pd.DataFrame:
+    """Each population row split by diet, times its cell's prevalence: the burden frame."""
     band = analysis_band_of(sub["age_min"].to_numpy(dtype=float))
     pop = sub["population"].to_numpy(dtype=float)
     n_rows = len(sub)
@@ -747,11 +778,11 @@ def estimate_burden(
     wpp_codes = pd.Categorical(sub["age_band"].astype("object"), categories=_WPP_LABELS)
     if (wpp_codes.codes < 0).any():
         raise ValueError("population frame has age bands outside schema.WPP_AGE_BANDS")
-    out = pd.DataFrame({
-        "location_code": pair_codes[row_idx],
+    return pd.DataFrame({
+        "location_code": sub["location_code"].to_numpy(dtype=int)[row_idx],
         "location": sub["location"].to_numpy(dtype=object)[row_idx],
         "iso3": sub["iso3"].to_numpy(dtype=object)[row_idx],
-        "year": pair_years[row_idx],
+        "year": sub["year"].to_numpy(dtype=int)[row_idx],
         "age_band": pd.Categorical.from_codes(wpp_codes.codes[row_idx], categories=_WPP_LABELS,
                                               ordered=True),
         "analysis_band": pd.Categorical.from_codes(band[row_idx],
@@ -768,10 +799,6 @@ def estimate_burden(
         "cases_low": people * q_low[cell],
         "cases_high": people * q_high[cell],
     })
-    out.attrs["prevalence_draws"] = prevalence_draws
-    if supplementation is not None:
-        out.attrs["supplementation"] = dict(supplementation)
-    return out
 
 
 def _draws_of(burden: pd.DataFrame, draws: PrevalenceDraws | None) -> PrevalenceDraws:
@@ -805,7 +832,7 @@ def _weighted_draws(
     return matrix @ draws.values
 
 
-def summarise_burden(
+def summarize_burden(
     burden: pd.DataFrame,
     by: Sequence[str] = ("location", "year"),
     *,
@@ -1059,19 +1086,19 @@ def estimate_summary(
     supplementation: Mapping | None = None,
 ) -> pd.DataFrame:
     """``estimate_burden`` for the locations and years, summarised by ``by`` with
-    ``summarise_burden`` (intervals from summed draws): the input of the map (by country in
-    one year) and of the projection (by location and year). Columns as ``summarise_burden``.
+    ``summarize_burden`` (intervals from summed draws): the input of the map (by country in
+    one year) and of the projection (by location and year). Columns as ``summarize_burden``.
     """
     rows = estimate_burden(population, diet_shares_model, prevalence, locations=locations,
                            years=years, supplementation=supplementation)
-    return summarise_burden(rows, by=by)
+    return summarize_burden(rows, by=by)
 
 
 def diet_share_summary(burden: pd.DataFrame) -> pd.DataFrame:
     """People per location and diet group of burden rows, with each group's share of the
     location's people (all ages; for a region, its countries' population-weighted shares).
-    Columns: as ``summarise_burden`` by [location, diet_group], plus share."""
-    out = summarise_burden(burden, by=["location", "diet_group"])
+    Columns: as ``summarize_burden`` by [location, diet_group], plus share."""
+    out = summarize_burden(burden, by=["location", "diet_group"])
     out["share"] = out["population"] / out.groupby("location")["population"].transform("sum")
     return out
 

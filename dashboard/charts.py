@@ -660,47 +660,14 @@ def forest_figure(
             size = getattr(r, size_column)
             area = 0.0 if _missing(size) else float(size) / biggest
             ticks.append((y, _study_label(r)))
-            fig.add_scatter(
-                x=[100 * float(r.prevalence)], y=[y], mode="markers",
-                name=_label("diet_group", diet), legendgroup=diet,
-                showlegend=diet not in legend_done,
-                marker={"symbol": "square", "color": _colour(diet),
-                        "size": 5 + 15 * math.sqrt(area)},
-                error_x={**_errors(pd.Series([r.prevalence]), pd.Series([getattr(r, low)]),
-                                   pd.Series([getattr(r, high)])), "color": _colour(diet)},
-                customdata=[[format_interval(getattr(r, low), getattr(r, high)),
-                             format_count(r.n)]],
-                hovertemplate=(f"{_study_label(r)}<br>Prevalence %{{x:.1f}}% (95% CI "
-                               "%{customdata[0]})<br>n = %{customdata[1]}<extra></extra>"),
-            )
+            _add_study_square(fig, r, y, low, high, area, show_legend=diet not in legend_done)
             legend_done.add(diet)
+        colour = _colour(str(group)) if by == "diet_group" else INK
         for p in pool.itertuples():
             y -= 1.3
-            colour = _colour(str(group)) if by == "diet_group" else INK
-            est, lo, hi = (100 * float(v) for v in (p.estimate, p.ci_low, p.ci_high))
             ticks.append((y, "Pooled (random effects)"))
-            if not _missing(p.pi_low) and not _missing(p.pi_high):
-                fig.add_scatter(
-                    x=[100 * float(p.pi_low), 100 * float(p.pi_high)], y=[y, y], mode="lines",
-                    line={"color": colour, "width": 1.5, "dash": "dot"}, showlegend=False,
-                    name="95% prediction interval", hovertemplate=(
-                        f"95% prediction interval {format_interval(p.pi_low, p.pi_high)}"
-                        "<extra></extra>"),
-                )
-            fig.add_scatter(
-                x=[lo, est, hi, est, lo], y=[y, y + 0.4, y, y - 0.4, y], mode="lines",
-                fill="toself", fillcolor=colour, line={"color": colour, "width": 1},
-                name="Pooled estimate", showlegend=False,
-                hovertemplate=(f"Pooled {format_percent(p.estimate)} (95% CI "
-                               f"{format_interval(p.ci_low, p.ci_high)})<extra></extra>"),
-            )
-            annotations.append({
-                "x": 1.01, "xref": "paper", "xanchor": "left", "y": y, "yref": "y",
-                "showarrow": False, "font": {"size": 11, "color": INK},
-                "text": (f"k = {int(p.k)}, I\u00b2 = {float(p.i2):.0f}%, "
-                         f"\u03c4\u00b2 = {float(p.tau2):.3f}"
-                         if not _missing(p.tau2) else f"k = {int(p.k)}"),
-            })
+            _add_pooled_diamond(fig, p, y, colour)
+            annotations.append(_pool_annotation(p, y))
         y -= 0.5
     style_figure(fig, title, subtitle=subtitle, x_title="Prevalence (%), with 95% CI",
                  height=max(DEFAULT_HEIGHT, int(-y * 24) + 140))
@@ -710,6 +677,54 @@ def forest_figure(
                      showgrid=False, range=[y, 0.5])
     fig.update_xaxes(rangemode="tozero", ticksuffix="%")
     return fig if len(studies) or len(pooled) else _empty(fig)
+
+
+def _add_study_square(
+    fig: go.Figure, r: Any, y: float, low: str, high: str, area: float, *, show_legend: bool
+) -> None:
+    """One study row as a square whose area shows its weight, so big studies stand out."""
+    diet = str(r.diet_group)
+    fig.add_scatter(
+        x=[100 * float(r.prevalence)], y=[y], mode="markers",
+        name=_label("diet_group", diet), legendgroup=diet, showlegend=show_legend,
+        marker={"symbol": "square", "color": _colour(diet), "size": 5 + 15 * math.sqrt(area)},
+        error_x={**_errors(pd.Series([r.prevalence]), pd.Series([getattr(r, low)]),
+                           pd.Series([getattr(r, high)])), "color": _colour(diet)},
+        customdata=[[format_interval(getattr(r, low), getattr(r, high)), format_count(r.n)]],
+        hovertemplate=(f"{_study_label(r)}<br>Prevalence %{{x:.1f}}% (95% CI "
+                       "%{customdata[0]})<br>n = %{customdata[1]}<extra></extra>"),
+    )
+
+
+def _add_pooled_diamond(fig: go.Figure, p: Any, y: float, colour: str) -> None:
+    """The pool as a CI diamond on its dotted prediction interval, so both spreads show."""
+    est, lo, hi = (100 * float(v) for v in (p.estimate, p.ci_low, p.ci_high))
+    if not _missing(p.pi_low) and not _missing(p.pi_high):
+        fig.add_scatter(
+            x=[100 * float(p.pi_low), 100 * float(p.pi_high)], y=[y, y], mode="lines",
+            line={"color": colour, "width": 1.5, "dash": "dot"}, showlegend=False,
+            name="95% prediction interval", hovertemplate=(
+                f"95% prediction interval {format_interval(p.pi_low, p.pi_high)}"
+                "<extra></extra>"),
+        )
+    fig.add_scatter(
+        x=[lo, est, hi, est, lo], y=[y, y + 0.4, y, y - 0.4, y], mode="lines",
+        fill="toself", fillcolor=colour, line={"color": colour, "width": 1},
+        name="Pooled estimate", showlegend=False,
+        hovertemplate=(f"Pooled {format_percent(p.estimate)} (95% CI "
+                       f"{format_interval(p.ci_low, p.ci_high)})<extra></extra>"),
+    )
+
+
+def _pool_annotation(p: Any, y: float) -> dict[str, Any]:
+    """k, I2 and tau2 beside the diamond, so heterogeneity is read with the pool."""
+    return {
+        "x": 1.01, "xref": "paper", "xanchor": "left", "y": y, "yref": "y",
+        "showarrow": False, "font": {"size": 11, "color": INK},
+        "text": (f"k = {int(p.k)}, I\u00b2 = {float(p.i2):.0f}%, "
+                 f"\u03c4\u00b2 = {float(p.tau2):.3f}"
+                 if not _missing(p.tau2) else f"k = {int(p.k)}"),
+    }
 
 
 # --- burden charts -----------------------------------------------------------------------------
@@ -744,7 +759,7 @@ def burden_map_figure(
 ) -> go.Figure:
     """World choropleth of the modelled share or number of people with low status.
 
-    Input: ``burden.summarise_burden(..., by=["iso3", ...])`` rows for one year, columns
+    Input: ``burden.summarize_burden(..., by=["iso3", ...])`` rows for one year, columns
     [iso3, cases, cases_low, cases_high, prevalence, prevalence_low, prevalence_high,
     population] (``location`` used in hover when present). Geometry: the shipped GeoJSON
     (``geo.load_world()``), joined on ``properties.iso3``; every country is drawn in grey
@@ -815,7 +830,7 @@ def burden_bars_figure(
 ) -> go.Figure:
     """Modelled people (or share) with low status by ``x`` x diet group, with 95% UI bars.
 
-    Input: ``burden.summarise_burden(..., by=[x, "diet_group"])``, columns [x, diet_group,
+    Input: ``burden.summarize_burden(..., by=[x, "diet_group"])``, columns [x, diet_group,
     population, cases, cases_low, cases_high, prevalence, prevalence_low, prevalence_high].
     """
     value, low, high, scale, axis = _measure(measure)
@@ -861,7 +876,7 @@ def projection_figure(
 ) -> go.Figure:
     """Modelled people (or share) over the years, one line per ``group``, with a 95% UI band.
 
-    Input: ``burden.summarise_burden(..., by=["year", group])`` (group optional: location or
+    Input: ``burden.summarize_burden(..., by=["year", group])`` (group optional: location or
     diet_group), columns [year, group, cases, cases_low, cases_high, prevalence,
     prevalence_low, prevalence_high]. Diet groups take their schema colours, other groups the
     Okabe-Ito series. A dotted line marks where WPP estimates end and projections begin.

@@ -1,4 +1,4 @@
-"""Tests of dashboard.aggregate: filters, per-row intervals, pooling, headline figures."""
+"""Tests of dashboard.aggregate: filters, per-row intervals, pooling, headline estimates."""
 
 from __future__ import annotations
 
@@ -367,7 +367,7 @@ def test_compare_with_published_rejects_other_groups(by: list, message: str) -> 
         aggregate.compare_with_published(YOURS, PUBLISHED, by)
 
 
-# --- headline figures ------------------------------------------------------------------------
+# --- headline estimates ----------------------------------------------------------------------
 
 HEADLINE_ROWS = (
     {"study_id": "g1", "first_author": "Allen", "year": 2009, "diet_group": "general",
@@ -380,8 +380,8 @@ HEADLINE_ROWS = (
 )
 
 
-def test_headline_figures_pool_the_right_subsets() -> None:
-    heads = aggregate.headline_figures(make_studies(*HEADLINE_ROWS))
+def test_estimate_headlines_pool_the_right_subsets() -> None:
+    heads = aggregate.estimate_headlines(make_studies(*HEADLINE_ROWS))
     older = heads.older_adults
     assert older is not None
     # Two identical strata 20/100: no heterogeneity, pooled 0.2 with k 2, n 200.
@@ -406,8 +406,8 @@ def test_headline_figures_pool_the_right_subsets() -> None:
     assert comp.ratio_low < 4.0 < comp.ratio_high
 
 
-def test_headline_figures_are_none_without_studies() -> None:
-    heads = aggregate.headline_figures(make_studies(HEADLINE_ROWS[2]))
+def test_estimate_headlines_are_none_without_studies() -> None:
+    heads = aggregate.estimate_headlines(make_studies(HEADLINE_ROWS[2]))
     assert heads.older_adults is None
     assert heads.vegans is None
     assert heads.vegans_vs_omnivores is None
@@ -528,7 +528,7 @@ def test_real_default_view_pools_and_reads(real_studies: pd.DataFrame) -> None:
     assert np.all((pooled["ci_low"] <= pooled["estimate"])
                   & (pooled["estimate"] <= pooled["ci_high"]))
     assert aggregate.describe_pattern(pooled).startswith("Among the")
-    heads = aggregate.headline_figures(view)
+    heads = aggregate.estimate_headlines(view)
     assert heads.overall is not None
     assert 0 < heads.overall.estimate < 1
 

@@ -23,7 +23,7 @@ from dashboard.build import (
     classify_method,
     convert_cutoff,
     derive_cases,
-    normalise_diet_group,
+    normalize_diet_group,
     parse_data_years,
     wpp_display_name,
 )
@@ -284,13 +284,13 @@ def test_classify_method_rejects_unknown_wording() -> None:
         ("pescatarian", "", "pescatarian"),
     ],
 )
-def test_normalise_diet_group(group: str, notes: str, expected: str) -> None:
-    assert normalise_diet_group(group, notes) == expected
+def test_normalize_diet_group(group: str, notes: str, expected: str) -> None:
+    assert normalize_diet_group(group, notes) == expected
 
 
-def test_normalise_diet_group_rejects_unknown() -> None:
+def test_normalize_diet_group_rejects_unknown() -> None:
     with pytest.raises(ValueError, match="unknown diet group"):
-        normalise_diet_group("fruitarian", "")
+        normalize_diet_group("fruitarian", "")
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,7 @@ def test_burden_uses_each_analysis_band() -> None:
     shares = make_shares(AAA={})
     model = make_model({(b, "omnivore"): 0.1 * (i + 1) for i, b in enumerate(BANDS)})
     out = burden.estimate_burden(population, shares, model, locations=[1], years=[2025])
-    summary = burden.summarise_burden(out, by=("analysis_band",))
+    summary = burden.summarize_burden(out, by=("analysis_band",))
     # bands hold 4, 4, 4, 4 and 5 WPP bands of 1000 omnivores: cases 400, 800, 1200, 1600, 2500
     assert summary["cases"].to_numpy() == pytest.approx([400, 800, 1200, 1600, 2500])
     assert summary["population"].to_numpy() == pytest.approx([4000, 4000, 4000, 4000, 5000])
@@ -141,7 +141,7 @@ def test_burden_draws_are_seeded_and_intervals_contain_the_point() -> None:
     assert (first["cases"] <= first["cases_high"]).all()
     some = first["share"] > 0
     assert (first.loc[some, "cases_low"] < first.loc[some, "cases_high"]).all()
-    summary = burden.summarise_burden(first)
+    summary = burden.summarize_burden(first)
     assert (summary["cases_low"] < summary["cases"]).all()
     assert (summary["cases"] < summary["cases_high"]).all()
 
@@ -169,7 +169,7 @@ def test_summary_sums_draws_not_bounds() -> None:
     model = make_model({"vegan": 0.3, "omnivore": 0.1}, logit_se=0.3, tau2=0.5)
     out = burden.estimate_burden(population, shares, model, locations=["AAA"], years=[2025],
                                  draws=500, seed=11)
-    summary = burden.summarise_burden(out, by=("location",))
+    summary = burden.summarize_burden(out, by=("location",))
     # From first principles: the same standard normals, cell by cell, summed per draw.
     z = np.random.default_rng(11).standard_normal((len(BANDS) * len(DIETS), 500))
     logit = np.array([special.logit(0.1), special.logit(0.1), special.logit(0.1),
@@ -199,15 +199,15 @@ def test_summary_survives_filtering_and_concatenation() -> None:
     out = burden.estimate_burden(population, shares, model, locations=["AAA"],
                                  years=[2025, 2050], draws=200)
     subset = out[out["year"] == 2025]
-    assert len(burden.summarise_burden(subset, by=("year",))) == 1
+    assert len(burden.summarize_burden(subset, by=("year",))) == 1
     doubled = pd.concat([subset, out[out["year"] == 2050]])
-    by_year = burden.summarise_burden(doubled, by=("year",))
+    by_year = burden.summarize_burden(doubled, by=("year",))
     assert list(by_year["year"]) == [2025, 2050]
     bare = out.copy()
     bare.attrs = {}
     with pytest.raises(ValueError, match="no prevalence draws"):
-        burden.summarise_burden(bare)
-    assert len(burden.summarise_burden(bare, draws=out.attrs["prevalence_draws"])) == 2
+        burden.summarize_burden(bare)
+    assert len(burden.summarize_burden(bare, draws=out.attrs["prevalence_draws"])) == 2
 
 
 @pytest.mark.parametrize(
@@ -479,7 +479,7 @@ TWO_GROUP_STANDARD = pd.DataFrame({
 })
 
 
-def test_age_standardisation_by_hand() -> None:
+def test_age_standardization_by_hand() -> None:
     # 1000 people in each five-year band below 60 (12 bands), 100 in each from 60 (9 bands)
     population = make_population({"A": [1000.0] * 12 + [100.0] * 9})
     shares = make_shares(AAA={})
@@ -498,7 +498,7 @@ def test_age_standardisation_by_hand() -> None:
 
 
 @pytest.mark.parametrize("standard", ["who_2000_2025", "esp_2013", "us_2000", "segi_1960"])
-def test_age_standardisation_of_a_flat_rate_is_that_rate(standard: str) -> None:
+def test_age_standardization_of_a_flat_rate_is_that_rate(standard: str) -> None:
     # With the same prevalence at every age any standard gives it back; the top groups
     # (85+, 95+, 100+) must gather WPP's top bands without losing or doubling weight.
     standards = pd.read_csv(schema.SOURCES_DIR / "reference" / "standard_populations.csv")
@@ -514,7 +514,7 @@ def test_age_standardisation_of_a_flat_rate_is_that_rate(standard: str) -> None:
     assert row["standard_label"] == schema.STANDARD_POPULATIONS[standard]
 
 
-def test_age_standardisation_weights_top_group_by_population() -> None:
+def test_age_standardization_weights_top_group_by_population() -> None:
     # 85+ gathers 85-89 ... 100+ (4 WPP bands, all in the 80+ analysis band), so with one
     # diet the rate is the same whatever the split; check the weights instead.
     standard = pd.DataFrame({"standard": ["s"] * 2, "age_min": [0, 85], "age_max": [84, None],
@@ -537,7 +537,7 @@ def test_age_standardisation_weights_top_group_by_population() -> None:
                        "weight": [1.0, 1.0]}), "x", "without gaps"),
     ],
 )
-def test_age_standardisation_rejects_bad_standards(standard: pd.DataFrame, name: str,
+def test_age_standardization_rejects_bad_standards(standard: pd.DataFrame, name: str,
                                                    message: str) -> None:
     population = make_population({"A": 1000})
     out = burden.estimate_burden(population, make_shares(AAA={}), make_model(0.2),
@@ -546,7 +546,7 @@ def test_age_standardisation_rejects_bad_standards(standard: pd.DataFrame, name:
         burden.age_standardized_prevalence(out, standard, name)
 
 
-def test_age_standardisation_needs_whole_locations() -> None:
+def test_age_standardization_needs_whole_locations() -> None:
     population = make_population({"A": 1000})
     out = burden.estimate_burden(population, make_shares(AAA={"vegan": 0.1}), make_model(0.2),
                                  locations=["AAA"], years=[2025])
@@ -600,7 +600,7 @@ def test_real_world_burden_is_positive_and_finite(real: dict) -> None:
     shares = burden.diet_share_model(real["diet_shares"], iso3)
     world = burden.estimate_burden(real["population"], shares, model, locations=["World"],
                                    years=[2025], draws=200)
-    total = burden.summarise_burden(world).iloc[0]
+    total = burden.summarize_burden(world).iloc[0]
     assert np.isfinite(total[["cases", "cases_low", "cases_high"]].astype(float)).all()
     assert 0 < total["cases_low"] < total["cases"] < total["cases_high"] < total["population"]
     std = burden.age_standardized_prevalence(world, real["standards"], "who_2000_2025")
@@ -619,7 +619,7 @@ def test_real_sdg_regions_sum_their_member_countries(real: dict, region: str) ->
     pop = real["population"]
     own = pop.loc[(pop["location"] == region) & (pop["location_type"] == "SDG region")
                   & (pop["year"] == 2025), "population"].sum()
-    assert burden.summarise_burden(out)["population"].iloc[0] == pytest.approx(own)
+    assert burden.summarize_burden(out)["population"].iloc[0] == pytest.approx(own)
     members = burden._members(pop[pop["year"] == 2025],
                               pop[(pop["location"] == region) & (pop["year"] == 2025)
                                   & (pop["location_type"] == "SDG region")].head(1))

@@ -45,7 +45,7 @@ def world_2025() -> tuple:
     rows = burden.estimate_burden(population, shares, model, locations=["World"], years=[2025])
     asp = burden.age_standardized_prevalence(rows, data.load_standard_populations(),
                                              schema.DEFAULT_STANDARD)
-    return burden.summarise_burden(rows, by=["location"]).iloc[0], asp.iloc[0]
+    return burden.summarize_burden(rows, by=["location"]).iloc[0], asp.iloc[0]
 
 
 def test_default_run_shows_the_world_headline(page: AppTest, world_2025) -> None:

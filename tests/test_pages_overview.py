@@ -26,7 +26,7 @@ def _specs(at: AppTest) -> list[dict]:
 def _expected(query: dict) -> aggregate.Headlines:
     view, _ = state.from_query("overview", query)
     rows = aggregate.filter_studies(ui.load_studies(), **state.filter_kwargs(view))
-    return aggregate.headline_figures(rows)
+    return aggregate.estimate_headlines(rows)
 
 
 # --- shared formatting -------------------------------------------------------------------------

@@ -135,7 +135,7 @@ def test_upload_map_and_results_reproduce_r():
     assert len(comparison) > 0
 
 
-def test_age_standardised_to_the_survey_own_distribution_by_diet():
+def test_age_standardized_to_the_survey_own_distribution_by_diet():
     from dashboard import ingest
 
     at = _upload(_app({"grp": "diet_group"}), ("survey_microdata.csv", MICRODATA))
@@ -156,7 +156,7 @@ def test_age_standardised_to_the_survey_own_distribution_by_diet():
     assert shown[-1]["Prevalence"].tolist() == [f"{100 * v:.1f}%" for v in expected["estimate"]]
 
 
-def test_age_standardised_to_a_standard_matches_the_statistics_core():
+def test_age_standardized_to_a_standard_matches_the_statistics_core():
     from dashboard import data, ingest
 
     at = _confirm(_upload(_app({"grp": "diet_group"}), ("survey_microdata.csv", MICRODATA)))

@@ -159,7 +159,7 @@ def test_overall_matches_r(microdata):
     assert result.attrs["design_df"] == expected["df"]
 
 
-def test_age_standardised_matches_r(microdata):
+def test_age_standardized_matches_r(microdata):
     # R: std <- svystandardize(des, by=~age_group, over=~diet_group,
     #                          population=c(0.30, 0.30, 0.22, 0.14, 0.04))
     #    svyby(~deficient, ~diet_group, std, svymean)
@@ -306,7 +306,7 @@ def test_boolean_outcome_equals_integer_outcome():
     )
 
 
-def test_standardisation_by_hand():
+def test_standardization_by_hand():
     # Domain d: age a1 rows y = 1, 0 (p = 0.5), a2 row y = 1 (p = 1); weights 0.75 / 0.25:
     # estimate = 0.75 * 0.5 + 0.25 * 1 = 0.625. Scores pi_a / W_a (y - p_a): a1 = +-0.1875,
     # a2 = 0; var = 3/2 * 2 * 0.1875^2 = 0.10546875. Domain e has only a1 (y = 0, 1, 1): the
@@ -328,7 +328,7 @@ def test_standardisation_by_hand():
     assert both.loc["d", "estimate"] == pytest.approx(0.625)
 
 
-def test_standardisation_rows_without_age_belong_to_no_domain():
+def test_standardization_rows_without_age_belong_to_no_domain():
     frame = pd.DataFrame({"y": [1, 0, 1, 1], "age": ["a1", "a1", "a2", None]})
     weights = {"a1": 0.5, "a2": 0.5}
     result = stats.survey_prevalence(frame, "y", standardize=("age", weights))

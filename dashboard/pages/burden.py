@@ -79,11 +79,11 @@ def location_summaries(build: str, definition: str, status: str, overrides: tupl
         ui.load_population(), share_model(build, overrides),
         prevalence_model(build, definition, status, "REML"), locations=list(locations),
         years=[year], supplementation=dict(supplementation) or None)
-    by_location = burden.summarise_burden(rows, by=["location"])
+    by_location = burden.summarize_burden(rows, by=["location"])
     headline = burden.age_standardized_prevalence(
         rows, ui.load_standard_populations(), standard).merge(
         by_location[["location", "cases_low", "cases_high"]], on="location")
-    cells = burden.summarise_burden(rows, by=["location", "analysis_band", "diet_group"]).rename(
+    cells = burden.summarize_burden(rows, by=["location", "analysis_band", "diet_group"]).rename(
         columns={"analysis_band": "age_band"})
     return headline, cells, burden.diet_share_summary(rows)
 

@@ -28,23 +28,23 @@ if rows.empty:
     ui.render_page_links(view)
     st.stop()
 
-# --- headline figures ------------------------------------------------------------------------
-headlines = aggregate.headline_figures(rows)
+# --- headline estimates ----------------------------------------------------------------------
+headlines = aggregate.estimate_headlines(rows)
 
 
-def render_headline(container, figure: aggregate.PooledFigure | None, label: str) -> None:
-    """One pooled figure as a metric with its interval, population, definition and sources."""
+def render_headline(container, pool: aggregate.PooledSubset | None, label: str) -> None:
+    """One pooled subset as a metric with its interval, population, definition and sources."""
     with container.container(border=True):
-        if figure is None:
+        if pool is None:
             st.metric(label, "no data", help="No poolable study matches this group and filter.")
             return
-        st.metric(figure.label, f"{100 * figure.estimate:.1f}%",
-                  help="Studies: " + "; ".join(figure.citations))
-        st.caption(ui.format_estimate(figure.estimate, figure.ci_low, figure.ci_high))
+        st.metric(pool.label, f"{100 * pool.estimate:.1f}%",
+                  help="Studies: " + "; ".join(pool.citations))
+        st.caption(ui.format_estimate(pool.estimate, pool.ci_low, pool.ci_high))
         st.caption(
-            f"{status.capitalize()}, {figure.definition_label}. Random-effects pool of "
-            f"{figure.k} estimates from {len(figure.study_ids)} studies, n = "
-            f"{figure.n_total:,}. {ui.reliability_note(figure.reliability)}"
+            f"{status.capitalize()}, {pool.definition_label}. Random-effects pool of "
+            f"{pool.k} estimates from {len(pool.study_ids)} studies, n = "
+            f"{pool.n_total:,}. {ui.reliability_note(pool.reliability)}"
         )
 
 
