@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pycountry
 
-from dashboard import schema
+from dashboard import evidence, schema
 from dashboard.data import sha256_file
 from dashboard.schema import DATA_DIR, MANIFEST_NAME, SOURCES_DIR
 
@@ -171,20 +171,25 @@ def _id_number(x: float) -> str:
 
 
 def assign_definition(
-    biomarker: str, operator: str | None, low: float | None, high: float | None, unit: str | None
+    biomarker: str, operator: str | None, low: float | None, high: float | None, unit: str | None,
+    *, marker_rule: str = "",
 ) -> str | None:
     """Return the schema.DEFINITIONS id whose tolerances contain this cut-off (canonical units).
 
     `<=` groups with `<` and `>=` with `>`. A cut-off that matches no documented definition
     gets a generated id, "<prefix>_<lt|gt><value>" or "<prefix>_<low>_<high>" for ranges,
-    so it is grouped only with identical cut-offs. Returns None when there is no cut-off.
+    so it is grouped only with identical cut-offs. A combined definition under an OR rule
+    (any one of several signs, ``marker_rule="or"``) never joins the documented combined
+    definitions, which confirm low B12 by a second marker: it gets the prefix
+    schema.OR_RULE_PREFIX. Returns None when there is no cut-off.
     """
     if not operator or low is None or unit is None:
         return None
     if operator not in _OPERATOR_DIRECTION:
         raise ValueError(f"unknown cut-off operator {operator!r}")
     direction = _OPERATOR_DIRECTION[operator]
-    for d in schema.DEFINITIONS:
+    or_rule = biomarker == "combined" and marker_rule == "or"
+    for d in () if or_rule else schema.DEFINITIONS:
         if d.biomarker != biomarker or d.direction != direction or d.unit != unit:
             continue
         if not d.low_min <= low <= d.low_max:
@@ -201,6 +206,8 @@ def assign_definition(
     prefix = schema.DEFINITION_ID_PREFIX[biomarker]
     if biomarker == "combined" and unit in schema.SCORE_UNITS.values():
         prefix = "cb12"
+    if or_rule:
+        prefix = schema.OR_RULE_PREFIX
     if direction == "between":
         if high is None:
             raise ValueError("a 'between' cut-off needs a 'low-high' range")
@@ -246,26 +253,6 @@ def check_cases(
         f"reported cases/n = {cases}/{n} = {implied:.1f}% differs from the reported prevalence "
         f"{text}%; both are kept as published (pooling uses cases and n)"
     )
-
-
-def age_band_for(age_min: int | None, age_max: int | None) -> str:
-    """Analysis band (schema.AGE_BANDS) holding the midpoint of [age_min, age_max].
-
-    Open-ended bands (no age_max) use age_min + schema.OPEN_BAND_MIDPOINT_OFFSET; a row with no
-    age_min is schema.UNKNOWN_AGE_BAND. Bands cover whole years, so 19.5 lies in 0-19.
-    """
-    if age_min is None:
-        return schema.UNKNOWN_AGE_BAND
-    if age_max is None:
-        mid = age_min + schema.OPEN_BAND_MIDPOINT_OFFSET
-    else:
-        if age_max < age_min:
-            raise ValueError(f"age_max {age_max} is below age_min {age_min}")
-        mid = (age_min + age_max) / 2
-    for label, lo, hi in schema.AGE_BANDS:
-        if mid >= lo and (hi is None or mid < hi + 1):
-            return label
-    raise ValueError(f"age {mid} lies outside every analysis band")
 
 
 def age_label_for(age_min: int | None, age_max: int | None) -> str:
@@ -486,6 +473,13 @@ def build_studies(raw: pd.DataFrame, geography: pd.DataFrame, path: Path) -> pd.
         "supplement_users": schema.SUPPLEMENT_USE,
         "biomarker": schema.BIOMARKERS,
         "status": schema.STATUSES,
+        "sample_frame": schema.SAMPLE_FRAMES,
+        "pregnancy": schema.PREGNANCY,
+    }
+    optional_vocab = {
+        "weighted": schema.WEIGHTED,
+        "marker_rule": schema.MARKER_RULES,
+        "split": schema.SPLITS,
     }
     geo = geography.set_index("iso3")
     problems: list[str] = []
@@ -493,11 +487,13 @@ def build_studies(raw: pd.DataFrame, geography: pd.DataFrame, path: Path) -> pd.
     for i, row in enumerate(raw.to_dict("records"), start=1):
         where = f"row {i} (line {i + 1}, {row['study_id'] or 'no study_id'})"
         try:
+            _check_vocab({c: row[c] for c in optional_vocab if row[c].strip()}, optional_vocab)
             records.append(_study_record(i, row, vocab, geo))
         except ValueError as err:
             problems.append(f"{where}: {err}")
     _fail(path, problems)
     df = pd.DataFrame.from_records(records)
+    _fail(path, evidence.check_structure(df))
     out = pd.DataFrame(index=pd.RangeIndex(len(df)))
     for col, dtype in schema.STUDIES_COLUMNS.items():
         values = df[col]
@@ -505,6 +501,9 @@ def build_studies(raw: pd.DataFrame, geography: pd.DataFrame, path: Path) -> pd.
             out[col] = _str(values)
         elif dtype in ("Int64", "float64", "int64", "bool"):
             out[col] = pd.array(list(values), dtype=dtype)
+        elif col == "weighted":
+            out[col] = pd.array([{"yes": True, "no": False}.get(v) for v in values],
+                                dtype="boolean")
         elif col in vocab:
             order = vocab[col]
             out[col] = _ordered(values, order) if dtype == "ordered" else _unordered(values, order)
@@ -535,7 +534,9 @@ def _study_record(
     year_start, year_end = parse_data_years(row["data_years"])
     operator, value, unit = (row[c].strip() for c in ("cutoff_operator", "cutoff_value",
                                                        "cutoff_unit"))
-    cutoff, definition, reasons = _cutoff_and_definition(row["biomarker"], operator, value, unit)
+    cutoff, definition, reasons = _cutoff_and_definition(
+        row["biomarker"], operator, value, unit, row["marker_rule"].strip()
+    )
     prevalence, prevalence_derived, data_check, cases_out, cases_derived = _prevalence(
         n, cases, pct, row["prevalence_pct"].strip()
     )
@@ -543,12 +544,20 @@ def _study_record(
         reasons.append(REASON_NO_N)
     if prevalence is None:
         reasons.append(REASON_NO_PREVALENCE)
+    if row["exclude_reason"].strip():
+        reasons.append(row["exclude_reason"].strip())
     usable = not reasons and definition is not None and cases_out is not None
+    n_effective, n_effective_basis = _effective_n(prevalence, ci_low, ci_high, n)
 
     doi, pmid = row["doi"].strip(), row["pmid"].strip()
     return {
         "row_id": row_id,
+        "estimate_id": row["estimate_id"].strip(),
         "study_id": row["study_id"].strip(),
+        "parent_id": row["parent_id"].strip() or None,
+        "split": row["split"].strip() or None,
+        "repeat_of": row["repeat_of"].strip() or None,
+        "sample_id": row["sample_id"].strip() or row["study_id"].strip(),
         "first_author": row["first_author"],
         "year": _int_or_none(row["year"]),
         "title": row["title"],
@@ -566,14 +575,21 @@ def _study_record(
         "year_start": year_start,
         "year_end": year_end,
         "population": row["population"],
+        "sample_frame": row["sample_frame"],
+        "pregnancy": row["pregnancy"],
+        "population_marks": evidence.flag_text(row["sample_frame"], row["pregnancy"]) or None,
         "sex": row["sex"],
         "age_min": age_min,
         "age_max": age_max,
+        "age_mean": _float_or_none(row["age_mean"]),
         "age_label": age_label_for(age_min, age_max),
-        "age_band": age_band_for(age_min, age_max),
+        "age_band": evidence.age_band_for(age_min, age_max),
         "diet_group": row["diet_group"],
         "supplement_users": row["supplement_users"],
+        "weighted": row["weighted"].strip() or None,
         "biomarker": row["biomarker"],
+        "marker_rule": row["marker_rule"].strip() or None,
+        "assay": row["assay"].strip() or None,
         "cutoff_operator": operator,
         "cutoff_value": value,
         "cutoff_unit": unit,
@@ -587,6 +603,8 @@ def _study_record(
         "n": n,
         "cases": cases_out,
         "cases_derived": cases_derived,
+        "n_effective": n_effective,
+        "n_effective_basis": n_effective_basis,
         "ci_low": None if ci_low is None else ci_low / 100,
         "ci_high": None if ci_high is None else ci_high / 100,
         "data_check": data_check,
@@ -594,13 +612,33 @@ def _study_record(
         "notes": row["notes"],
         "usable_for": "pooling" if usable else "display",
         "reason": "; ".join(reasons) if reasons else None,
+        "exclude_reason": row["exclude_reason"].strip() or None,
     }
+
+
+def _effective_n(
+    prevalence: float | None, ci_low: float | None, ci_high: float | None, n: int | None
+) -> tuple[float | None, str | None]:
+    """Sample size behind the row's sampling variance: from its published 95% interval where
+    one is given (``evidence.effective_n``, capped at n), else the nominal n.
+
+    A survey's design effect shows in its interval, not in its n: the Colombian stratum of
+    499 women with a 4.4-53.1% interval counts as about 10 people.
+    """
+    if prevalence is not None and ci_low is not None and ci_high is not None:
+        value = float(evidence.effective_n([prevalence], [ci_low / 100], [ci_high / 100],
+                                           n=None if n is None else [n])[0])
+        if not math.isnan(value):
+            return value, "published CI"
+    if n is not None:
+        return float(n), "n"
+    return None, None
 
 
 def _check_vocab(row: Mapping[str, str], vocab: Mapping[str, tuple[str, ...]]) -> None:
     """Reject labels outside the vocabularies, which the app's filters and colours rely on."""
     for col, allowed in vocab.items():
-        if row[col] not in allowed:
+        if col in row and row[col] not in allowed:
             raise ValueError(f"{col} {row[col]!r} is not one of {list(allowed)}")
 
 
@@ -632,7 +670,7 @@ def _counts(
 
 
 def _cutoff_and_definition(
-    biomarker: str, operator: str, value: str, unit: str
+    biomarker: str, operator: str, value: str, unit: str, marker_rule: str = ""
 ) -> tuple[Cutoff | None, str | None, list[str]]:
     """The cut-off in canonical units and its definition id, which decide what pools together.
 
@@ -655,7 +693,8 @@ def _cutoff_and_definition(
     else:
         reasons.append(REASON_NO_CUTOFF)
     definition = (
-        assign_definition(biomarker, operator, cutoff.low, cutoff.high, cutoff.unit)
+        assign_definition(biomarker, operator, cutoff.low, cutoff.high, cutoff.unit,
+                          marker_rule=marker_rule)
         if cutoff is not None
         else None
     )
@@ -976,7 +1015,8 @@ def _file_facts(path: Path) -> dict:
 
 
 _LITERATURE_COLUMNS = (
-    "study_id", "first_author", "year", "title", "journal", "doi", "pmid", "country_iso3",
+    "estimate_id", "study_id", "parent_id", "split", "repeat_of", "sample_id", "sample_frame",
+    "pregnancy", "age_mean", "weighted", "marker_rule", "assay", "exclude_reason", "first_author", "year", "title", "journal", "doi", "pmid", "country_iso3",
     "survey_or_cohort", "data_years", "population", "sex", "age_min", "age_max", "diet_group",
     "supplement_users", "biomarker", "cutoff_operator", "cutoff_value", "cutoff_unit", "status",
     "n", "cases", "prevalence_pct", "ci_low_pct", "ci_high_pct", "source_location", "notes",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bumped whenever a dataset's columns or meaning change; data.py refuses other versions.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
@@ -253,6 +253,8 @@ DATASETS: tuple[str, ...] = (
 # "category" an unordered categorical, "ordered" an ordered one (order given below).
 
 # Prefixes of generated definition ids ("<prefix>_lt<value>"), matching the documented ids.
+# Generated ids of combined definitions under an OR rule (any one of several signs).
+OR_RULE_PREFIX = "combinedany"
 DEFINITION_ID_PREFIX: dict[str, str] = {
     "serum_b12": "b12",
     "holotc": "holotc",
@@ -275,11 +277,15 @@ def definition_label(definition_id: str) -> str:
     if definition_id in DEFINITIONS_BY_ID:
         return DEFINITIONS_BY_ID[definition_id].label
     match = _GENERATED_ID.match(definition_id)
-    prefixes = {v: k for k, v in DEFINITION_ID_PREFIX.items()} | {"cb12": "combined"}
+    prefixes = {v: k for k, v in DEFINITION_ID_PREFIX.items()} | {"cb12": "combined",
+                                                                 OR_RULE_PREFIX: "combined"}
     if not match or match["prefix"] not in prefixes:
         return definition_id
     biomarker = prefixes[match["prefix"]]
-    name = BIOMARKER_SHORT[biomarker]
+    name = (
+        "Any of several signs (OR rule), B12" if match["prefix"] == OR_RULE_PREFIX
+        else BIOMARKER_SHORT[biomarker]
+    )
     unit = "cB12 score" if match["prefix"] == "cb12" else CANONICAL_UNITS[biomarker]
 
     def number(text: str) -> str:
@@ -351,7 +357,12 @@ MULTI_COUNTRY_NAME = "Multi-country"
 
 STUDIES_COLUMNS: dict[str, str] = {
     "row_id": "int64",
+    "estimate_id": "str",
     "study_id": "str",
+    "parent_id": "str",
+    "split": "str",
+    "repeat_of": "str",
+    "sample_id": "str",
     "first_author": "str",
     "year": "Int64",
     "title": "str",
@@ -369,14 +380,21 @@ STUDIES_COLUMNS: dict[str, str] = {
     "year_start": "Int64",
     "year_end": "Int64",
     "population": "str",
+    "sample_frame": "category",
+    "pregnancy": "category",
+    "population_marks": "str",
     "sex": "category",
     "age_min": "Int64",
     "age_max": "Int64",
+    "age_mean": "float64",
     "age_label": "str",
     "age_band": "ordered",
     "diet_group": "ordered",
     "supplement_users": "category",
+    "weighted": "boolean",
     "biomarker": "category",
+    "marker_rule": "str",
+    "assay": "str",
     "cutoff_operator": "str",
     "cutoff_value": "str",
     "cutoff_unit": "str",
@@ -390,6 +408,8 @@ STUDIES_COLUMNS: dict[str, str] = {
     "n": "Int64",
     "cases": "Int64",
     "cases_derived": "bool",
+    "n_effective": "float64",
+    "n_effective_basis": "str",
     "ci_low": "float64",
     "ci_high": "float64",
     "data_check": "str",
@@ -397,6 +417,7 @@ STUDIES_COLUMNS: dict[str, str] = {
     "notes": "str",
     "usable_for": "category",
     "reason": "str",
+    "exclude_reason": "str",
 }
 
 POPULATION_VARIANTS: tuple[str, ...] = ("estimate", "medium")

@@ -16,7 +16,6 @@ from dashboard.build import (
     BuildError,
     Cutoff,
     UnconvertibleUnitError,
-    age_band_for,
     age_label_for,
     assign_definition,
     check_cases,
@@ -203,31 +202,19 @@ def test_check_cases(n: int, cases: int, pct: float, published: str, flagged: bo
 
 
 @pytest.mark.parametrize(
-    ("age_min", "age_max", "band", "label"),
+    ("age_min", "age_max", "label"),
     [
-        (20, 59, "20-39", "20-59"),  # midpoint 39.5 lies in 20-39 (whole years)
-        (18, 50, "20-39", "18-50"),  # midpoint 34
-        (19, 20, "0-19", "19-20"),  # midpoint 19.5
-        (0, 0, "0-19", "0"),
-        (65, 74, "60-79", "65-74"),  # 69.5
-        (85, 108, "80+", "85-108"),  # 96.5
-        (51, None, "60-79", "51+"),  # open: 51 + 10 = 61
-        (70, None, "80+", "70+"),  # 70 + 10 = 80
-        (10, None, "20-39", "10+"),  # 10 + 10 = 20
-        (None, None, "unknown", "unknown"),
-        (None, 17, "unknown", "up to 17"),
+        (20, 59, "20-59"),
+        (0, 0, "0"),
+        (85, 108, "85-108"),
+        (51, None, "51+"),
+        (None, None, "unknown"),
+        (None, 17, "up to 17"),
     ],
 )
-def test_age_band_and_label(
-    age_min: int | None, age_max: int | None, band: str, label: str
-) -> None:
-    assert age_band_for(age_min, age_max) == band
+def test_age_label(age_min: int | None, age_max: int | None, label: str) -> None:
+    # Bands are evidence.age_band_for's (tests/test_evidence.py).
     assert age_label_for(age_min, age_max) == label
-
-
-def test_age_band_rejects_reversed_range() -> None:
-    with pytest.raises(ValueError, match="below age_min"):
-        age_band_for(60, 20)
 
 
 @pytest.mark.parametrize(

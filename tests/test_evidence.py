@@ -24,6 +24,8 @@ from dashboard import evidence, schema
         (51, None, "wide"),  # [51, 71): 9 in 40-59, 11 in 60-79 = 55%
         (65, None, "60-79"),  # [65, 85): 15 of 20 = 75%
         (85, 108, "80+"),
+        (20, 59, "wide"),    # 20 of 40 years = 50%
+        (70, None, "wide"),  # [70, 90): 10 of 20 years in 60-79
         (0, 0, "0-19"),
         (9, 9, "0-19"),
         (None, None, "unknown"),
