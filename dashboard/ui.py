@@ -22,13 +22,14 @@ from dashboard.schema import DATASETS
 # the next run picks up the new files.
 
 
-def _manifest_key() -> str:
-    """Checksums of the current build (empty if unreadable), to key the dataset caches."""
+def current_build() -> str:
+    """The id of the current build (data.build_id; empty if the manifest is unreadable), the
+    key of every cache of the bundled data."""
     try:
         manifest = data.load_manifest()
     except DataError:
         return ""
-    return ",".join(o.get("sha256", "") for o in manifest["outputs"])
+    return data.build_id(manifest)
 
 
 @st.cache_resource(show_spinner=False, max_entries=len(DATASETS) * 2)
@@ -39,22 +40,22 @@ def _load(name: str, key: str) -> pd.DataFrame:
 
 def load_studies() -> pd.DataFrame:
     """Published prevalence estimates (cached)."""
-    return _load("studies", _manifest_key())
+    return _load("studies", current_build())
 
 
 def load_population() -> pd.DataFrame:
     """UN WPP 2022 population by location, year and age band (cached)."""
-    return _load("population", _manifest_key())
+    return _load("population", current_build())
 
 
 def load_standard_populations() -> pd.DataFrame:
     """Standard populations with weight shares (cached)."""
-    return _load("standard_populations", _manifest_key())
+    return _load("standard_populations", current_build())
 
 
 def load_diet_shares() -> pd.DataFrame:
     """Survey shares of diet groups by country and year (cached)."""
-    return _load("diet_shares", _manifest_key())
+    return _load("diet_shares", current_build())
 
 
 def load_manifest() -> dict:

@@ -39,7 +39,7 @@ def test_studies_or_stop_shows_the_problem_and_stops(monkeypatch: pytest.MonkeyP
         raise data.DataError(Path("data/studies.parquet"), "the file is missing")
 
     monkeypatch.setattr(data, "load_dataset", broken)
-    monkeypatch.setattr(ui, "_manifest_key", lambda: "broken-build")  # a fresh cache entry
+    monkeypatch.setattr(ui, "current_build", lambda: "broken-build")  # a fresh cache entry
 
     def page() -> None:
         import streamlit as st

@@ -105,11 +105,10 @@ try:
     studies = ui.load_studies()
     population = ui.load_population()
     standards = ui.load_standard_populations()
-    manifest = ui.load_manifest()
 except DataError as err:
     ui.render_data_error(err)
     st.stop()
-build = ",".join(o["sha256"] for o in manifest["outputs"])
+build = ui.current_build()
 table = burden.locations_table(population)
 country_names = burden.country_names(table)
 
