@@ -209,6 +209,41 @@ DEFAULT_DEFINITION = "b12_lt148"
 DEFAULT_STATUS = "deficient"
 
 # --- Geography -----------------------------------------------------------------------------
+# UN World Population Prospects 2022 geographic regions and subregions (based on UN M49),
+# spelled as the population and studies datasets spell them (data/README.md).
+WPP_REGIONS: tuple[str, ...] = (
+    "Africa",
+    "Asia",
+    "Europe",
+    "Latin America and the Caribbean",
+    "Northern America",
+    "Oceania",
+)
+WPP_SUBREGIONS: tuple[str, ...] = (
+    "Eastern Africa",
+    "Middle Africa",
+    "Northern Africa",
+    "Southern Africa",
+    "Western Africa",
+    "Central Asia",
+    "Eastern Asia",
+    "South-Eastern Asia",
+    "Southern Asia",
+    "Western Asia",
+    "Eastern Europe",
+    "Northern Europe",
+    "Southern Europe",
+    "Western Europe",
+    "Caribbean",
+    "Central America",
+    "South America",
+    "Australia/New Zealand",
+    "Melanesia",
+    "Micronesia",
+    "Polynesia",
+)
+# WPP 2022 name of the world aggregate.
+WORLD = "World"
 # UN SDG regional groupings as compositions of UN M49 (WPP 2022) regions and sub-regions
 # (United Nations Statistics Division, "Standard country or area codes for statistical use
 # (M49)", SDG regional groupings). The burden model resolves them to member countries.

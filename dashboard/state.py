@@ -34,47 +34,10 @@ FILTER_PAGES: tuple[str, ...] = ("overview", "explore", "evidence", "burden", "c
 # Keys Streamlit itself reads from the URL (embedding); never ours, never reported.
 STREAMLIT_KEYS: frozenset[str] = frozenset({"embed", "embed_options"})
 
-# UN World Population Prospects 2022 geographic regions and subregions (based on UN M49),
-# spelled as the population and studies datasets spell them (data/README.md).
-WPP_REGIONS: tuple[str, ...] = (
-    "Africa",
-    "Asia",
-    "Europe",
-    "Latin America and the Caribbean",
-    "Northern America",
-    "Oceania",
-)
-WPP_SUBREGIONS: tuple[str, ...] = (
-    "Eastern Africa",
-    "Middle Africa",
-    "Northern Africa",
-    "Southern Africa",
-    "Western Africa",
-    "Central Asia",
-    "Eastern Asia",
-    "South-Eastern Asia",
-    "Southern Asia",
-    "Western Asia",
-    "Eastern Europe",
-    "Northern Europe",
-    "Southern Europe",
-    "Western Europe",
-    "Caribbean",
-    "Central America",
-    "South America",
-    "Australia/New Zealand",
-    "Melanesia",
-    "Micronesia",
-    "Polynesia",
-)
-# WPP 2022 SDG regions (schema.SDG_REGIONS): aggregates the burden model can also be asked for.
-WPP_SDG_REGIONS: tuple[str, ...] = tuple(schema.SDG_REGIONS)
-REGIONS: tuple[str, ...] = (*WPP_REGIONS, *WPP_SUBREGIONS)
-# WPP 2022 name of the world aggregate.
-WORLD = "World"
-LOCATIONS: tuple[str, ...] = (
-    WORLD, *dict.fromkeys((*WPP_REGIONS, *WPP_SUBREGIONS, *WPP_SDG_REGIONS))
-)
+# The URL's vocabulary of places (schema, Geography): regions and subregions of the studies,
+# and every aggregate the burden model can be asked for.
+REGIONS: tuple[str, ...] = (*schema.WPP_REGIONS, *schema.WPP_SUBREGIONS)
+LOCATIONS: tuple[str, ...] = (schema.WORLD, *dict.fromkeys((*REGIONS, *schema.SDG_REGIONS)))
 
 # Evidence subgroup -> column of the studies frame.
 SUBGROUP_COLUMNS: dict[str, str] = {
@@ -248,7 +211,8 @@ PARAMETERS: tuple[Param, ...] = (
     Param("by", ONE, "diet_group", "Subgroup", ("evidence",), allowed=tuple(SUBGROUP_COLUMNS),
           what="a subgroup", aliases=("subgroup",)),
     # Burden.
-    Param("loc", MULTI, (WORLD,), "Locations", ("burden",), allowed=LOCATIONS, validator=_iso3,
+    Param("loc", MULTI, (schema.WORLD,), "Locations", ("burden",), allowed=LOCATIONS,
+          validator=_iso3,
           what="a location (World, a WPP region name or an ISO3 code)",
           values="World, UN WPP 2022 region, subregion and SDG region names, ISO 3166-1 "
           "alpha-3 codes (at least one)",

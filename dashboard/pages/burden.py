@@ -115,7 +115,7 @@ country_names = burden.country_names(table)
 view = state.read("burden", ui.filter_choices(studies))
 ui.render_filters("burden", studies, view, names=("def", "status"))
 p = state.PARAMS
-location_options = [state.WORLD, *state.WPP_REGIONS, *state.WPP_SUBREGIONS,
+location_options = [schema.WORLD, *schema.WPP_REGIONS, *schema.WPP_SUBREGIONS,
                      *sorted(country_names, key=country_names.get)]
 with st.sidebar:
     st.header("Burden")
