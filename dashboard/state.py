@@ -18,16 +18,6 @@ STATE_VERSION = 1
 VERSION_KEY = "v"
 DEFAULT_BASE_URL = "http://localhost:8501"
 
-# Page name -> URL path under the app root (st.Page(url_path=...)); "" is the default page.
-PAGES: dict[str, str] = {
-    "overview": "",
-    "explore": "explore",
-    "evidence": "evidence",
-    "burden": "burden",
-    "cutoffs": "cutoffs",
-    "methods": "methods",
-    "your_data": "your-data",
-}
 # Pages that show the evidence filters; the filters travel between them.
 FILTER_PAGES: tuple[str, ...] = ("overview", "explore", "evidence", "burden", "cutoffs")
 
@@ -262,7 +252,7 @@ PARAMETERS: tuple[Param, ...] = (
 PARAMS: dict[str, Param] = {p.name: p for p in PARAMETERS}
 _ALIASES: dict[str, str] = {a: p.name for p in PARAMETERS for a in p.aliases}
 PAGE_PARAMS: dict[str, tuple[Param, ...]] = {
-    page: tuple(p for p in PARAMETERS if page in p.pages) for page in PAGES
+    page: tuple(p for p in PARAMETERS if page in p.pages) for page in schema.PAGES
 }
 SHARED: tuple[str, ...] = tuple(p.name for p in PARAMETERS if p.shared)
 
@@ -275,7 +265,7 @@ def _check_registry() -> None:
     for p in PARAMETERS:
         if p.name != p.name.lower() or not p.name.isidentifier():
             raise ValueError(f"parameter name {p.name!r} must be lower-case letters/digits/_")
-        unknown = set(p.pages) - set(PAGES)
+        unknown = set(p.pages) - set(schema.PAGES)
         if unknown:
             raise ValueError(f"parameter {p.name}: unknown pages {sorted(unknown)}")
 
@@ -348,8 +338,8 @@ class State:
 
 
 def _page_params(page: str) -> tuple[Param, ...]:
-    if page not in PAGES:
-        raise ValueError(f"unknown page {page!r}: pages are {', '.join(PAGES)}")
+    if page not in schema.PAGES:
+        raise ValueError(f"unknown page {page!r}: pages are {', '.join(schema.PAGES)}")
     return PAGE_PARAMS[page]
 
 
@@ -593,7 +583,7 @@ def to_query(state: State, include_defaults: bool = False) -> dict[str, list[str
 def page_url(page: str, base_url: str) -> str:
     """URL of a page under the app root ``base_url`` (no query)."""
     _page_params(page)  # refuses an unknown page
-    path = PAGES[page]
+    path = schema.PAGES[page].url_path
     root = base_url.rstrip("/")
     return f"{root}/{path}" if path else f"{root}/"
 
@@ -762,7 +752,7 @@ def base_url(page: str) -> str:
     except Exception:  # no browser context (bare script, tests): fall through to the Host
         url = None
     if url:
-        path = PAGES.get(page, "")
+        path = schema.PAGES[page].url_path if page in schema.PAGES else ""
         url = url.rstrip("/")
         return url[: -len(path) - 1] if path and url.endswith("/" + path) else url
     host = None

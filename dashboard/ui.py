@@ -86,24 +86,6 @@ def render_data_error(err: DataError) -> None:
 # Filter widgets use the URL parameter's name as key and pass no value of their own:
 # state.read() seeds st.session_state from the link, so the link decides what they show.
 
-# Page name -> script of its st.Page in app.py, and the label of links into it.
-PAGE_FILES: dict[str, str] = {
-    "overview": "dashboard/pages/overview.py",
-    "explore": "dashboard/pages/explore.py",
-    "evidence": "dashboard/pages/evidence.py",
-    "burden": "dashboard/pages/burden.py",
-    "cutoffs": "dashboard/pages/cutoffs.py",
-    "methods": "dashboard/pages/methods.py",
-    "your_data": "dashboard/pages/your_data.py",
-}
-PAGE_LINKS: dict[str, tuple[str, str, str]] = {
-    "overview": ("Overview", ":material/dashboard:", "Headline figures and the age x diet chart"),
-    "explore": ("Explore", ":material/filter_alt:", "Every filter, three charts, every row"),
-    "evidence": ("Evidence", ":material/forest:", "Forest plots and the study table"),
-    "burden": ("Burden", ":material/public:", "How many people: modelled from population data"),
-    "cutoffs": ("Cutoffs", ":material/straighten:", "How the definition moves prevalence"),
-    "methods": ("Methods & sources", ":material/menu_book:", "Definitions, formulas, references"),
-}
 FILTER_NAMES: tuple[str, ...] = (
     "def", "status", "sex", "age", "diet", "country", "region", "years", "undated", "supp", "minn",
 )
@@ -332,12 +314,11 @@ def render_figure(
 
 def render_page_links(view: state.State) -> None:
     """Links into the other pages, carrying the shared filters of this view."""
-    targets = [p for p in PAGE_LINKS if p != view.page]
+    targets = [p for p in schema.PAGES.values() if p.about and p.key != view.page]
     columns = st.columns(len(targets))
     for column, target in zip(columns, targets, strict=True):
-        label, icon, about = PAGE_LINKS[target]
-        column.page_link(PAGE_FILES[target], label=label, icon=icon, help=about,
-                         query_params=state.carry_query(view, target))
+        column.page_link(target.file, label=target.title, icon=target.icon, help=target.about,
+                         query_params=state.carry_query(view, target.key))
 
 
 # --- Burden page -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from dashboard import schema, state
 
 
 def test_every_page_has_a_default_state_with_every_param():
-    for page in state.PAGES:
+    for page in schema.PAGES:
         s = state.default_state(page)
         assert [n for n, _ in s.values] == [p.name for p in state.PAGE_PARAMS[page]]
         assert state.to_query(s) == {}  # the default link carries no parameters
@@ -82,7 +82,7 @@ def _state_strategy(page: str) -> st.SearchStrategy:
     )
 
 
-@pytest.mark.parametrize("page", list(state.PAGES))
+@pytest.mark.parametrize("page", list(schema.PAGES))
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_round_trip(page, data):
@@ -241,7 +241,7 @@ def test_unknown_keys_are_ignored_with_a_notice(page, query, notice):
 def test_garbage_never_raises():
     garbage = {"def": "\x00'; DROP", "age": ["", ",,,", "🙂"], "years": "x-y", "minn": "1e999",
                "": "", "view": ["a" * 5000], "v": ["1", "1"], "country": None}
-    for page in state.PAGES:
+    for page in schema.PAGES:
         s, notices = state.from_query(page, garbage)
         assert isinstance(s, state.State)
         assert notices
