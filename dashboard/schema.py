@@ -99,6 +99,38 @@ CANONICAL_UNITS: dict[str, str] = {
     "tHcy": "umol/L",
     "combined": "pmol/L",
 }
+# Combined-indicator scores are dimensionless; 4cB12 is cB12 computed from four markers on the
+# same scale (Fedosov et al. 2015), so both share one canonical unit.
+SCORE_UNITS: dict[str, str] = {"cB12 score": "cB12 score", "4cB12 score": "cB12 score"}
+# (biomarker, unit) -> factor: a value in the unit x factor = the value in the biomarker's
+# canonical unit (CANONICAL_UNITS). pg/mL = ng/L; pg/mL -> pmol/L is cobalamin's
+# (PG_ML_TO_PMOL_L), so it applies to the cobalamin markers only. A unit not listed (e.g.
+# urinary ug/mg creatinine, or pg/mL of MMA, which would need MMA's molar mass) has no
+# conversion. Each biomarker's units are in the order a person is offered them.
+UNIT_FACTORS: dict[tuple[str, str], float] = {
+    **{
+        (biomarker, unit): factor
+        for biomarker in ("serum_b12", "holotc", "combined")
+        for unit, factor in (
+            ("pmol/L", 1.0), ("pg/mL", PG_ML_TO_PMOL_L), ("ng/L", PG_ML_TO_PMOL_L),
+            ("nmol/L", 1000.0),
+        )
+    },
+    **{
+        (biomarker, unit): factor
+        for biomarker in ("mma", "tHcy")
+        for unit, factor in (("umol/L", 1.0), ("nmol/L", 0.001))
+    },
+}
+# Units a cut-off is named in (the `unit` URL parameter): ng/L is left out, being pg/mL by
+# another name.
+CUTOFF_UNITS: tuple[str, ...] = ("pmol/L", "pg/mL", "umol/L", "nmol/L", "cB12 score")
+
+
+def unit_factors(biomarker: str) -> dict[str, float]:
+    """Unit -> factor to the biomarker's canonical unit (UNIT_FACTORS), in the table's order;
+    empty for a biomarker that has none (an unknown one, or a score)."""
+    return {unit: factor for (b, unit), factor in UNIT_FACTORS.items() if b == biomarker}
 
 
 @dataclass(frozen=True)
@@ -360,9 +392,6 @@ def definition_label(definition_id: str) -> str:
     if match["b"] is not None:
         return f"{name} {op} {number(match['a'])}-{number(match['b'])} {unit} (varies within range)"
     return f"{name} {op} {number(match['a'])} {unit}"
-# Combined-indicator scores are dimensionless; 4cB12 is cB12 computed from four markers on the
-# same scale (Fedosov et al. 2015), so both share one canonical unit.
-SCORE_UNITS: dict[str, str] = {"cB12 score": "cB12 score", "4cB12 score": "cB12 score"}
 USABLE_FOR: tuple[str, ...] = ("pooling", "display")
 STUDY_AGE_BANDS: tuple[str, ...] = (*AGE_BAND_LABELS, UNKNOWN_AGE_BAND)
 MULTI_COUNTRY = "MULTI"

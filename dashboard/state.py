@@ -41,7 +41,7 @@ SCENARIO_DIETS: tuple[str, ...] = tuple(d for d in schema.DIET_GROUPS if d != "o
 SUPPLEMENT_GROUPS: tuple[str, ...] = ("all", *schema.DIET_GROUPS)
 # Age standardisation of an upload to the survey's own age distribution.
 SURVEY_STANDARD = "survey"
-UNITS: tuple[str, ...] = ("pmol/L", "pg/mL", "umol/L", "nmol/L", "cB12 score")
+UNITS: tuple[str, ...] = schema.CUTOFF_UNITS
 DEFAULT_AGE_SPEC = ",".join(schema.AGE_BAND_LABELS)
 
 ONE, MULTI, INT, FLOAT, RANGE, BOOL = "one", "multi", "int", "float", "range", "bool"
