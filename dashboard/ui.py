@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -233,37 +232,6 @@ def render_empty(view: state.State) -> None:
         "Widen or clear a filter in the sidebar.",
         icon=":material/filter_alt_off:",
     )
-
-
-def format_estimate(
-    estimate: float,
-    low: float,
-    high: float,
-    *,
-    unit: str = "%",
-    interval: str = "CI",
-    level: float = 0.95,
-    digits: int = 1,
-) -> str:
-    """An estimate with its interval and unit, e.g. "12.3% (95% CI 10.1-14.8%)".
-
-    With ``unit="%"`` the numbers are proportions (0-1) shown as percentages; any other unit
-    is printed after the numbers with thousands separators ("1,200 persons (95% UI
-    900-1,500 persons)"). ``interval`` names the interval (CI, PI, UI).
-    """
-    def number(x: float) -> str:
-        return f"{100 * x:.{digits}f}" if unit == "%" else f"{x:,.{digits}f}"
-
-    def with_unit(text: str) -> str:
-        return f"{text}%" if unit == "%" else f"{text} {unit}"
-
-    if not math.isfinite(estimate):
-        return "not available"
-    head = with_unit(number(estimate))
-    name = f"{round(level * 100):g}% {interval}"
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{head} ({name} not available)"
-    return f"{head} ({name} {with_unit(f'{number(low)}-{number(high)}')})"
 
 
 def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import aggregate, schema, state, ui
+from dashboard.format import format_estimate
 from tests.apptest import Query, page_app
 
 PAGE = "dashboard/pages/overview.py"
@@ -30,23 +31,6 @@ def _expected(query: dict) -> aggregate.Headlines:
 
 
 # --- shared formatting -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("args", "kwargs", "expected"),
-    [
-        # 0.1234 -> 12.34 -> "12.3"; 0.101 -> "10.1"; 0.148 -> "14.8"
-        ((0.1234, 0.101, 0.148), {}, "12.3% (95% CI 10.1-14.8%)"),
-        ((0.5, 0.25, 0.75), {"digits": 0, "interval": "PI"}, "50% (95% PI 25-75%)"),
-        ((0.05, 0.01, 0.2), {"level": 0.9}, "5.0% (90% CI 1.0-20.0%)"),
-        ((1234.4, 1000, 1500.6), {"unit": "persons", "interval": "UI", "digits": 0},
-         "1,234 persons (95% UI 1,000-1,501 persons)"),
-        ((0.2, NAN, 0.3), {}, "20.0% (95% CI not available)"),
-        ((NAN, 0.1, 0.3), {}, "not available"),
-    ],
-)
-def test_format_estimate(args, kwargs, expected):
-    assert ui.format_estimate(*args, **kwargs) == expected
 
 
 @pytest.mark.parametrize(
@@ -97,7 +81,7 @@ def test_default_view_shows_headlines_chart_and_reading():
     assert metrics["Vegans vs omnivores"] == f"{100 * diff:+.1f} points"
     captions = [c.value for c in at.caption]
     overall = expected.overall
-    assert ui.format_estimate(overall.estimate, overall.ci_low, overall.ci_high) in captions
+    assert format_estimate(overall.estimate, overall.ci_low, overall.ci_high) in captions
     assert any(f"n = {overall.n_total:,}" in c and f"{overall.k} estimates" in c
                for c in captions)
 

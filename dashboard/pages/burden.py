@@ -7,6 +7,13 @@ import streamlit as st
 
 from dashboard import aggregate, burden, charts, schema, state, ui
 from dashboard.data import DataError
+from dashboard.format import (
+    format_count,
+    format_interval,
+    format_people,
+    format_people_interval,
+    format_percent,
+)
 
 PROJECTION_YEARS: tuple[int, ...] = tuple(range(2020, 2051))
 MEASURE_LABELS: dict[str, str] = {"share": "Share of the population", "number": "Number of people"}
@@ -191,16 +198,16 @@ variant = ("UN WPP 2022 estimate" if year <= schema.WPP_LAST_ESTIMATE_YEAR
 # --- headline ----------------------------------------------------------------------------------
 st.subheader(f"People with low B12 status in {year} (modelled)")
 for r in headline.itertuples():
-    st.markdown(f"**{r.location}**: population {charts.format_count(r.population)} "
+    st.markdown(f"**{r.location}**: population {format_count(r.population)} "
                 f"({variant}); {definition_text}.")
     c1, c2, c3 = st.columns(3)
-    c1.metric("People affected (modelled)", charts.format_people(r.cases),
+    c1.metric("People affected (modelled)", format_people(r.cases),
               help="Population x diet share x pooled prevalence, summed over ages and diets.")
-    c1.caption(f"95% UI {charts.format_people_interval(r.cases_low, r.cases_high)} persons")
-    c2.metric("Crude prevalence (modelled)", charts.format_percent(r.crude))
-    c2.caption(f"95% UI {charts.format_interval(r.crude_low, r.crude_high)}")
-    c3.metric("Age-standardised prevalence (modelled)", charts.format_percent(r.age_standardized))
-    c3.caption(f"95% UI {charts.format_interval(r.age_standardized_low, r.age_standardized_high)}"
+    c1.caption(f"95% UI {format_people_interval(r.cases_low, r.cases_high)} persons")
+    c2.metric("Crude prevalence (modelled)", format_percent(r.crude))
+    c2.caption(f"95% UI {format_interval(r.crude_low, r.crude_high)}")
+    c3.metric("Age-standardised prevalence (modelled)", format_percent(r.age_standardized))
+    c3.caption(f"95% UI {format_interval(r.age_standardized_low, r.age_standardized_high)}"
                f"; {r.standard_label}")
 
 # --- map ---------------------------------------------------------------------------------------

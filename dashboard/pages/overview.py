@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import aggregate, charts, schema, state, ui
+from dashboard.format import format_estimate
 
 # Columns of the chart's table alternative (aggregate.pool_groups output).
 TABLE_COLUMNS = ("age_band", "diet_group", "estimate", "ci_low", "pi_low", "k", "n_total",
@@ -40,7 +41,7 @@ def render_headline(container, figure: aggregate.PooledFigure | None, label: str
             return
         st.metric(figure.label, f"{100 * figure.estimate:.1f}%",
                   help="Studies: " + "; ".join(figure.citations))
-        st.caption(ui.format_estimate(figure.estimate, figure.ci_low, figure.ci_high))
+        st.caption(format_estimate(figure.estimate, figure.ci_low, figure.ci_high))
         st.caption(
             f"{status.capitalize()}, {figure.definition_label}. Random-effects pool of "
             f"{figure.k} estimates from {len(figure.study_ids)} studies, n = "
