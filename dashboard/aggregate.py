@@ -12,6 +12,7 @@ from scipy import stats as sps
 
 from dashboard import schema, stats
 from dashboard.format import format_interval_brief, format_percent_brief
+from dashboard.frames import require_columns as _require_columns
 
 # The confidence level at which publications report their intervals; a reported interval is
 # shown only when the view asks for this level.
@@ -78,12 +79,6 @@ def _check_known(values: list, allowed: Iterable, name: str) -> None:
         raise ValueError(
             f"unknown {name}: {', '.join(unknown)} (allowed: {', '.join(map(str, allowed))})"
         )
-
-
-def _require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} lacks the column(s) {', '.join(missing)}")
 
 
 def definition_label(definition: str | None) -> str:

@@ -22,6 +22,7 @@ from dashboard.format import (
     format_percent,
 )
 from dashboard.format import is_missing as _missing
+from dashboard.frames import require_columns as _require
 
 # --- style -------------------------------------------------------------------------------------
 
@@ -237,12 +238,6 @@ def figure_table(
 
 
 # --- shared pieces -----------------------------------------------------------------------------
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what}: frame lacks column(s) {', '.join(missing)}")
 
 
 def _order(values: Sequence[Any], vocabulary: Sequence[str] | None = None) -> list[str]:

@@ -169,7 +169,7 @@ def test_prevalence_bars_orders_age_bands_and_diets_by_schema():
 @pytest.mark.parametrize(
     ("frame", "kwargs", "message"),
     [
-        (POOLED.drop(columns="ci_low"), {}, "lacks column\\(s\\) ci_low"),
+        (POOLED.drop(columns="ci_low"), {}, "lacks the column\\(s\\) ci_low"),
         (POOLED, {"mode": "pie"}, "mode must be 'bars' or 'dots'"),
         (pd.concat([POOLED, POOLED.iloc[:1]]), {}, "one row per age_band and diet_group"),
     ],
@@ -437,9 +437,10 @@ def test_survey_bars_hover_gives_n_effective_n_and_df():
     ("frame", "source", "message"),
     [
         (SURVEY.assign(group="All"), "census", "source must be one of studies, survey"),
-        (SURVEY.assign(group="All").drop(columns="n_eff"), "survey", "lacks column\\(s\\) n_eff"),
+        (SURVEY.assign(group="All").drop(columns="n_eff"), "survey",
+         "lacks the column\\(s\\) n_eff"),
         # survey estimates have no k or n_total: the default source asks for them
-        (SURVEY.assign(group="All"), "studies", "lacks column\\(s\\) k, n_total"),
+        (SURVEY.assign(group="All"), "studies", "lacks the column\\(s\\) k, n_total"),
     ],
 )
 def test_prevalence_bars_source_checks_its_columns(frame, source, message):
