@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import aggregate, charts, data, schema, state
+from dashboard import aggregate, burden, charts, data, schema, state
 from dashboard.data import DataError
 from dashboard.schema import DATASETS
 
@@ -290,6 +290,84 @@ def render_page_links(view: state.State) -> None:
 
 
 # --- Burden page -------------------------------------------------------------------------------
+# The Burden page's models, cached once per process and shared by every session. ``build``
+# (current_build) is the first argument of each, so a rebuild of the data is a new key.
+
+BURDEN_PROJECTION_YEARS: tuple[int, ...] = tuple(range(2020, 2051))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def burden_prevalence_model(build: str, definition: str, status: str, method: str) -> pd.DataFrame:
+    """Pooled prevalence per analysis band x diet for one definition and status."""
+    del build
+    return burden.prevalence_model(load_studies(), definition, status, method=method)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def burden_share_model(build: str, overrides: tuple[tuple[str, float], ...]) -> pd.DataFrame:
+    """Diet shares of every WPP country, with a scenario's multipliers applied."""
+    return burden.diet_share_model(load_diet_shares(), burden_countries(build),
+                                   overrides=dict(overrides))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def burden_countries(build: str) -> list[str]:
+    """ISO3 codes of the WPP countries and areas, the units of the map."""
+    del build
+    return burden.country_codes(burden.locations_table(load_population()))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def burden_map_summary(build: str, definition: str, status: str, overrides: tuple,
+                       supplementation: tuple, year: int) -> pd.DataFrame:
+    """Modelled cases and share per country in one year (the map's input)."""
+    return burden.estimate_summary(
+        load_population(), burden_share_model(build, overrides),
+        burden_prevalence_model(build, definition, status, "REML"),
+        locations=burden_countries(build), years=[year], by=["iso3", "location"],
+        supplementation=dict(supplementation) or None,
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def burden_projection_summary(build: str, definition: str, status: str, overrides: tuple,
+                              supplementation: tuple, locations: tuple[str, ...]) -> pd.DataFrame:
+    """Modelled cases and share per location and year, 2020-2050."""
+    return burden.estimate_summary(
+        load_population(), burden_share_model(build, overrides),
+        burden_prevalence_model(build, definition, status, "REML"), locations=list(locations),
+        years=list(BURDEN_PROJECTION_YEARS), by=["location", "year"],
+        supplementation=dict(supplementation) or None,
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def burden_map_figure(build: str, definition: str, status: str, overrides: tuple,
+                      supplementation: tuple, year: int, measure: str, title: str,
+                      subtitle: str) -> go.Figure:
+    """The world map figure, shared read-only by every session: validating 200 kB of outlines
+    into a plotly figure is the slowest step of a view."""
+    world = burden_map_summary(build, definition, status, overrides, supplementation, year)
+    return charts.burden_map_figure(world, load_world(), measure, title, subtitle=subtitle)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def burden_location_summaries(build: str, definition: str, status: str, overrides: tuple,
+                              supplementation: tuple, year: int, locations: tuple[str, ...],
+                              standard: str) -> tuple[pd.DataFrame, ...]:
+    """What the page shows of the chosen locations' burden: headline (cases with UI, crude and
+    age-standardised prevalence), age x diet cells, people per diet group."""
+    rows = burden.estimate_burden(
+        load_population(), burden_share_model(build, overrides),
+        burden_prevalence_model(build, definition, status, "REML"), locations=list(locations),
+        years=[year], supplementation=dict(supplementation) or None)
+    by_location = burden.summarise_burden(rows, by=["location"])
+    headline = burden.age_standardized_prevalence(
+        rows, load_standard_populations(), standard).merge(
+        by_location[["location", "cases_low", "cases_high"]], on="location")
+    cells = burden.summarise_burden(rows, by=["location", "analysis_band", "diet_group"]).rename(
+        columns={"analysis_band": "age_band"})
+    return headline, cells, burden.diet_share_summary(rows)
 
 
 @st.cache_resource(show_spinner=False)
