@@ -257,12 +257,16 @@ PAGE_PARAMS: dict[str, tuple[Param, ...]] = {
 SHARED: tuple[str, ...] = tuple(p.name for p in PARAMETERS if p.shared)
 
 
-def _check_registry() -> None:
-    names = [p.name for p in PARAMETERS] + list(_ALIASES) + [VERSION_KEY]
+def _check_registry(parameters: Iterable[Param] = PARAMETERS) -> None:
+    """Refuse a registry whose names or aliases clash (with each other or with v), are not
+    lower-case identifiers, or name a page schema.PAGES does not have."""
+    parameters = tuple(parameters)
+    names = [p.name for p in parameters] + [a for p in parameters for a in p.aliases]
+    names.append(VERSION_KEY)
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise ValueError(f"parameter names used twice: {sorted(duplicates)}")
-    for p in PARAMETERS:
+    for p in parameters:
         if p.name != p.name.lower() or not p.name.isidentifier():
             raise ValueError(f"parameter name {p.name!r} must be lower-case letters/digits/_")
         unknown = set(p.pages) - set(schema.PAGES)

@@ -1,11 +1,10 @@
-"""Overview page (AppTest) and the shared formatting widgets it relies on."""
+"""Overview page (AppTest): headlines, the age x diet chart, the reading and links."""
 
 from __future__ import annotations
 
 import json
 import math
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import aggregate, schema, state, ui
@@ -28,40 +27,6 @@ def _expected(query: dict) -> aggregate.Headlines:
     view, _ = state.from_query("overview", query)
     rows = aggregate.filter_studies(ui.load_studies(), **state.filter_kwargs(view))
     return aggregate.headline_figures(rows)
-
-
-# --- shared formatting -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("flag", "expected"),
-    [
-        ("ok", "Reliable by NCHS standards."),
-        ("review; complement unreliable",
-         "Flagged for statistical review by NCHS standards (complement unreliable)."),
-        ("suppress", ui.RELIABILITY_NOTES["suppress"]),
-        ("something else", "NCHS reliability: something else."),
-    ],
-)
-def test_reliability_note(flag, expected):
-    assert ui.reliability_note(flag) == expected
-
-
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ({}, "Serum B12 < 148 pmol/L (< 200 pg/mL); deficient; all study populations"),
-        ({"def": "b12_lt185", "sex": "female", "diet": ["vegan", "omnivore"],
-          "years": "1990-2000", "undated": "0", "minn": "1000"},
-         "Serum B12 < 185 pmol/L (< 250 pg/mL); deficient; sex: female; "
-         "diet: omnivore, vegan; survey years 1990-2000; rows without survey years left out; "
-         "n at least 1,000"),
-    ],
-)
-def test_describe_filters(query, expected):
-    view, notices = state.from_query("overview", query)
-    assert not notices
-    assert ui.describe_filters(view) == expected
 
 
 # --- the page ----------------------------------------------------------------------------------
