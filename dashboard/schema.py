@@ -299,34 +299,37 @@ class Page:
     """One page of the dashboard: app.py builds st.navigation from these, state checks page
     names and builds URLs with them, ui links into them."""
 
-    key: str  # the name code uses (state.read("burden"), links)
+    key: str  # the name code uses (state.read("burden"), links) and of its module
     title: str
-    file: str  # script of its st.Page, relative to the app root
     url_path: str  # "" for the default page
     icon: str  # Material Symbols name, drawn by Streamlit without a network fetch
     group: str  # section of the navigation
     # Help text of the links other pages show into it; "" when they do not link to it.
     about: str = ""
 
+    @property
+    def file(self) -> str:
+        """Script of its st.Page, relative to the app root (one module per page)."""
+        return f"dashboard/pages/{self.key}.py"
+
 
 # In navigation order within each group; page links follow the same order.
 PAGES: dict[str, Page] = {
     p.key: p
     for p in (
-        Page("overview", "Overview", "dashboard/pages/overview.py", "", ":material/dashboard:",
-             "Evidence", "Headline figures and the age x diet chart"),
-        Page("explore", "Explore", "dashboard/pages/explore.py", "explore",
-             ":material/filter_alt:", "Evidence", "Every filter, three charts, every row"),
-        Page("evidence", "Evidence", "dashboard/pages/evidence.py", "evidence",
-             ":material/forest:", "Evidence", "Forest plots and the study table"),
-        Page("burden", "Burden", "dashboard/pages/burden.py", "burden", ":material/public:",
-             "Population", "How many people: modelled from population data"),
-        Page("cutoffs", "Cutoffs", "dashboard/pages/cutoffs.py", "cutoffs",
-             ":material/straighten:", "Evidence", "How the definition moves prevalence"),
-        Page("methods", "Methods & sources", "dashboard/pages/methods.py", "methods",
-             ":material/menu_book:", "About", "Definitions, formulas, references"),
-        Page("your_data", "Your data", "dashboard/pages/your_data.py", "your-data",
-             ":material/upload_file:", "Population"),
+        Page("overview", "Overview", "", ":material/dashboard:", "Evidence",
+             "Headline figures and the age x diet chart"),
+        Page("explore", "Explore", "explore", ":material/filter_alt:", "Evidence",
+             "Every filter, three charts, every row"),
+        Page("evidence", "Evidence", "evidence", ":material/forest:", "Evidence",
+             "Forest plots and the study table"),
+        Page("burden", "Burden", "burden", ":material/public:", "Population",
+             "How many people: modelled from population data"),
+        Page("cutoffs", "Cutoffs", "cutoffs", ":material/straighten:", "Evidence",
+             "How the definition moves prevalence"),
+        Page("methods", "Methods & sources", "methods", ":material/menu_book:", "About",
+             "Definitions, formulas, references"),
+        Page("your_data", "Your data", "your-data", ":material/upload_file:", "Population"),
     )
 }
 

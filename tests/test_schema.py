@@ -61,3 +61,8 @@ def test_every_canonical_unit_converts_to_itself() -> None:
 def test_every_cutoff_unit_has_a_conversion_or_is_a_score() -> None:
     known = {unit for _, unit in schema.UNIT_FACTORS} | set(schema.SCORE_UNITS)
     assert set(schema.CUTOFF_UNITS) <= known
+
+
+def test_every_page_has_its_script() -> None:
+    for page in schema.PAGES.values():
+        assert (schema.ROOT / page.file).is_file(), page.key
