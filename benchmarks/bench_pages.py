@@ -32,7 +32,7 @@ os.chdir(ROOT)
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from dashboard import state, ui  # noqa: E402
+from dashboard import schema  # noqa: E402
 
 TARGET_RATIO = 3.0
 SESSIONS = 3
@@ -53,7 +53,7 @@ def _session(name: str | None) -> AppTest:
         return AppTest.from_string(EMPTY_SCRIPT, default_timeout=TIMEOUT_S)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT_S)
     at.run()  # registers the st.navigation pages; switch_page needs them
-    at.switch_page(ui.PAGE_FILES[name])
+    at.switch_page(schema.PAGES[name].file)
     return at
 
 
@@ -81,7 +81,7 @@ def time_page(name: str | None) -> tuple[float, float]:
 def main() -> int:
     # AppTest runs scripts outside a server, and Streamlit warns about that on every run.
     logging.disable(logging.WARNING)
-    for name in (None, *state.PAGES):  # warm-up: imports and dataset caches
+    for name in (None, *schema.PAGES):  # warm-up: imports and dataset caches
         _session(name).run()
     empty_open, empty_rerun = time_page(None)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -95,7 +95,7 @@ def main() -> int:
     print("-" * len(header))
     print(f"{'(empty)':<12}{empty_open:>8.3f}{1:>9.1f}{empty_rerun:>8.3f}{1:>9.1f}")
     slow = []
-    for name in state.PAGES:
+    for name in schema.PAGES:
         opened, rerun = time_page(name)
         ratio = opened / empty_open
         verdict = "ok" if ratio <= TARGET_RATIO else "over target"

@@ -11,6 +11,8 @@ import pandas as pd
 from scipy import stats as sps
 
 from dashboard import schema, stats
+from dashboard.format import format_interval_brief, format_percent_brief
+from dashboard.frames import require_columns as _require_columns
 
 # The confidence level at which publications report their intervals; a reported interval is
 # shown only when the view asks for this level.
@@ -79,28 +81,11 @@ def _check_known(values: list, allowed: Iterable, name: str) -> None:
         )
 
 
-def _require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} lacks the column(s) {', '.join(missing)}")
-
-
 def definition_label(definition: str | None) -> str:
     """Human label of a definition id (schema.definition_label); missing: no cut-off."""
     if definition is None or (isinstance(definition, float) and math.isnan(definition)):
         return "cut-off not stated"
     return schema.definition_label(str(definition))
-
-
-def _pct(x: float) -> str:
-    """Percent with one decimal below 10% (where a point matters) and none above."""
-    v = 100 * x
-    return f"{v:.1f}%" if v < 10 else f"{v:.0f}%"
-
-
-def _pct_range(lo: float, hi: float) -> str:
-    lo_s, hi_s = _pct(lo), _pct(hi)
-    return f"{lo_s.rstrip('%')}-{hi_s}"
 
 
 # --- filtering -------------------------------------------------------------------------------
@@ -616,7 +601,8 @@ def describe_pattern(pooled: pd.DataFrame, level: float = 0.95) -> str:
     def figure(row: pd.Series) -> str:
         k = int(row["k"])
         return (
-            f"{_pct(row['estimate'])}, {ci} {_pct_range(row['ci_low'], row['ci_high'])}, "
+            f"{format_percent_brief(row['estimate'])}, "
+            f"{ci} {format_interval_brief(row['ci_low'], row['ci_high'])}, "
             f"{k} {'estimate' if k == 1 else 'estimates'}"
         )
 

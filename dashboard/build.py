@@ -62,17 +62,6 @@ CUTOFF_OPERATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "between")
 _OPERATOR_DIRECTION = {"<": "<", "<=": "<", ">": ">", ">=": ">", "between": "between"}
 _DIRECTION_WORD = {"<": "lt", ">": "gt"}
 
-# (published unit, canonical unit) -> factor. pg/mL -> pmol/L is cobalamin's (schema); a
-# unit not listed here (e.g. urinary ug/mg creatinine) cannot be put on the serum scale.
-UNIT_FACTORS: dict[tuple[str, str], float] = {
-    ("pmol/L", "pmol/L"): 1.0,
-    ("pg/mL", "pmol/L"): schema.PG_ML_TO_PMOL_L,
-    ("nmol/L", "pmol/L"): 1000.0,
-    ("umol/L", "umol/L"): 1.0,
-    ("nmol/L", "umol/L"): 0.001,
-    ("pmol/L", "umol/L"): 1e-6,
-}
-
 REASON_NO_CUTOFF = "no cut-off reported"
 REASON_NO_N = "no sample size reported"
 REASON_NO_PREVALENCE = "no prevalence or case count reported"
@@ -135,7 +124,7 @@ def convert_cutoff(biomarker: str, value: str, unit: str) -> Cutoff:
     """Convert a published cut-off ("148", "148-221", "-0.5") to the biomarker's canonical unit.
 
     Serum B12 and holoTC pg/mL x 0.738 = pmol/L; MMA and tHcy nmol/L / 1000 = umol/L
-    (schema.PG_ML_TO_PMOL_L, schema.CANONICAL_UNITS). Combined-indicator scores keep their
+    (schema.UNIT_FACTORS, schema.CANONICAL_UNITS). Combined-indicator scores keep their
     scale. Raises UnconvertibleUnitError for a unit with no conversion and ValueError for a
     value that is not a number or a "low-high" range.
     """
@@ -154,11 +143,12 @@ def convert_cutoff(biomarker: str, value: str, unit: str) -> Cutoff:
         if biomarker not in schema.CANONICAL_UNITS:
             raise ValueError(f"unknown biomarker {biomarker!r}")
         canonical = schema.CANONICAL_UNITS[biomarker]
-        if (unit, canonical) not in UNIT_FACTORS:
+        factors = schema.unit_factors(biomarker)
+        if unit not in factors:
             raise UnconvertibleUnitError(
                 f"cut-off in a unit that cannot be converted ({unit})"
             )
-        factor = UNIT_FACTORS[(unit, canonical)]
+        factor = factors[unit]
     # Rounding to 6 decimals removes float noise (200 x 0.738 = 147.60000000000002).
     converted = [round(x * factor, 6) for x in numbers]
     return Cutoff(converted[0], converted[1] if len(converted) > 1 else None, canonical)

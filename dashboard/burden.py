@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import special
 
 from dashboard import aggregate, schema
+from dashboard.frames import require_columns as _require_columns
 
 # Fallback levels of the prevalence model, from most to least specific (column `basis`).
 BASIS_AGE_DIET = "age_diet"
@@ -50,12 +51,6 @@ _BAND_STARTS = np.array([b[1] for b in schema.AGE_BANDS])
 _N_DIETS = len(schema.DIET_GROUPS)
 _N_CELLS = len(schema.AGE_BAND_LABELS) * _N_DIETS
 _WPP_LABELS = tuple(b[0] for b in schema.WPP_AGE_BANDS)
-
-
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} lacks the column(s) {', '.join(missing)}")
 
 
 def _cells() -> pd.MultiIndex:

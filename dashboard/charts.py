@@ -13,6 +13,16 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import schema
+from dashboard.format import (
+    format_count,
+    format_count_interval,
+    format_interval,
+    format_people,
+    format_people_interval,
+    format_percent,
+)
+from dashboard.format import is_missing as _missing
+from dashboard.frames import require_columns as _require
 
 # --- style -------------------------------------------------------------------------------------
 
@@ -138,56 +148,6 @@ def _empty(fig: go.Figure, message: str = "No estimate for this selection") -> g
 # --- formatting (hover and tables) -------------------------------------------------------------
 
 
-def _missing(x: Any) -> bool:
-    return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
-
-
-def format_percent(x: Any, decimals: int = 1) -> str:
-    """A fraction as a percent with one decimal ("12.3%"); "" when missing."""
-    return "" if _missing(x) else f"{100 * float(x):.{decimals}f}%"
-
-
-def format_interval(low: Any, high: Any, decimals: int = 1) -> str:
-    """A fraction interval as "a-b%" (one decimal); "" when either end is missing."""
-    if _missing(low) or _missing(high):
-        return ""
-    return f"{100 * float(low):.{decimals}f}-{100 * float(high):.{decimals}f}%"
-
-
-def format_count(x: Any) -> str:
-    """A count with thousands separators, rounded to whole people ("1,234"); "" if missing."""
-    return "" if _missing(x) else f"{round(float(x)):,}"
-
-
-def format_people(x: Any, digits: int = 3) -> str:
-    """A modelled count to ``digits`` significant figures ("1.12 billion", "537 million",
-    "12,300"): a model's uncertainty makes the last digits of a raw count meaningless."""
-    if _missing(x):
-        return ""
-    value = float(x)
-    if value == 0:
-        return "0"
-    rounded = float(f"{value:.{digits}g}")
-    for size, word in ((1e9, "billion"), (1e6, "million")):
-        if abs(rounded) >= size:
-            return f"{rounded / size:.{digits}g} {word}"
-    return f"{round(rounded):,}"
-
-
-def format_people_interval(low: Any, high: Any) -> str:
-    """A modelled count interval, each end as format_people ("537 million-2.69 billion")."""
-    if _missing(low) or _missing(high):
-        return ""
-    return f"{format_people(low)}-{format_people(high)}"
-
-
-def format_count_interval(low: Any, high: Any) -> str:
-    """A count interval as "1,200-1,500"; "" when either end is missing."""
-    if _missing(low) or _missing(high):
-        return ""
-    return f"{format_count(low)}-{format_count(high)}"
-
-
 def _reliability_text(value: Any) -> str:
     if _missing(value):
         return RELIABILITY_TEXT["unknown"]
@@ -278,12 +238,6 @@ def figure_table(
 
 
 # --- shared pieces -----------------------------------------------------------------------------
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what}: frame lacks column(s) {', '.join(missing)}")
 
 
 def _order(values: Sequence[Any], vocabulary: Sequence[str] | None = None) -> list[str]:

@@ -105,6 +105,38 @@ CANONICAL_UNITS: dict[str, str] = {
     "tHcy": "umol/L",
     "combined": "pmol/L",
 }
+# Combined-indicator scores are dimensionless; 4cB12 is cB12 computed from four markers on the
+# same scale (Fedosov et al. 2015), so both share one canonical unit.
+SCORE_UNITS: dict[str, str] = {"cB12 score": "cB12 score", "4cB12 score": "cB12 score"}
+# (biomarker, unit) -> factor: a value in the unit x factor = the value in the biomarker's
+# canonical unit (CANONICAL_UNITS). pg/mL = ng/L; pg/mL -> pmol/L is cobalamin's
+# (PG_ML_TO_PMOL_L), so it applies to the cobalamin markers only. A unit not listed (e.g.
+# urinary ug/mg creatinine, or pg/mL of MMA, which would need MMA's molar mass) has no
+# conversion. Each biomarker's units are in the order a person is offered them.
+UNIT_FACTORS: dict[tuple[str, str], float] = {
+    **{
+        (biomarker, unit): factor
+        for biomarker in ("serum_b12", "holotc", "combined")
+        for unit, factor in (
+            ("pmol/L", 1.0), ("pg/mL", PG_ML_TO_PMOL_L), ("ng/L", PG_ML_TO_PMOL_L),
+            ("nmol/L", 1000.0),
+        )
+    },
+    **{
+        (biomarker, unit): factor
+        for biomarker in ("mma", "tHcy")
+        for unit, factor in (("umol/L", 1.0), ("nmol/L", 0.001))
+    },
+}
+# Units a cut-off is named in (the `unit` URL parameter): ng/L is left out, being pg/mL by
+# another name.
+CUTOFF_UNITS: tuple[str, ...] = ("pmol/L", "pg/mL", "umol/L", "nmol/L", "cB12 score")
+
+
+def unit_factors(biomarker: str) -> dict[str, float]:
+    """Unit -> factor to the biomarker's canonical unit (UNIT_FACTORS), in the table's order;
+    empty for a biomarker that has none (an unknown one, or a score)."""
+    return {unit: factor for (b, unit), factor in UNIT_FACTORS.items() if b == biomarker}
 
 
 @dataclass(frozen=True)
@@ -215,6 +247,41 @@ DEFAULT_DEFINITION = "b12_lt148"
 DEFAULT_STATUS = "deficient"
 
 # --- Geography -----------------------------------------------------------------------------
+# UN World Population Prospects 2022 geographic regions and subregions (based on UN M49),
+# spelled as the population and studies datasets spell them (data/README.md).
+WPP_REGIONS: tuple[str, ...] = (
+    "Africa",
+    "Asia",
+    "Europe",
+    "Latin America and the Caribbean",
+    "Northern America",
+    "Oceania",
+)
+WPP_SUBREGIONS: tuple[str, ...] = (
+    "Eastern Africa",
+    "Middle Africa",
+    "Northern Africa",
+    "Southern Africa",
+    "Western Africa",
+    "Central Asia",
+    "Eastern Asia",
+    "South-Eastern Asia",
+    "Southern Asia",
+    "Western Asia",
+    "Eastern Europe",
+    "Northern Europe",
+    "Southern Europe",
+    "Western Europe",
+    "Caribbean",
+    "Central America",
+    "South America",
+    "Australia/New Zealand",
+    "Melanesia",
+    "Micronesia",
+    "Polynesia",
+)
+# WPP 2022 name of the world aggregate.
+WORLD = "World"
 # UN SDG regional groupings as compositions of UN M49 (WPP 2022) regions and sub-regions
 # (United Nations Statistics Division, "Standard country or area codes for statistical use
 # (M49)", SDG regional groupings). The burden model resolves them to member countries.
@@ -227,6 +294,49 @@ SDG_REGIONS: dict[str, tuple[str, ...]] = {
     "Latin America and the Caribbean": ("Latin America and the Caribbean",),
     "Oceania (excluding Australia and New Zealand)": ("Melanesia", "Micronesia", "Polynesia"),
     "Europe and Northern America": ("Europe", "Northern America"),
+}
+
+
+# --- Pages -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the dashboard: app.py builds st.navigation from these, state checks page
+    names and builds URLs with them, ui links into them."""
+
+    key: str  # the name code uses (state.read("burden"), links) and of its module
+    title: str
+    url_path: str  # "" for the default page
+    icon: str  # Material Symbols name, drawn by Streamlit without a network fetch
+    group: str  # section of the navigation
+    # Help text of the links other pages show into it; "" when they do not link to it.
+    about: str = ""
+
+    @property
+    def file(self) -> str:
+        """Script of its st.Page, relative to the app root (one module per page)."""
+        return f"dashboard/pages/{self.key}.py"
+
+
+# In navigation order within each group; page links follow the same order.
+PAGES: dict[str, Page] = {
+    p.key: p
+    for p in (
+        Page("overview", "Overview", "", ":material/dashboard:", "Evidence",
+             "Headline figures and the age x diet chart"),
+        Page("explore", "Explore", "explore", ":material/filter_alt:", "Evidence",
+             "Every filter, three charts, every row"),
+        Page("evidence", "Evidence", "evidence", ":material/forest:", "Evidence",
+             "Forest plots and the study table"),
+        Page("burden", "Burden", "burden", ":material/public:", "Population",
+             "How many people: modelled from population data"),
+        Page("cutoffs", "Cutoffs", "cutoffs", ":material/straighten:", "Evidence",
+             "How the definition moves prevalence"),
+        Page("methods", "Methods & sources", "methods", ":material/menu_book:", "About",
+             "Definitions, formulas, references"),
+        Page("your_data", "Your data", "your-data", ":material/upload_file:", "Population"),
+    )
 }
 
 
@@ -297,9 +407,6 @@ def definition_label(definition_id: str) -> str:
     if match["b"] is not None:
         return f"{name} {op} {number(match['a'])}-{number(match['b'])} {unit} (varies within range)"
     return f"{name} {op} {number(match['a'])} {unit}"
-# Combined-indicator scores are dimensionless; 4cB12 is cB12 computed from four markers on the
-# same scale (Fedosov et al. 2015), so both share one canonical unit.
-SCORE_UNITS: dict[str, str] = {"cB12 score": "cB12 score", "4cB12 score": "cB12 score"}
 USABLE_FOR: tuple[str, ...] = ("pooling", "display")
 STUDY_AGE_BANDS: tuple[str, ...] = (*AGE_BAND_LABELS, WIDE_AGE_BAND, UNKNOWN_AGE_BAND)
 

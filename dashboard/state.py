@@ -18,63 +18,16 @@ STATE_VERSION = 1
 VERSION_KEY = "v"
 DEFAULT_BASE_URL = "http://localhost:8501"
 
-# Page name -> URL path under the app root (st.Page(url_path=...)); "" is the default page.
-PAGES: dict[str, str] = {
-    "overview": "",
-    "explore": "explore",
-    "evidence": "evidence",
-    "burden": "burden",
-    "cutoffs": "cutoffs",
-    "methods": "methods",
-    "your_data": "your-data",
-}
 # Pages that show the evidence filters; the filters travel between them.
 FILTER_PAGES: tuple[str, ...] = ("overview", "explore", "evidence", "burden", "cutoffs")
 
 # Keys Streamlit itself reads from the URL (embedding); never ours, never reported.
 STREAMLIT_KEYS: frozenset[str] = frozenset({"embed", "embed_options"})
 
-# UN World Population Prospects 2022 geographic regions and subregions (based on UN M49),
-# spelled as the population and studies datasets spell them (data/README.md).
-WPP_REGIONS: tuple[str, ...] = (
-    "Africa",
-    "Asia",
-    "Europe",
-    "Latin America and the Caribbean",
-    "Northern America",
-    "Oceania",
-)
-WPP_SUBREGIONS: tuple[str, ...] = (
-    "Eastern Africa",
-    "Middle Africa",
-    "Northern Africa",
-    "Southern Africa",
-    "Western Africa",
-    "Central Asia",
-    "Eastern Asia",
-    "South-Eastern Asia",
-    "Southern Asia",
-    "Western Asia",
-    "Eastern Europe",
-    "Northern Europe",
-    "Southern Europe",
-    "Western Europe",
-    "Caribbean",
-    "Central America",
-    "South America",
-    "Australia/New Zealand",
-    "Melanesia",
-    "Micronesia",
-    "Polynesia",
-)
-# WPP 2022 SDG regions (schema.SDG_REGIONS): aggregates the burden model can also be asked for.
-WPP_SDG_REGIONS: tuple[str, ...] = tuple(schema.SDG_REGIONS)
-REGIONS: tuple[str, ...] = (*WPP_REGIONS, *WPP_SUBREGIONS)
-# WPP 2022 name of the world aggregate.
-WORLD = "World"
-LOCATIONS: tuple[str, ...] = (
-    WORLD, *dict.fromkeys((*WPP_REGIONS, *WPP_SUBREGIONS, *WPP_SDG_REGIONS))
-)
+# The URL's vocabulary of places (schema, Geography): regions and subregions of the studies,
+# and every aggregate the burden model can be asked for.
+REGIONS: tuple[str, ...] = (*schema.WPP_REGIONS, *schema.WPP_SUBREGIONS)
+LOCATIONS: tuple[str, ...] = (schema.WORLD, *dict.fromkeys((*REGIONS, *schema.SDG_REGIONS)))
 
 # Evidence subgroup -> column of the studies frame.
 SUBGROUP_COLUMNS: dict[str, str] = {
@@ -88,7 +41,7 @@ SCENARIO_DIETS: tuple[str, ...] = tuple(d for d in schema.DIET_GROUPS if d != "o
 SUPPLEMENT_GROUPS: tuple[str, ...] = ("all", *schema.DIET_GROUPS)
 # Age standardisation of an upload to the survey's own age distribution.
 SURVEY_STANDARD = "survey"
-UNITS: tuple[str, ...] = ("pmol/L", "pg/mL", "umol/L", "nmol/L", "cB12 score")
+UNITS: tuple[str, ...] = schema.CUTOFF_UNITS
 DEFAULT_AGE_SPEC = ",".join(schema.AGE_BAND_LABELS)
 
 ONE, MULTI, INT, FLOAT, RANGE, BOOL = "one", "multi", "int", "float", "range", "bool"
@@ -248,7 +201,8 @@ PARAMETERS: tuple[Param, ...] = (
     Param("by", ONE, "diet_group", "Subgroup", ("evidence",), allowed=tuple(SUBGROUP_COLUMNS),
           what="a subgroup", aliases=("subgroup",)),
     # Burden.
-    Param("loc", MULTI, (WORLD,), "Locations", ("burden",), allowed=LOCATIONS, validator=_iso3,
+    Param("loc", MULTI, (schema.WORLD,), "Locations", ("burden",), allowed=LOCATIONS,
+          validator=_iso3,
           what="a location (World, a WPP region name or an ISO3 code)",
           values="World, UN WPP 2022 region, subregion and SDG region names, ISO 3166-1 "
           "alpha-3 codes (at least one)",
@@ -298,20 +252,24 @@ PARAMETERS: tuple[Param, ...] = (
 PARAMS: dict[str, Param] = {p.name: p for p in PARAMETERS}
 _ALIASES: dict[str, str] = {a: p.name for p in PARAMETERS for a in p.aliases}
 PAGE_PARAMS: dict[str, tuple[Param, ...]] = {
-    page: tuple(p for p in PARAMETERS if page in p.pages) for page in PAGES
+    page: tuple(p for p in PARAMETERS if page in p.pages) for page in schema.PAGES
 }
 SHARED: tuple[str, ...] = tuple(p.name for p in PARAMETERS if p.shared)
 
 
-def _check_registry() -> None:
-    names = [p.name for p in PARAMETERS] + list(_ALIASES) + [VERSION_KEY]
+def _check_registry(parameters: Iterable[Param] = PARAMETERS) -> None:
+    """Refuse a registry whose names or aliases clash (with each other or with v), are not
+    lower-case identifiers, or name a page schema.PAGES does not have."""
+    parameters = tuple(parameters)
+    names = [p.name for p in parameters] + [a for p in parameters for a in p.aliases]
+    names.append(VERSION_KEY)
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise ValueError(f"parameter names used twice: {sorted(duplicates)}")
-    for p in PARAMETERS:
+    for p in parameters:
         if p.name != p.name.lower() or not p.name.isidentifier():
             raise ValueError(f"parameter name {p.name!r} must be lower-case letters/digits/_")
-        unknown = set(p.pages) - set(PAGES)
+        unknown = set(p.pages) - set(schema.PAGES)
         if unknown:
             raise ValueError(f"parameter {p.name}: unknown pages {sorted(unknown)}")
 
@@ -384,8 +342,8 @@ class State:
 
 
 def _page_params(page: str) -> tuple[Param, ...]:
-    if page not in PAGES:
-        raise ValueError(f"unknown page {page!r}: pages are {', '.join(PAGES)}")
+    if page not in schema.PAGES:
+        raise ValueError(f"unknown page {page!r}: pages are {', '.join(schema.PAGES)}")
     return PAGE_PARAMS[page]
 
 
@@ -629,7 +587,7 @@ def to_query(state: State, include_defaults: bool = False) -> dict[str, list[str
 def page_url(page: str, base_url: str) -> str:
     """URL of a page under the app root ``base_url`` (no query)."""
     _page_params(page)  # refuses an unknown page
-    path = PAGES[page]
+    path = schema.PAGES[page].url_path
     root = base_url.rstrip("/")
     return f"{root}/{path}" if path else f"{root}/"
 
@@ -798,7 +756,7 @@ def base_url(page: str) -> str:
     except Exception:  # no browser context (bare script, tests): fall through to the Host
         url = None
     if url:
-        path = PAGES.get(page, "")
+        path = schema.PAGES[page].url_path if page in schema.PAGES else ""
         url = url.rstrip("/")
         return url[: -len(path) - 1] if path and url.endswith("/" + path) else url
     host = None

@@ -18,6 +18,8 @@ import pandas as pd
 from scipy import special
 from scipy import stats as sps
 
+from dashboard.frames import require_columns as _require
+
 ArrayLike = float | int | Sequence[float] | np.ndarray | pd.Series
 
 # --- proportion intervals ----------------------------------------------------------------------
@@ -551,14 +553,6 @@ _CHUNK_ROWS = 262_144
 # compactly first (one extra pass) instead of using the grid directly.
 _MAX_PSU_GRID = 4096
 _MISSING_OUTCOME = 2  # outcome code of rows whose outcome is missing
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"expected a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"columns not in the frame: {missing}")
 
 
 @dataclass

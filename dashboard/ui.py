@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import aggregate, charts, data, schema, state
+from dashboard import aggregate, burden, charts, data, schema, state
 from dashboard.data import DataError
 from dashboard.schema import DATASETS
 
@@ -22,13 +21,14 @@ from dashboard.schema import DATASETS
 # the next run picks up the new files.
 
 
-def _manifest_key() -> str:
-    """Checksums of the current build (empty if unreadable), to key the dataset caches."""
+def current_build() -> str:
+    """The id of the current build (data.build_id; empty if the manifest is unreadable), the
+    key of every cache of the bundled data."""
     try:
         manifest = data.load_manifest()
     except DataError:
         return ""
-    return ",".join(o.get("sha256", "") for o in manifest["outputs"])
+    return data.build_id(manifest)
 
 
 @st.cache_resource(show_spinner=False, max_entries=len(DATASETS) * 2)
@@ -39,22 +39,22 @@ def _load(name: str, key: str) -> pd.DataFrame:
 
 def load_studies() -> pd.DataFrame:
     """Published prevalence estimates (cached)."""
-    return _load("studies", _manifest_key())
+    return _load("studies", current_build())
 
 
 def load_population() -> pd.DataFrame:
     """UN WPP 2022 population by location, year and age band (cached)."""
-    return _load("population", _manifest_key())
+    return _load("population", current_build())
 
 
 def load_standard_populations() -> pd.DataFrame:
     """Standard populations with weight shares (cached)."""
-    return _load("standard_populations", _manifest_key())
+    return _load("standard_populations", current_build())
 
 
 def load_diet_shares() -> pd.DataFrame:
     """Survey shares of diet groups by country and year (cached)."""
-    return _load("diet_shares", _manifest_key())
+    return _load("diet_shares", current_build())
 
 
 def load_manifest() -> dict:
@@ -85,24 +85,6 @@ def render_data_error(err: DataError) -> None:
 # Filter widgets use the URL parameter's name as key and pass no value of their own:
 # state.read() seeds st.session_state from the link, so the link decides what they show.
 
-# Page name -> script of its st.Page in app.py, and the label of links into it.
-PAGE_FILES: dict[str, str] = {
-    "overview": "dashboard/pages/overview.py",
-    "explore": "dashboard/pages/explore.py",
-    "evidence": "dashboard/pages/evidence.py",
-    "burden": "dashboard/pages/burden.py",
-    "cutoffs": "dashboard/pages/cutoffs.py",
-    "methods": "dashboard/pages/methods.py",
-    "your_data": "dashboard/pages/your_data.py",
-}
-PAGE_LINKS: dict[str, tuple[str, str, str]] = {
-    "overview": ("Overview", ":material/dashboard:", "Headline figures and the age x diet chart"),
-    "explore": ("Explore", ":material/filter_alt:", "Every filter, three charts, every row"),
-    "evidence": ("Evidence", ":material/forest:", "Forest plots and the study table"),
-    "burden": ("Burden", ":material/public:", "How many people: modelled from population data"),
-    "cutoffs": ("Cutoffs", ":material/straighten:", "How the definition moves prevalence"),
-    "methods": ("Methods & sources", ":material/menu_book:", "Definitions, formulas, references"),
-}
 FILTER_NAMES: tuple[str, ...] = (
     "def", "status", "sex", "age", "diet", "country", "region", "years", "undated", "supp", "minn",
 )
@@ -252,37 +234,6 @@ def render_empty(view: state.State) -> None:
     )
 
 
-def format_estimate(
-    estimate: float,
-    low: float,
-    high: float,
-    *,
-    unit: str = "%",
-    interval: str = "CI",
-    level: float = 0.95,
-    digits: int = 1,
-) -> str:
-    """An estimate with its interval and unit, e.g. "12.3% (95% CI 10.1-14.8%)".
-
-    With ``unit="%"`` the numbers are proportions (0-1) shown as percentages; any other unit
-    is printed after the numbers with thousands separators ("1,200 persons (95% UI
-    900-1,500 persons)"). ``interval`` names the interval (CI, PI, UI).
-    """
-    def number(x: float) -> str:
-        return f"{100 * x:.{digits}f}" if unit == "%" else f"{x:,.{digits}f}"
-
-    def with_unit(text: str) -> str:
-        return f"{text}%" if unit == "%" else f"{text} {unit}"
-
-    if not math.isfinite(estimate):
-        return "not available"
-    head = with_unit(number(estimate))
-    name = f"{round(level * 100):g}% {interval}"
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{head} ({name} not available)"
-    return f"{head} ({name} {with_unit(f'{number(low)}-{number(high)}')})"
-
-
 def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     """The frame as a CSV (UTF-8, no index) or Parquet (pyarrow) file."""
     if fmt == "csv":
@@ -331,15 +282,92 @@ def render_figure(
 
 def render_page_links(view: state.State) -> None:
     """Links into the other pages, carrying the shared filters of this view."""
-    targets = [p for p in PAGE_LINKS if p != view.page]
+    targets = [p for p in schema.PAGES.values() if p.about and p.key != view.page]
     columns = st.columns(len(targets))
     for column, target in zip(columns, targets, strict=True):
-        label, icon, about = PAGE_LINKS[target]
-        column.page_link(PAGE_FILES[target], label=label, icon=icon, help=about,
-                         query_params=state.carry_query(view, target))
+        column.page_link(target.file, label=target.title, icon=target.icon, help=target.about,
+                         query_params=state.carry_query(view, target.key))
 
 
 # --- Burden page -------------------------------------------------------------------------------
+# The Burden page's models, cached once per process and shared by every session. ``build``
+# (current_build) is the first argument of each, so a rebuild of the data is a new key.
+
+BURDEN_PROJECTION_YEARS: tuple[int, ...] = tuple(range(2020, 2051))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def burden_prevalence_model(build: str, definition: str, status: str, method: str) -> pd.DataFrame:
+    """Pooled prevalence per analysis band x diet for one definition and status."""
+    del build
+    return burden.prevalence_model(load_studies(), definition, status, method=method)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def burden_share_model(build: str, overrides: tuple[tuple[str, float], ...]) -> pd.DataFrame:
+    """Diet shares of every WPP country, with a scenario's multipliers applied."""
+    return burden.diet_share_model(load_diet_shares(), burden_countries(build),
+                                   overrides=dict(overrides))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def burden_countries(build: str) -> list[str]:
+    """ISO3 codes of the WPP countries and areas, the units of the map."""
+    del build
+    return burden.country_codes(burden.locations_table(load_population()))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def burden_map_summary(build: str, definition: str, status: str, overrides: tuple,
+                       supplementation: tuple, year: int) -> pd.DataFrame:
+    """Modelled cases and share per country in one year (the map's input)."""
+    return burden.estimate_summary(
+        load_population(), burden_share_model(build, overrides),
+        burden_prevalence_model(build, definition, status, "REML"),
+        locations=burden_countries(build), years=[year], by=["iso3", "location"],
+        supplementation=dict(supplementation) or None,
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def burden_projection_summary(build: str, definition: str, status: str, overrides: tuple,
+                              supplementation: tuple, locations: tuple[str, ...]) -> pd.DataFrame:
+    """Modelled cases and share per location and year, 2020-2050."""
+    return burden.estimate_summary(
+        load_population(), burden_share_model(build, overrides),
+        burden_prevalence_model(build, definition, status, "REML"), locations=list(locations),
+        years=list(BURDEN_PROJECTION_YEARS), by=["location", "year"],
+        supplementation=dict(supplementation) or None,
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def burden_map_figure(build: str, definition: str, status: str, overrides: tuple,
+                      supplementation: tuple, year: int, measure: str, title: str,
+                      subtitle: str) -> go.Figure:
+    """The world map figure, shared read-only by every session: validating 200 kB of outlines
+    into a plotly figure is the slowest step of a view."""
+    world = burden_map_summary(build, definition, status, overrides, supplementation, year)
+    return charts.burden_map_figure(world, load_world(), measure, title, subtitle=subtitle)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def burden_location_summaries(build: str, definition: str, status: str, overrides: tuple,
+                              supplementation: tuple, year: int, locations: tuple[str, ...],
+                              standard: str) -> tuple[pd.DataFrame, ...]:
+    """What the page shows of the chosen locations' burden: headline (cases with UI, crude and
+    age-standardised prevalence), age x diet cells, people per diet group."""
+    rows = burden.estimate_burden(
+        load_population(), burden_share_model(build, overrides),
+        burden_prevalence_model(build, definition, status, "REML"), locations=list(locations),
+        years=[year], supplementation=dict(supplementation) or None)
+    by_location = burden.summarize_burden(rows, by=["location"])
+    headline = burden.age_standardized_prevalence(
+        rows, load_standard_populations(), standard).merge(
+        by_location[["location", "cases_low", "cases_high"]], on="location")
+    cells = burden.summarize_burden(rows, by=["location", "analysis_band", "diet_group"]).rename(
+        columns={"analysis_band": "age_band"})
+    return headline, cells, burden.diet_share_summary(rows)
 
 
 @st.cache_resource(show_spinner=False)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, sync_playwright
 
-from dashboard import state
+from dashboard import schema, state
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
 
 SHOTS_DIR = ROOT / "docs" / "screenshots"
@@ -105,7 +105,7 @@ def open_view(
 
 
 def open_page(context: BrowserContext, base_url: str, name: str, query: str = "") -> Page:
-    """Open one dashboard page by name (state.PAGES), optionally with a query string."""
+    """Open one dashboard page by name (schema.PAGES), optionally with a query string."""
     url = state.page_url(name, base_url) + (f"?{query}" if query else "")
     return open_view(context, url, READY[name])
 
@@ -181,7 +181,7 @@ def show_sample_results(page: Page, upload: Path = SAMPLE_UPLOAD) -> None:
 
 
 def save_screenshots(out_dir: Path = SHOTS_DIR) -> list[Path]:
-    """Serve the app offline and save a PNG of each page as it opens (state.PAGES order; Your
+    """Serve the app offline and save a PNG of each page as it opens (schema.PAGES order; Your
     data with a sample file read)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -189,7 +189,7 @@ def save_screenshots(out_dir: Path = SHOTS_DIR) -> list[Path]:
         browser = launch(playwright)
         try:
             context = offline_context(browser)
-            for name in state.PAGES:
+            for name in schema.PAGES:
                 page = open_page(context, base, name)
                 if name == "your_data":
                     show_sample_results(page)

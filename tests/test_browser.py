@@ -259,7 +259,7 @@ def every_page(
     """
     ctx = driver.offline_context(browser, outside_requests)
     pages = {}
-    for name in state.PAGES:
+    for name in schema.PAGES:
         pages[name] = ctx.new_page()
         pages[name].goto(state.page_url(name, server), wait_until="commit")
     opened: dict[str, Page | Exception] = {}
@@ -274,7 +274,7 @@ def every_page(
     ctx.close()
 
 
-@pytest.mark.parametrize("name", list(state.PAGES))
+@pytest.mark.parametrize("name", list(schema.PAGES))
 def test_every_page_opens_without_an_exception_and_draws(every_page, name):
     page = every_page[name]
     if isinstance(page, Exception):

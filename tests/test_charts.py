@@ -87,30 +87,6 @@ def test_chart_title_names_definition_unit_and_population():
     assert charts.chart_title("Share", "b12_lt126", "%", "all") == "Share, b12_lt126 (%) - all"
 
 
-# --- formatting --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("func", "args", "expected"),
-    [
-        (charts.format_percent, (0.1234,), "12.3%"),
-        (charts.format_percent, (0.0,), "0.0%"),
-        (charts.format_percent, (1.0,), "100.0%"),
-        (charts.format_percent, (np.nan,), ""),
-        (charts.format_percent, (None,), ""),
-        (charts.format_percent, (pd.NA,), ""),
-        (charts.format_interval, (0.101, 0.146), "10.1-14.6%"),
-        (charts.format_interval, (0.1, np.nan), ""),
-        (charts.format_count, (1234567,), "1,234,567"),
-        (charts.format_count, (1234.5,), "1,234"),  # round half to even
-        (charts.format_count, (np.nan,), ""),
-        (charts.format_count_interval, (1200.4, 1500.6), "1,200-1,501"),
-    ],
-)
-def test_formatters(func, args, expected):
-    assert func(*args) == expected
-
-
 def test_figure_table_formats_every_kind_of_column():
     table = charts.figure_table(POOLED, ["age_band", "diet_group", "estimate", "ci_low",
                                          "ci_high", "pi_low", "i2", "tau2", "k", "n_total",
@@ -193,7 +169,7 @@ def test_prevalence_bars_orders_age_bands_and_diets_by_schema():
 @pytest.mark.parametrize(
     ("frame", "kwargs", "message"),
     [
-        (POOLED.drop(columns="ci_low"), {}, "lacks column\\(s\\) ci_low"),
+        (POOLED.drop(columns="ci_low"), {}, "lacks the column\\(s\\) ci_low"),
         (POOLED, {"mode": "pie"}, "mode must be 'bars' or 'dots'"),
         (pd.concat([POOLED, POOLED.iloc[:1]]), {}, "one row per age_band and diet_group"),
     ],
@@ -425,22 +401,6 @@ def test_cutoffs_dumbbell_one_trace_per_definition():
     assert long_label.endswith("\u2026")
 
 
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (1_123_550_140, "1.12 billion"),
-        (536_947_453, "537 million"),
-        (2_690_025_207, "2.69 billion"),
-        (12_345, "12,300"),
-        (999_600, "1 million"),  # 999,600 -> 3 s.f. 1,000,000
-        (0, "0"),
-        (None, ""),
-    ],
-)
-def test_format_people_rounds_modelled_counts(value, text) -> None:
-    assert charts.format_people(value) == text
-
-
 # --- survey estimates as bars ------------------------------------------------------------------
 
 # Design-based estimates (stats.survey_prevalence columns) by sex; the male one suppressed.
@@ -477,9 +437,10 @@ def test_survey_bars_hover_gives_n_effective_n_and_df():
     ("frame", "source", "message"),
     [
         (SURVEY.assign(group="All"), "census", "source must be one of studies, survey"),
-        (SURVEY.assign(group="All").drop(columns="n_eff"), "survey", "lacks column\\(s\\) n_eff"),
+        (SURVEY.assign(group="All").drop(columns="n_eff"), "survey",
+         "lacks the column\\(s\\) n_eff"),
         # survey estimates have no k or n_total: the default source asks for them
-        (SURVEY.assign(group="All"), "studies", "lacks column\\(s\\) k, n_total"),
+        (SURVEY.assign(group="All"), "studies", "lacks the column\\(s\\) k, n_total"),
     ],
 )
 def test_prevalence_bars_source_checks_its_columns(frame, source, message):

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboard import build, data, schema
 from dashboard.data import DataError
@@ -205,22 +204,3 @@ def test_manifest_outputs_lists_each_file() -> None:
     })
     pd.testing.assert_frame_equal(got, expected)
     assert list(data.manifest_outputs({"outputs": []}).columns) == list(expected.columns)
-
-
-# --- App ---------------------------------------------------------------------------------
-
-
-def test_render_data_error_shows_message_and_fix() -> None:
-    def page() -> None:
-        from pathlib import Path
-
-        from dashboard import ui
-        from dashboard.data import DataError
-
-        ui.render_data_error(DataError(Path("data/studies.parquet"), "the file is missing"))
-
-    at = AppTest.from_function(page).run()
-    assert not at.exception
-    assert len(at.error) == 1
-    assert "studies.parquet" in at.error[0].value
-    assert "make data" in at.error[0].value

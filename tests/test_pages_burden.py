@@ -7,7 +7,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import burden, charts, data, geo, schema
+from dashboard import burden, data, geo, schema
+from dashboard.format import format_people, format_people_interval, format_percent
 from tests.apptest import Query, page_app
 
 PAGE = "dashboard/pages/burden.py"
@@ -55,12 +56,12 @@ def test_default_run_shows_the_world_headline(page: AppTest, world_2025) -> None
     assert not page.error
     summary, asp = world_2025
     shown = metrics(page)
-    assert shown["People affected (modelled)"] == [charts.format_people(summary["cases"])]
-    assert shown["Crude prevalence (modelled)"] == [charts.format_percent(asp["crude"])]
+    assert shown["People affected (modelled)"] == [format_people(summary["cases"])]
+    assert shown["Crude prevalence (modelled)"] == [format_percent(asp["crude"])]
     assert shown["Age-standardised prevalence (modelled)"] == [
-        charts.format_percent(asp["age_standardized"])]
+        format_percent(asp["age_standardized"])]
     captions = " ".join(c.value for c in page.caption)
-    assert charts.format_people_interval(summary["cases_low"], summary["cases_high"]) in captions
+    assert format_people_interval(summary["cases_low"], summary["cases_high"]) in captions
     assert schema.STANDARD_POPULATIONS[schema.DEFAULT_STANDARD] in captions
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import pandas as pd
@@ -36,49 +35,6 @@ def _expected(query: dict) -> pd.DataFrame:
     assert not notices
     rows = aggregate.filter_studies(ui.load_studies(), **state.filter_kwargs(view))
     return aggregate.study_estimates(rows)
-
-
-# --- downloads ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def small_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "study_id": pd.Series(["a", "b", None], dtype="str"),
-        "prevalence": [0.1, 0.25, float("nan")],
-        "n": pd.array([10, None, 3], dtype="Int64"),
-        "diet_group": pd.Categorical(["vegan", "omnivore", "vegan"]),
-    })
-
-
-def test_csv_download_holds_exactly_the_frame(small_frame):
-    text = ui.table_bytes(small_frame, "csv").decode("utf-8")
-    assert text.splitlines() == [
-        "study_id,prevalence,n,diet_group", "a,0.1,10,vegan", "b,0.25,,omnivore", ",,3,vegan",
-    ]
-
-
-def test_parquet_download_round_trips(small_frame):
-    back = pd.read_parquet(io.BytesIO(ui.table_bytes(small_frame, "parquet")))
-    pd.testing.assert_frame_equal(back, small_frame)
-
-
-def test_unknown_download_format_is_named(small_frame):
-    with pytest.raises(ValueError, match="unknown table format 'xlsx'"):
-        ui.table_bytes(small_frame, "xlsx")
-
-
-def test_filter_choices_add_generated_definitions_and_data_regions():
-    studies = pd.DataFrame({
-        "definition": ["b12_lt185", "thcy_gt12", "b12_lt148", None],
-        "region": ["Europe", "Asia", None, "Europe"],
-        "subregion": ["Western Europe", None, None, "Western Europe"],
-    })
-    # schema order first (b12_lt148 before b12_lt185), then generated ids alphabetically
-    assert ui.filter_choices(studies) == {
-        "def": ["b12_lt148", "b12_lt185", "thcy_gt12"],
-        "region": ["Asia", "Europe", "Western Europe"],
-    }
 
 
 # --- the page ----------------------------------------------------------------------------------

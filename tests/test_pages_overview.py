@@ -1,14 +1,14 @@
-"""Overview page (AppTest) and the shared formatting widgets it relies on."""
+"""Overview page (AppTest): headlines, the age x diet chart, the reading and links."""
 
 from __future__ import annotations
 
 import json
 import math
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import aggregate, schema, state, ui
+from dashboard.format import format_estimate
 from tests.apptest import Query, page_app
 
 PAGE = "dashboard/pages/overview.py"
@@ -29,57 +29,6 @@ def _expected(query: dict) -> aggregate.Headlines:
     return aggregate.estimate_headlines(rows)
 
 
-# --- shared formatting -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("args", "kwargs", "expected"),
-    [
-        # 0.1234 -> 12.34 -> "12.3"; 0.101 -> "10.1"; 0.148 -> "14.8"
-        ((0.1234, 0.101, 0.148), {}, "12.3% (95% CI 10.1-14.8%)"),
-        ((0.5, 0.25, 0.75), {"digits": 0, "interval": "PI"}, "50% (95% PI 25-75%)"),
-        ((0.05, 0.01, 0.2), {"level": 0.9}, "5.0% (90% CI 1.0-20.0%)"),
-        ((1234.4, 1000, 1500.6), {"unit": "persons", "interval": "UI", "digits": 0},
-         "1,234 persons (95% UI 1,000-1,501 persons)"),
-        ((0.2, NAN, 0.3), {}, "20.0% (95% CI not available)"),
-        ((NAN, 0.1, 0.3), {}, "not available"),
-    ],
-)
-def test_format_estimate(args, kwargs, expected):
-    assert ui.format_estimate(*args, **kwargs) == expected
-
-
-@pytest.mark.parametrize(
-    ("flag", "expected"),
-    [
-        ("ok", "Reliable by NCHS standards."),
-        ("review; complement unreliable",
-         "Flagged for statistical review by NCHS standards (complement unreliable)."),
-        ("suppress", ui.RELIABILITY_NOTES["suppress"]),
-        ("something else", "NCHS reliability: something else."),
-    ],
-)
-def test_reliability_note(flag, expected):
-    assert ui.reliability_note(flag) == expected
-
-
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ({}, "Serum B12 < 148 pmol/L (< 200 pg/mL); deficient; all study populations"),
-        ({"def": "b12_lt185", "sex": "female", "diet": ["vegan", "omnivore"],
-          "years": "1990-2000", "undated": "0", "minn": "1000"},
-         "Serum B12 < 185 pmol/L (< 250 pg/mL); deficient; sex: female; "
-         "diet: omnivore, vegan; survey years 1990-2000; rows without survey years left out; "
-         "n at least 1,000"),
-    ],
-)
-def test_describe_filters(query, expected):
-    view, notices = state.from_query("overview", query)
-    assert not notices
-    assert ui.describe_filters(view) == expected
-
-
 # --- the page ----------------------------------------------------------------------------------
 
 
@@ -97,7 +46,7 @@ def test_default_view_shows_headlines_chart_and_reading():
     assert metrics["Vegans vs omnivores"] == f"{100 * diff:+.1f} points"
     captions = [c.value for c in at.caption]
     overall = expected.overall
-    assert ui.format_estimate(overall.estimate, overall.ci_low, overall.ci_high) in captions
+    assert format_estimate(overall.estimate, overall.ci_low, overall.ci_high) in captions
     assert any(f"n = {overall.n_total:,}" in c and f"{overall.k} estimates" in c
                for c in captions)
 
@@ -148,7 +97,7 @@ def test_query_sets_widgets_and_numbers():
 def test_links_carry_the_shared_filters():
     at = _run({"def": "b12_lt185", "diet": "vegan"})
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
-    assert len(links) == len(ui.PAGE_LINKS) - 1
+    assert len(links) == len([p for p in schema.PAGES.values() if p.about]) - 1
     assert all(q == "def=b12_lt185&diet=vegan" for label, q in links.items()
                if not label.startswith("Methods")), links
     # methods reads no filters: its link carries none

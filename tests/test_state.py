@@ -16,16 +16,43 @@ from dashboard import schema, state
 
 
 def test_every_page_has_a_default_state_with_every_param():
-    for page in state.PAGES:
+    for page in schema.PAGES:
         s = state.default_state(page)
         assert [n for n, _ in s.values] == [p.name for p in state.PAGE_PARAMS[page]]
         assert state.to_query(s) == {}  # the default link carries no parameters
 
 
-def test_names_are_short_lowercase_and_unique():
-    names = [p.name for p in state.PARAMETERS]
-    assert len(names) == len(set(names))
-    assert all(n == n.lower() and len(n) <= 12 for n in names)
+def test_names_and_aliases_are_short():
+    # The import-time check makes names unique lower-case identifiers; links stay short
+    # only if nobody adds a long one.
+    for p in state.PARAMETERS:
+        assert len(p.name) <= 12, p.name
+        assert all(len(a) <= 16 for a in p.aliases), p.aliases
+
+
+def _param(name: str, pages: tuple[str, ...] = ("explore",), aliases: tuple[str, ...] = ()):
+    return state.Param(name, state.ONE, "a", name, pages, allowed=("a", "b"), aliases=aliases)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ([_param("x"), _param("x")], r"used twice: \['x'\]"),
+        ([_param("x"), _param("y", aliases=("x",))], r"used twice: \['x'\]"),
+        ([_param("x", aliases=("old",)), _param("y", aliases=("old",))], r"used twice: \['old'\]"),
+        ([_param("v")], r"used twice: \['v'\]"),  # the state version's key
+        ([_param("Def")], "'Def' must be lower-case"),
+        ([_param("min-n")], "'min-n' must be lower-case"),
+        ([_param("x", pages=("explore", "nope"))], r"parameter x: unknown pages \['nope'\]"),
+    ],
+)
+def test_registry_check_refuses_a_bad_registry(parameters, message):
+    with pytest.raises(ValueError, match=message):
+        state._check_registry(parameters)
+
+
+def test_registry_check_passes_the_registry():
+    state._check_registry(state.PARAMETERS)
 
 
 def test_unknown_page_is_a_clear_error():
@@ -82,7 +109,7 @@ def _state_strategy(page: str) -> st.SearchStrategy:
     )
 
 
-@pytest.mark.parametrize("page", list(state.PAGES))
+@pytest.mark.parametrize("page", list(schema.PAGES))
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
 def test_round_trip(page, data):
@@ -241,7 +268,7 @@ def test_unknown_keys_are_ignored_with_a_notice(page, query, notice):
 def test_garbage_never_raises():
     garbage = {"def": "\x00'; DROP", "age": ["", ",,,", "🙂"], "years": "x-y", "minn": "1e999",
                "": "", "view": ["a" * 5000], "v": ["1", "1"], "country": None}
-    for page in state.PAGES:
+    for page in schema.PAGES:
         s, notices = state.from_query(page, garbage)
         assert isinstance(s, state.State)
         assert notices

@@ -1,12 +1,16 @@
-"""ui.figure: figures of the bundled data are built once per process for the same inputs."""
+"""Shared widgets and caches: view descriptions, filter choices, downloads, data errors, and
+figures of the bundled data built once per process for the same inputs."""
 
 from __future__ import annotations
+
+import io
 
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from dashboard import charts, ui
+from dashboard import charts, state, ui
 
 POOLED = pd.DataFrame({
     "age_band": ["20-39"], "diet_group": ["vegan"], "estimate": [0.3], "ci_low": [0.2],
@@ -39,7 +43,7 @@ def test_studies_or_stop_shows_the_problem_and_stops(monkeypatch: pytest.MonkeyP
         raise data.DataError(Path("data/studies.parquet"), "the file is missing")
 
     monkeypatch.setattr(data, "load_dataset", broken)
-    monkeypatch.setattr(ui, "_manifest_key", lambda: "broken-build")  # a fresh cache entry
+    monkeypatch.setattr(ui, "current_build", lambda: "broken-build")  # a fresh cache entry
 
     def page() -> None:
         import streamlit as st
@@ -54,3 +58,104 @@ def test_studies_or_stop_shows_the_problem_and_stops(monkeypatch: pytest.MonkeyP
     assert "the file is missing" in at.error[0].value
     assert "make data" in at.error[0].value
     assert not any("not reached" in m.value for m in at.markdown)
+
+
+# --- describing a view ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [
+        ("ok", "Reliable by NCHS standards."),
+        ("review; complement unreliable",
+         "Flagged for statistical review by NCHS standards (complement unreliable)."),
+        ("suppress",
+         "Too imprecise by NCHS standards, which would suppress it: read with caution."),
+        ("unknown", "Reliability not rated (no n or interval)."),
+        ("suppress; few events",
+         "Too imprecise by NCHS standards, which would suppress it: read with caution "
+         "(few events)."),
+        ("something else", "NCHS reliability: something else."),
+    ],
+)
+def test_reliability_note(flag, expected):
+    assert ui.reliability_note(flag) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, "Serum B12 < 148 pmol/L (< 200 pg/mL); deficient; all study populations"),
+        ({"def": "b12_lt185", "sex": "female", "diet": ["vegan", "omnivore"],
+          "years": "1990-2000", "undated": "0", "minn": "1000"},
+         "Serum B12 < 185 pmol/L (< 250 pg/mL); deficient; sex: female; "
+         "diet: omnivore, vegan; survey years 1990-2000; rows without survey years left out; "
+         "n at least 1,000"),
+    ],
+)
+def test_describe_filters(query, expected):
+    view, notices = state.from_query("overview", query)
+    assert not notices
+    assert ui.describe_filters(view) == expected
+
+
+# --- downloads ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "study_id": pd.Series(["a", "b", None], dtype="str"),
+        "prevalence": [0.1, 0.25, float("nan")],
+        "n": pd.array([10, None, 3], dtype="Int64"),
+        "diet_group": pd.Categorical(["vegan", "omnivore", "vegan"]),
+    })
+
+
+def test_csv_download_holds_exactly_the_frame(small_frame):
+    text = ui.table_bytes(small_frame, "csv").decode("utf-8")
+    assert text.splitlines() == [
+        "study_id,prevalence,n,diet_group", "a,0.1,10,vegan", "b,0.25,,omnivore", ",,3,vegan",
+    ]
+
+
+def test_parquet_download_round_trips(small_frame):
+    back = pd.read_parquet(io.BytesIO(ui.table_bytes(small_frame, "parquet")))
+    pd.testing.assert_frame_equal(back, small_frame)
+
+
+def test_unknown_download_format_is_named(small_frame):
+    with pytest.raises(ValueError, match="unknown table format 'xlsx'"):
+        ui.table_bytes(small_frame, "xlsx")
+
+
+def test_filter_choices_add_generated_definitions_and_data_regions():
+    studies = pd.DataFrame({
+        "definition": ["b12_lt185", "thcy_gt12", "b12_lt148", None],
+        "region": ["Europe", "Asia", None, "Europe"],
+        "subregion": ["Western Europe", None, None, "Western Europe"],
+    })
+    # schema order first (b12_lt148 before b12_lt185), then generated ids alphabetically
+    assert ui.filter_choices(studies) == {
+        "def": ["b12_lt148", "b12_lt185", "thcy_gt12"],
+        "region": ["Asia", "Europe", "Western Europe"],
+    }
+
+
+# --- data problems ---------------------------------------------------------------------------
+
+
+def test_render_data_error_shows_message_and_fix() -> None:
+    def page() -> None:
+        from pathlib import Path
+
+        from dashboard import ui
+        from dashboard.data import DataError
+
+        ui.render_data_error(DataError(Path("data/studies.parquet"), "the file is missing"))
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "studies.parquet" in at.error[0].value
+    assert "make data" in at.error[0].value

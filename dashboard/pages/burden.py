@@ -2,90 +2,20 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import aggregate, burden, charts, schema, state, ui
 from dashboard.data import DataError
+from dashboard.format import (
+    format_count,
+    format_interval,
+    format_people,
+    format_people_interval,
+    format_percent,
+)
 
-PROJECTION_YEARS: tuple[int, ...] = tuple(range(2020, 2051))
 MEASURE_LABELS: dict[str, str] = {"share": "Share of the population", "number": "Number of people"}
 SUPPLEMENT_LABELS: dict[str, str] = {"all": "Everyone", **schema.DIET_LABELS}
-
-
-# --- cached models (once per process and build; the key names the data build) ----------------
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def prevalence_model(build: str, definition: str, status: str, method: str) -> pd.DataFrame:
-    """Pooled prevalence per analysis band x diet for one definition and status."""
-    del build
-    return burden.prevalence_model(ui.load_studies(), definition, status, method=method)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def share_model(build: str, overrides: tuple[tuple[str, float], ...]) -> pd.DataFrame:
-    """Diet shares of every WPP country, with a scenario's multipliers applied."""
-    return burden.diet_share_model(ui.load_diet_shares(), countries(build),
-                                   overrides=dict(overrides))
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def countries(build: str) -> list[str]:
-    """ISO3 codes of the WPP countries and areas, the units of the map."""
-    del build
-    return burden.country_codes(burden.locations_table(ui.load_population()))
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def map_summary(build: str, definition: str, status: str, overrides: tuple, supplementation: tuple,
-                year: int) -> pd.DataFrame:
-    """Modelled cases and share per country in one year (the map's input)."""
-    return burden.estimate_summary(
-        ui.load_population(), share_model(build, overrides),
-        prevalence_model(build, definition, status, "REML"), locations=countries(build),
-        years=[year], by=["iso3", "location"], supplementation=dict(supplementation) or None,
-    )
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def projection_summary(build: str, definition: str, status: str, overrides: tuple,
-                       supplementation: tuple, locations: tuple[str, ...]) -> pd.DataFrame:
-    """Modelled cases and share per location and year, 2020-2050."""
-    return burden.estimate_summary(
-        ui.load_population(), share_model(build, overrides),
-        prevalence_model(build, definition, status, "REML"), locations=list(locations),
-        years=list(PROJECTION_YEARS), by=["location", "year"],
-        supplementation=dict(supplementation) or None,
-    )
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def map_figure(build: str, definition: str, status: str, overrides: tuple, supplementation: tuple,
-               year: int, measure: str, title: str, subtitle: str):
-    """The world map figure, shared read-only by every session: validating 200 kB of outlines
-    into a plotly figure is the slowest step of a view."""
-    world = map_summary(build, definition, status, overrides, supplementation, year)
-    return charts.burden_map_figure(world, ui.load_world(), measure, title, subtitle=subtitle)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def location_summaries(build: str, definition: str, status: str, overrides: tuple,
-                       supplementation: tuple, year: int, locations: tuple[str, ...],
-                       standard: str) -> tuple[pd.DataFrame, ...]:
-    """What the page shows of the chosen locations' burden: headline (cases with UI, crude and
-    age-standardised prevalence), age x diet cells, people per diet group."""
-    rows = burden.estimate_burden(
-        ui.load_population(), share_model(build, overrides),
-        prevalence_model(build, definition, status, "REML"), locations=list(locations),
-        years=[year], supplementation=dict(supplementation) or None)
-    by_location = burden.summarize_burden(rows, by=["location"])
-    headline = burden.age_standardized_prevalence(
-        rows, ui.load_standard_populations(), standard).merge(
-        by_location[["location", "cases_low", "cases_high"]], on="location")
-    cells = burden.summarize_burden(rows, by=["location", "analysis_band", "diet_group"]).rename(
-        columns={"analysis_band": "age_band"})
-    return headline, cells, burden.diet_share_summary(rows)
 
 
 def location_label(code: str, names: dict[str, str]) -> str:
@@ -105,18 +35,17 @@ try:
     studies = ui.load_studies()
     population = ui.load_population()
     standards = ui.load_standard_populations()
-    manifest = ui.load_manifest()
 except DataError as err:
     ui.render_data_error(err)
     st.stop()
-build = ",".join(o["sha256"] for o in manifest["outputs"])
+build = ui.current_build()
 table = burden.locations_table(population)
 country_names = burden.country_names(table)
 
 view = state.read("burden", ui.filter_choices(studies))
 ui.render_filters("burden", studies, view, names=("def", "status"))
 p = state.PARAMS
-location_options = [state.WORLD, *state.WPP_REGIONS, *state.WPP_SUBREGIONS,
+location_options = [schema.WORLD, *schema.WPP_REGIONS, *schema.WPP_SUBREGIONS,
                      *sorted(country_names, key=country_names.get)]
 with st.sidebar:
     st.header("Burden")
@@ -172,19 +101,19 @@ if not covered:
     st.stop()
 
 try:
-    model = prevalence_model(build, definition, status, "REML")
+    model = ui.burden_prevalence_model(build, definition, status, "REML")
 except ValueError as err:
     st.warning(f"The burden cannot be modelled for {definition_text}: {err}. Choose another "
                "definition or status in the sidebar.", icon=":material/filter_alt_off:")
     st.stop()
 try:
-    shares = share_model(build, overrides)
+    shares = ui.burden_share_model(build, overrides)
 except ValueError as err:
     st.error(f"The diet-share scenario is not possible: {err}. Lower the multipliers.",
              icon=":material/error:")
     st.stop()
 
-headline, cells, share_by_diet = location_summaries(
+headline, cells, share_by_diet = ui.burden_location_summaries(
     build, definition, status, overrides, supplementation, year, tuple(covered), view["std"])
 variant = ("UN WPP 2022 estimate" if year <= schema.WPP_LAST_ESTIMATE_YEAR
            else "UN WPP 2022 medium-variant projection")
@@ -192,28 +121,28 @@ variant = ("UN WPP 2022 estimate" if year <= schema.WPP_LAST_ESTIMATE_YEAR
 # --- headline ----------------------------------------------------------------------------------
 st.subheader(f"People with low B12 status in {year} (modelled)")
 for r in headline.itertuples():
-    st.markdown(f"**{r.location}**: population {charts.format_count(r.population)} "
+    st.markdown(f"**{r.location}**: population {format_count(r.population)} "
                 f"({variant}); {definition_text}.")
     c1, c2, c3 = st.columns(3)
-    c1.metric("People affected (modelled)", charts.format_people(r.cases),
+    c1.metric("People affected (modelled)", format_people(r.cases),
               help="Population x diet share x pooled prevalence, summed over ages and diets.")
-    c1.caption(f"95% UI {charts.format_people_interval(r.cases_low, r.cases_high)} persons")
-    c2.metric("Crude prevalence (modelled)", charts.format_percent(r.crude))
-    c2.caption(f"95% UI {charts.format_interval(r.crude_low, r.crude_high)}")
-    c3.metric("Age-standardised prevalence (modelled)", charts.format_percent(r.age_standardized))
-    c3.caption(f"95% UI {charts.format_interval(r.age_standardized_low, r.age_standardized_high)}"
+    c1.caption(f"95% UI {format_people_interval(r.cases_low, r.cases_high)} persons")
+    c2.metric("Crude prevalence (modelled)", format_percent(r.crude))
+    c2.caption(f"95% UI {format_interval(r.crude_low, r.crude_high)}")
+    c3.metric("Age-standardised prevalence (modelled)", format_percent(r.age_standardized))
+    c3.caption(f"95% UI {format_interval(r.age_standardized_low, r.age_standardized_high)}"
                f"; {r.standard_label}")
 
 # --- map ---------------------------------------------------------------------------------------
 st.subheader("World map")
-world = map_summary(build, definition, status, overrides, supplementation, year)
+world = ui.burden_map_summary(build, definition, status, overrides, supplementation, year)
 map_title = charts.chart_title(
     "Modelled " + ("share of people" if measure == "share" else "number of people")
     + " with low B12 status", definition, "%" if measure == "share" else "persons",
     f"every country, {year}")
 ui.render_figure(
-    map_figure(build, definition, status, overrides, supplementation, year, measure, map_title,
-               f"{status_text}; {variant}; modelled"),
+    ui.burden_map_figure(build, definition, status, overrides, supplementation, year, measure,
+                         map_title, f"{status_text}; {variant}; modelled"),
     charts.figure_table(world, ["location", "iso3", "population", "cases", "cases_low",
                                 "prevalence", "prevalence_low"]),
     key="burden-map",
@@ -279,8 +208,8 @@ for tab, loc_name in zip(tabs, headline["location"], strict=True):
 
 # --- projection --------------------------------------------------------------------------------
 st.subheader("Projection 2020-2050")
-projection = projection_summary(build, definition, status, overrides, supplementation,
-                                tuple(covered))
+projection = ui.burden_projection_summary(build, definition, status, overrides, supplementation,
+                                          tuple(covered))
 ui.render_figure(
     ui.figure(charts.projection_figure,
         projection, charts.chart_title(

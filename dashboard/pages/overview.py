@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import aggregate, charts, schema, state, ui
+from dashboard.format import format_estimate
 
 # Columns of the chart's table alternative (aggregate.pool_groups output).
 TABLE_COLUMNS = ("age_band", "diet_group", "estimate", "ci_low", "pi_low", "k", "n_total",
@@ -40,7 +41,7 @@ def render_headline(container, pool: aggregate.PooledSubset | None, label: str) 
             return
         st.metric(pool.label, f"{100 * pool.estimate:.1f}%",
                   help="Studies: " + "; ".join(pool.citations))
-        st.caption(ui.format_estimate(pool.estimate, pool.ci_low, pool.ci_high))
+        st.caption(format_estimate(pool.estimate, pool.ci_low, pool.ci_high))
         st.caption(
             f"{status.capitalize()}, {pool.definition_label}. Random-effects pool of "
             f"{pool.k} estimates from {len(pool.study_ids)} studies, n = "

@@ -1,0 +1,106 @@
+"""Numbers as people read them: percentages, counts, modelled counts, estimates with intervals.
+
+Pure functions, no Streamlit: charts (hover text, tables), aggregate (sentences) and pages
+(headlines) all format through here, so one figure reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+
+def is_missing(x: Any) -> bool:
+    """True for None, pd.NA and float NaN (the values every formatter shows as "")."""
+    return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
+
+
+def format_percent(x: Any, decimals: int = 1) -> str:
+    """A fraction as a percent with one decimal ("12.3%"); "" when missing."""
+    return "" if is_missing(x) else f"{100 * float(x):.{decimals}f}%"
+
+
+def format_interval(low: Any, high: Any, decimals: int = 1) -> str:
+    """A fraction interval as "a-b%" (one decimal); "" when either end is missing."""
+    if is_missing(low) or is_missing(high):
+        return ""
+    return f"{100 * float(low):.{decimals}f}-{100 * float(high):.{decimals}f}%"
+
+
+def format_percent_brief(x: float) -> str:
+    """A fraction as a percent with one decimal below 10% (where a point matters) and none
+    above ("4.2%", "37%"), for sentences."""
+    v = 100 * x
+    return f"{v:.1f}%" if v < 10 else f"{v:.0f}%"
+
+
+def format_interval_brief(low: float, high: float) -> str:
+    """A fraction interval with each end as format_percent_brief ("4.2-37%")."""
+    return f"{format_percent_brief(low).rstrip('%')}-{format_percent_brief(high)}"
+
+
+def format_count(x: Any) -> str:
+    """A count with thousands separators, rounded to whole people ("1,234"); "" if missing."""
+    return "" if is_missing(x) else f"{round(float(x)):,}"
+
+
+def format_count_interval(low: Any, high: Any) -> str:
+    """A count interval as "1,200-1,500"; "" when either end is missing."""
+    if is_missing(low) or is_missing(high):
+        return ""
+    return f"{format_count(low)}-{format_count(high)}"
+
+
+def format_people(x: Any, digits: int = 3) -> str:
+    """A modelled count to ``digits`` significant figures ("1.12 billion", "537 million",
+    "12,300"): a model's uncertainty makes the last digits of a raw count meaningless."""
+    if is_missing(x):
+        return ""
+    value = float(x)
+    if value == 0:
+        return "0"
+    rounded = float(f"{value:.{digits}g}")
+    for size, word in ((1e9, "billion"), (1e6, "million")):
+        if abs(rounded) >= size:
+            return f"{rounded / size:.{digits}g} {word}"
+    return f"{round(rounded):,}"
+
+
+def format_people_interval(low: Any, high: Any) -> str:
+    """A modelled count interval, each end as format_people ("537 million-2.69 billion")."""
+    if is_missing(low) or is_missing(high):
+        return ""
+    return f"{format_people(low)}-{format_people(high)}"
+
+
+def format_estimate(
+    estimate: float,
+    low: float,
+    high: float,
+    *,
+    unit: str = "%",
+    interval: str = "CI",
+    level: float = 0.95,
+    digits: int = 1,
+) -> str:
+    """An estimate with its interval and unit, e.g. "12.3% (95% CI 10.1-14.8%)".
+
+    With ``unit="%"`` the numbers are proportions (0-1) shown as percentages; any other unit
+    is printed after the numbers with thousands separators ("1,200 persons (95% UI
+    900-1,500 persons)"). ``interval`` names the interval (CI, PI, UI).
+    """
+    def number(x: float) -> str:
+        return f"{100 * x:.{digits}f}" if unit == "%" else f"{x:,.{digits}f}"
+
+    def with_unit(text: str) -> str:
+        return f"{text}%" if unit == "%" else f"{text} {unit}"
+
+    if not math.isfinite(estimate):
+        return "not available"
+    head = with_unit(number(estimate))
+    name = f"{round(level * 100):g}% {interval}"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{head} ({name} not available)"
+    return f"{head} ({name} {with_unit(f'{number(low)}-{number(high)}')})"
