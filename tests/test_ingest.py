@@ -14,6 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard import ingest, schema, stats
+from dashboard.ingest import readers
+from dashboard.ingest.outcomes import _compare
+from dashboard.ingest.validation import _unit_problems
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 MICRODATA = GOLDEN / "survey_microdata.csv"
@@ -258,7 +261,7 @@ def test_bad_file_raises_input_error_naming_the_problem(files, expected):
     ],
 )
 def test_limits_are_enforced_and_stated(monkeypatch, limit, value, content, expected, tmp_path):
-    monkeypatch.setattr(ingest, limit, value)
+    monkeypatch.setattr(readers, limit, value)
     frame = pd.read_csv(io.BytesIO(micro(*GOOD_ROWS)))
     for name, data in [
         ("a.csv", content),
@@ -707,7 +710,7 @@ def test_every_single_marker_definition_has_an_outcome():
     ],
 )
 def test_outcome_in_any_unit(outcome, unit, values, expected):
-    assert ingest._compare(pd.Series(values, dtype=float), outcome, unit).tolist() == expected
+    assert _compare(pd.Series(values, dtype=float), outcome, unit).tolist() == expected
 
 
 @pytest.mark.parametrize(
@@ -729,7 +732,7 @@ def test_outcome_in_any_unit(outcome, unit, values, expected):
 )
 def test_unit_plausibility(column, unit, values, suggested):
     biomarker = column.rsplit("_", 2)[0]
-    problems = ingest._unit_problems(
+    problems = _unit_problems(
         ingest.BiomarkerColumn(column, unit), biomarker, pd.Series(values, dtype=float)
     )
     if suggested is None:
