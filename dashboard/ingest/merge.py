@@ -24,53 +24,86 @@ def merge_uploads(uploads: Sequence[Upload], on: str = "SEQN") -> Upload:
         raise InputError("No files to merge: upload at least one file.")
     if len(uploads) == 1:
         return uploads[0]
-    problems: list[str] = []
-    for up in uploads:
-        if up.kind != "microdata":
-            problems.append(
-                f"'{up.filename}' is a prevalence table; only microdata files (one row per "
-                "person) can be merged."
-            )
-            continue
-        if on not in up.frame.columns:
-            similar = [c for c in up.frame.columns if _norm(c) == _norm(on)]
-            hint = f" (did you mean '{similar[0]}'?)" if similar else ""
-            problems.append(
-                f"'{up.filename}' has no key column '{on}'{hint}: every file must carry the "
-                "key that links a person's rows (columns: "
-                f"{', '.join(map(str, up.frame.columns[:10]))})."
-            )
-            continue
-        key = up.frame[on]
-        missing = key.isna().to_numpy()
-        if missing.any():
-            problems.append(
-                f"Column '{on}' in '{up.filename}': {_plural(int(missing.sum()), 'row')} without "
-                f"a key ({_examples(up.frame.index, missing, up)}): fill in the key or remove "
-                "those rows."
-            )
-        dup = key.duplicated(keep=False).to_numpy() & ~missing
-        if dup.any():
-            problems.append(
-                f"Column '{on}' in '{up.filename}': duplicate key values, "
-                f"{_plural(int(dup.sum()), 'row')} share a key "
-                f"({_examples(up.frame.index, dup, up, key.to_numpy())}): each person must "
-                "appear once per file."
-            )
+    problems = [p for up in uploads for p in _key_problems(up, on)]
     if not problems:
-        seen: dict[str, str] = {}
-        for up in uploads:
-            for col in up.frame.columns:
-                if col == on:
-                    continue
-                if col in seen:
-                    problems.append(
-                        f"Column '{col}' is in both '{seen[col]}' and '{up.filename}': remove it "
-                        "from one file so that the merged table has one value per person."
-                    )
-                seen[col] = up.filename
+        problems = _shared_columns(uploads, on)
     if problems:
         raise InputError(problems)
+    merged, warnings = _outer_join(uploads, on)
+    merged.index = pd.RangeIndex(1, len(merged) + 1, name="row")
+    _check_rows("merged table", len(merged))
+    _check_columns("merged table", list(merged.columns))
+    digest = hashlib.sha256("\n".join(up.sha256 for up in uploads).encode()).hexdigest()
+    return Upload(
+        filename=" + ".join(up.filename for up in uploads),
+        kind=detect_kind(merged.columns),
+        frame=merged,
+        sha256=digest,
+        format="merged",
+        warnings=tuple(w for up in uploads for w in up.warnings) + tuple(warnings),
+        dropped=pd.concat([up.dropped for up in uploads], ignore_index=True),
+        row_label="merged row",
+        key=on,
+        sources=tuple(s for up in uploads for s in up.sources),
+    )
+
+
+def _key_problems(up: Upload, on: str) -> list[str]:
+    """Why one file cannot be joined on the key, so that every file's problems show at once."""
+    problems: list[str] = []
+    if up.kind != "microdata":
+        problems.append(
+            f"'{up.filename}' is a prevalence table; only microdata files (one row per "
+            "person) can be merged."
+        )
+        return problems
+    if on not in up.frame.columns:
+        similar = [c for c in up.frame.columns if _norm(c) == _norm(on)]
+        hint = f" (did you mean '{similar[0]}'?)" if similar else ""
+        problems.append(
+            f"'{up.filename}' has no key column '{on}'{hint}: every file must carry the "
+            "key that links a person's rows (columns: "
+            f"{', '.join(map(str, up.frame.columns[:10]))})."
+        )
+        return problems
+    key = up.frame[on]
+    missing = key.isna().to_numpy()
+    if missing.any():
+        problems.append(
+            f"Column '{on}' in '{up.filename}': {_plural(int(missing.sum()), 'row')} without "
+            f"a key ({_examples(up.frame.index, missing, up)}): fill in the key or remove "
+            "those rows."
+        )
+    dup = key.duplicated(keep=False).to_numpy() & ~missing
+    if dup.any():
+        problems.append(
+            f"Column '{on}' in '{up.filename}': duplicate key values, "
+            f"{_plural(int(dup.sum()), 'row')} share a key "
+            f"({_examples(up.frame.index, dup, up, key.to_numpy())}): each person must "
+            "appear once per file."
+        )
+    return problems
+
+
+def _shared_columns(uploads: Sequence[Upload], on: str) -> list[str]:
+    """Columns in two files, which would leave a person with two values after the join."""
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for up in uploads:
+        for col in up.frame.columns:
+            if col == on:
+                continue
+            if col in seen:
+                problems.append(
+                    f"Column '{col}' is in both '{seen[col]}' and '{up.filename}': remove it "
+                    "from one file so that the merged table has one value per person."
+                )
+            seen[col] = up.filename
+    return problems
+
+
+def _outer_join(uploads: Sequence[Upload], on: str) -> tuple[pd.DataFrame, list[str]]:
+    """The full outer join, one file at a time, counting who is missing from each file."""
     frames = [up.frame.reset_index(drop=True) for up in uploads]
     keys = [_key_values(f[on]) for f in frames]
     numeric = all(pd.api.types.is_numeric_dtype(k) for k in keys)
@@ -93,22 +126,7 @@ def merge_uploads(uploads: Sequence[Upload], on: str = "SEQN") -> Upload:
                 "columns are empty."
             )
         merged = merged.merge(frame, on=on, how="outer", sort=False)
-    merged.index = pd.RangeIndex(1, len(merged) + 1, name="row")
-    _check_rows("merged table", len(merged))
-    _check_columns("merged table", list(merged.columns))
-    digest = hashlib.sha256("\n".join(up.sha256 for up in uploads).encode()).hexdigest()
-    return Upload(
-        filename=" + ".join(up.filename for up in uploads),
-        kind=detect_kind(merged.columns),
-        frame=merged,
-        sha256=digest,
-        format="merged",
-        warnings=tuple(w for up in uploads for w in up.warnings) + tuple(warnings),
-        dropped=pd.concat([up.dropped for up in uploads], ignore_index=True),
-        row_label="merged row",
-        key=on,
-        sources=tuple(s for up in uploads for s in up.sources),
-    )
+    return merged, warnings
 
 
 def _key_values(key: pd.Series) -> pd.Series:

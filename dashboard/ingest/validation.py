@@ -110,6 +110,38 @@ def prepare_microdata(
         age_bands = parse_age_bands(age_bands)
     age_bands = tuple(age_bands)
     _check_mapping_columns(upload, mapping)
+    _check_outcome(outcome)
+    bcol = _biomarker_column(outcome, mapping)
+    problems: list[str] = []
+    warnings: list[str] = list(upload.warnings)
+    out, keep, dropped = _biomarker_values(upload, bcol, outcome, problems, warnings)
+    if mapping.age is not None:
+        _add_age(upload, mapping.age, age_bands, keep, out, problems, warnings)
+    for role in ("sex", "diet_group", "supplement_use"):
+        col = getattr(mapping, role)
+        if col is not None:
+            overrides = mapping.labels.get(role)
+            _add_labels(upload, role, col, overrides, keep, out, problems, warnings)
+    design = _design(upload, mapping, keep, out, problems, warnings)
+    if mapping.id is not None:
+        _add_ids(upload, mapping.id, keep, out, problems)
+    if problems:
+        raise InputError(problems)
+    return Prepared(
+        frame=out.loc[keep],
+        outcome=outcome,
+        weight=design["weight"],
+        strata=design["stratum"],
+        psu=design["psu"],
+        age_bands=age_bands,
+        dropped=pd.concat(dropped, ignore_index=True),
+        warnings=tuple(warnings),
+        fingerprint=upload.fingerprint,
+    )
+
+
+def _check_outcome(outcome: Outcome) -> None:
+    """Refuse an outcome the comparison cannot evaluate, before any value is read."""
     if outcome.operator not in OPERATORS:
         raise InputError(
             f"Outcome operator {outcome.operator!r} is not one of {', '.join(OPERATORS)}."
@@ -120,6 +152,10 @@ def prepare_microdata(
             f"Outcome {outcome.label}: the unit {outcome.unit!r} is not known for "
             f"{outcome.biomarker} (known: {units or 'none'})."
         )
+
+
+def _biomarker_column(outcome: Outcome, mapping: Mapping) -> BiomarkerColumn:
+    """The mapped column (and its unit) that holds the outcome's biomarker."""
     if outcome.column is not None:
         known = {bc.column: bc for bc in mapping.biomarkers.values()}
         if outcome.column not in known:
@@ -141,11 +177,18 @@ def prepare_microdata(
             f"Column '{bcol.column}': unit {bcol.unit!r} is not known for {outcome.biomarker} "
             f"(known: {', '.join(UNIT_FACTORS[outcome.biomarker])})."
         )
+    return bcol
 
-    frame = upload.frame
-    index = frame.index
-    problems: list[str] = []
-    warnings: list[str] = list(upload.warnings)
+
+def _biomarker_values(
+    upload: Upload,
+    bcol: BiomarkerColumn,
+    outcome: Outcome,
+    problems: list[str],
+    warnings: list[str],
+) -> tuple[pd.DataFrame, np.ndarray, list[pd.DataFrame]]:
+    """Check the biomarker, drop rows without it: (frame of values and outcome, kept, drops)."""
+    index = upload.frame.index
     what = f"{schema.BIOMARKER_LABELS[outcome.biomarker]}, {bcol.unit}"
     values, _ = _numeric(upload, bcol.column, what, problems)
     present = values.notna().to_numpy()
@@ -178,83 +221,97 @@ def prepare_microdata(
     canonical = f"{outcome.biomarker}_{UNIT_SLUGS[schema.CANONICAL_UNITS[outcome.biomarker]]}"
     out[canonical] = values * UNIT_FACTORS[outcome.biomarker][bcol.unit]
     out["outcome"] = _compare(values, outcome, bcol.unit)
+    return out, keep, dropped
 
-    if mapping.age is not None:
-        age, bad = _numeric(upload, mapping.age, "age in years", problems)
-        a = age.to_numpy()
-        outside = keep & ~bad & ~np.isnan(a) & ((a < AGE_RANGE[0]) | (a > AGE_RANGE[1]))
-        if outside.any():
-            problems.append(
-                f"Column '{mapping.age}' (age in years): "
-                f"{_plural(int(outside.sum()), 'age')} outside {AGE_RANGE[0]:g}-{AGE_RANGE[1]:g} "
-                f"({_examples(index, outside, upload, a)}). Ages must be in whole or decimal "
-                "years (not months or birth years): correct them or map another column."
-            )
-        out["age"] = age
-        out["age_band"] = cut_age_bands(age, age_bands)
-        unknown = keep & (out["age_band"] == UNKNOWN_LABEL).to_numpy() & ~outside
-        if unknown.any():
-            warnings.append(
-                f"Column '{mapping.age}': {_plural(int(unknown.sum()), 'row')} with a missing "
-                f"age or an age in none of the bands {', '.join(b[0] for b in age_bands)} "
-                f"({_examples(index, unknown, upload, a)}) form the age band 'unknown'."
-            )
-    for role in ("sex", "diet_group", "supplement_use"):
-        col = getattr(mapping, role)
-        if col is None:
-            continue
-        vocab = ROLE_VOCABULARIES[role]
-        raw = frame[col]
-        mapped, preview = map_labels(raw[keep], vocab, mapping.labels.get(role))
-        if not preview.empty:
-            listed = "; ".join(
-                f"{r.value!r} ({_plural(int(r.count), 'row')}, e.g. "
-                f"{_rows_text([r.rows.split(', ')[0]], 1, upload.row_label)})"
-                for r in preview.head(5).itertuples()
-            )
-            more = f" and {len(preview) - 5} more" if len(preview) > 5 else ""
-            problems.append(
-                f"Column '{col}' ({role.replace('_', ' ')}): unknown labels {listed}{more}. "
-                f"Map each to one of {', '.join(vocab)} (label mapping), or choose another "
-                "column."
-            )
-        missing = keep & raw.isna().to_numpy()
-        if missing.any():
-            warnings.append(
-                f"Column '{col}': {_plural(int(missing.sum()), 'row')} without a "
-                f"{role.replace('_', ' ')} label ({_examples(index, missing, upload)}) "
-                f"form the group '{UNKNOWN_LABEL}'."
-            )
-        # Rows without a label (and rows not kept) get the last category, 'unknown'.
-        codes = np.full(len(index), len(vocab), dtype="int64")
-        kept_codes = mapped.cat.codes.to_numpy()
-        codes[keep] = np.where(kept_codes >= 0, kept_codes, len(vocab))
-        out[role] = pd.Categorical.from_codes(codes, categories=[*vocab, UNKNOWN_LABEL])
-    design = _design(upload, mapping, keep, out, problems, warnings)
-    if mapping.id is not None:
-        ids = frame[mapping.id]
-        dup = keep & ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
-        if dup.any():
-            problems.append(
-                f"Column '{mapping.id}' (id): duplicate key values, "
-                f"{_plural(int(dup.sum()), 'row')} share an id "
-                f"({_examples(index, dup, upload, ids.to_numpy())}). Each person must appear "
-                "once: remove repeated rows or map another id column."
-            )
-        out["id"] = ids
-    if problems:
-        raise InputError(problems)
-    return Prepared(
-        frame=out.loc[keep],
-        outcome=outcome,
-        weight=design["weight"],
-        strata=design["stratum"],
-        psu=design["psu"],
-        age_bands=age_bands,
-        dropped=pd.concat(dropped, ignore_index=True),
-        warnings=tuple(warnings),
-        fingerprint=upload.fingerprint,
-    )
+
+def _add_age(
+    upload: Upload,
+    column: str,
+    age_bands: tuple[tuple[str, int, int | None], ...],
+    keep: np.ndarray,
+    out: pd.DataFrame,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
+    """Check ages among kept rows (years, 0-120) and add age and age_band to `out`."""
+    index = upload.frame.index
+    age, bad = _numeric(upload, column, "age in years", problems)
+    a = age.to_numpy()
+    outside = keep & ~bad & ~np.isnan(a) & ((a < AGE_RANGE[0]) | (a > AGE_RANGE[1]))
+    if outside.any():
+        problems.append(
+            f"Column '{column}' (age in years): "
+            f"{_plural(int(outside.sum()), 'age')} outside {AGE_RANGE[0]:g}-{AGE_RANGE[1]:g} "
+            f"({_examples(index, outside, upload, a)}). Ages must be in whole or decimal "
+            "years (not months or birth years): correct them or map another column."
+        )
+    out["age"] = age
+    out["age_band"] = cut_age_bands(age, age_bands)
+    unknown = keep & (out["age_band"] == UNKNOWN_LABEL).to_numpy() & ~outside
+    if unknown.any():
+        warnings.append(
+            f"Column '{column}': {_plural(int(unknown.sum()), 'row')} with a missing "
+            f"age or an age in none of the bands {', '.join(b[0] for b in age_bands)} "
+            f"({_examples(index, unknown, upload, a)}) form the age band 'unknown'."
+        )
+
+
+def _add_labels(
+    upload: Upload,
+    role: str,
+    col: str,
+    overrides: dict[str, str] | None,
+    keep: np.ndarray,
+    out: pd.DataFrame,
+    problems: list[str],
+    warnings: list[str],
+) -> None:
+    """Translate one label column to the role's vocabulary; unmapped labels are problems."""
+    index = upload.frame.index
+    vocab = ROLE_VOCABULARIES[role]
+    raw = upload.frame[col]
+    mapped, preview = map_labels(raw[keep], vocab, overrides)
+    if not preview.empty:
+        listed = "; ".join(
+            f"{r.value!r} ({_plural(int(r.count), 'row')}, e.g. "
+            f"{_rows_text([r.rows.split(', ')[0]], 1, upload.row_label)})"
+            for r in preview.head(5).itertuples()
+        )
+        more = f" and {len(preview) - 5} more" if len(preview) > 5 else ""
+        problems.append(
+            f"Column '{col}' ({role.replace('_', ' ')}): unknown labels {listed}{more}. "
+            f"Map each to one of {', '.join(vocab)} (label mapping), or choose another "
+            "column."
+        )
+    missing = keep & raw.isna().to_numpy()
+    if missing.any():
+        warnings.append(
+            f"Column '{col}': {_plural(int(missing.sum()), 'row')} without a "
+            f"{role.replace('_', ' ')} label ({_examples(index, missing, upload)}) "
+            f"form the group '{UNKNOWN_LABEL}'."
+        )
+    # Rows without a label (and rows not kept) get the last category, 'unknown'.
+    codes = np.full(len(index), len(vocab), dtype="int64")
+    kept_codes = mapped.cat.codes.to_numpy()
+    codes[keep] = np.where(kept_codes >= 0, kept_codes, len(vocab))
+    out[role] = pd.Categorical.from_codes(codes, categories=[*vocab, UNKNOWN_LABEL])
+
+
+def _add_ids(
+    upload: Upload, column: str, keep: np.ndarray, out: pd.DataFrame, problems: list[str]
+) -> None:
+    """Refuse repeated ids among kept rows (a person counted twice) and add the id to `out`."""
+    index = upload.frame.index
+    ids = upload.frame[column]
+    dup = keep & ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
+    if dup.any():
+        problems.append(
+            f"Column '{column}' (id): duplicate key values, "
+            f"{_plural(int(dup.sum()), 'row')} share an id "
+            f"({_examples(index, dup, upload, ids.to_numpy())}). Each person must appear "
+            "once: remove repeated rows or map another id column."
+        )
+    out["id"] = ids
 
 def _unit_problems(bcol: BiomarkerColumn, biomarker: str, values: pd.Series) -> list[str]:
     """A problem when the median is implausible in the stated unit, naming the unit that fits."""
@@ -359,79 +416,15 @@ def prepare_table(upload: Upload, mapping: Mapping) -> PreparedTable:
             f"'{upload.filename}': a prevalence table needs an n column and a cases or "
             "prevalence column: map them."
         )
-    frame, index = upload.frame, upload.frame.index
     problems: list[str] = []
     warnings = list(upload.warnings)
-    n, _ = _numeric(upload, mapping.n, "sample size n", problems)
-    na = n.to_numpy()
-    bad_n = ~np.isnan(na) & ((na <= 0) | (na % 1 != 0))
-    if bad_n.any():
-        problems.append(
-            f"Column '{mapping.n}' (sample size n): {_plural(int(bad_n.sum()), 'value')} not a "
-            f"positive whole number ({_examples(index, bad_n, upload, na)}). Correct them."
-        )
-    cases = pd.Series(np.nan, index=index)
-    if mapping.cases is not None:
-        cases, _ = _numeric(upload, mapping.cases, "cases", problems)
-        ca = cases.to_numpy()
-        neg = ~np.isnan(ca) & ((ca < 0) | (ca % 1 != 0))
-        if neg.any():
-            problems.append(
-                f"Column '{mapping.cases}' (cases): {_plural(int(neg.sum()), 'value')} negative "
-                f"or not whole ({_examples(index, neg, upload, ca)}). Cases count people: "
-                "correct them."
-            )
-        over = ~np.isnan(ca) & ~np.isnan(na) & (ca > na)
-        if over.any():
-            problems.append(
-                f"Column '{mapping.cases}' (cases): cases > n in "
-                f"{_plural(int(over.sum()), 'row')} ({_examples(index, over, upload, ca)}; n "
-                f"in '{mapping.n}'). Cases cannot exceed the sample size: check both columns."
-            )
-    prevalence = pd.Series(np.nan, index=index)
-    if mapping.prevalence is not None:
-        p, _ = _numeric(upload, mapping.prevalence, "prevalence", problems)
-        top = 100.0 if mapping.prevalence_scale == "percent" else 1.0
-        pa = p.to_numpy()
-        outside = ~np.isnan(pa) & ((pa < 0) | (pa > top))
-        if outside.any():
-            scale = "0-100%" if top == 100.0 else "0-1 (a fraction)"
-            problems.append(
-                f"Column '{mapping.prevalence}' (prevalence): "
-                f"{_plural(int(outside.sum()), 'value')} outside {scale} "
-                f"({_examples(index, outside, upload, pa)}). Correct them, or set the scale "
-                "(percent or fraction) to match the column."
-            )
-        prevalence = p / top
-    usable = cases.notna().to_numpy() | prevalence.notna().to_numpy()
-    dropped = [upload.dropped]
-    if (~usable).any():
-        dropped.append(_drop_record(upload.filename, index[~usable], "no cases and no prevalence"))
-        warnings.append(
-            f"{_plural(int((~usable).sum()), 'row')} with neither cases nor prevalence "
-            f"dropped ({_rows_text(index[~usable], int((~usable).sum()), upload.row_label)})."
-        )
+    n = _table_n(upload, mapping.n, problems)
+    cases = _table_cases(upload, mapping, n, problems)
+    prevalence = _table_prevalence(upload, mapping, problems)
+    usable, dropped = _usable_rows(upload, cases, prevalence, warnings)
     from_prev = cases.isna() & prevalence.notna() & n.notna()
     cases = cases.where(~from_prev, (prevalence * n).round())
-    out = pd.DataFrame(index=index)
-    for col in mapping.groups:
-        norm = _norm(col)
-        if norm in TABLE_ROLE_VOCABULARIES:
-            mapped, preview = map_labels(
-                frame[col], TABLE_ROLE_VOCABULARIES[norm], mapping.labels.get(norm)
-            )
-            if not preview.empty:
-                listed = "; ".join(
-                    f"{r.value!r} ({_rows_text(r.rows.split(', '), r.count, upload.row_label)})"
-                    for r in preview.itertuples()
-                )
-                problems.append(
-                    f"Column '{col}': unknown labels {listed}"
-                    + f". Map each to one of {', '.join(TABLE_ROLE_VOCABULARIES[norm])}."
-                )
-            out[col] = mapped
-        else:
-            out[col] = frame[col]
+    out = _table_groups(upload, mapping, problems)
     out["n"] = n
     out["cases"] = cases
     out["prevalence"] = prevalence.where(prevalence.notna(), cases / n)
@@ -444,3 +437,104 @@ def prepare_table(upload: Upload, mapping: Mapping) -> PreparedTable:
         warnings=tuple(warnings),
         fingerprint=upload.fingerprint,
     )
+
+
+def _table_n(upload: Upload, column: str, problems: list[str]) -> pd.Series:
+    """Sample sizes, which must be positive whole numbers to be a denominator."""
+    index = upload.frame.index
+    n, _ = _numeric(upload, column, "sample size n", problems)
+    na = n.to_numpy()
+    bad_n = ~np.isnan(na) & ((na <= 0) | (na % 1 != 0))
+    if bad_n.any():
+        problems.append(
+            f"Column '{column}' (sample size n): {_plural(int(bad_n.sum()), 'value')} not a "
+            f"positive whole number ({_examples(index, bad_n, upload, na)}). Correct them."
+        )
+    return n
+
+
+def _table_cases(upload: Upload, mapping: Mapping, n: pd.Series, problems: list[str]) -> pd.Series:
+    """Cases as counted (missing where unmapped), which must be whole and at most n."""
+    index = upload.frame.index
+    na = n.to_numpy()
+    if mapping.cases is None:
+        return pd.Series(np.nan, index=index)
+    cases, _ = _numeric(upload, mapping.cases, "cases", problems)
+    ca = cases.to_numpy()
+    neg = ~np.isnan(ca) & ((ca < 0) | (ca % 1 != 0))
+    if neg.any():
+        problems.append(
+            f"Column '{mapping.cases}' (cases): {_plural(int(neg.sum()), 'value')} negative "
+            f"or not whole ({_examples(index, neg, upload, ca)}). Cases count people: "
+            "correct them."
+        )
+    over = ~np.isnan(ca) & ~np.isnan(na) & (ca > na)
+    if over.any():
+        problems.append(
+            f"Column '{mapping.cases}' (cases): cases > n in "
+            f"{_plural(int(over.sum()), 'row')} ({_examples(index, over, upload, ca)}; n "
+            f"in '{mapping.n}'). Cases cannot exceed the sample size: check both columns."
+        )
+    return cases
+
+
+def _table_prevalence(upload: Upload, mapping: Mapping, problems: list[str]) -> pd.Series:
+    """Prevalence as a fraction 0-1 (missing where unmapped), whatever scale the column uses."""
+    index = upload.frame.index
+    if mapping.prevalence is None:
+        return pd.Series(np.nan, index=index)
+    p, _ = _numeric(upload, mapping.prevalence, "prevalence", problems)
+    top = 100.0 if mapping.prevalence_scale == "percent" else 1.0
+    pa = p.to_numpy()
+    outside = ~np.isnan(pa) & ((pa < 0) | (pa > top))
+    if outside.any():
+        scale = "0-100%" if top == 100.0 else "0-1 (a fraction)"
+        problems.append(
+            f"Column '{mapping.prevalence}' (prevalence): "
+            f"{_plural(int(outside.sum()), 'value')} outside {scale} "
+            f"({_examples(index, outside, upload, pa)}). Correct them, or set the scale "
+            "(percent or fraction) to match the column."
+        )
+    prevalence = p / top
+    return prevalence
+
+
+def _usable_rows(
+    upload: Upload, cases: pd.Series, prevalence: pd.Series, warnings: list[str]
+) -> tuple[np.ndarray, list[pd.DataFrame]]:
+    """Rows with cases or a prevalence, and a drop record for the others (never silent)."""
+    index = upload.frame.index
+    usable = cases.notna().to_numpy() | prevalence.notna().to_numpy()
+    dropped = [upload.dropped]
+    if (~usable).any():
+        dropped.append(_drop_record(upload.filename, index[~usable], "no cases and no prevalence"))
+        warnings.append(
+            f"{_plural(int((~usable).sum()), 'row')} with neither cases nor prevalence "
+            f"dropped ({_rows_text(index[~usable], int((~usable).sum()), upload.row_label)})."
+        )
+    return usable, dropped
+
+
+def _table_groups(upload: Upload, mapping: Mapping, problems: list[str]) -> pd.DataFrame:
+    """The group columns, with sex and diet labels translated to the study vocabulary."""
+    index = upload.frame.index
+    out = pd.DataFrame(index=index)
+    for col in mapping.groups:
+        norm = _norm(col)
+        if norm in TABLE_ROLE_VOCABULARIES:
+            mapped, preview = map_labels(
+                upload.frame[col], TABLE_ROLE_VOCABULARIES[norm], mapping.labels.get(norm)
+            )
+            if not preview.empty:
+                listed = "; ".join(
+                    f"{r.value!r} ({_rows_text(r.rows.split(', '), r.count, upload.row_label)})"
+                    for r in preview.itertuples()
+                )
+                problems.append(
+                    f"Column '{col}': unknown labels {listed}"
+                    + f". Map each to one of {', '.join(TABLE_ROLE_VOCABULARIES[norm])}."
+                )
+            out[col] = mapped
+        else:
+            out[col] = upload.frame[col]
+    return out
