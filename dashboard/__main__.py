@@ -140,8 +140,8 @@ def _read_bytes(path: str) -> bytes:
 
 
 def _apply_overrides(
-    mapping: ingest.Mapping, args: argparse.Namespace, columns: pd.Index
-) -> ingest.Mapping:
+    mapping: ingest.ColumnMapping, args: argparse.Namespace, columns: pd.Index
+) -> ingest.ColumnMapping:
     changes: dict[str, str | None] = {}
     problems: list[str] = []
     for item in args.map:
@@ -173,7 +173,7 @@ def _apply_overrides(
     return replace(mapping, notes=notes, **changes)
 
 
-def _describe_mapping(mapping: ingest.Mapping) -> None:
+def _describe_mapping(mapping: ingest.ColumnMapping) -> None:
     design = [
         f"{option}={getattr(mapping, role)}"
         for option, role in DESIGN_OPTIONS.items()

@@ -778,7 +778,7 @@ def test_parse_outcome(text, column, expected):
 )
 def test_parse_outcome_rejects(text, expected):
     with pytest.raises(ingest.InputError, match=expected):
-        ingest.parse_outcome(text, ingest.Mapping())
+        ingest.parse_outcome(text, ingest.ColumnMapping())
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 The modules follow the path of a file through the Your data page and the command line, each
 owning one concern that changes for its own reasons:
 
-- ``records``: what the steps pass along (InputError, Upload, Mapping, Outcome, Prepared,
-  PreparedTable) and the drop records that say which rows were left out and why.
+- ``records``: what the steps pass along (InputError, Upload, ColumnMapping, Outcome,
+  Prepared, PreparedTable) and the drop records that say which rows were left out and why.
 - ``roles``: which column plays which role. Names and units recognised without asking
   (NHANES variables, the project's own columns), label vocabularies and synonyms;
   ``detect_kind``, ``propose_mapping``, ``map_labels``. It sits below the readers because
@@ -58,8 +58,8 @@ from dashboard.ingest.records import (
     ROW_NOTES,
     TABLE_ROLES,
     BiomarkerColumn,
+    ColumnMapping,
     InputError,
-    Mapping,
     Outcome,
     Prepared,
     PreparedTable,
@@ -130,8 +130,8 @@ __all__ = [
     "VALUE_BIOMARKERS",
     "VALUE_DEFINITIONS",
     "BiomarkerColumn",
+    "ColumnMapping",
     "InputError",
-    "Mapping",
     "Outcome",
     "Prepared",
     "PreparedTable",

@@ -10,7 +10,7 @@ import pandas as pd
 
 from dashboard import schema
 from dashboard.ingest._text import _norm
-from dashboard.ingest.records import InputError, Mapping, Outcome
+from dashboard.ingest.records import ColumnMapping, InputError, Outcome
 from dashboard.ingest.roles import UNIT_FACTORS, UNIT_SLUGS, UNKNOWN_LABEL, VALUE_BIOMARKERS
 
 OPERATORS: tuple[str, ...] = ("<", "<=", ">", ">=", "between")
@@ -67,7 +67,7 @@ _OUTCOME_RE = re.compile(
 )
 
 
-def parse_outcome(text: str, mapping: Mapping) -> Outcome:
+def parse_outcome(text: str, mapping: ColumnMapping) -> Outcome:
     """Parse '<column> <op> <number>' (op one of < <= > >=) without evaluating anything.
 
     The column is a mapped biomarker column (its unit applies: 'LBXB12 < 200' is 200 pg/mL)

@@ -101,7 +101,7 @@ class BiomarkerColumn:
 
 
 @dataclass(frozen=True, eq=False)
-class Mapping:
+class ColumnMapping:
     """Which column plays which role; proposed by `propose_mapping`, changed by the analyst.
 
     `biomarkers` maps a biomarker id (serum_b12, holotc, mma) to its column and unit. `labels`

@@ -15,8 +15,8 @@ from dashboard.ingest.records import (
     MICRODATA_ROLES,
     TABLE_ROLES,
     BiomarkerColumn,
+    ColumnMapping,
     InputError,
-    Mapping,
 )
 
 # Biomarkers that a per-person file can carry as a measured value (the others in
@@ -218,7 +218,7 @@ def detect_kind(columns: Iterable[object]) -> str:
     return "microdata"
 
 
-def propose_mapping(frame: pd.DataFrame, kind: str | None = None) -> Mapping:
+def propose_mapping(frame: pd.DataFrame, kind: str | None = None) -> ColumnMapping:
     """Propose which column plays which role, from names first and then content.
 
     Names: NHANES variables (RIDAGEYR, RIAGENDR, SDMVSTRA, SDMVPSU, WTMEC2YR, LBXB12 pg/mL,
@@ -301,7 +301,7 @@ def propose_mapping(frame: pd.DataFrame, kind: str | None = None) -> Mapping:
             notes["prevalence"] += f"; read as {'percent' if in_percent else 'a fraction 0-1'}"
         found.pop("sex", None)
         found.pop("diet_group", None)
-    return Mapping(
+    return ColumnMapping(
         kind=kind,
         biomarkers=biomarkers,
         groups=groups,

@@ -18,8 +18,8 @@ from dashboard.ingest.outcomes import (
 )
 from dashboard.ingest.records import (
     BiomarkerColumn,
+    ColumnMapping,
     InputError,
-    Mapping,
     Outcome,
     Prepared,
     PreparedTable,
@@ -48,7 +48,7 @@ PLAUSIBLE_MEDIANS: dict[str, tuple[float, float]] = {
 }
 
 
-def _check_mapping_columns(upload: Upload, mapping: Mapping) -> None:
+def _check_mapping_columns(upload: Upload, mapping: ColumnMapping) -> None:
     missing = [(role, col) for role, col in mapping.columns().items() if col not in upload.frame]
     if missing:
         raise InputError(
@@ -84,7 +84,7 @@ def _numeric(
 
 def prepare_microdata(
     upload: Upload,
-    mapping: Mapping,
+    mapping: ColumnMapping,
     outcome: Outcome | str = schema.DEFAULT_DEFINITION,
     age_bands: Sequence[tuple[str, int, int | None]] | str = schema.AGE_BANDS,
 ) -> Prepared:
@@ -154,7 +154,7 @@ def _check_outcome(outcome: Outcome) -> None:
         )
 
 
-def _biomarker_column(outcome: Outcome, mapping: Mapping) -> BiomarkerColumn:
+def _biomarker_column(outcome: Outcome, mapping: ColumnMapping) -> BiomarkerColumn:
     """The mapped column (and its unit) that holds the outcome's biomarker."""
     if outcome.column is not None:
         known = {bc.column: bc for bc in mapping.biomarkers.values()}
@@ -336,7 +336,7 @@ def _unit_problems(bcol: BiomarkerColumn, biomarker: str, values: pd.Series) -> 
 
 def _design(
     upload: Upload,
-    mapping: Mapping,
+    mapping: ColumnMapping,
     keep: np.ndarray,
     out: pd.DataFrame,
     problems: list[str],
@@ -397,7 +397,7 @@ def _design(
             )
     return design
 
-def prepare_table(upload: Upload, mapping: Mapping) -> PreparedTable:
+def prepare_table(upload: Upload, mapping: ColumnMapping) -> PreparedTable:
     """Validate a prevalence table (one row per group: n with cases and/or prevalence).
 
     Problems raised together: n not a positive whole number, cases negative, non-whole or
@@ -453,7 +453,9 @@ def _table_n(upload: Upload, column: str, problems: list[str]) -> pd.Series:
     return n
 
 
-def _table_cases(upload: Upload, mapping: Mapping, n: pd.Series, problems: list[str]) -> pd.Series:
+def _table_cases(
+    upload: Upload, mapping: ColumnMapping, n: pd.Series, problems: list[str]
+) -> pd.Series:
     """Cases as counted (missing where unmapped), which must be whole and at most n."""
     index = upload.frame.index
     na = n.to_numpy()
@@ -478,7 +480,7 @@ def _table_cases(upload: Upload, mapping: Mapping, n: pd.Series, problems: list[
     return cases
 
 
-def _table_prevalence(upload: Upload, mapping: Mapping, problems: list[str]) -> pd.Series:
+def _table_prevalence(upload: Upload, mapping: ColumnMapping, problems: list[str]) -> pd.Series:
     """Prevalence as a fraction 0-1 (missing where unmapped), whatever scale the column uses."""
     index = upload.frame.index
     if mapping.prevalence is None:
@@ -515,7 +517,7 @@ def _usable_rows(
     return usable, dropped
 
 
-def _table_groups(upload: Upload, mapping: Mapping, problems: list[str]) -> pd.DataFrame:
+def _table_groups(upload: Upload, mapping: ColumnMapping, problems: list[str]) -> pd.DataFrame:
     """The group columns, with sex and diet labels translated to the study vocabulary."""
     index = upload.frame.index
     out = pd.DataFrame(index=index)

@@ -298,8 +298,8 @@ for role, col in label_columns.items():
                                       format_func=lambda t: t or "(choose)")
         if term:
             labels.setdefault(role, {})[r.value] = term
-mapping = ingest.Mapping(kind=kind, biomarkers=biomarkers, labels=labels, notes=proposal.notes,
-                         **found)
+mapping = ingest.ColumnMapping(kind=kind, biomarkers=biomarkers, labels=labels,
+                               notes=proposal.notes, **found)
 
 # --- results: prevalence table ---------------------------------------------------------------
 if kind == "prevalence_table":
