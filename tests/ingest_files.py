@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyreadstat
+import pytest
 from hypothesis import strategies as st
 
 from dashboard import ingest
@@ -40,6 +41,17 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     return buf.getvalue()
+
+
+def assert_refused(files: list[tuple[str, bytes]], expected: str) -> None:
+    """The page's path refuses the files with an InputError whose problems include `expected`."""
+    with pytest.raises(ingest.InputError) as info:
+        analyse(files)
+    problems = info.value.problems
+    assert problems, "an InputError must carry at least one problem sentence"
+    assert all(isinstance(p, str) and p.strip() for p in problems)
+    assert any(expected in p for p in problems), problems
+    assert isinstance(info.value, ValueError)
 
 
 def analyse(
