@@ -11,7 +11,7 @@ from typing import TextIO
 
 import pandas as pd
 
-from dashboard import ingest
+from dashboard import ingest, schema
 
 # Columns written, one row per domain after the grouping columns.
 RESULT_COLUMNS: tuple[str, ...] = ("estimate", "se", "ci_low", "ci_high", "n", "df", "reliability")
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     est.add_argument(
         "--age-bands",
-        default=",".join(b[0] for b in ingest.schema.AGE_BANDS),
+        default=",".join(b[0] for b in schema.AGE_BANDS),
         help="whole-year bands for age_band, e.g. 0-19,20-39,40-59,60-79,80+",
     )
     est.add_argument("--weight", help="sampling weight column (default: recognised name)")
@@ -140,8 +140,8 @@ def _read_bytes(path: str) -> bytes:
 
 
 def _apply_overrides(
-    mapping: ingest.Mapping, args: argparse.Namespace, columns: pd.Index
-) -> ingest.Mapping:
+    mapping: ingest.ColumnMapping, args: argparse.Namespace, columns: pd.Index
+) -> ingest.ColumnMapping:
     changes: dict[str, str | None] = {}
     problems: list[str] = []
     for item in args.map:
@@ -173,7 +173,7 @@ def _apply_overrides(
     return replace(mapping, notes=notes, **changes)
 
 
-def _describe_mapping(mapping: ingest.Mapping) -> None:
+def _describe_mapping(mapping: ingest.ColumnMapping) -> None:
     design = [
         f"{option}={getattr(mapping, role)}"
         for option, role in DESIGN_OPTIONS.items()

@@ -641,6 +641,36 @@ def filter_kwargs(state: State) -> dict[str, Any]:
     }
 
 
+def marker_units(marker: str, units: Mapping[str, Iterable[str]]) -> list[str]:
+    """The units of ``marker`` in ``units`` (marker -> units) that the ``unit`` parameter admits."""
+    return [u for u in units[marker] if u in UNITS]
+
+
+def measured_marker(
+    marker: Any, unit: Any, units: Mapping[str, Iterable[str]]
+) -> tuple[str, str, list[str]]:
+    """The marker and unit a page of per-person values can use, and a notice per replaced one.
+
+    The ``marker`` parameter admits every biomarker (schema.BIOMARKERS), derived indicators
+    included, but only the markers in ``units`` (marker -> its units, e.g. ingest.UNIT_FACTORS)
+    have a value per person. Another marker falls back to the parameter's default; a unit that
+    is not one of the marker's falls back to its canonical unit (schema.CANONICAL_UNITS).
+    """
+    notices: list[str] = []
+    if marker not in units:
+        default = PARAMS["marker"].default
+        notices.append(
+            f"Ignored marker={marker} (a value per person exists only for {', '.join(units)}); "
+            f"using {default}."
+        )
+        marker = default
+    if unit not in marker_units(marker, units):
+        canonical = schema.CANONICAL_UNITS[marker]
+        notices.append(f"Ignored unit={unit} (not a unit of {marker}); using {canonical}.")
+        unit = canonical
+    return marker, unit, notices
+
+
 # --- Streamlit glue ----------------------------------------------------------------------------
 # Only these functions touch st.query_params / st.session_state. Widgets use the parameter
 # name as key and must not pass their own default (value=/default=/index=): read() seeds it.

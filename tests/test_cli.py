@@ -12,7 +12,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from dashboard import ingest, stats
+from dashboard import ingest, schema, stats
 from dashboard.__main__ import RESULT_COLUMNS, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +36,7 @@ def reference(golden: pd.DataFrame, by: tuple[str, ...], bands=None) -> pd.DataF
     """stats.survey_prevalence on the golden frame, deficient = serum B12 < 148 pmol/L."""
     frame = golden.dropna(subset=["serum_b12_pmol_l"]).assign(
         outcome=lambda f: f["serum_b12_pmol_l"] < 148,
-        age_band=lambda f: ingest.cut_age_bands(f["age"], bands or ingest.schema.AGE_BANDS),
+        age_band=lambda f: ingest.cut_age_bands(f["age"], bands or schema.AGE_BANDS),
     )
     result = stats.survey_prevalence(frame, "outcome", by=by, **DESIGN)
     return result.loc[:, [*by, *RESULT_COLUMNS]]
@@ -122,7 +122,7 @@ def test_nhanes_xpt_pair_uses_nhanes_design_names(golden, tmp_path, capsys):
     )
     nhanes["RIAGENDR"] = nhanes["RIAGENDR"].map({"male": 1.0, "female": 2.0})
     # LBXB12 is in pg/mL: pmol/L / 0.738.
-    nhanes["LBXB12"] = nhanes["LBXB12"] / ingest.schema.PG_ML_TO_PMOL_L
+    nhanes["LBXB12"] = nhanes["LBXB12"] / schema.PG_ML_TO_PMOL_L
     demo = nhanes[["SEQN", "RIDAGEYR", "RIAGENDR", "SDMVSTRA", "SDMVPSU", "WTMEC2YR"]]
     lab = nhanes.loc[nhanes["LBXB12"].notna(), ["SEQN", "LBXB12"]]
     for name, frame in [("DEMO_X.xpt", demo), ("B12_X.xpt", lab)]:

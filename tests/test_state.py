@@ -379,6 +379,44 @@ def test_filter_kwargs_maps_state_to_filter_arguments():
     assert state.filter_kwargs(s)["year_range"] == (1980, 2030)
 
 
+
+# A page of per-person values: markers with a measured value and their units (ingest's).
+_MEASURED = {"serum_b12": ("pmol/L", "pg/mL", "ng/L", "nmol/L"), "holotc": ("pmol/L", "pg/mL"),
+             "mma": ("umol/L", "nmol/L")}
+
+
+@pytest.mark.parametrize(
+    ("marker", "unit", "expected", "notices"),
+    [
+        ("mma", "nmol/L", ("mma", "nmol/L"), []),
+        ("holotc", "pg/mL", ("holotc", "pg/mL"), []),
+        # tHcy is a biomarker the registry admits, but not one with a value per person.
+        ("tHcy", "pmol/L", ("serum_b12", "pmol/L"),
+         ["Ignored marker=tHcy (a value per person exists only for serum_b12, holotc, mma); "
+          "using serum_b12."]),
+        # ng/L is a unit of serum B12 here but not one the unit parameter admits.
+        ("serum_b12", "ng/L", ("serum_b12", "pmol/L"),
+         ["Ignored unit=ng/L (not a unit of serum_b12); using pmol/L."]),
+        ("mma", "pmol/L", ("mma", "umol/L"),
+         ["Ignored unit=pmol/L (not a unit of mma); using umol/L."]),
+        # Both replaced: the unit is checked against the fallback marker.
+        ("combined", "cB12 score", ("serum_b12", "pmol/L"),
+         ["Ignored marker=combined (a value per person exists only for serum_b12, holotc, mma); "
+          "using serum_b12.", "Ignored unit=cB12 score (not a unit of serum_b12); using pmol/L."]),
+        (None, None, ("serum_b12", "pmol/L"),
+         ["Ignored marker=None (a value per person exists only for serum_b12, holotc, mma); "
+          "using serum_b12.", "Ignored unit=None (not a unit of serum_b12); using pmol/L."]),
+    ],
+)
+def test_measured_marker_replaces_what_has_no_value_per_person(marker, unit, expected, notices):
+    assert state.measured_marker(marker, unit, _MEASURED) == (*expected, notices)
+
+
+def test_marker_units_keeps_the_admitted_units_in_order():
+    assert state.marker_units("serum_b12", _MEASURED) == ["pmol/L", "pg/mL", "nmol/L"]
+    assert state.marker_units("mma", _MEASURED) == ["umol/L", "nmol/L"]
+
+
 # --- Streamlit glue (AppTest) ------------------------------------------------------------------
 
 _SCRIPT = """

@@ -1,0 +1,418 @@
+"""Bytes to an Upload: format sniffing, text decoding, CSV, Parquet and SAS transport reading."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Sequence
+from pathlib import PurePath
+
+import numpy as np
+import pandas as pd
+
+from dashboard.ingest._text import _plural, _sentence
+from dashboard.ingest.records import InputError, Upload, _drop_record
+from dashboard.ingest.roles import detect_kind
+
+# --- Limits --------------------------------------------------------------------------------
+# 200 MB is Streamlit's default upload limit (server.maxUploadSize); a 5-million-row survey
+# file is ten times the largest national nutrition survey, and 500 columns covers a merged
+# NHANES cycle (demographics + laboratory files) while bounding the width the page shows.
+MAX_BYTES = 200 * 1024 * 1024
+MAX_ROWS = 5_000_000
+MAX_COLUMNS = 500
+# Bytes inspected to tell text from binary data and to choose the delimiter.
+SNIFF_BYTES = 65_536
+
+FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xpt": "xpt",
+}
+FORMAT_LABELS: dict[str, str] = {
+    "csv": "CSV text",
+    "parquet": "Parquet",
+    "xpt": "SAS transport (XPT)",
+}
+DELIMITERS: tuple[str, ...] = (",", ";", "\t")
+DELIMITER_NAMES: dict[str, str] = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# "." is the SAS and Stata missing value; pandas already reads "", "NA", "NaN", "null", ...
+EXTRA_NA_VALUES: tuple[str, ...] = (".",)
+
+
+def read_upload(filename: str, content: bytes) -> Upload:
+    """Read an analyst's file (CSV, Parquet or SAS transport) from its bytes.
+
+    The format comes from the extension and is checked against the content. Text may be
+    UTF-8 (with or without BOM), UTF-16 with BOM, or Latin-1/Windows-1252; the delimiter is
+    a comma, semicolon or tab, and semicolon- or tab-separated files may use a decimal comma.
+    Blank lines are dropped and recorded. Values are not interpreted here: see
+    `propose_mapping` and `prepare_microdata`. Raises InputError for anything unreadable.
+    """
+    name = PurePath(filename).name or "file"
+    if not isinstance(content, bytes | bytearray | memoryview):
+        raise InputError(f"'{name}': expected the file's bytes, got {type(content).__name__}.")
+    content = bytes(content)
+    size = len(content)
+    if size > MAX_BYTES:
+        raise InputError(
+            f"'{name}' is {size / 1024**2:,.1f} MB, over the limit of {MAX_BYTES / 1024**2:,.0f} "
+            "MB per file: keep only the columns needed (biomarker, age, sex, diet group, "
+            "design variables) or split the file."
+        )
+    if not content.strip():
+        what = "0 bytes" if not content else "only blank lines"
+        raise InputError(f"'{name}' is empty ({what}): upload the file that holds the data.")
+    ext = PurePath(name).suffix.lower()
+    if ext not in FORMATS:
+        raise InputError(
+            f"'{name}': files ending in '{ext or '(no extension)'}' are not read. Upload CSV "
+            "(.csv, .txt, .tsv), Parquet (.parquet) or SAS transport (.xpt) files."
+        )
+    expected = FORMATS[ext]
+    actual = _sniff_format(content)
+    if actual != expected:
+        raise InputError(_format_mismatch(name, expected, actual))
+    sha = hashlib.sha256(content).hexdigest()
+    warnings: list[str] = []
+    meta: dict[str, str | None] = {"encoding": None, "delimiter": None, "decimal": None}
+    if expected == "csv":
+        frame, meta, row_label, warnings = _read_csv(name, content)
+    elif expected == "parquet":
+        frame, row_label = _read_parquet(name, content), "row"
+    else:
+        frame, row_label = _read_xpt(name, content), "row"
+    frame, dropped = _drop_blank_rows(frame, name, row_label)
+    if frame.empty:
+        raise InputError(
+            f"'{name}' has a header but no data rows: upload a file with one row per person "
+            "(microdata) or per group (prevalence table) below the header."
+        )
+    return Upload(
+        filename=name,
+        kind=detect_kind(frame.columns),
+        frame=frame,
+        sha256=sha,
+        format=expected,
+        encoding=meta["encoding"],
+        delimiter=meta["delimiter"],
+        decimal=meta["decimal"],
+        warnings=tuple(warnings),
+        dropped=dropped,
+        row_label=row_label,
+        sources=(name,),
+    )
+
+
+def _sniff_format(content: bytes) -> str:
+    """What the bytes are: csv (text), parquet, xpt, or a named foreign/binary format."""
+    head = content[:SNIFF_BYTES]
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"HEADER RECORD*******LIB"):
+        return "xpt"
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "ole"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "csv"  # UTF-16 text with a byte-order mark
+    # Control bytes other than tab, newlines and form feed do not occur in text files.
+    controls = sum(head.count(bytes([b])) for b in (*range(0, 9), *range(14, 32), 11))
+    if controls > len(head) // 100 or b"\x00" in head:
+        return "binary"
+    return "csv"
+
+
+def _format_mismatch(name: str, expected: str, actual: str) -> str:
+    want = FORMAT_LABELS[expected]
+    described = {
+        "csv": "text (CSV)",
+        "parquet": "a Parquet file",
+        "xpt": "a SAS transport (XPT) file",
+        "zip": "a ZIP archive or Excel workbook (.xlsx)",
+        "ole": "an old Excel workbook (.xls)",
+        "gzip": "gzip-compressed",
+        "binary": "binary data, not text",
+    }[actual]
+    fix = {
+        "csv": f"rename it to .csv if it is CSV, or export it again as {want}",
+        "parquet": "rename it to .parquet",
+        "xpt": "rename it to .xpt",
+    }.get(actual, f"export the data as {want if expected != 'csv' else 'CSV'} and upload that")
+    return f"'{name}' is not {want} as its name says: its content is {described}. Please {fix}."
+
+
+def _decode(name: str, content: bytes) -> tuple[str, str]:
+    """Decode text as UTF-8 (BOM optional), UTF-16 with BOM, or Latin-1/Windows-1252."""
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return content.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as err:
+            raise InputError(
+                f"'{name}' starts with a UTF-16 mark but is not valid UTF-16 ({err.reason} at "
+                f"byte {err.start}): save it again as UTF-8 CSV."
+            ) from None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as err:
+        utf8_error = err
+    else:
+        return text.removeprefix("\ufeff"), "utf-8-sig" if text.startswith("\ufeff") else "utf-8"
+    try:
+        text = content.decode("cp1252")
+    except UnicodeDecodeError as err:
+        line = content.count(b"\n", 0, err.start) + 1
+        utf8_line = content.count(b"\n", 0, utf8_error.start) + 1
+        bad = content[err.start : err.start + 1].hex()
+        raise InputError(
+            f"'{name}' is text in an unknown encoding: byte 0x{bad} on line {line} is neither "
+            f"UTF-8 (first problem at line {utf8_line}) nor "
+            "Latin-1/Windows-1252 text. Save the file again as 'CSV UTF-8'."
+        ) from None
+    # Bytes 0x80-0x9F are printable only in Windows-1252; without them the file is Latin-1.
+    latin1 = not re.search(rb"[\x80-\x9f]", content)
+    return text, "latin-1" if latin1 else "cp1252"
+
+
+def _fields(name: str, line: str, sep: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error as err:
+        raise InputError(
+            f"'{name}': a line near the top could not be split into columns ({_sentence(err)}) "
+            "Check the quotes and line ends, or save the file again as CSV."
+        ) from None
+
+
+def _choose_delimiter(name: str, header: str, lines: list[str]) -> str:
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    if counts[best] == 0:
+        for other in ("|", ":"):
+            if header.count(other) >= 1:
+                raise InputError(
+                    f"'{name}': the header line looks separated by '{other}' "
+                    f"({DELIMITER_NAMES.get(other, other)}), which is not read. Save the file "
+                    "with commas, semicolons or tabs between the columns."
+                )
+        for i, line in enumerate(lines, start=2):
+            found = [d for d in DELIMITERS if d in line]
+            if found:
+                raise InputError(
+                    f"'{name}': wrong delimiter: the header has a single column but line {i} is "
+                    f"separated by {DELIMITER_NAMES[found[0]]}s. Use the same delimiter on "
+                    "every line."
+                )
+        return ","
+    n_fields = len(_fields(name, header, best))
+    for i, line in enumerate(lines, start=2):
+        if not line.strip():
+            continue
+        fields = len(_fields(name, line, best))
+        if fields == 1 and n_fields > 1:
+            other = [d for d in DELIMITERS if d != best and d in line]
+            hint = (
+                f" but line {i} by {DELIMITER_NAMES[other[0]]}s"
+                if other
+                else f" but line {i} has no {DELIMITER_NAMES[best]} at all"
+            )
+            raise InputError(
+                f"'{name}': wrong delimiter: the header is separated by "
+                f"{DELIMITER_NAMES[best]}s{hint}. Use the same delimiter on every line."
+            )
+    return best
+
+
+def _read_csv(
+    name: str, content: bytes
+) -> tuple[pd.DataFrame, dict[str, str | None], str, list[str]]:
+    text, encoding = _decode(name, content)
+    warnings: list[str] = []
+    if encoding == "utf-16":
+        # pandas' C parser reads UTF-8 fastest; transcoding once costs one copy.
+        content, read_encoding = text.encode("utf-8"), "utf-8"
+    else:
+        read_encoding = encoding
+    sample = text[:SNIFF_BYTES]
+    # Split on the line ends the CSV parser knows (str.splitlines also splits on \x1c...).
+    lines = re.split(r"\r\n|\n|\r", sample)
+    header = lines[0] if lines else ""
+    sep = _choose_delimiter(name, header, lines[1:21])
+    names = _fields(name, header, sep)
+    if len(names) > MAX_COLUMNS:
+        raise InputError(
+            f"'{name}' has {len(names):,} columns, over the limit of {MAX_COLUMNS:,}: keep the "
+            "columns needed for the analysis and upload again."
+        )
+    stripped = [n.strip() for n in names]
+    dups = sorted({n for n in stripped if n and stripped.count(n) > 1})
+    if dups:
+        raise InputError(
+            f"'{name}': duplicate column names {', '.join(repr(d) for d in dups)} in the header: "
+            "give every column a distinct name."
+        )
+    decimal = "."
+    if sep != "," and re.search(r"\d,\d", "\n".join(lines[1:200])):
+        decimal = ","
+        warnings.append(
+            f"'{name}' uses a decimal comma (numbers such as 148,5 with {DELIMITER_NAMES[sep]}s "
+            "between columns): read 148,5 as 148.5."
+        )
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(content),
+            sep=sep,
+            encoding=read_encoding,
+            decimal=decimal,
+            skip_blank_lines=False,
+            na_values=list(EXTRA_NA_VALUES),
+            nrows=MAX_ROWS + 1,
+            low_memory=False,
+            engine="c",
+        )
+    except pd.errors.ParserError as err:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+        if match:
+            want, line, saw = match.groups()
+            extra = (
+                " If numbers use a decimal comma, separate the columns with semicolons."
+                if sep == ","
+                else ""
+            )
+            raise InputError(
+                f"'{name}': line {line} has {saw} fields but the header has {want} (delimiter: "
+                f"{DELIMITER_NAMES[sep]}). Check for a wrong delimiter or an unquoted "
+                f"{DELIMITER_NAMES[sep]} inside a value.{extra}"
+            ) from None
+        raise InputError(f"'{name}' could not be read as CSV: {_sentence(err)}") from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputError(f"'{name}' could not be read as CSV: {_sentence(err)}") from None
+    _check_rows(name, len(frame))
+    if frame.shape[1] != len(stripped):
+        raise InputError(
+            f"'{name}': the header line has {len(stripped)} column names but the parser found "
+            f"{frame.shape[1]} columns: check the delimiter and quotes in the header."
+        )
+    frame.columns = stripped
+    frame = _drop_unnamed(name, frame, warnings)
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
+    meta = {"encoding": encoding, "delimiter": sep, "decimal": decimal}
+    return frame, meta, "line", warnings
+
+
+def _drop_unnamed(name: str, frame: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
+    """Ignore columns with no header name and no values (a trailing delimiter); refuse others."""
+    blank = [i for i, c in enumerate(frame.columns) if c == ""]
+    empty = [i for i in blank if frame.iloc[:, i].isna().all()]
+    filled = [i for i in blank if i not in empty]
+    if filled:
+        raise InputError(
+            f"'{name}': column {filled[0] + 1} holds values but has no name in the header: "
+            "give it a name (or delete it) and upload again."
+        )
+    if empty:
+        warnings.append(
+            f"'{name}': ignored {_plural(len(empty), 'column')} with no name and no values "
+            "(often a delimiter at the end of every line)."
+        )
+        frame = frame.iloc[:, [i for i in range(frame.shape[1]) if i not in empty]]
+    return frame
+
+
+def _check_rows(name: str, rows: int) -> None:
+    if rows > MAX_ROWS:
+        raise InputError(
+            f"'{name}' has more than {MAX_ROWS:,} rows, the limit: upload a subset (for "
+            "example one survey cycle) or aggregate it into a prevalence table."
+        )
+
+
+def _check_columns(name: str, columns: Sequence[object]) -> None:
+    if len(columns) > MAX_COLUMNS:
+        raise InputError(
+            f"'{name}' has {len(columns):,} columns, over the limit of {MAX_COLUMNS:,}: keep the "
+            "columns needed for the analysis and upload again."
+        )
+    names = [str(c) for c in columns]
+    dups = sorted({c for c in names if names.count(c) > 1})
+    if dups:
+        raise InputError(
+            f"'{name}': duplicate column names {', '.join(repr(d) for d in dups)}: give every "
+            "column a distinct name."
+        )
+
+
+def _read_parquet(name: str, content: bytes) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(io.BytesIO(content))
+    except Exception as err:  # pyarrow raises several types for damaged files
+        raise InputError(
+            f"'{name}' could not be read as Parquet (damaged file?): {_sentence(err)}"
+        ) from None
+    # Limits from the footer, before the data are read.
+    _check_columns(name, parquet.schema_arrow.names)
+    _check_rows(name, parquet.metadata.num_rows)
+    try:
+        frame = pd.read_parquet(io.BytesIO(content))
+    except Exception as err:  # pyarrow raises several types for damaged files
+        raise InputError(
+            f"'{name}' could not be read as Parquet (damaged file?): {_sentence(err)}"
+        ) from None
+    if not isinstance(frame.index, pd.RangeIndex):
+        # A stored index (e.g. respondent_id) is an ordinary column to the analyst.
+        frame = frame.reset_index()
+    frame.columns = [str(c) for c in frame.columns]
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    return frame
+
+
+def _read_xpt(name: str, content: bytes) -> pd.DataFrame:
+    if content[20:25] == b"LIBV8":
+        raise InputError(
+            f"'{name}' is SAS transport version 8, which is not read: export it as XPORT "
+            "version 5 (as NHANES publishes), or as CSV or Parquet."
+        )
+    try:
+        frame = pd.read_sas(io.BytesIO(content), format="xport", encoding=None)
+    except Exception as err:  # the SAS reader raises several types for damaged files
+        raise InputError(
+            f"'{name}' could not be read as SAS transport (XPT): {_sentence(err)} Export it "
+            "again with SAS XPORT version 5 (as NHANES publishes)."
+        ) from None
+    _check_columns(name, list(frame.columns))
+    _check_rows(name, len(frame))
+    for col in frame.columns:
+        if frame[col].dtype == object:
+            frame[col] = frame[col].map(_decode_sas_text).astype("str")
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    return frame
+
+
+def _decode_sas_text(value: object) -> object:
+    """XPT stores character data without an encoding: UTF-8 if valid, else Latin-1."""
+    if not isinstance(value, bytes):
+        return value
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        text = value.decode("latin-1")
+    return text.strip() or None
+
+
+def _drop_blank_rows(
+    frame: pd.DataFrame, name: str, row_label: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    blank = frame.isna().all(axis=1).to_numpy() if frame.shape[1] else np.zeros(len(frame), bool)
+    reason = "blank line" if row_label == "line" else "blank row (every value missing)"
+    dropped = _drop_record(name, frame.index[blank], reason)
+    return frame.loc[~blank], dropped

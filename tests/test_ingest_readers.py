@@ -1,0 +1,170 @@
+"""Tests of dashboard.ingest.readers: formats, encodings, delimiters, limits, any bytes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+
+from dashboard import ingest
+from dashboard.ingest import readers
+from tests.ingest_files import (
+    ANY_CONTENT,
+    ANY_NAME,
+    GOOD_HEADER,
+    GOOD_ROWS,
+    assert_refused,
+    micro,
+    parquet_bytes,
+    xpt_bytes,
+)
+
+RNG_GARBAGE = np.random.default_rng(5).integers(0, 256, 4000, dtype=np.uint8).tobytes()
+
+# (case id, files, expected words in the message). Row numbers: CSV line numbers (header = 1).
+BAD_READS = [
+    ("empty", [("a.csv", b"")], "is empty"),
+    ("whitespace only", [("a.csv", b"  \n\n")], "is empty"),
+    ("header only", [("a.csv", GOOD_HEADER.encode())], "header but no data rows"),
+    ("header and blank lines", [("a.csv", GOOD_HEADER.encode() + b"\n\n")], "no data rows"),
+    ("parquet named csv", [("a.csv", b"PAR1" + bytes(100) + b"PAR1")], "is not CSV text"),
+    ("csv named parquet", [("a.parquet", micro(*GOOD_ROWS))], "is not Parquet"),
+    ("csv named xpt", [("a.xpt", micro(*GOOD_ROWS))], "is not SAS transport"),
+    ("xlsx named csv", [("a.csv", b"PK\x03\x04" + bytes(200))], "Excel workbook"),
+    ("unsupported extension", [("a.xlsx", b"PK\x03\x04")], "'.xlsx' are not read"),
+    ("binary garbage", [("a.csv", RNG_GARBAGE)], "binary data"),
+    ("garbage parquet", [("a.parquet", b"PAR1" + RNG_GARBAGE)], "could not be read as Parquet"),
+    ("garbage xpt", [("a.xpt", b"HEADER RECORD*******LIBRARY" + bytes(60))], "SAS transport"),
+    ("xpt version 8", [("a.xpt", b"HEADER RECORD*******LIBV8 HEADER" + bytes(60))], "version 8"),
+    ("pipe delimiter", [("a.csv", b"age|sex|serum_b12_pmol_l\n30|male|300\n")], "separated by '|'"),
+    (
+        "mixed delimiters",
+        [("a.csv", b"age;sex;serum_b12_pmol_l\n30,male,300\n")],
+        "wrong delimiter",
+    ),
+    (
+        "single header, delimited data",
+        [("a.csv", b"serum_b12_pmol_l\n300;1\n")],
+        "wrong delimiter",
+    ),
+    (
+        "too many fields",
+        [("a.csv", micro(*GOOD_ROWS, "5,1,1,1000,30,male,omnivore,300,7"))],
+        "line 6 has 9 fields but the header has 8",
+    ),
+    (
+        "undecodable text",
+        [("a.csv", b"age,sex,serum_b12_pmol_l\n30,m\x81le,300\n")],
+        "unknown encoding",
+    ),
+    (
+        "duplicate column names",
+        [("a.csv", micro("1,30,31", header="id,age,age\n"))],
+        "duplicate column names 'age'",
+    ),
+    (
+        "unnamed column with values",
+        [("a.csv", micro("30,300,x", header="age,serum_b12_pmol_l,\n"))],
+        "no name in the header",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [pytest.param(files, expected, id=case) for case, files, expected in BAD_READS],
+)
+def test_unreadable_file_raises_input_error_naming_the_problem(files, expected):
+    assert_refused(files, expected)
+
+
+@pytest.mark.parametrize(
+    ("limit", "value", "content", "expected"),
+    [
+        # 2 KB limit, a 3,000-byte file.
+        ("MAX_BYTES", 2048, GOOD_HEADER.encode() + b"1" * 3000, "over the limit of"),
+        ("MAX_COLUMNS", 5, micro(*GOOD_ROWS), "8 columns, over the limit of 5"),
+        ("MAX_ROWS", 3, micro(*GOOD_ROWS), "more than 3 rows, the limit"),
+    ],
+)
+def test_limits_are_enforced_and_stated(monkeypatch, limit, value, content, expected, tmp_path):
+    monkeypatch.setattr(readers, limit, value)
+    frame = pd.read_csv(io.BytesIO(micro(*GOOD_ROWS)))
+    for name, data in [
+        ("a.csv", content),
+        ("a.parquet", parquet_bytes(frame) if limit != "MAX_BYTES" else None),
+        ("a.xpt", xpt_bytes(frame.rename(columns=lambda c: c[:8]), tmp_path, "a.xpt")),
+    ]:
+        if data is None or (limit == "MAX_BYTES" and name != "a.csv"):
+            continue
+        with pytest.raises(ingest.InputError) as info:
+            ingest.read_upload(name, data)
+        assert expected in str(info.value)
+
+
+def test_non_bytes_content_is_an_input_error():
+    with pytest.raises(ingest.InputError, match="expected the file's bytes"):
+        ingest.read_upload("a.csv", "age\n1\n")
+
+
+def test_blank_lines_are_recorded_and_row_numbers_stay_file_lines():
+    up = ingest.read_upload("a.csv", micro(GOOD_ROWS[0], "", GOOD_ROWS[1]))
+    assert list(up.frame.index) == [2, 4]
+    assert up.dropped.to_dict("records") == [{"file": "a.csv", "row": 3, "reason": "blank line"}]
+
+
+def test_trailing_delimiter_column_is_ignored_with_a_warning():
+    content = b"age;serum_b12_pmol_l;\n30;300;\n40;200;\n"
+    up = ingest.read_upload("a.csv", content)
+    assert list(up.frame.columns) == ["age", "serum_b12_pmol_l"]
+    assert any("no name and no values" in w for w in up.warnings)
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding", "delimiter", "decimal"),
+    [
+        (b"age,sex,serum_b12_pmol_l\n30,f\xc3\xa9minin,148.5\n", "utf-8", ",", "."),
+        (b"\xef\xbb\xbfage,sex,serum_b12_pmol_l\n30,x,148.5\n", "utf-8-sig", ",", "."),
+        (b"age;sex;serum_b12_pmol_l\n30;f\xe9minin;148,5\n", "latin-1", ";", ","),
+        (b"age;sex;serum_b12_pmol_l\n30;\x93x\x94;148,5\n", "cp1252", ";", ","),
+        (b"age\tsex\tserum_b12_pmol_l\n30\tx\t148.5\n", "utf-8", "\t", "."),
+        ("age\tsex\tserum_b12_pmol_l\n30\tx\t148,5\n".encode("utf-16"), "utf-16", "\t", ","),
+    ],
+)
+def test_text_encodings_delimiters_and_decimal_commas(content, encoding, delimiter, decimal):
+    up = ingest.read_upload("a.csv", content)
+    assert (up.encoding, up.delimiter, up.decimal) == (encoding, delimiter, decimal)
+    assert list(up.frame.columns) == ["age", "sex", "serum_b12_pmol_l"]
+    assert up.frame["serum_b12_pmol_l"].tolist() == [148.5]
+    assert up.fingerprint == ingest.fingerprint(content)
+    assert len(up.fingerprint) == 12
+
+
+def test_parquet_index_becomes_a_column():
+    frame = pd.DataFrame({"serum_b12_pmol_l": [300.0]}, index=pd.Index([7], name="respondent_id"))
+    buf = io.BytesIO()
+    frame.to_parquet(buf)
+    up = ingest.read_upload("a.parquet", buf.getvalue())
+    assert list(up.frame.columns) == ["respondent_id", "serum_b12_pmol_l"]
+    assert list(up.frame.index) == [1]
+
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=ANY_NAME, content=ANY_CONTENT)
+def test_any_bytes_give_an_upload_or_an_input_error(name, content):
+    """Whatever is uploaded, read_upload returns an Upload or raises InputError with at least
+    one problem sentence; any other exception fails the test (never a traceback on the page)."""
+    try:
+        upload = ingest.read_upload(name, content)
+    except ingest.InputError as err:
+        problems = err.problems
+    else:
+        assert isinstance(upload, ingest.Upload)
+        assert not upload.frame.empty
+        return
+    assert problems
+    assert all(isinstance(p, str) and p.strip() for p in problems)
