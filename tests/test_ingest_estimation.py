@@ -125,7 +125,7 @@ def test_estimate_standardized_leaves_out_unknown_ages():
     assert out["n"].tolist() == [4]
 
 
-def test_standardisation_needs_an_age_column():
+def test_standardization_needs_an_age_column():
     content = micro("1,300", "2,100", header="respondent_id,serum_b12_pmol_l\n")
     prepared = analyse([("a.csv", content)])
     for call in (lambda: ingest.survey_age_weights(prepared),

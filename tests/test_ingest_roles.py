@@ -47,7 +47,7 @@ def test_propose_mapping_by_name(columns, role, expected):
         ("cobalamin", "serum_b12", "pmol/L"),
     ],
 )
-def test_propose_mapping_recognises_biomarkers_and_units(column, biomarker, unit):
+def test_propose_mapping_recognizes_biomarkers_and_units(column, biomarker, unit):
     mapping = ingest.propose_mapping(pd.DataFrame({column: [1.0]}))
     assert mapping.biomarkers == {biomarker: ingest.BiomarkerColumn(column, unit)}
     assert mapping.notes[f"{biomarker}_value"].startswith(f"'{column}'")

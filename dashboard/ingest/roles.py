@@ -29,21 +29,7 @@ UNKNOWN_LABEL = schema.UNKNOWN_AGE_BAND
 
 # Multiply a value in the unit by the factor to get the biomarker's canonical unit
 # (schema.CANONICAL_UNITS). 1 pg/mL = 1 ng/L = 0.738 pmol/L of cobalamin (schema.PG_ML_TO_PMOL_L).
-UNIT_FACTORS: dict[str, dict[str, float]] = {
-    "serum_b12": {
-        "pmol/L": 1.0,
-        "pg/mL": schema.PG_ML_TO_PMOL_L,
-        "ng/L": schema.PG_ML_TO_PMOL_L,
-        "nmol/L": 1000.0,
-    },
-    "holotc": {
-        "pmol/L": 1.0,
-        "pg/mL": schema.PG_ML_TO_PMOL_L,
-        "ng/L": schema.PG_ML_TO_PMOL_L,
-        "nmol/L": 1000.0,
-    },
-    "mma": {"umol/L": 1.0, "nmol/L": 0.001},
-}
+UNIT_FACTORS: dict[str, dict[str, float]] = {b: schema.unit_factors(b) for b in VALUE_BIOMARKERS}
 UNIT_SLUGS: dict[str, str] = {
     "pmol/L": "pmol_l",
     "pg/mL": "pg_ml",

@@ -423,7 +423,7 @@ def _render_prevalence(results: pd.DataFrame, by: list[str], outcome: ingest.Out
     ui.render_downloads(results, "your-data-prevalence")
 
 
-def _render_standardised(prepared, by: list[str], view: state.State, outcome: ingest.Outcome,
+def _render_standardized(prepared, by: list[str], view: state.State, outcome: ingest.Outcome,
                          population: str, source: str) -> None:
     """Prevalence directly standardised to the chosen standard population (or the survey's)."""
     bands = ingest.parse_age_bands(view["bands"])
@@ -440,26 +440,26 @@ def _render_standardised(prepared, by: list[str], view: state.State, outcome: in
                 weights = stats.standard_weights_for_bands(ui.load_standard_populations(),
                                                            standard, bands)
                 standard_label = schema.STANDARD_POPULATIONS[standard]
-            standardised = ingest.estimate_standardized(prepared, std_by, weights)
+            standardized = ingest.estimate_standardized(prepared, std_by, weights)
         except DataError as err:
             ui.render_data_error(err)
             st.stop()
         except ValueError as err:
             st.warning(f"Cannot standardise to {standard}: {err}.", icon=":material/warning:")
-            standardised = None
-        if standardised is not None:
-            chart, x, colour = charts.bar_axes(standardised, std_by)
+            standardized = None
+        if standardized is not None:
+            chart, x, colour = charts.bar_axes(standardized, std_by)
             fig = charts.prevalence_bars_figure(
                 chart, charts.chart_title("Age-standardised prevalence", outcome.label, "%",
                                           population), x=x, colour=colour, source="survey",
                 subtitle=f"Direct standardisation to {standard_label} over bands {view['bands']}.")
             weights_text = ", ".join(f"{k} {v / sum(weights.values()):.1%}"
                                      for k, v in weights.items())
-            ui.render_figure(fig, charts.figure_table(standardised),
-                             key="yd_standardised_chart",
+            ui.render_figure(fig, charts.figure_table(standardized),
+                             key="yd_standardized_chart",
                              caption=f"Standard weights: {weights_text}. People without a known "
                              f"age band are left out. {source}")
-            ui.render_downloads(standardised, "your-data-age-standardised")
+            ui.render_downloads(standardized, "your-data-age-standardised")
 
 
 def _render_comparison(outcome: ingest.Outcome, results: pd.DataFrame, by: list[str]) -> None:
@@ -553,6 +553,6 @@ if results.empty:
     st.stop()
 _render_prevalence(results, by, outcome, population, source)
 st.subheader("Age-standardised prevalence")
-_render_standardised(prepared, by, view, outcome, population, source)
+_render_standardized(prepared, by, view, outcome, population, source)
 st.subheader("Compared with the published pooled estimates")
 _render_comparison(outcome, results, by)
