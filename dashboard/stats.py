@@ -1098,3 +1098,8 @@ def _intervals(result: dict[str, np.ndarray], ci: str, level: float) -> dict[str
         reliability=np.asarray(nchs_reliability(p, n_eff_kg, kg_low, kg_high, df), dtype=object),
     )
     return result
+
+
+
+# Meta-regression lives in its own module; re-exported so `stats` stays the statistics import.
+from dashboard.metareg import MetaRegression, logit_effects, meta_regression  # noqa: E402,F401
