@@ -210,7 +210,7 @@ def _gls(xtwx: np.ndarray, xtwy: np.ndarray, ytwy: float) -> _GLS:
     return _GLS(
         beta=beta,
         vcov=(vcov + vcov.T) / 2.0,
-        rss=float(ytwy - beta @ xtwy),
+        rss=max(float(ytwy - beta @ xtwy), 0.0),  # r'Wr >= 0; the subtraction may round below
         logdet_xtwx=float(2.0 * np.sum(np.log(np.diag(factor[0])))),
     )
 
