@@ -17,10 +17,11 @@ ArrayLike = Sequence[float] | np.ndarray | pd.Series
 
 METHODS: tuple[str, ...] = ("REML", "DL")
 TESTS: tuple[str, ...] = ("z", "knha")
-# Stop of the Fisher-scoring polish: the largest change of a variance component. Far tighter
-# than metafor's defaults, so that our fit is the REML optimum that R's optimizers approach.
-_POLISH_TOL = 1e-12
+# Stop of the scoring iterations: the largest change of a variance component, relative. Far
+# tighter than metafor's defaults, so that our fit is the REML optimum R's optimizers approach.
+_POLISH_TOL = 1e-10
 _POLISH_MAXITER = 200
+_LL_SLACK = 1e-13
 
 
 # --- effect sizes ------------------------------------------------------------------------------
@@ -117,28 +118,18 @@ def logit_effects(
 
 
 @dataclass(frozen=True)
-class _Bucket:
-    """Outermost-level blocks of one size, stacked so numpy handles them in one call.
-
-    ``rows`` maps block positions to estimates; ``same[j]`` is 1 where two estimates of a
-    block share their level-j random effect (Z_j Z_j' restricted to the block).
-    """
-
-    rows: np.ndarray  # (B, n) int
-    y: np.ndarray  # (B, n)
-    v: np.ndarray  # (B, n)
-    X: np.ndarray  # (B, n, p)
-    same: np.ndarray  # (L, B, n, n)
-
-
-@dataclass(frozen=True)
 class _Model:
+    """Data of a fit and its nesting: ``codes[j]`` is each estimate's group at level j
+    (groups numbered in the sorted order of their ids) and ``parents[j]`` each level-j
+    group's group at level j - 1 (``parents[0]`` is unused)."""
+
     y: np.ndarray
     v: np.ndarray
     X: np.ndarray
-    codes: np.ndarray  # (L, k) int: nested group of each estimate at each level
+    codes: np.ndarray  # (L, k) int
+    parents: tuple[np.ndarray, ...]
+    sizes: tuple[int, ...]  # number of groups per level
     ids: tuple[tuple[str, ...], ...]  # per level, the group ids ("outer/inner") by code
-    buckets: tuple[_Bucket, ...]
     logdet_xtx: float
 
 
@@ -153,34 +144,25 @@ def _nested_codes(
     codes = np.empty((len(labels), k), dtype=np.int64)
     ids = []
     for j in range(len(labels)):
-        keys = list(range(j + 1))
-        grouped = frame.groupby(keys, sort=True)
+        grouped = frame.groupby(list(range(j + 1)), sort=True)
         codes[j] = grouped.ngroup().to_numpy()
-        names = grouped.size().index
         ids.append(
             tuple("/".join(str(part) for part in (key if isinstance(key, tuple) else (key,)))
-                  for key in names)
+                  for key in grouped.size().index)
         )
     return codes, tuple(ids)
 
 
-def _build_model(y: np.ndarray, v: np.ndarray, X: np.ndarray, codes: np.ndarray,
+def _build_model(y: np.ndarray, v: np.ndarray, X: np.ndarray, codes: np.ndarray,  # noqa: N803
                  ids: tuple[tuple[str, ...], ...]) -> _Model:
-    k, p = X.shape
-    outer = codes[0]
-    order = np.argsort(outer, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(outer[order]) != 0])
-    blocks = np.split(order, starts[1:])
-    by_size: dict[int, list[np.ndarray]] = {}
-    for block in blocks:
-        by_size.setdefault(len(block), []).append(block)
-    buckets = []
-    for rows in (np.stack(group) for group in by_size.values()):
-        block_codes = codes[:, rows]  # (L, B, n)
-        same = (block_codes[:, :, :, None] == block_codes[:, :, None, :]).astype(float)
-        buckets.append(_Bucket(rows=rows, y=y[rows], v=v[rows], X=X[rows], same=same))
+    sizes = tuple(len(level_ids) for level_ids in ids)
+    parents = [np.zeros(sizes[0], dtype=np.int64)]
+    for j in range(1, len(codes)):
+        parent = np.zeros(sizes[j], dtype=np.int64)
+        parent[codes[j]] = codes[j - 1]
+        parents.append(parent)
     _, logdet_xtx = np.linalg.slogdet(X.T @ X)
-    return _Model(y=y, v=v, X=X, codes=codes, ids=ids, buckets=tuple(buckets),
+    return _Model(y=y, v=v, X=X, codes=codes, parents=tuple(parents), sizes=sizes, ids=ids,
                   logdet_xtx=float(logdet_xtx))
 
 
@@ -216,107 +198,166 @@ def _gls(xtwx: np.ndarray, xtwy: np.ndarray, ytwy: float) -> _GLS:
 
 
 @dataclass(frozen=True)
+class _Pass:
+    """What one sweep of the nesting yields for the columns of B (W = M^-1 throughout)."""
+
+    logdet_m: float
+    btwb: np.ndarray  # B'WB
+    one_w_one: tuple[np.ndarray, ...] | None  # per level j, 1_g'W1_g for each group g
+    one_w_b: tuple[np.ndarray, ...] | None  # per level j, 1_g'WB (groups x columns)
+
+
+def _sweep(model: _Model, sigma2: np.ndarray, B: np.ndarray, groups: bool) -> _Pass:  # noqa: N803
+    """Exact products with ``W = (V + sum_j sigma2_j Z_j Z_j')^-1`` for nested random intercepts.
+
+    A group's covariance is its children's block-diagonal covariance D plus a rank-one
+    ``sigma2 11'``, so by the Sherman-Morrison-Woodbury identity its inverse is
+    ``D^-1 - kappa D^-1 1 1'D^-1`` with ``kappa = sigma2 / (1 + sigma2 1'D^-1 1)`` and its
+    log-determinant ``log|D| + log(1 + sigma2 1'D^-1 1)``. Sweeping from the estimates out to
+    the outermost level gives log|M| and B'WB; a sweep back in gives every group's 1_g'W1_g
+    and 1_g'WB under the full W. Cost O(k L^2) vector operations: no k x k (or block) matrix
+    is formed, so a fit on thousands of estimates stays in milliseconds.
+    """
+    n_levels = len(sigma2)
+    c_child = 1.0 / model.v  # 1'W1 of each child: at the bottom, the estimates
+    u_child = B / model.v[:, None]  # 1'WB of each child
+    btwb = B.T @ u_child
+    logdet = float(np.sum(np.log(model.v)))
+    own: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None]
+    own = [None] * n_levels
+    for j in range(n_levels - 1, -1, -1):
+        child_group = model.codes[j] if j == n_levels - 1 else model.parents[j + 1]
+        size = model.sizes[j]
+        c_d = np.bincount(child_group, weights=c_child, minlength=size)
+        u_d = np.stack([np.bincount(child_group, weights=u_child[:, col], minlength=size)
+                        for col in range(B.shape[1])], axis=1)
+        delta = 1.0 + sigma2[j] * c_d
+        kappa = sigma2[j] / delta
+        logdet += float(np.sum(np.log(delta)))
+        btwb -= np.einsum("g,gp,gq->pq", kappa, u_d, u_d)
+        c_child, u_child = c_d / delta, u_d / delta[:, None]
+        own[j] = (c_child, u_child, kappa, delta, u_d)
+    if not groups:
+        return _Pass(logdet_m=logdet, btwb=btwb, one_w_one=None, one_w_b=None)
+    one_w_one, one_w_b = [], []
+    for j in range(n_levels):
+        c_g, u_g, _, _, _ = own[j]
+        h, f, g = c_g.copy(), u_g.copy(), c_g.copy()
+        ancestor = np.arange(model.sizes[j])
+        for m in range(j - 1, -1, -1):
+            ancestor = model.parents[m + 1][ancestor]
+            _, _, kappa_a, delta_a, u_d_a = own[m]
+            f -= (kappa_a[ancestor] * g)[:, None] * u_d_a[ancestor]
+            h -= kappa_a[ancestor] * g**2
+            g = g / delta_a[ancestor]
+        one_w_one.append(h)
+        one_w_b.append(f)
+    return _Pass(logdet_m=logdet, btwb=btwb, one_w_one=tuple(one_w_one), one_w_b=tuple(one_w_b))
+
+
+@dataclass(frozen=True)
 class _Eval:
     loglik: float
     gls: _GLS
     grad: np.ndarray | None = None
     info: np.ndarray | None = None
-    py: np.ndarray | None = None  # P y per estimate (k,)
-    wx: np.ndarray | None = None  # W X per estimate (k, p)
-    diag_ws: np.ndarray | None = None  # diag(W Z_j Z_j') per estimate (L, k)
+    one_py: tuple[np.ndarray, ...] | None = None  # per level, 1_g'Py for each group
+    one_p_one: tuple[np.ndarray, ...] | None = None  # per level, 1_g'P1_g for each group
 
 
 def _evaluate(model: _Model, sigma2: np.ndarray, derivatives: int = 0) -> _Eval:
     """REML restricted log-likelihood at ``sigma2``, with its gradient (derivatives >= 1) and
-    expected (Fisher) information (derivatives >= 2), block by outermost level.
+    average information matrix (derivatives >= 2).
 
-    ``M = V + sum_j sigma2_j Z_j Z_j'`` is block-diagonal by the outermost level, so its
-    inverse W, log-determinant and all cross-products are summed over blocks. The likelihood
-    is metafor's (REMLf = TRUE): ``-(k-p)/2 log 2pi + 1/2 log|X'X| - 1/2 log|M|
-    - 1/2 log|X'WX| - 1/2 r'Wr``.
+    The likelihood is metafor's (REMLf = TRUE): ``-(k-p)/2 log 2pi + 1/2 log|X'X|
+    - 1/2 log|M| - 1/2 log|X'WX| - 1/2 r'Wr``; its gradient
+    ``(y'P Z_j Z_j' P y - tr(P Z_j Z_j')) / 2`` (Harville 1977) with
+    ``P = W - W X (X'WX)^-1 X' W``; the average information
+    ``(y'P Z_j Z_j' P Z_k Z_k' P y) / 2`` (Gilmour, Thompson & Cullis 1995), the mean of the
+    observed and expected information at the optimum.
     """
     k, p = model.X.shape
     n_levels = len(sigma2)
-    xtwx = np.zeros((p, p))
-    xtwy = np.zeros(p)
-    ytwy = 0.0
-    logdet_m = 0.0
-    parts = []
-    for b in model.buckets:
-        m = np.einsum("j,jbnm->bnm", sigma2, b.same)
-        idx = np.arange(m.shape[1])
-        m[:, idx, idx] += b.v
-        try:
-            chol = np.linalg.cholesky(m)
-        except np.linalg.LinAlgError:
-            return _Eval(loglik=-math.inf, gls=_GLS(np.full(p, np.nan), np.full((p, p), np.nan),
-                                                    math.nan, math.nan))
-        logdet_m += 2.0 * float(np.sum(np.log(chol[:, idx, idx])))
-        w = np.linalg.inv(m)
-        w = (w + np.swapaxes(w, 1, 2)) / 2.0
-        wx = w @ b.X
-        wy = np.einsum("bnm,bm->bn", w, b.y)
-        xtwx += np.einsum("bnp,bnq->pq", b.X, wx)
-        xtwy += np.einsum("bnp,bn->p", wx, b.y)
-        ytwy += float(np.einsum("bn,bn->", wy, b.y))
-        parts.append((b, w, wx, wy))
-    gls = _gls(xtwx, xtwy, ytwy)
+    sweep = _sweep(model, sigma2, np.column_stack([model.X, model.y]), groups=derivatives >= 1)
+    btwb = sweep.btwb
+    gls = _gls(btwb[:p, :p], btwb[:p, p], float(btwb[p, p]))
     loglik = (
         -0.5 * (k - p) * math.log(2.0 * math.pi)
         + 0.5 * model.logdet_xtx
-        - 0.5 * logdet_m
+        - 0.5 * sweep.logdet_m
         - 0.5 * gls.logdet_xtwx
         - 0.5 * gls.rss
     )
     if derivatives == 0:
         return _Eval(loglik=loglik, gls=gls)
     a = gls.vcov
-    tr_ws = np.zeros(n_levels)
-    quad = np.zeros(n_levels)
-    q = np.zeros((n_levels, p, p))
-    t = np.zeros((n_levels, n_levels))
-    r = np.zeros((n_levels, n_levels, p, p))
-    py = np.empty(k)
-    wx_rows = np.empty((k, p))
-    diag_ws = np.empty((n_levels, k))
-    for b, w, wx, wy in parts:
-        # P y = W (y - X beta): the REML residuals.
-        pyb = wy - wx @ gls.beta
-        py[b.rows] = pyb
-        wx_rows[b.rows] = wx
-        ws = w[None] @ b.same  # (L, B, n, n) = W Z_j Z_j'
-        diag_ws[:, b.rows] = np.einsum("jbnn->jbn", ws)
-        tr_ws += np.einsum("jbnn->j", ws)
-        quad += np.einsum("bn,jbnm,bm->j", pyb, b.same, pyb)
-        swx = b.same @ wx[None]  # (L, B, n, p) = Z_j Z_j' W X
-        q += np.einsum("bnp,jbnq->jpq", wx, swx)
-        if derivatives >= 2:
-            t += np.einsum("jbnm,kbmn->jk", ws, ws)
-            wswx = w[None] @ swx
-            r += np.einsum("jbnp,kbnq->jkpq", swx, wswx)
-    # d ll / d sigma2_j = -tr(P Z_j Z_j')/2 + y'P Z_j Z_j' P y/2 (Harville 1977).
-    tr_ps = tr_ws - np.einsum("pq,jqp->j", a, q)
-    grad = 0.5 * (quad - tr_ps)
+    one_py, one_p_one = [], []
+    grad = np.empty(n_levels)
+    for j in range(n_levels):
+        fx, fy = sweep.one_w_b[j][:, :p], sweep.one_w_b[j][:, p]
+        one_py.append(fy - fx @ gls.beta)  # 1_g'W(y - X beta) = 1_g'Py
+        one_p_one.append(sweep.one_w_one[j] - np.einsum("gp,pq,gq->g", fx, a, fx))
+        grad[j] = 0.5 * (float(np.sum(one_py[j] ** 2)) - float(np.sum(one_p_one[j])))
     info = None
     if derivatives >= 2:
-        # E[-d2 ll] = tr(P Z_j Z_j' P Z_k Z_k')/2 with P = W - W X A X' W expanded.
-        aq = a[None] @ q
-        info = 0.5 * (
-            t
-            - 2.0 * np.einsum("pq,jkqp->jk", a, r)
-            + np.einsum("jpq,kqp->jk", aq, aq)
-        )
-    return _Eval(loglik=loglik, gls=gls, grad=grad, info=info, py=py, wx=wx_rows,
-                 diag_ws=diag_ws)
+        # x_j = Z_j Z_j' P y; AI_jk = x_j' P x_k / 2 from one more sweep with B = [X, x_1..x_L].
+        xs = np.column_stack([one_py[j][model.codes[j]] for j in range(n_levels)])
+        cross = _sweep(model, sigma2, np.column_stack([model.X, xs]), groups=False).btwb
+        wx_x = cross[:p, p:]
+        info = 0.5 * (cross[p:, p:] - wx_x.T @ a @ wx_x)
+    return _Eval(loglik=loglik, gls=gls, grad=grad, info=info, one_py=tuple(one_py),
+                 one_p_one=tuple(one_p_one))
+
+
+def _scoring(model: _Model, start: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Projected scoring with the average information and step-halving.
+
+    Returns the components and whether it converged: the scoring step on the components
+    that are positive or pushed upwards solves its equations and moves no component by more
+    than 1e-10 (relative), so the Karush-Kuhn-Tucker conditions hold at the boundary 0.
+    """
+    sigma2 = np.maximum(np.asarray(start, dtype=float), 0.0)
+    current = _evaluate(model, sigma2, derivatives=2)
+    for _ in range(_POLISH_MAXITER):
+        free = (sigma2 > 0.0) | (current.grad > 0.0)
+        if not free.any():
+            return sigma2, True
+        info, grad = current.info[np.ix_(free, free)], current.grad[free]
+        step = np.zeros_like(sigma2)
+        step[free] = np.linalg.lstsq(info, grad, rcond=None)[0]
+        if np.linalg.norm(info @ step[free] - grad) > 1e-6 * np.linalg.norm(grad) + 1e-12:
+            return sigma2, False  # singular information (e.g. no residual variation)
+        full = float(np.max(np.abs(np.maximum(sigma2 + step, 0.0) - sigma2)))
+        size = max(1e-8, float(np.max(sigma2)))
+        if full <= _POLISH_TOL * size:
+            return sigma2, True
+        scale = 1.0
+        while True:
+            candidate = np.maximum(sigma2 + scale * step, 0.0)
+            trial = _evaluate(model, candidate, derivatives=2)
+            # Near the optimum the likelihood is flat to rounding; the gradient still steers.
+            if trial.loglik >= current.loglik - _LL_SLACK * max(1.0, abs(current.loglik)):
+                break
+            scale /= 2.0
+            if scale < 1e-6:
+                # No ascent left along a step this small: rounding, not a missed optimum.
+                return sigma2, full <= 1e-6 * size
+        sigma2, current = candidate, trial
+    return sigma2, False
 
 
 def _fit_reml(model: _Model, start: np.ndarray) -> np.ndarray:
     """Variance components maximising the REML likelihood, each >= 0.
 
-    L-BFGS-B on the components themselves (not their logarithms, so that a component can
-    reach its boundary 0 exactly) with the analytic gradient, then projected Fisher scoring
-    with step-halving until no component moves by more than 1e-12.
+    Average-information scoring (Gilmour, Thompson & Cullis 1995) on the components
+    themselves, not their logarithms, so that a component can reach its boundary 0 exactly;
+    near the optimum it converges like Newton's method in a handful of steps. Should it stall
+    (singular information, as when the estimates do not vary), L-BFGS-B with the analytic
+    gradient and bounds at 0 takes over and scoring polishes its answer.
     """
+    sigma2, converged = _scoring(model, start)
+    if converged:
+        return sigma2
 
     def objective(s: np.ndarray) -> tuple[float, np.ndarray]:
         e = _evaluate(model, s, derivatives=1)
@@ -328,33 +369,9 @@ def _fit_reml(model: _Model, start: np.ndarray) -> np.ndarray:
         objective, start, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * len(start),
         options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10},
     )
-    sigma2 = np.maximum(np.asarray(result.x, dtype=float), 0.0)
-    current = _evaluate(model, sigma2, derivatives=2)
-    for _ in range(_POLISH_MAXITER):
-        free = (sigma2 > 0.0) | (current.grad > 0.0)
-        if not free.any():
-            break
-        step = np.zeros_like(sigma2)
-        try:
-            step[free] = np.linalg.solve(current.info[np.ix_(free, free)], current.grad[free])
-        except np.linalg.LinAlgError:
-            break
-        scale = 1.0
-        improved = False
-        while scale > 1e-6:
-            candidate = np.maximum(sigma2 + scale * step, 0.0)
-            trial = _evaluate(model, candidate, derivatives=2)
-            if trial.loglik >= current.loglik:
-                improved = True
-                break
-            scale /= 2.0
-        if not improved:
-            break
-        moved = float(np.max(np.abs(candidate - sigma2)))
-        sigma2, current = candidate, trial
-        if moved <= _POLISH_TOL * max(1.0, float(np.max(sigma2))):
-            break
-    return sigma2
+    polished, _ = _scoring(model, np.maximum(result.x, 0.0))
+    best = max((polished, sigma2), key=lambda s: _evaluate(model, s).loglik)
+    return np.asarray(best, dtype=float)
 
 
 # --- the result --------------------------------------------------------------------------------
@@ -498,17 +515,9 @@ class MetaRegression:
                 raise ValueError(f"level must be between 0 and {len(self.levels) - 1}, got {level}")
         model = self._model
         e = _evaluate(model, self.sigma2, derivatives=1)
-        codes = model.codes[j]
-        groups = len(model.ids[j])
         s2 = float(self.sigma2[j])
-        blup = s2 * np.bincount(codes, weights=e.py, minlength=groups)
-        # 1_g' P 1_g = 1_g' W 1_g - (X' W 1_g)' A (X' W 1_g)
-        one_w_one = np.bincount(codes, weights=e.diag_ws[j], minlength=groups)
-        xw1 = np.column_stack(
-            [np.bincount(codes, weights=e.wx[:, c], minlength=groups) for c in range(self.p)]
-        )
-        one_p_one = one_w_one - np.einsum("gp,pq,gq->g", xw1, e.gls.vcov, xw1)
-        variance = np.maximum(s2 - s2**2 * one_p_one, 0.0)
+        blup = s2 * e.one_py[j]
+        variance = np.maximum(s2 - s2**2 * e.one_p_one[j], 0.0)
         blup[np.abs(blup) < 100 * np.finfo(float).eps] = 0.0
         return pd.DataFrame({"id": list(model.ids[j]), "blup": blup, "se": np.sqrt(variance)})
 
@@ -597,12 +606,14 @@ def meta_regression(
     t tests (the variance-covariance matrix times the weighted residual mean square
     ``r'Wr / (k - p)``, not truncated at 1).
 
-    Variance components are REML estimates (exact optimum of the restricted likelihood,
-    components at 0 allowed), or for ``random=None`` DerSimonian-Laird's moment estimator
-    ``max(0, (QE - (k - p)) / tr P)``. I2 (percent) is ``100 tau2 / (tau2 + s2)`` with the
-    typical within-study variance ``s2 = (k - p) / tr P`` of the fixed-effects weights; R2
-    (percent) is the proportional reduction of tau2 against the intercept-only model fitted
-    the same way, ``max(0, 100 (tau2_0 - tau2) / tau2_0)`` (0 when ``tau2_0`` is 0).
+    Variance components are REML estimates (the optimum of the restricted likelihood to about
+    1e-10 relative, components at 0 allowed; found by average-information scoring over exact
+    Sherman-Morrison-Woodbury sweeps of the nesting, so no k x k matrix is formed), or for
+    ``random=None`` DerSimonian-Laird's moment estimator ``max(0, (QE - (k - p)) / tr P)``.
+    I2 (percent) is ``100 tau2 / (tau2 + s2)`` with the typical within-study variance
+    ``s2 = (k - p) / tr P`` of the fixed-effects weights; R2 (percent) is the proportional
+    reduction of tau2 against the intercept-only model fitted the same way,
+    ``max(0, 100 (tau2_0 - tau2) / tau2_0)`` (0 when ``tau2_0`` is 0).
 
     Parameters
     ----------
@@ -629,7 +640,8 @@ def meta_regression(
     McCulloch CE (1992). Variance Components, ch. 6. Knapp G, Hartung J (2003). Improved tests
     for a random effects meta-regression with a single covariate. Stat Med 22:2693-2710.
     Raudenbush SW (2009). Analyzing effect sizes: random-effects models. In: The Handbook of
-    Research Synthesis and Meta-Analysis, 2nd ed., 295-315. Higgins JPT, Thompson SG (2002).
+    Research Synthesis and Meta-Analysis, 2nd ed., 295-315. Gilmour AR, Thompson R, Cullis BR
+    (1995). Average information REML. Biometrics 51:1440-1450. Higgins JPT, Thompson SG (2002).
     Quantifying heterogeneity in a meta-analysis. Stat Med 21:1539-1558.
     """
     level = float(level)

@@ -377,3 +377,63 @@ def test_predict_and_ranef_reject_bad_input(mv_fit):
         mv_fit.ranef("district")
     with pytest.raises(ValueError, match="level must be between 0 and 3"):
         mv_fit.ranef(4)
+
+
+def dense_reml(y, v, x, labels, sigma2):
+    """The REML likelihood from the k x k marginal covariance, as metafor's .ll.rma.mv."""
+    k, p = x.shape
+    keys = ["/".join(map(str, parts)) for parts in zip(*labels, strict=True)]
+    m = np.diag(v)
+    zs = []
+    for j, s2 in enumerate(sigma2):
+        level_keys = np.array(["/".join(map(str, parts)) for parts in zip(*labels[: j + 1],
+                                                                          strict=True)])
+        ids = sorted(set(level_keys))
+        z = (level_keys[:, None] == np.array(ids)[None, :]).astype(float)
+        zs.append((ids, z))
+        m += s2 * z @ z.T
+    w = np.linalg.inv(m)
+    a = np.linalg.inv(x.T @ w @ x)
+    beta = a @ x.T @ w @ y
+    r = y - x @ beta
+    loglik = (-0.5 * (k - p) * math.log(2 * math.pi) + 0.5 * np.linalg.slogdet(x.T @ x)[1]
+              - 0.5 * np.linalg.slogdet(m)[1] - 0.5 * np.linalg.slogdet(x.T @ w @ x)[1]
+              - 0.5 * r @ w @ r)
+    pmat = w - w @ x @ a @ x.T @ w
+    assert len(keys) == k
+    return loglik, beta, a, [(ids, s2 * z.T @ w @ r, s2 - s2**2 * np.diag(z.T @ pmat @ z))
+                             for (ids, z), s2 in zip(zs, sigma2, strict=True)]
+
+
+def test_nested_sweep_equals_the_dense_computation_and_is_an_optimum():
+    # Unbalanced nesting (1, 3 and 2 countries per region; 1-3 studies; 1-3 estimates),
+    # country labels repeating across regions: the O(k) sweep against k x k matrices.
+    rng = np.random.default_rng(11)
+    rows = []
+    for region, countries in (("R1", 1), ("R2", 3), ("R3", 2)):
+        for c in range(countries):
+            for s in range(rng.integers(1, 4)):
+                rows += [(region, f"C{c}", f"S{s}", e) for e in range(rng.integers(1, 4))]
+    labels = [np.array(col, dtype=object) for col in zip(*rows, strict=True)]
+    k = len(rows)
+    x = np.column_stack([np.ones(k), rng.normal(size=k)])
+    y = 0.5 * x[:, 1] + rng.normal(scale=0.6, size=k)
+    v = rng.uniform(0.02, 0.3, size=k)
+    fit = metareg.meta_regression(y, v, x[:, 1:], random=labels)
+    loglik, beta, vcov, blups = dense_reml(y, v, x, labels, fit.sigma2)
+    assert fit.loglik == pytest.approx(loglik, rel=1e-10)
+    assert fit.beta == pytest.approx(beta, rel=1e-8)
+    assert fit.vcov == pytest.approx(vcov, rel=1e-8)
+    for j, (ids, blup, var) in enumerate(blups):
+        got = fit.ranef(j)
+        assert got["id"].tolist() == ids
+        assert got["blup"].to_numpy() == pytest.approx(blup, rel=1e-7, abs=1e-12)
+        assert got["se"].to_numpy() == pytest.approx(np.sqrt(np.maximum(var, 0)), rel=1e-7,
+                                                     abs=1e-12)
+    # No feasible nudge of a component raises the dense likelihood.
+    h = 1e-4 * float(np.max(fit.sigma2))
+    for j in range(len(fit.sigma2)):
+        for sign in (1.0, -1.0):
+            nudged = fit.sigma2.copy()
+            nudged[j] = max(0.0, nudged[j] + sign * h)
+            assert dense_reml(y, v, x, labels, nudged)[0] <= fit.loglik + 1e-10
