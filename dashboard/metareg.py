@@ -19,8 +19,9 @@ METHODS: tuple[str, ...] = ("REML", "DL")
 TESTS: tuple[str, ...] = ("z", "knha")
 # Stop of the scoring iterations: the largest change of a variance component, relative. Far
 # tighter than metafor's defaults, so that our fit is the REML optimum R's optimizers approach.
-_POLISH_TOL = 1e-10
-_POLISH_MAXITER = 200
+_SCORING_TOL = 1e-10
+_SCORING_MAXITER = 200
+# Likelihood decrease a scoring step may show from rounding alone (relative).
 _LL_SLACK = 1e-13
 
 
@@ -318,7 +319,7 @@ def _scoring(model: _Model, start: np.ndarray) -> tuple[np.ndarray, bool]:
     """
     sigma2 = np.maximum(np.asarray(start, dtype=float), 0.0)
     current = _evaluate(model, sigma2, derivatives=2)
-    for _ in range(_POLISH_MAXITER):
+    for _ in range(_SCORING_MAXITER):
         free = (sigma2 > 0.0) | (current.grad > 0.0)
         if not free.any():
             return sigma2, True
@@ -329,7 +330,7 @@ def _scoring(model: _Model, start: np.ndarray) -> tuple[np.ndarray, bool]:
             return sigma2, False  # singular information (e.g. no residual variation)
         full = float(np.max(np.abs(np.maximum(sigma2 + step, 0.0) - sigma2)))
         size = max(1e-8, float(np.max(sigma2)))
-        if full <= _POLISH_TOL * size:
+        if full <= _SCORING_TOL * size:
             return sigma2, True
         scale = 1.0
         while True:

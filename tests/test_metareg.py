@@ -437,3 +437,15 @@ def test_nested_sweep_equals_the_dense_computation_and_is_an_optimum():
             nudged = fit.sigma2.copy()
             nudged[j] = max(0.0, nudged[j] + sign * h)
             assert dense_reml(y, v, x, labels, nudged)[0] <= fit.loglik + 1e-10
+
+
+def test_knha_prediction_at_the_reference_row_is_the_intercept_interval(knha_fit):
+    # With every moderator 0 the prediction is the intercept, so its interval is the
+    # Knapp-Hartung interval of the intercept (t with 105 df), back-transformed:
+    # R: predict(fit_knha, newmods=rep(0, 8), transf=transf.ilogit)
+    row = knha_fit.predict(np.zeros(8)).iloc[0]
+    assert row["ci_low"] == pytest.approx(1 / (1 + math.exp(-COEF["knha_ci_low"][0])), rel=1e-6)
+    assert row["ci_high"] == pytest.approx(1 / (1 + math.exp(-COEF["knha_ci_high"][0])), rel=1e-6)
+    t = sps.t.ppf(0.975, 105)
+    half = t * math.sqrt(knha_fit.se[0] ** 2 + knha_fit.sigma2[0])
+    assert row["pi_low"] == pytest.approx(1 / (1 + math.exp(-(knha_fit.beta[0] - half))))
