@@ -242,17 +242,6 @@ class PooledEstimate:
     logit_se: float
 
 
-def _logit_effects(cases: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Log-odds and sampling variances as metafor's escalc(measure="PLO") with its defaults
-    (add=1/2, to="only0": the 0.5 is added only to studies with a zero cell)."""
-    zero_cell = (cases == 0) | (cases == n)
-    x = np.where(zero_cell, cases + 0.5, cases)
-    m = np.where(zero_cell, n + 1.0, n)
-    y = np.log(x / (m - x))
-    v = 1.0 / x + 1.0 / (m - x)
-    return y, v
-
-
 def _reml_tau2(y: np.ndarray, v: np.ndarray) -> float:
     """REML tau^2 by Fisher scoring, step for step as metafor's rma.uni (intercept-only).
 
@@ -349,7 +338,7 @@ def pool_prevalence(
     k = len(x)
     if k == 0:
         raise ValueError("pool_prevalence needs at least one study")
-    y, v = _logit_effects(x, m)
+    y, v = logit_effects(x, m)  # escalc(measure="PLO"): one home, in metareg
     w0 = 1.0 / v
     sw0 = w0.sum()
     q = float(np.sum(w0 * (y - np.sum(w0 * y) / sw0) ** 2)) if k > 1 else 0.0
@@ -1092,3 +1081,8 @@ def _intervals(result: dict[str, np.ndarray], ci: str, level: float) -> dict[str
         reliability=np.asarray(nchs_reliability(p, n_eff_kg, kg_low, kg_high, df), dtype=object),
     )
     return result
+
+
+
+# Meta-regression lives in its own module; re-exported so `stats` stays the statistics import.
+from dashboard.metareg import MetaRegression, logit_effects, meta_regression  # noqa: E402,F401
