@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from dashboard import schema, stats
+from dashboard import evidence, schema, stats
 from dashboard.format import format_interval_brief, format_percent_brief
 from dashboard.frames import require_columns as _require_columns
 
@@ -28,6 +28,7 @@ POOLED_COLUMNS: tuple[str, ...] = (
     "i2",
     "q",
     "k",
+    "n_estimates",
     "n_total",
     "cases_total",
     "reliability",
@@ -138,7 +139,7 @@ def filter_studies(
 
     for column, values, allowed in (
         ("sex", sexes, schema.SEXES),
-        ("age_band", age_bands, (*schema.AGE_BAND_LABELS, schema.UNKNOWN_AGE_BAND)),
+        ("age_band", age_bands, schema.STUDY_AGE_BANDS),
         ("diet_group", diet_groups, schema.STUDY_DIET_GROUPS),
         ("supplement_users", supplement_users, schema.SUPPLEMENT_USE),
     ):
@@ -272,12 +273,26 @@ def _n_eff(estimate: float, logit_se: float, n_total: float) -> float:
     return float(min(n_total, 1.0 / (logit_se**2 * estimate * (1 - estimate))))
 
 
+def _variance_counts(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Cases and n that give each row its sampling variance: prevalence x n_effective out of
+    n_effective where a published interval gives the effective n (a survey's design effect),
+    else the counts."""
+    cases = rows["cases"].to_numpy(dtype=float)
+    n = rows["n"].to_numpy(dtype=float)
+    if "n_effective_basis" not in rows:
+        return cases, n
+    from_ci = (rows["n_effective_basis"] == "published CI").to_numpy(dtype=bool)
+    n_eff = pd.to_numeric(rows["n_effective"], errors="coerce").to_numpy(dtype=float)
+    p = pd.to_numeric(rows["prevalence"], errors="coerce").to_numpy(dtype=float)
+    return np.where(from_ci, p * n_eff, cases), np.where(from_ci, n_eff, n)
+
+
 def _pool(rows: pd.DataFrame, method: str, level: float) -> dict:
     # A plain table has no studies: its rows are named by their labels.
     ids = rows["study_id"] if "study_id" in rows else rows.index.to_series()
     cases = rows["cases"].to_numpy(dtype=float)
     n = rows["n"].to_numpy(dtype=float)
-    est = stats.pool_prevalence(cases, n, method=method, level=level)
+    est = stats.pool_prevalence(*_variance_counts(rows), method=method, level=level)
     n_total = float(n.sum())
     reliability = stats.nchs_reliability(
         np.array([est.estimate]),
@@ -295,7 +310,8 @@ def _pool(rows: pd.DataFrame, method: str, level: float) -> dict:
         "tau2": est.tau2,
         "i2": est.i2,
         "q": est.q,
-        "k": int(est.k),
+        "k": evidence.count_samples(rows) if "sample_id" in rows else int(est.k),
+        "n_estimates": int(est.k),
         "n_total": int(n_total),
         "cases_total": int(cases.sum()),
         "reliability": str(np.asarray(reliability, dtype=object).ravel()[0]),
@@ -308,7 +324,7 @@ def _pool(rows: pd.DataFrame, method: str, level: float) -> dict:
 def _sort_key(column: str):
     """Order groups as the vocabularies do (age bands young to old, diets by animal intake)."""
     orders = {
-        "age_band": (*schema.AGE_BAND_LABELS, schema.UNKNOWN_AGE_BAND),
+        "age_band": schema.STUDY_AGE_BANDS,
         "diet_group": schema.STUDY_DIET_GROUPS,
         "sex": schema.SEXES,
         "status": schema.STATUSES,
@@ -332,16 +348,19 @@ def pool_groups(
     ``rma(measure="PLO")``; DerSimonian & Laird 1986 or REML, Viechtbauer 2005), using only
     rows with ``usable_for == "pooling"`` (they report n and cases). The frame must hold one
     definition and one status among those rows: pooling across cut-offs is meaningless, so a
-    mix raises ValueError. Several rows of one study can fall into one group (for example its
-    women and its men): they are pooled as separate strata, which counts that study more than
-    once in k. ``reliability`` is the NCHS flag (Parker et al. 2017) of the pooled estimate
-    with effective n = p(1-p)/se(p)^2, capped at n_total. Columns: [*by, estimate, ci_low,
-    ci_high, pi_low, pi_high, tau2, i2, q, k, n_total, cases_total, reliability, study_ids,
-    logit, logit_se].
+    mix raises ValueError. Each group pools a set of estimates that counts nobody twice
+    (``evidence.non_overlapping``: a study's whole estimate where it can be pooled, else its
+    subgroups; one publication per sample; no repeated measurement of the same people). ``k``
+    counts independent studies (samples), ``n_estimates`` the estimates pooled; a study's
+    disjoint subgroups enter as separate estimates. Each estimate's sampling variance comes
+    from its effective n where a published interval gives one (``n_effective``), else from
+    cases and n; ``n_total`` and ``cases_total`` sum the people examined. ``reliability`` is
+    the NCHS flag (Parker et al. 2017) of the pooled estimate with effective n =
+    p(1-p)/se(p)^2, capped at n_total. Columns: [*by, *POOLED_COLUMNS].
     """
     by = list(by)
     _require_columns(studies, by, "studies frame")
-    return _pool_by(_pooling_rows(studies), by, method, level)
+    return _pool_by(_pooling_rows(studies), by, method, level, separate=True)
 
 
 def pool_table(
@@ -368,23 +387,31 @@ def pool_table(
     return _pool_by(table, by, method, level)
 
 
-def _pool_by(rows: pd.DataFrame, by: list[str], method: str, level: float) -> pd.DataFrame:
-    """One pooled row per group of ``rows`` (all pooled), in the vocabularies' order."""
+def _pool_by(rows: pd.DataFrame, by: list[str], method: str, level: float,
+             separate: bool = False) -> pd.DataFrame:
+    """One pooled row per group of ``rows``, in the vocabularies' order; with ``separate``
+    (study rows) each group first keeps only estimates that share no people."""
+
+    def pooled(group: pd.DataFrame) -> dict:
+        if separate:
+            group = evidence.non_overlapping(evidence.with_links(group))
+        return _pool(group, method, level)
+
     records = []
     if by:
         keys = rows[by].astype("object")
         for key, group in rows.groupby([keys[c] for c in by], sort=False, dropna=False):
             key = key if isinstance(key, tuple) else (key,)
-            records.append({**dict(zip(by, key, strict=True)), **_pool(group, method, level)})
+            records.append({**dict(zip(by, key, strict=True)), **pooled(group)})
     elif len(rows):
-        records.append(_pool(rows, method, level))
+        records.append(pooled(rows))
     out = pd.DataFrame(records, columns=[*by, *POOLED_COLUMNS])
     for column in by:
         key = _sort_key(column)
         if key is not None:
             out = out.sort_values(column, key=key, kind="stable")
-    return out.reset_index(drop=True).astype({"k": "int64", "n_total": "int64",
-                                              "cases_total": "int64"})
+    return out.reset_index(drop=True).astype({"k": "int64", "n_estimates": "int64",
+                                              "n_total": "int64", "cases_total": "int64"})
 
 
 # Groups an analyst's estimates share with the published pooled ones.
@@ -434,6 +461,7 @@ class PooledSubset:
     pi_low: float
     pi_high: float
     k: int
+    n_estimates: int
     n_total: int
     reliability: str
     definition: str
@@ -497,7 +525,9 @@ def pool_subset(
     r = pooled.iloc[0]
     rows = _pooling_rows(subset)
     definition = str(rows["definition"].iloc[0])
-    cited = rows.drop_duplicates("study_id").sort_values(["study_id"])
+    pooled_ids = set(str(r["study_ids"]).split(", "))
+    cited = rows[rows["study_id"].isin(pooled_ids)].drop_duplicates("study_id").sort_values(
+        ["study_id"])
     return PooledSubset(
         label=label,
         estimate=float(r["estimate"]),
@@ -506,6 +536,7 @@ def pool_subset(
         pi_low=float(r["pi_low"]),
         pi_high=float(r["pi_high"]),
         k=int(r["k"]),
+        n_estimates=int(r["n_estimates"]),
         n_total=int(r["n_total"]),
         reliability=str(r["reliability"]),
         definition=definition,

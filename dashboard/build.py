@@ -1006,7 +1006,8 @@ def _file_facts(path: Path) -> dict:
 
 _LITERATURE_COLUMNS = (
     "estimate_id", "study_id", "parent_id", "split", "repeat_of", "sample_id", "sample_frame",
-    "pregnancy", "age_mean", "weighted", "marker_rule", "assay", "exclude_reason", "first_author", "year", "title", "journal", "doi", "pmid", "country_iso3",
+    "pregnancy", "age_mean", "weighted", "marker_rule", "assay", "exclude_reason",
+    "first_author", "year", "title", "journal", "doi", "pmid", "country_iso3",
     "survey_or_cohort", "data_years", "population", "sex", "age_min", "age_max", "diet_group",
     "supplement_users", "biomarker", "cutoff_operator", "cutoff_value", "cutoff_unit", "status",
     "n", "cases", "prevalence_pct", "ci_low_pct", "ci_high_pct", "source_location", "notes",
@@ -1018,12 +1019,16 @@ _DIET_COLUMNS = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build into data/ and print one line per output; `--definitions` prints the README table."""
+    """Build into data/ and print one line per output; `--definitions` and `--checks` print
+    the README's definitions table and data checks."""
     args = sys.argv[1:] if argv is None else argv
-    if args == ["--definitions"]:
+    if args in (["--definitions"], ["--checks"]):
         import pyarrow.parquet as _pq  # the built file, so the table matches what ships
 
-        print(definitions_table(_pq.read_table(DATA_DIR / "studies.parquet").to_pandas()), end="")
+        studies = _pq.read_table(DATA_DIR / "studies.parquet").to_pandas()
+        text = definitions_table(studies) if args == ["--definitions"] else (
+            evidence.checks_markdown(studies))
+        print(text, end="")
         return 0
     try:
         manifest = build()

@@ -172,11 +172,12 @@ _INTERVALS: tuple[tuple[str, str, str, str], ...] = (
     ("prevalence_low", "prevalence_high", "95% UI (prevalence)", "percent"),
     ("cases_low", "cases_high", "95% UI (people)", "count"),
 )
-_COUNT_COLUMNS = ("n", "n_total", "cases_total", "k", "cases", "population")
+_COUNT_COLUMNS = ("n", "n_total", "cases_total", "k", "n_estimates", "cases", "population")
 _NAMES: dict[str, str] = {
     "age_band": "Age band", "diet_group": "Diet group", "sex": "Sex", "country_iso3": "Country",
     "estimate": "Prevalence", "prevalence": "Prevalence", "n": "n", "n_total": "n",
-    "cases_total": "Cases", "k": "Studies", "cases": "People affected",
+    "cases_total": "Cases", "k": "Studies", "n_estimates": "Estimates",
+    "cases": "People affected",
     "population": "Population", "i2": "I2", "tau2": "tau2", "reliability": "Reliability",
     "location": "Location", "year": "Year", "definition_label": "Definition",
     "first_author": "First author", "ci_source": "Interval from", "study_ids": "Studies (ids)",

@@ -166,6 +166,28 @@ def check_structure(studies: pd.DataFrame) -> list[str]:
     return problems
 
 
+LINK_COLUMNS: tuple[str, ...] = ("estimate_id", "parent_id", "split", "repeat_of", "sample_id")
+
+
+def with_links(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with the link columns the overlap rules read, added where absent: a frame
+    without them (a hand-made table) has no subgroups or repeats, each row is its own
+    estimate and each study its own sample."""
+    missing = [c for c in LINK_COLUMNS if c not in rows]
+    if not missing:
+        return rows
+    out = rows.copy()
+    if "estimate_id" in missing:
+        out["estimate_id"] = [f"{s}#{i}" for s, i in zip(out["study_id"], range(len(out)),
+                                                          strict=True)]
+    for column in ("parent_id", "split", "repeat_of"):
+        if column in missing:
+            out[column] = None
+    if "sample_id" in missing:
+        out["sample_id"] = out["study_id"]
+    return out
+
+
 def non_overlapping(rows: pd.DataFrame, prefer: str = "whole") -> pd.DataFrame:
     """The rows of one pooling group that together count nobody twice.
 
@@ -183,6 +205,7 @@ def non_overlapping(rows: pd.DataFrame, prefer: str = "whole") -> pd.DataFrame:
     """
     if prefer not in PREFERENCES:
         raise ValueError(f"prefer must be one of {list(PREFERENCES)}, got {prefer!r}")
+    rows = with_links(rows)
     records = {r["estimate_id"]: r for r in rows.to_dict("records")}
     parent_of = {
         e: r["parent_id"] for e, r in records.items()
@@ -382,3 +405,59 @@ def population_marks(studies: pd.DataFrame) -> pd.Series:
                                          studies["pregnancy"].astype("object"), strict=True)],
         index=studies.index, dtype="str",
     )
+
+
+def count_disagreements(studies: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose reported count and percentage disagree (the build's ``data_check``)."""
+    rows = studies[studies["data_check"].notna()]
+    return rows[["estimate_id", "study_id", "data_check"]].reset_index(drop=True)
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    def cell(value: object) -> str:
+        if isinstance(value, bool | np.bool_):
+            return "yes" if value else "no"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(frame.columns) + " |",
+             "| " + " | ".join("---" for _ in frame.columns) + " |"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join(lines) + "\n"
+
+
+def coverage_summary(studies: pd.DataFrame) -> pd.DataFrame:
+    """``coverage_table`` in one cell per age band x diet: "rows / studies / studies with n"."""
+    table = coverage_table(studies)
+    out = pd.DataFrame({"age band": table["age_band"]})
+    for diet in COVERAGE_DIETS:
+        out[diet] = [
+            f"{r} / {s} / {w}" for r, s, w in zip(
+                table[f"{diet}_rows"], table[f"{diet}_studies"], table[f"{diet}_studies_with_n"],
+                strict=True)
+        ]
+    return out
+
+
+def checks_markdown(studies: pd.DataFrame) -> str:
+    """The data checks of the evidence table as markdown, for data/README.md (a test keeps the
+    two identical): coverage, sample frames, overlap structure, shared samples, count/percent
+    disagreements and the reasons rows are kept out of pooling and modelling."""
+    pooled = studies[studies["usable_for"].astype("object") == "pooling"]
+    parts = [
+        f"{len(studies)} estimates from {studies['study_id'].nunique()} publications on "
+        f"{count_samples(studies)} independent samples; {len(pooled)} estimates from "
+        f"{count_samples(pooled)} samples can be pooled.\n",
+        "**Coverage** (every definition; cells: rows / independent studies / studies with n):\n",
+        _markdown(coverage_summary(studies)),
+        "**Sample frames**:\n",
+        _markdown(frame_counts(studies).rename(columns={"sample_frame": "sample frame"})),
+        "**Subgroups** (estimates with subgroups in the table; complete = their n add up):\n",
+        _markdown(overlap_structure(studies)),
+        "**Samples reported by several publications** (one enters any pool):\n",
+        _markdown(shared_samples(studies)),
+        "**Reported count and percentage disagree** (both kept as published):\n",
+        _markdown(count_disagreements(studies)),
+        "**Rows kept out of pooling and modelling**, by reason (a row can have several):\n",
+        _markdown(reason_counts(studies)),
+    ]
+    return "\n".join(parts)

@@ -154,7 +154,7 @@ def _static(values: Iterable[str]) -> tuple[str, ...]:
 
 _FILTERS = FILTER_PAGES
 _definitions = _static(d.id for d in schema.DEFINITIONS)
-_age_values = (*schema.AGE_BAND_LABELS, schema.UNKNOWN_AGE_BAND)
+_age_values = schema.STUDY_AGE_BANDS
 
 PARAMETERS: tuple[Param, ...] = (
     # Shared evidence filters: travel between pages.

@@ -13,7 +13,12 @@ from dashboard import aggregate, schema
 # One row of the studies frame with every documented column; tests override what they need.
 BASE_ROW: dict = {
     "row_id": 0,
+    "estimate_id": None,  # make_studies numbers the rows
     "study_id": "s1",
+    "parent_id": None,
+    "split": None,
+    "repeat_of": None,
+    "sample_id": None,  # make_studies: the study_id
     "first_author": "Smith",
     "year": 2010,
     "title": "A study",
@@ -51,6 +56,8 @@ BASE_ROW: dict = {
     "n": 100,
     "cases": 20,
     "cases_derived": False,
+    "n_effective": None,
+    "n_effective_basis": None,
     "ci_low": None,
     "ci_high": None,
     "source_location": "Table 1",
@@ -64,6 +71,9 @@ def make_studies(*rows: dict) -> pd.DataFrame:
     """A studies frame in the dtypes data.load_studies() documents."""
     records = [{**BASE_ROW, "row_id": i, **r} for i, r in enumerate(rows)]
     frame = pd.DataFrame.from_records(records, columns=list(BASE_ROW))
+    frame["estimate_id"] = frame["estimate_id"].fillna(
+        pd.Series([f"e{i}" for i in range(len(frame))], index=frame.index))
+    frame["sample_id"] = frame["sample_id"].fillna(frame["study_id"])
     frame["diet_group"] = pd.Categorical(
         frame["diet_group"], categories=schema.STUDY_DIET_GROUPS, ordered=True
     )
@@ -251,11 +261,40 @@ def test_pool_groups_matches_metafor_per_group() -> None:
 
 
 def test_pool_groups_pools_two_rows_of_one_study_as_strata() -> None:
+    # Two disjoint strata of one study: two estimates, one study.
     studies = make_studies({"sex": "female", "cases": 10, "n": 50},
                            {"sex": "male", "cases": 5, "n": 50})
     out = aggregate.pool_groups(studies)
-    assert out.iloc[0]["k"] == 2
+    assert (out.iloc[0]["k"], out.iloc[0]["n_estimates"]) == (1, 2)
     assert out.iloc[0]["study_ids"] == "s1"
+
+
+def test_pool_groups_never_pools_a_whole_with_its_subgroups() -> None:
+    # "all" (15/100) with its women (10/50) and men (5/50): the whole alone is pooled.
+    studies = make_studies(
+        {"estimate_id": "s1-01", "cases": 15, "n": 100},
+        {"estimate_id": "s1-02", "sex": "female", "cases": 10, "n": 50,
+         "parent_id": "s1-01", "split": "sex"},
+        {"estimate_id": "s1-03", "sex": "male", "cases": 5, "n": 50,
+         "parent_id": "s1-01", "split": "sex"},
+    )
+    out = aggregate.pool_groups(studies).iloc[0]
+    assert (out["k"], out["n_estimates"], out["n_total"], out["cases_total"]) == (1, 1, 100, 15)
+    assert out["estimate"] == pytest.approx(0.15)
+
+
+def test_pool_groups_takes_the_variance_from_a_published_interval() -> None:
+    # A survey stratum of n 499 whose interval implies n_effective 9.9: pooled alone, its CI
+    # is the logit Wald interval of 18.5% with n 9.9, not of n 499.
+    studies = make_studies({"cases": 92, "n": 499, "prevalence": 0.185})
+    studies["n_effective"] = 9.935
+    studies["n_effective_basis"] = "published CI"
+    out = aggregate.pool_groups(studies).iloc[0]
+    se = 1 / math.sqrt(9.935 * 0.185 * 0.815)
+    logit = math.log(0.185 / 0.815)
+    assert out["logit_se"] == pytest.approx(se, rel=1e-9)
+    assert out["ci_low"] == pytest.approx(1 / (1 + math.exp(-(logit - 1.959963984540054 * se))))
+    assert out["n_total"] == 499
 
 
 def test_pool_groups_leaves_out_empty_groups_and_handles_empty_frames() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dashboard import build, schema
+from dashboard import build, evidence, schema
 from dashboard.build import (
     BuildError,
     Cutoff,
@@ -299,7 +299,8 @@ GEOGRAPHY = pd.DataFrame(
     {"location_code": [276], "iso3": ["DEU"], "region": ["Europe"], "subregion": ["Western Europe"]}
 )
 GOOD_ROW = {c: "" for c in build._LITERATURE_COLUMNS} | {
-    "study_id": "x2020", "country_iso3": "DEU", "sex": "both", "diet_group": "vegan",
+    "estimate_id": "x2020-01", "study_id": "x2020", "sample_frame": "community_sample",
+    "pregnancy": "not_pregnant", "country_iso3": "DEU", "sex": "both", "diet_group": "vegan",
     "supplement_users": "unknown", "biomarker": "serum_b12", "cutoff_operator": "<",
     "cutoff_value": "148", "cutoff_unit": "pmol/L", "status": "deficient", "n": "50",
     "prevalence_pct": "10",
@@ -335,7 +336,7 @@ def test_build_studies_small_frame() -> None:
     ],
 )
 def test_build_studies_rejects_bad_rows(change: dict[str, str], match: str) -> None:
-    rows = [GOOD_ROW, GOOD_ROW | change]
+    rows = [GOOD_ROW, GOOD_ROW | {"estimate_id": "x2020-02"} | change]
     with pytest.raises(BuildError, match=match) as info:
         build.build_studies(pd.DataFrame(rows), GEOGRAPHY, Path("lit.csv"))
     # the message names the file and the row (row 2 is line 3 of the CSV)
@@ -430,6 +431,14 @@ def test_study_cases_and_prevalence_follow_the_source(
         else:
             assert pd.isna(row["cases"])
             assert not row["cases_derived"]
+
+
+def test_readme_data_checks_match_the_data(studies: pd.DataFrame) -> None:
+    readme = (schema.DATA_DIR / "README.md").read_text()
+    block = readme.split("<!-- checks:start -->\n")[1].split("<!-- checks:end -->")[0]
+    assert block == evidence.checks_markdown(studies), (
+        "data/README.md is out of date: paste `python -m dashboard.build --checks`"
+    )
 
 
 def test_readme_definitions_table_matches_the_data(studies: pd.DataFrame) -> None:

@@ -60,8 +60,8 @@ def test_definitions_list_documented_and_generated_ids(page: AppTest, studies) -
 @pytest.mark.parametrize(
     ("definition", "cited"),
     [
-        # b12_lt148 is used by Qi 2014 (the NHANES rows at the top of the literature table).
-        ("b12_lt148", "Qi 2014"),
+        # b12_lt148 is used by Qi 2013 (the NHANES rows at the top of the literature table).
+        ("b12_lt148", "Qi 2013"),
     ],
 )
 def test_definitions_name_the_studies_using_them(page: AppTest, definition: str,

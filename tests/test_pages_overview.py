@@ -47,7 +47,7 @@ def test_default_view_shows_headlines_chart_and_reading():
     captions = [c.value for c in at.caption]
     overall = expected.overall
     assert format_estimate(overall.estimate, overall.ci_low, overall.ci_high) in captions
-    assert any(f"n = {overall.n_total:,}" in c and f"{overall.k} estimates" in c
+    assert any(f"n = {overall.n_total:,}" in c and f"{overall.n_estimates} estimates from {overall.k} studies" in c
                for c in captions)
 
     (spec,) = _specs(at)

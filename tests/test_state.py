@@ -188,11 +188,11 @@ def test_from_query_values(page, query, expected):
     ("page", "query", "name", "value", "notice"),
     [
         ("explore", {"age": "150-200"}, "age", (),
-         "Ignored age=150-200 (not an age band: allowed 0-19, 20-39, 40-59, 60-79, 80+, "
+         "Ignored age=150-200 (not an age band: allowed 0-19, 20-39, 40-59, 60-79, 80+, wide, "
          "unknown); using the default (none)"),
         # the bad item is dropped, the good one kept
         ("explore", {"age": ["150-200", "0-19"]}, "age", ("0-19",),
-         "Ignored age=150-200 (not an age band: allowed 0-19, 20-39, 40-59, 60-79, 80+, "
+         "Ignored age=150-200 (not an age band: allowed 0-19, 20-39, 40-59, 60-79, 80+, wide, "
          "unknown)"),
         ("explore", {"view": "pie"}, "view", "bars",
          "Ignored view=pie (not a chart view: allowed bars, heatmap, dots); using the default "

@@ -68,10 +68,12 @@ else:
     build = charts.heatmap_figure if view["view"] == "heatmap" else charts.prevalence_bars_figure
     fig = ui.figure(build, pooled, title)
     table = charts.figure_table(pooled, ["age_band", "diet_group", "estimate", "ci_low",
-                                         "pi_low", "k", "n_total", "reliability"])
+                                         "pi_low", "k", "n_estimates", "n_total",
+                                         "reliability"])
     caption = (
         f"Random-effects pooled prevalence (REML, logit scale) with 95% confidence intervals, "
-        f"from the {int(pooled['k'].sum())} poolable rows of the {len(rows)} shown below. "
+        f"from {int(pooled['n_estimates'].sum())} estimates that share no people, of the "
+        f"{len(rows)} rows shown below. "
         f"{aggregate.describe_pattern(pooled)}"
     )
 if fig is not None:

@@ -6,8 +6,8 @@ from dashboard import aggregate, charts, schema, state, ui
 from dashboard.format import format_estimate
 
 # Columns of the chart's table alternative (aggregate.pool_groups output).
-TABLE_COLUMNS = ("age_band", "diet_group", "estimate", "ci_low", "pi_low", "k", "n_total",
-                 "reliability", "study_ids")
+TABLE_COLUMNS = ("age_band", "diet_group", "estimate", "ci_low", "pi_low", "k", "n_estimates",
+                 "n_total", "reliability", "study_ids")
 
 st.title("B12 Risk Atlas")
 st.markdown(
@@ -44,7 +44,7 @@ def render_headline(container, pool: aggregate.PooledSubset | None, label: str) 
         st.caption(format_estimate(pool.estimate, pool.ci_low, pool.ci_high))
         st.caption(
             f"{status.capitalize()}, {pool.definition_label}. Random-effects pool of "
-            f"{pool.k} estimates from {len(pool.study_ids)} studies, n = "
+            f"{pool.n_estimates} estimates from {pool.k} studies, n = "
             f"{pool.n_total:,}. {ui.reliability_note(pool.reliability)}"
         )
 
