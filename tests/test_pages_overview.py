@@ -47,8 +47,8 @@ def test_default_view_shows_headlines_chart_and_reading():
     captions = [c.value for c in at.caption]
     overall = expected.overall
     assert format_estimate(overall.estimate, overall.ci_low, overall.ci_high) in captions
-    assert any(f"n = {overall.n_total:,}" in c and f"{overall.n_estimates} estimates from {overall.k} studies" in c
-               for c in captions)
+    pooled = f"{overall.n_estimates} estimates from {overall.k} studies"
+    assert any(f"n = {overall.n_total:,}" in c and pooled in c for c in captions)
 
     (spec,) = _specs(at)
     title = spec["layout"]["title"]["text"]
