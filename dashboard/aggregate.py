@@ -29,6 +29,7 @@ POOLED_COLUMNS: tuple[str, ...] = (
     "q",
     "k",
     "n_estimates",
+    "n_marked",
     "n_total",
     "cases_total",
     "reliability",
@@ -287,6 +288,14 @@ def _variance_counts(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.where(from_ci, p * n_eff, cases), np.where(from_ci, n_eff, n)
 
 
+def _marked(rows: pd.DataFrame) -> int:
+    """Pooled estimates whose population is marked (pregnant, clinic, care home, diet cohort)."""
+    if "population_marks" not in rows:
+        return 0
+    marks = rows["population_marks"]
+    return int((marks.notna() & (marks.astype("object").fillna("") != "")).sum())
+
+
 def _pool(rows: pd.DataFrame, method: str, level: float) -> dict:
     # A plain table has no studies: its rows are named by their labels.
     ids = rows["study_id"] if "study_id" in rows else rows.index.to_series()
@@ -312,6 +321,7 @@ def _pool(rows: pd.DataFrame, method: str, level: float) -> dict:
         "q": est.q,
         "k": evidence.count_samples(rows) if "sample_id" in rows else int(est.k),
         "n_estimates": int(est.k),
+        "n_marked": _marked(rows),
         "n_total": int(n_total),
         "cases_total": int(cases.sum()),
         "reliability": str(np.asarray(reliability, dtype=object).ravel()[0]),
@@ -411,7 +421,8 @@ def _pool_by(rows: pd.DataFrame, by: list[str], method: str, level: float,
         if key is not None:
             out = out.sort_values(column, key=key, kind="stable")
     return out.reset_index(drop=True).astype({"k": "int64", "n_estimates": "int64",
-                                              "n_total": "int64", "cases_total": "int64"})
+                                              "n_marked": "int64", "n_total": "int64",
+                                              "cases_total": "int64"})
 
 
 # Groups an analyst's estimates share with the published pooled ones.
@@ -462,6 +473,7 @@ class PooledSubset:
     pi_high: float
     k: int
     n_estimates: int
+    n_marked: int
     n_total: int
     reliability: str
     definition: str
@@ -537,6 +549,7 @@ def pool_subset(
         pi_high=float(r["pi_high"]),
         k=int(r["k"]),
         n_estimates=int(r["n_estimates"]),
+        n_marked=int(r["n_marked"]),
         n_total=int(r["n_total"]),
         reliability=str(r["reliability"]),
         definition=definition,

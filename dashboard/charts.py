@@ -465,6 +465,13 @@ def heatmap_figure(
     return fig if len(pooled) else _empty(fig)
 
 
+def _marks(r: Any) -> str:
+    """Hover line naming a population that is not a general-population sample (pregnant,
+    clinic, care home, diet cohort: ``population_marks``), or "" for one that is."""
+    marks = getattr(r, "population_marks", None)
+    return "" if _missing(marks) or not str(marks).strip() else f"<br>Sample: {marks}"
+
+
 def _study_label(r: Any) -> str:
     """"Author year (ISO3)"; a missing author is replaced by the survey or cohort (cut to 28
     characters), then by the study id, so that readers see a name rather than a slug."""
@@ -511,7 +518,7 @@ def study_dots_figure(
         custom = [
             [_study_label(r), format_interval(getattr(r, low), getattr(r, high)),
              format_count(r.n), str(getattr(r, "ci_source", "") or ""),
-             _reliability_text(r.reliability), str(getattr(r, y))]
+             _reliability_text(r.reliability), str(getattr(r, y)), _marks(r)]
             for r in part.itertuples()
         ]
         fig.add_scatter(
@@ -527,7 +534,7 @@ def study_dots_figure(
             hovertemplate=(
                 "%{customdata[0]}<br>%{fullData.name}, %{customdata[5]}<br>Prevalence %{x:.1f}% "
                 "(95% CI %{customdata[1]}, %{customdata[3]})<br>n = %{customdata[2]}"
-                "<br>%{customdata[4]}<extra></extra>"
+                "<br>%{customdata[4]}%{customdata[6]}<extra></extra>"
             ),
         )
     style_figure(fig, title, subtitle=subtitle, x_title="Prevalence (%), with 95% CI",
@@ -645,9 +652,10 @@ def _add_study_square(
         marker={"symbol": "square", "color": _colour(diet), "size": 5 + 15 * math.sqrt(area)},
         error_x={**_errors(pd.Series([r.prevalence]), pd.Series([getattr(r, low)]),
                            pd.Series([getattr(r, high)])), "color": _colour(diet)},
-        customdata=[[format_interval(getattr(r, low), getattr(r, high)), format_count(r.n)]],
-        hovertemplate=(f"{_study_label(r)}<br>Prevalence %{{x:.1f}}% (95% CI "
-                       "%{customdata[0]})<br>n = %{customdata[1]}<extra></extra>"),
+        customdata=[[format_interval(getattr(r, low), getattr(r, high)), format_count(r.n),
+                     _study_label(r), _marks(r)]],
+        hovertemplate=("%{customdata[2]}<br>Prevalence %{x:.1f}% (95% CI "
+                       "%{customdata[0]})<br>n = %{customdata[1]}%{customdata[3]}<extra></extra>"),
     )
 
 

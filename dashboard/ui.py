@@ -218,6 +218,17 @@ RELIABILITY_NOTES: dict[str, str] = {
 }
 
 
+def marked_note(marked: int, estimates: int) -> str:
+    """", of which 3 are of pregnant women, clinic, care-home or diet-cohort samples" (or "")
+    for a pool that mixes such estimates with general-population ones."""
+    if marked <= 0:
+        return ""
+    which = "all" if marked == estimates else f"{marked}"
+    verb = "is" if marked == 1 and which != "all" else "are"
+    return (f", of which {which} {verb} of pregnant women, clinic, care-home or diet-cohort "
+            "samples")
+
+
 def reliability_note(flag: str) -> str:
     """An NCHS reliability flag ("ok", "review; complement unreliable", ...) as a sentence."""
     head, _, footnote = str(flag).partition("; ")
@@ -409,6 +420,12 @@ def study_column_config() -> dict[str, Any]:
         "reliability": col.TextColumn(
             "NCHS reliability", help="Parker et al. 2017 presentation standards"),
         "usable_for": col.TextColumn("Use", help="pooling: has n and cases; display: shown only"),
+        "population_marks": col.TextColumn(
+            "Sample", help="Marked when the estimate is not of a general-population sample: "
+            "pregnant women, clinic or patient samples, care homes, diet-group cohorts"),
+        "sample_frame": col.TextColumn("Sample frame"),
+        "estimate_id": col.TextColumn("Estimate"),
+        "parent_id": col.TextColumn("Subgroup of"),
         "reason": col.TextColumn("Why not pooled"),
         "source_location": col.TextColumn(
             "Where in the source", help="Table, figure or section the figure was taken from"),

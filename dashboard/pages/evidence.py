@@ -17,10 +17,11 @@ METHODS: dict[str, str] = {
 }
 # Columns of the study table, in the order shown and downloaded.
 TABLE_COLUMNS: tuple[str, ...] = (
-    "first_author", "year", "title", "journal", "country_name", "population", "data_years",
-    "sex", "age_label", "diet_group", "prevalence", "interval_low", "interval_high", "ci_source",
+    "first_author", "year", "title", "journal", "country_name", "population",
+    "population_marks", "sample_frame", "data_years", "sex", "age_label", "diet_group",
+    "prevalence", "interval_low", "interval_high", "ci_source",
     "n", "cases", "reliability", "usable_for", "reason", "source_location", "notes", "doi_url",
-    "pmid_url", "study_id", "row_id",
+    "pmid_url", "study_id", "estimate_id", "parent_id", "row_id",
 )
 
 st.title("Evidence")

@@ -13,7 +13,7 @@ VIEWS: dict[str, str] = {
 # Columns of the filtered table, in the order shown and downloaded.
 TABLE_COLUMNS: tuple[str, ...] = (
     "row_id", "study_id", "first_author", "year", "country_iso3", "country_name",
-    "population", "data_years", "sex", "age_label", "age_band", "diet_group",
+    "population", "population_marks", "data_years", "sex", "age_label", "age_band", "diet_group",
     "supplement_users", "definition", "status", "cutoff_operator", "cutoff_value", "cutoff_unit",
     "prevalence", "interval_low", "interval_high", "ci_source", "n", "cases", "reliability",
     "usable_for", "reason", "source_location", "doi_url",

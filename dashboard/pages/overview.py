@@ -45,7 +45,8 @@ def render_headline(container, pool: aggregate.PooledSubset | None, label: str) 
         st.caption(
             f"{status.capitalize()}, {pool.definition_label}. Random-effects pool of "
             f"{pool.n_estimates} estimates from {pool.k} studies, n = "
-            f"{pool.n_total:,}. {ui.reliability_note(pool.reliability)}"
+            f"{pool.n_total:,}{ui.marked_note(pool.n_marked, pool.n_estimates)}. "
+            f"{ui.reliability_note(pool.reliability)}"
         )
 
 
