@@ -370,7 +370,24 @@ def pool_groups(
     """
     by = list(by)
     _require_columns(studies, by, "studies frame")
-    return _pool_by(_pooling_rows(studies), by, method, level, separate=True)
+    return _pool_by(evidence.with_links(_pooling_rows(studies)), by, method, level,
+                    separate=True)
+
+
+def pooled_rows(studies: pd.DataFrame, by: Sequence[str] = ("age_band", "diet_group")
+                ) -> pd.DataFrame:
+    """The estimates ``pool_groups`` pools for each group: the poolable rows that share no
+    people (``evidence.non_overlapping``), in input order. Shown beside a pool, and the set a
+    test checks for double counting."""
+    by = list(by)
+    _require_columns(studies, by, "studies frame")
+    rows = evidence.with_links(_pooling_rows(studies))
+    if not by:
+        return evidence.non_overlapping(rows)
+    keys = rows[by].astype("object")
+    parts = [evidence.non_overlapping(group)
+             for _, group in rows.groupby([keys[c] for c in by], sort=False, dropna=False)]
+    return pd.concat(parts).loc[lambda f: f.index.sort_values()] if parts else rows.iloc[0:0]
 
 
 def pool_table(
@@ -403,9 +420,7 @@ def _pool_by(rows: pd.DataFrame, by: list[str], method: str, level: float,
     (study rows) each group first keeps only estimates that share no people."""
 
     def pooled(group: pd.DataFrame) -> dict:
-        if separate:
-            group = evidence.non_overlapping(evidence.with_links(group))
-        return _pool(group, method, level)
+        return _pool(evidence.non_overlapping(group) if separate else group, method, level)
 
     records = []
     if by:

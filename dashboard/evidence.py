@@ -438,15 +438,22 @@ def coverage_summary(studies: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def summary_line(studies: pd.DataFrame) -> str:
+    """"239 estimates from 91 publications on 88 independent samples; 120 ... can be pooled."."""
+    pooled = studies[studies["usable_for"].astype("object") == "pooling"]
+    return (
+        f"{len(studies)} estimates from {studies['study_id'].nunique()} publications on "
+        f"{count_samples(studies)} independent samples; {len(pooled)} estimates from "
+        f"{count_samples(pooled)} samples can be pooled."
+    )
+
+
 def checks_markdown(studies: pd.DataFrame) -> str:
     """The data checks of the evidence table as markdown, for data/README.md (a test keeps the
     two identical): coverage, sample frames, overlap structure, shared samples, count/percent
     disagreements and the reasons rows are kept out of pooling and modelling."""
-    pooled = studies[studies["usable_for"].astype("object") == "pooling"]
     parts = [
-        f"{len(studies)} estimates from {studies['study_id'].nunique()} publications on "
-        f"{count_samples(studies)} independent samples; {len(pooled)} estimates from "
-        f"{count_samples(pooled)} samples can be pooled.\n",
+        summary_line(studies) + "\n",
         "**Coverage** (every definition; cells: rows / independent studies / studies with n):\n",
         _markdown(coverage_summary(studies)),
         "**Sample frames**:\n",

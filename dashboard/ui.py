@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import aggregate, burden, charts, data, schema, state
+from dashboard import aggregate, burden, charts, data, evidence, schema, state
 from dashboard.data import DataError
 from dashboard.schema import DATASETS
 
@@ -216,6 +216,26 @@ RELIABILITY_NOTES: dict[str, str] = {
     "suppress": "Too imprecise by NCHS standards, which would suppress it: read with caution.",
     "unknown": "Reliability not rated (no n or interval).",
 }
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _evidence_checks(build: str) -> dict[str, Any]:
+    del build
+    studies = load_studies()
+    return {
+        "summary": evidence.summary_line(studies),
+        "coverage": evidence.coverage_summary(studies),
+        "frames": evidence.frame_counts(studies),
+        "reasons": evidence.reason_counts(studies),
+        "subgroups": evidence.overlap_structure(studies),
+        "shared": evidence.shared_samples(studies),
+        "disagreements": evidence.count_disagreements(studies),
+    }
+
+
+def evidence_checks() -> dict[str, Any]:
+    """The data checks of the loaded evidence table (``evidence``), once per data build."""
+    return _evidence_checks(current_build())
 
 
 def marked_note(marked: int, estimates: int) -> str:

@@ -288,3 +288,48 @@ def test_reason_counts_split_joined_reasons():
 )
 def test_flag_text(frame, pregnancy, text):
     assert evidence.flag_text(frame, pregnancy) == text
+
+
+# --- the shipped table -----------------------------------------------------------------------
+GROUPINGS = ((), ("age_band", "diet_group"), ("age_band",), ("diet_group",), ("sex",),
+             ("country_iso3",))
+
+
+@pytest.fixture(scope="module")
+def shipped() -> pd.DataFrame:
+    from dashboard import data
+
+    return data.load_studies()
+
+
+def test_the_shipped_links_are_sound(shipped):
+    assert evidence.check_structure(shipped) == []
+
+
+def test_no_pooled_set_of_the_shipped_table_counts_anyone_twice(shipped):
+    from dashboard import aggregate
+
+    pooled = shipped[shipped["usable_for"] == "pooling"]
+    checked = 0
+    for (definition, status), rows in pooled.groupby(["definition", "status"], observed=True):
+        for by in GROUPINGS:
+            kept = aggregate.pooled_rows(rows, by)
+            groups = [kept] if not by else [g for _, g in kept.groupby(list(by), observed=True)]
+            for group in groups:
+                assert evidence.overlapping_pairs(group, shipped) == [], (definition, status, by)
+                checked += 1
+    assert checked > 100
+    # and the overlap the table holds is real: without the rule the pools would double count
+    everything = shipped[shipped["usable_for"] == "pooling"]
+    assert evidence.overlapping_pairs(everything, shipped) != []
+
+
+def test_k_counts_samples_on_the_shipped_table(shipped):
+    from dashboard import aggregate
+
+    rows = shipped[(shipped["definition"] == "b12_lt148") & (shipped["status"] == "deficient")]
+    pooled = aggregate.pool_groups(rows, by=())
+    kept = aggregate.pooled_rows(rows, by=())
+    assert pooled["k"].iloc[0] == kept["sample_id"].nunique()
+    assert pooled["n_estimates"].iloc[0] == len(kept)
+    assert pooled["k"].iloc[0] < pooled["n_estimates"].iloc[0]  # a few studies give subgroups

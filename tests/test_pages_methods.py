@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -40,10 +41,22 @@ def frame_with(at: AppTest, column: str):
 def test_default_run_has_every_section(page: AppTest) -> None:
     assert not page.exception
     assert [h.value for h in page.header] == [
-        "Definitions of low B12 status", "Formulas", "NCHS presentation rules", "References",
+        "Definitions of low B12 status", "The evidence table and its checks", "Formulas",
+        "NCHS presentation rules", "References",
         "Data version", "Sources and licences", "Suggested citation",
     ]
     assert not page.info  # no notice without a query
+
+
+def test_evidence_checks_show_coverage_and_structure(page: AppTest, studies) -> None:
+    from dashboard import evidence
+
+    coverage = frame_with(page, "pescatarian")
+    pd.testing.assert_frame_equal(coverage.reset_index(drop=True),
+                                  evidence.coverage_summary(studies))
+    subgroups = frame_with(page, "split")
+    assert set(subgroups["estimate_id"]) == set(studies["parent_id"].dropna())
+    assert evidence.summary_line(studies) in [c.value for c in page.caption]
 
 
 def test_definitions_list_documented_and_generated_ids(page: AppTest, studies) -> None:

@@ -78,6 +78,38 @@ st.caption(
     "shown in tables only."
 )
 
+# --- evidence structure ------------------------------------------------------------------------
+st.header("The evidence table and its checks", anchor="evidence")
+st.markdown(
+    "Each row of the evidence table is one published estimate (`estimate_id`) of one "
+    "publication (`study_id`) on one sample of people (`sample_id`). A row names the estimate "
+    "it is a subgroup of and what splits it (`parent_id`, `split`), an earlier measurement of "
+    "the same people (`repeat_of`), how the people were sampled (`sample_frame`), pregnancy, "
+    "supplement use and whether the figure is survey-weighted. A study's age range goes to the "
+    f"age band holding at least {schema.AGE_BAND_MIN_SHARE:.0%} of its years; wider ranges are "
+    f"*{schema.WIDE_AGE_BAND}* and stand for no single band. Rows of pregnant women, clinic or "
+    "patient samples, care homes and diet-group cohorts are marked wherever they are shown."
+)
+checks = ui.evidence_checks()
+st.caption(checks["summary"])
+st.subheader("Coverage: age band x diet group")
+st.dataframe(checks["coverage"], hide_index=True, width="stretch")
+st.caption("Each cell: estimate rows / independent studies / studies reporting n, over every "
+           "definition. Empty cells are where the evidence is missing.")
+left, right = st.columns(2)
+with left:
+    st.subheader("Sample frames")
+    st.dataframe(checks["frames"], hide_index=True, width="stretch")
+with right:
+    st.subheader("Why rows are not pooled")
+    st.dataframe(checks["reasons"], hide_index=True, width="stretch")
+st.subheader("Subgroups and shared samples")
+st.dataframe(checks["subgroups"], hide_index=True, width="stretch")
+st.dataframe(checks["shared"], hide_index=True, width="stretch")
+st.subheader("Counts and percentages that disagree")
+st.dataframe(checks["disagreements"], hide_index=True, width="stretch")
+st.caption("Both figures are kept as published; pooling uses the counts.")
+
 # --- formulas ----------------------------------------------------------------------------------
 st.header("Formulas", anchor="formulas")
 st.markdown(
@@ -171,8 +203,19 @@ st.latex(
     r"s^2 = \frac{(k-1)\sum_i u_i}{(\sum_i u_i)^2 - \sum_i u_i^2}"
 )
 st.markdown(
-    "Strata of one study that fall into one group (for example its women and its men) enter "
-    "as separate estimates, so $k$ counts estimates, not studies."
+    "No pool counts anyone twice. Per group, an estimate and its subgroups (a study's women and "
+    "men, supplement users and non-users, lacto-ovo vegetarians and vegans) never enter "
+    "together: the whole is pooled where it can be, else its subgroups; a later measurement "
+    "of the same people is left out, and of several publications on one sample (NHANES "
+    "cycles, a conference abstract and its paper) one enters. $k$ counts these independent "
+    "studies; a study's disjoint subgroups enter as separate estimates. Where a publication "
+    "gives a 95% interval, the estimate's variance comes from the effective sample size that "
+    "interval implies, which carries the survey's design effect:"
+)
+st.latex(
+    r"\mathrm{se} = \frac{\operatorname{logit}(u) - \operatorname{logit}(l)}{2 z}, \qquad "
+    r"n_\mathrm{eff} = \min\!\left(n,\; \frac{1}{\mathrm{se}^2\, p (1-p)}\right), \qquad "
+    r"v_i = \frac{1}{n_\mathrm{eff}\, p (1-p)}"
 )
 
 st.subheader("Burden model")
