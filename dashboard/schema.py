@@ -355,6 +355,7 @@ DATASETS: tuple[str, ...] = (
     "population",
     "standard_populations",
     "diet_shares",
+    "countries",
 )
 
 # --- Dataset columns -----------------------------------------------------------------------
@@ -584,9 +585,27 @@ DIET_SHARES_COLUMNS: dict[str, str] = {
     "notes": "str",
 }
 
+# World Bank income groups (FY2024 classification), poorest first; the model's country-level
+# covariate of access to animal-source foods, and so to dietary B12.
+INCOME_GROUPS: tuple[str, ...] = ("low", "lower_middle", "upper_middle", "high")
+INCOME_LABELS: dict[str, str] = {
+    "low": "Low income", "lower_middle": "Lower-middle income",
+    "upper_middle": "Upper-middle income", "high": "High income",
+}
+COUNTRIES_COLUMNS: dict[str, str] = {
+    "iso3": "str",
+    "location_code": "int64",
+    "country_name": "str",
+    "region": "str",
+    "subregion": "str",
+    "income_group": "ordered",
+    "income_fiscal_year": "str",
+}
+
 DATASET_COLUMNS: dict[str, dict[str, str]] = {
     "studies": STUDIES_COLUMNS,
     "population": POPULATION_COLUMNS,
     "standard_populations": STANDARD_POPULATIONS_COLUMNS,
     "diet_shares": DIET_SHARES_COLUMNS,
+    "countries": COUNTRIES_COLUMNS,
 }

@@ -19,6 +19,7 @@ LOADERS: dict[str, Callable[..., pd.DataFrame]] = {
     "population": data.load_population,
     "standard_populations": data.load_standard_populations,
     "diet_shares": data.load_diet_shares,
+    "countries": data.load_countries,
 }
 
 
