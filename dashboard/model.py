@@ -597,8 +597,15 @@ def fit(studies: pd.DataFrame, countries: pd.DataFrame, shares: pd.DataFrame,
     identify it), and a covariate the others already span has no estimate of its own.
     Predictions are for the general population (population-sample frame).
     """
-    require_columns(countries, ["iso3", "region", "subregion", "income_group"], "countries")
     rows, excluded = model_rows(studies, definition)
+    return fit_rows(rows, excluded, countries, shares, definition)
+
+
+def fit_rows(rows: pd.DataFrame, excluded: pd.DataFrame, countries: pd.DataFrame,
+             shares: pd.DataFrame, definition: str = schema.DEFAULT_DEFINITION) -> Model:
+    """``fit`` on estimates already chosen by ``model_rows`` (or a subset of them, as
+    out-of-sample validation leaves folds out)."""
+    require_columns(countries, ["iso3", "region", "subregion", "income_group"], "countries")
     if len(rows) < 3:
         raise ValueError(f"too few estimates to fit a model for {definition!r} ({len(rows)})")
     target = schema.DEFINITIONS_BY_ID.get(definition)
