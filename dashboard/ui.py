@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import aggregate, burden, charts, data, evidence, schema, state
+from dashboard import aggregate, burden, charts, data, evidence, model, schema, state
 from dashboard.data import DataError
 from dashboard.schema import DATASETS
 
@@ -55,6 +55,27 @@ def load_standard_populations() -> pd.DataFrame:
 def load_diet_shares() -> pd.DataFrame:
     """Survey shares of diet groups by country and year (cached)."""
     return _load("diet_shares", current_build())
+
+
+def load_countries() -> pd.DataFrame:
+    """WPP countries with region and World Bank income group (cached)."""
+    return _load("countries", current_build())
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _model(build: str, definition: str) -> model.Model:
+    del build
+    countries = load_countries()
+    shares = burden.diet_share_model(load_diet_shares(), countries["iso3"].tolist())
+    return model.fit(load_studies(), countries, shares, definition=definition)
+
+
+def load_model(definition: str = schema.DEFAULT_DEFINITION) -> model.Model:
+    """The prevalence model fitted on the bundled evidence, once per process and data build
+    (shared read-only by every session). Serum B12 definitions share one crosswalk fit."""
+    d = schema.DEFINITIONS_BY_ID.get(definition)
+    key = "serum_b12" if d is None or d.biomarker == model.CROSSWALK_BIOMARKER else definition
+    return _model(current_build(), key if key != "serum_b12" else schema.DEFAULT_DEFINITION)
 
 
 def load_manifest() -> dict:
