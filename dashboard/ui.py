@@ -74,8 +74,9 @@ def load_model(definition: str = schema.DEFAULT_DEFINITION) -> model.Model:
     """The prevalence model fitted on the bundled evidence, once per process and data build
     (shared read-only by every session). Serum B12 definitions share one crosswalk fit."""
     d = schema.DEFINITIONS_BY_ID.get(definition)
-    key = "serum_b12" if d is None or d.biomarker == model.CROSSWALK_BIOMARKER else definition
-    return _model(current_build(), key if key != "serum_b12" else schema.DEFAULT_DEFINITION)
+    serum = (d.biomarker == model.CROSSWALK_BIOMARKER if d is not None
+             else definition.split("_")[0] == schema.DEFINITION_ID_PREFIX["serum_b12"])
+    return _model(current_build(), schema.DEFAULT_DEFINITION if serum else definition)
 
 
 def load_manifest() -> dict:
