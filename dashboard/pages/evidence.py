@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import aggregate, charts, schema, state, ui
+from dashboard import aggregate, charts, evidence, schema, state, ui
 
 # Subgroups of the forest plot (URL parameter `by`) and their labels.
 SUBGROUPS: dict[str, str] = {
@@ -80,7 +80,8 @@ else:
 
 st.subheader("Studies")
 st.caption(
-    f"{len(rows)} estimates from {rows['study_id'].nunique()} studies: "
+    f"{len(rows)} estimates from {evidence.count_samples(rows)} independent studies "
+    f"({rows['study_id'].nunique()} publications): "
     f"{ui.describe_filters(view)}. NCHS reliability per row (Parker et al. 2017) uses the "
     "reported n; 'display' rows lack n or cases and are not pooled."
 )

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard import aggregate, burden, data, schema, state, stats, ui
+from dashboard import aggregate, burden, data, evidence, schema, state, stats, ui
 from dashboard.data import DataError
 
 NATURAL_EARTH_LICENCE = (
@@ -337,13 +337,13 @@ st.dataframe(data.manifest_outputs(manifest), hide_index=True, width="stretch")
 pooling = int((studies["usable_for"] == "pooling").sum())
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Published estimates", len(studies))
-c2.metric("Studies", studies["study_id"].nunique())
+c2.metric("Independent studies", evidence.count_samples(studies),
+          help=f"{studies['study_id'].nunique()} publications; several report on one sample")
 c3.metric("Countries", studies.loc[studies["country_iso3"] != schema.MULTI_COUNTRY,
                                    "country_iso3"].nunique())
 c4.metric("Usable for pooling", pooling)
 with st.expander("Why some estimates are not pooled"):
-    st.dataframe(studies["reason"].value_counts().rename_axis("reason").reset_index(),
-                 hide_index=True, width="stretch")
+    st.dataframe(checks["reasons"], hide_index=True, width="stretch")
 with st.expander("Inputs and build environment"):
     st.dataframe(pd.DataFrame(manifest["inputs"]), hide_index=True, width="stretch")
     st.json(manifest["built_with"])
