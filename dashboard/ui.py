@@ -76,10 +76,26 @@ def studies_or_stop() -> pd.DataFrame:
 def render_data_error(err: DataError) -> None:
     """Show a dataset problem as a message with its fix, not a traceback."""
     st.error(
-        f"**The data could not be loaded.** {literal(err.path)}: "
+        f"**The data could not be loaded.** {literal(data.project_path(err.path))}: "
         f"{literal(err.problem)}.\n\nTo fix it, {err.fix}.",
         icon=":material/database:",
     )
+
+
+def render_data_state() -> None:
+    """Above every page: a warning when a source changed after the datasets were built
+    (data.stale_inputs), naming the changed files. A manifest problem is left to the page's
+    loader, which names it."""
+    try:
+        changed = data.stale_inputs(data.load_manifest())
+    except DataError:
+        return
+    if changed:
+        st.warning(
+            f"**{data.STALE[0].upper()}{data.STALE[1:]}.** Changed since the last build: "
+            f"{literal(', '.join(changed))}. The pages show the datasets as last built.",
+            icon=":material/update:",
+        )
 
 
 def literal(text: object) -> str:

@@ -181,3 +181,28 @@ def test_csv_download_neutralizes_formula_cells_and_parquet_keeps_them():
 def test_csv_download_neutralizes_categorical_labels():
     frame = pd.DataFrame({"group": pd.Categorical(["=1+1", "vegan"])})
     assert ui.table_bytes(frame, "csv").decode("utf-8").splitlines() == ["group", "'=1+1", "vegan"]
+
+
+# --- data state --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["overview", "explore", "evidence", "cutoffs", "burden",
+                                  "your_data", "methods"])
+def test_every_page_says_when_sources_changed_after_the_build(monkeypatch, page):
+    from dashboard import data
+    from tests.apptest import page_app
+
+    monkeypatch.setattr(data, "stale_inputs",
+                        lambda manifest: ["data/sources/reference/diet_shares.csv"])
+    at = page_app(schema.PAGES[page].file).run()
+    assert not at.exception
+    warning = at.warning[0].value
+    assert warning.startswith("**The datasets are older than their sources: run `make data`.**")
+    assert "diet\\_shares.csv" in warning
+
+
+def test_no_data_state_warning_when_sources_match():
+    from tests.apptest import page_app
+
+    at = page_app(schema.PAGES["methods"].file).run()
+    assert not any("older than their sources" in w.value for w in at.warning)
