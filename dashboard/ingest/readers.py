@@ -244,7 +244,9 @@ def _read_csv(
     sample = text[:SNIFF_BYTES]
     # Split on the line ends the CSV parser knows (str.splitlines also splits on \x1c...).
     lines = re.split(r"\r\n|\n|\r", sample)
-    header = lines[0] if lines else ""
+    # The whole first line: a header longer than the sample must be counted in full.
+    first_end = re.search(r"\r\n|\n|\r", text)
+    header = text[: first_end.start()] if first_end else text
     sep = _choose_delimiter(name, header, lines[1:21])
     names = _fields(name, header, sep)
     if len(names) > MAX_COLUMNS:
