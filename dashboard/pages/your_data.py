@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import aggregate, charts, ingest, schema, state, stats, ui
+from dashboard import aggregate, charts, ingest, schema, server, state, stats, ui
 from dashboard.data import DataError
 
 PAGE = "your_data"
@@ -124,8 +124,12 @@ def _render_uploader() -> list:
 def _read_files(uploaded: list) -> list[ingest.Upload]:
     """Each file read once per session (never st.cache_*: files stay in this session)."""
     reads: dict = st.session_state.setdefault("_yd_reads", {})
-    for stale in set(reads) - {f.file_id for f in uploaded}:
+    removed = set(reads) - {f.file_id for f in uploaded}
+    for stale in removed:
         del reads[stale]
+    if removed:  # a removed file's frames and results go now, not when the session ends
+        st.session_state.pop("_yd_results", None)
+        server.release_memory()
     new = [f for f in uploaded if f.file_id not in reads]
     if new:
         with st.status("Reading files", expanded=False) as progress:
@@ -510,9 +514,12 @@ st.markdown(
     "respect the survey design and use the same charts and tables as the published evidence."
 )
 st.caption(
-    ":material/lock: Your files stay in this browser session's memory: they are never written "
-    "to disk, logged or shared with other sessions, and are gone when you close the tab. A "
-    "Share link carries the view and the file's fingerprint, never the data."
+    ":material/lock: Your files are held in this session's memory on the server: never "
+    "written to disk, logged or shared with other sessions. Removing a file releases it at "
+    f"once; closing the tab releases everything within {2 * server.RELEASE_SECONDS} seconds "
+    "(the server keeps a closed tab's session for "
+    f"{server.RELEASE_SECONDS} s in case it reconnects). A Share link carries the view and "
+    "the file's fingerprint, never the data."
 )
 
 view = state.read(PAGE)
