@@ -5,10 +5,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# 127.0.0.1: reachable from this machine only. On a server, ADDRESS=0.0.0.0 listens on every
+# interface (put it behind a proxy with TLS).
+ADDRESS ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test data lint bench screenshots chromium golden clean-data
+.PHONY: help run dev test data lint bench screenshots chromium golden clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,8 +32,13 @@ data/manifest.json: $(BIN)/.runtime dashboard/build.py dashboard/schema.py $(wil
 data: $(BIN)/.runtime  ## Rebuild data/*.parquet and data/manifest.json from data/sources/
 	$(BIN)/python -m dashboard.build
 
-run: $(BIN)/.runtime data/manifest.json  ## Set up and serve the dashboard on http://localhost:8501
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+run: $(BIN)/.runtime data/manifest.json  ## Set up and serve the dashboard on http://127.0.0.1:8501 (ADDRESS=0.0.0.0 for a server)
+	@echo "serving on http://$(ADDRESS):$(PORT) (ADDRESS=0.0.0.0 to listen on every interface)"
+	$(BIN)/streamlit run serve.py --server.port $(PORT) --server.address $(ADDRESS)
+
+dev: $(BIN)/.runtime data/manifest.json  ## Serve with the file watcher on: pages rerun when a file is saved
+	$(BIN)/streamlit run serve.py --server.port $(PORT) --server.address $(ADDRESS) \
+	  --server.fileWatcherType auto --server.runOnSave true
 
 chromium:  ## Install Debian's chromium for the browser tests when absent
 	@test -x /usr/bin/chromium || ($(SUDO) apt-get update -qq && \

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import schema
+from dashboard import schema, ui
 
 # A local favicon: a material or emoji page icon is fetched from a font CDN by the browser.
 FAVICON = Path(__file__).parent / "dashboard" / "assets" / "favicon.png"
@@ -15,4 +15,6 @@ for page in schema.PAGES.values():
         st.Page(page.file, title=page.title, icon=page.icon, url_path=page.url_path or None,
                 default=not page.url_path)
     )
-st.navigation(navigation).run()
+pages = st.navigation(navigation)
+ui.render_data_state()
+pages.run()

@@ -72,15 +72,53 @@ def run(content: bytes) -> tuple[dict[str, float], pd.DataFrame]:
     return times, result
 
 
+MEMORY_TARGET = 3.0  # peak RSS of the whole process / file size
+
+
+def run_memory(mb: float) -> int:
+    """Peak RSS of a process that holds an `mb` MB upload (as Streamlit does) and reads,
+    maps, prepares and estimates it. The CSV is made by a child process and read from a
+    temporary file, so that its making is not counted."""
+    import subprocess
+    import tempfile
+
+    rows = int(mb * 1024**2 / 50.7)  # make_csv writes about 50.7 bytes a row
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "survey.csv"
+        subprocess.run(
+            [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})"
+             f"; import bench_upload as b; open({str(path)!r}, 'wb').write(b.make_csv({rows}))"],
+            check=True,
+        )
+        start = peak_rss_mb()
+        content = path.read_bytes()
+    size = len(content) / 1024**2
+    times, result = run(content)
+    peak = peak_rss_mb()
+    print(f"{rows:,} rows, {size:.1f} MB of CSV; {times['total']:.1f} s")
+    print(f"peak RSS: {peak:,.0f} MB = {peak / size:.2f}x the file "
+          f"(process before the upload: {start:,.0f} MB)")
+    ok = peak / size < MEMORY_TARGET
+    print(f"{'OK' if ok else 'OVER'}: target < {MEMORY_TARGET:g}x the file size")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--mb", type=float, default=None,
+        help="size of the CSV in MB instead of --rows (e.g. 150: the memory figure of the "
+        "hardening issue); prints peak RSS against the file size",
+    )
     parser.add_argument(
         "--tracemalloc",
         action="store_true",
         help="also measure Python-allocated peak memory (slower; a second run)",
     )
     args = parser.parse_args()
+    if args.mb is not None:
+        return run_memory(args.mb)
     content = make_csv(args.rows)
     print(f"{args.rows:,} rows, {len(content) / 1024**2:.1f} MB of CSV (generated in memory)")
     rss_before = peak_rss_mb()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -18,12 +20,35 @@ RESULT_COLUMNS: tuple[str, ...] = ("estimate", "se", "ci_low", "ci_high", "n", "
 # Exit statuses: 2 is argparse's own for usage errors; bad input is reported the same way.
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+# A reader that stops early (`| head`): end quietly with the status of a SIGPIPE death, as
+# coreutils do.
+EXIT_BROKEN_PIPE = 141
 DESIGN_OPTIONS: dict[str, str] = {"weight": "weight", "strata": "stratum", "psu": "psu"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, reporting a bad argument on one line (status 2) instead of the usage text."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _level(text: str) -> float:
+    """--level: a confidence level strictly between 0 and 1."""
+    try:
+        level = float(text)
+    except ValueError:
+        level = math.nan
+    if not (math.isfinite(level) and 0 < level < 1):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a confidence level: give a number between 0 and 1, e.g. 0.95"
+        )
+    return level
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one subcommand, `estimate`)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m dashboard",
         description="B12 Risk Atlas: survey estimates of low vitamin B12 status from your files.",
     )
@@ -70,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ROLE=COLUMN",
         help=f"set a column's role ({', '.join(ingest.MICRODATA_ROLES)}); repeatable",
     )
-    est.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    est.add_argument("--level", type=_level, default=0.95,
+                     help="confidence level, between 0 and 1 (default 0.95)")
     est.add_argument("--out", default="-", help="output CSV file ('-' for stdout, the default)")
     return parser
 
@@ -84,21 +110,51 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     except SystemExit as stop:  # argparse has already printed the usage message
         return int(stop.code or 0)
     try:
+        _check_out(args.out)
         results = run_estimate(args)
     except ingest.InputError as err:
         for problem in err.problems:
             print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     if args.out == "-":
-        results.to_csv(stdout, index=False, lineterminator="\n")
+        try:
+            results.to_csv(stdout, index=False, lineterminator="\n")
+            stdout.flush()
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
     else:
         try:
             results.to_csv(args.out, index=False, lineterminator="\n")
         except OSError as err:
-            print(f"error: cannot write {args.out}: {err.strerror}.", file=sys.stderr)
+            print(f"error: --out {args.out}: cannot write it ({err.strerror or err}).",
+                  file=sys.stderr)
             return EXIT_BAD_INPUT
         print(f"wrote {len(results)} rows to {args.out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _check_out(out: str) -> None:
+    """Refuse an --out the results cannot be written to before the files are read."""
+    if out == "-":
+        return
+    folder = Path(out).parent
+    if not folder.is_dir():
+        raise ingest.InputError(f"--out {out}: the folder '{folder}' does not exist.")
+    if Path(out).is_dir():
+        raise ingest.InputError(f"--out {out}: is a folder; give a file name.")
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away: no traceback, and none at interpreter exit when Python flushes
+    stdout again (the Python docs' recipe: point stdout at /dev/null)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (tests)
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def _note(message: str) -> None:

@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import re
+import signal
 import sys
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
@@ -1011,6 +1012,7 @@ def build(out_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> dict:
     ]
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)
     temps: list[tuple[Path, Path]] = []
     try:
         outputs = []
@@ -1054,6 +1056,41 @@ def build(out_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> dict:
     return manifest
 
 
+_TEMPORARY = re.compile(r"\.tmp-(\d+)-.+")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(out_dir: Path) -> list[Path]:
+    """Delete the ``.tmp-<pid>-*`` files that builds killed during their write phase left in
+    ``out_dir`` (their process is gone); a running build's files are left alone. Returns
+    the files removed."""
+    removed = []
+    for path in Path(out_dir).glob(".tmp-*"):
+        m = _TEMPORARY.fullmatch(path.name)
+        if m and path.is_file() and int(m.group(1)) != os.getpid() and not _running(
+            int(m.group(1))
+        ):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    del frame
+    # SystemExit unwinds through build()'s finally, which deletes its temporary files.
+    raise SystemExit(128 + signum)
+
+
 def _file_facts(path: Path) -> dict:
     return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
 
@@ -1084,6 +1121,7 @@ def main(argv: list[str] | None = None) -> int:
             evidence.checks_markdown(studies))
         print(text, end="")
         return 0
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         manifest = build()
     except BuildError as err:

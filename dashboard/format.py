@@ -1,4 +1,5 @@
-"""Numbers as people read them: percentages, counts, modelled counts, estimates with intervals.
+"""Numbers and text as people read them: percentages, counts, estimates with intervals, and
+text from links or files made literal for Markdown.
 
 Pure functions, no Streamlit: charts (hover text, tables), aggregate (sentences) and pages
 (headlines) all format through here, so one figure reads the same everywhere.
@@ -7,6 +8,7 @@ Pure functions, no Streamlit: charts (hover text, tables), aggregate (sentences)
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pandas as pd
@@ -104,3 +106,31 @@ def format_estimate(
     if not (math.isfinite(low) and math.isfinite(high)):
         return f"{head} ({name} not available)"
     return f"{head} ({name} {with_unit(f'{number(low)}-{number(high)}')})"
+
+
+# --- text from links, files and labels --------------------------------------------------------
+# Streamlit renders alert bodies, captions, status and widget labels as GitHub-flavoured
+# Markdown (links, images, emphasis, $math$, :emoji:/:material/...: icons, :red[...] colours)
+# and autolinks bare addresses even when they are backslash-escaped (remark-gfm links them
+# after the escapes are resolved). Text a visitor or a file supplies goes through
+# markdown_literal before it reaches one of those.
+_INLINE_MARKUP = re.compile(r"([\\`*_\[\]<>!|~:$&{}])")
+_BLOCK_START = re.compile(r"^([#>+=-]|\d+[.)])")
+# An invisible WORD JOINER (U+2060) that keeps remark-gfm from turning http://, www. and
+# name@host into links; it is the only character markdown_literal adds to what is shown.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=www)(?=\.)|(?=@)")
+
+
+def markdown_literal(text: object) -> str:
+    """``text`` as Markdown that Streamlit shows character for character, on one line.
+
+    Every character with a meaning inside a line is backslash-escaped, a block marker at the
+    start (heading, quote, list) is escaped, line breaks become spaces, and a WORD JOINER is
+    put inside ``://``, ``www.`` and before ``@`` so no address becomes a link. No link,
+    image, HTML, emphasis, formula or icon survives; the visible text is unchanged.
+    """
+    one_line = re.sub(r"\s*[\r\n]+\s*", " ", str(text)).strip()
+    escaped = _INLINE_MARKUP.sub(r"\\\1", one_line)
+    escaped = _BLOCK_START.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], escaped)
+    return _AUTOLINK.sub(WORD_JOINER, escaped)

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import pycountry
 
 from dashboard import schema
+from dashboard.format import markdown_literal
 
 # Bumped when a parameter changes meaning; links carry it as v=<STATE_VERSION>.
 STATE_VERSION = 1
@@ -46,6 +47,12 @@ DEFAULT_AGE_SPEC = ",".join(schema.AGE_BAND_LABELS)
 
 ONE, MULTI, INT, FLOAT, RANGE, BOOL = "one", "multi", "int", "float", "range", "bool"
 KINDS: tuple[str, ...] = (ONE, MULTI, INT, FLOAT, RANGE, BOOL)
+# A query string longer than this is refused as a whole with one notice: every Share link is
+# far shorter (all 249 countries and 9 loc values come to about 2,000 characters), and
+# 8,000 is the request-line limit of common web servers (Apache's 8,190 bytes).
+MAX_QUERY_CHARS = 8_000
+# Values named in one notice; the rest are counted ("and 24,997 more").
+NOTICE_VALUES = 3
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -399,6 +406,15 @@ def _shown(raw: str) -> str:
     return text.replace("\n", " ")
 
 
+def _listed(values: Iterable[str], quote: str = "") -> str:
+    """At most NOTICE_VALUES values (each shortened), then how many more: a notice stays short
+    however many values a link repeats."""
+    values = list(values)
+    shown = ", ".join(f"{quote}{_shown(v)}{quote}" for v in values[:NOTICE_VALUES])
+    rest = len(values) - NOTICE_VALUES
+    return f"{shown} and {rest:,} more" if rest > 0 else shown
+
+
 def _order(param: Param, values: list[str], listed: list[str]) -> tuple[str, ...]:
     rank = {v: i for i, v in enumerate(listed)}
     unique = list(dict.fromkeys(values))
@@ -411,15 +427,19 @@ def _parse(param: Param, raws: list[str], choices: Choices | None) -> tuple[Any,
     if param.kind == MULTI:
         check, listed = _lookup(param, choices)
         items = [s for raw in raws for s in raw.split(",") if s.strip()]
-        good, notices = [], []
+        good, refused = [], []
         for item in items:
             value = check(item)
             if value is None:
-                notices.append(
-                    f"Ignored {param.name}={_shown(item.strip())} ({_describe(param, listed)})"
-                )
+                refused.append(item.strip())
             else:
                 good.append(value)
+        notices = []
+        if refused:
+            notices.append(
+                f"Ignored {param.name}={_listed(dict.fromkeys(refused))} "
+                f"({_describe(param, listed)})"
+            )
         if len(good) < param.min_items:
             why = "at least one value is needed" if not items else "no valid value left"
             notices.append(f"Ignored {param.name} ({why}){fallback}")
@@ -438,7 +458,7 @@ def _parse(param: Param, raws: list[str], choices: Choices | None) -> tuple[Any,
     if len(set(values)) > 1:
         notices.append(
             f"Ignored extra values of {param.name} "
-            f"({', '.join(_shown(v) for v in values[1:])}): it takes one value"
+            f"({_listed(values[1:])}): it takes one value"
         )
     raw = values[0]
     value = _parse_one(param, raw, choices)
@@ -492,6 +512,11 @@ def _as_lists(query: Mapping[str, Any]) -> dict[str, list[str]]:
     return out
 
 
+def query_length(query: Mapping[str, list[str]]) -> int:
+    """Characters of a query as ``key=value&...`` (before percent-encoding)."""
+    return sum(len(key) + len(v) + 2 for key, values in query.items() for v in values)
+
+
 def from_query(
     page: str, query: Mapping[str, list[str]] | Mapping[str, str], choices: Choices | None = None
 ) -> tuple[State, list[str]]:
@@ -507,8 +532,16 @@ def from_query(
     params = _page_params(page)
     own = {p.name for p in params}
     raw = _as_lists(query)
+    length = query_length(raw)
+    if length > MAX_QUERY_CHARS:
+        return default_state(page), [
+            f"Ignored the whole link after '?' ({length:,} characters, over the limit of "
+            f"{MAX_QUERY_CHARS:,}); using the defaults"
+        ]
     notices: list[str] = []
     given: dict[str, list[str]] = {}
+    unknown: list[str] = []
+    elsewhere: list[str] = []
     for key, values in raw.items():
         if key in STREAMLIT_KEYS:
             continue
@@ -521,15 +554,19 @@ def from_query(
             continue
         name = _ALIASES.get(key, key)
         if name not in PARAMS:
-            notices.append(f"Ignored parameter '{_shown(key)}' (unknown)")
+            unknown.append(key)
             continue
         if name not in own:
-            notices.append(f"Ignored parameter '{key}' (not used on this page)")
+            elsewhere.append(key)
             continue
         if name != key and name in raw:
             notices.append(f"Ignored parameter '{key}' (old name of '{name}', also given)")
             continue
         given.setdefault(name, []).extend(values)
+    for keys, why in ((unknown, "unknown"), (elsewhere, "not used on this page")):
+        if keys:
+            plural = "s" if len(keys) > 1 else ""
+            notices.append(f"Ignored parameter{plural} {_listed(keys, quote=chr(39))} ({why})")
     values_out = []
     for param in params:
         if param.name in given:
@@ -749,11 +786,12 @@ def read(page: str, choices: Choices | None = None) -> State:
         state = _from_widgets(page, fallback, choices)
     else:
         parsed, notices = from_query(page, query, choices)
-        given = {_ALIASES.get(k.lower(), k.lower()) for k in query}
+        too_long = query_length(_as_lists(query)) > MAX_QUERY_CHARS
+        given = set() if too_long else {_ALIASES.get(k.lower(), k.lower()) for k in query}
         keep = _restored(page, given).as_dict()
         state = State(page, tuple((n, keep.get(n, v)) for n, v in parsed.values))
         for notice in notices:
-            st.info(notice + ".", icon=":material/link_off:")
+            st.info(markdown_literal(notice) + ".", icon=":material/link_off:")
         for param in _page_params(page):
             st.session_state[param.name] = _widget_value(param, state[param.name])
         st.session_state[_SEEN] = (page, _freeze(query))

@@ -12,6 +12,7 @@ import streamlit as st
 
 from dashboard import aggregate, burden, charts, data, evidence, model, schema, state
 from dashboard.data import DataError
+from dashboard.format import markdown_literal
 from dashboard.schema import DATASETS
 
 # Loaded once per process and shared by every session (cache_resource: no per-call copy of
@@ -97,10 +98,33 @@ def studies_or_stop() -> pd.DataFrame:
 def render_data_error(err: DataError) -> None:
     """Show a dataset problem as a message with its fix, not a traceback."""
     st.error(
-        f"**The data could not be loaded.** `{err.path}`: {err.problem}.\n\n"
-        f"To fix it, {err.fix}.",
+        f"**The data could not be loaded.** {literal(data.project_path(err.path))}: "
+        f"{literal(err.problem)}.\n\nTo fix it, {err.fix}.",
         icon=":material/database:",
     )
+
+
+def render_data_state() -> None:
+    """Above every page: a warning when a source changed after the datasets were built
+    (data.stale_inputs), naming the changed files. A manifest problem is left to the page's
+    loader, which names it."""
+    try:
+        changed = data.stale_inputs(data.load_manifest())
+    except DataError:
+        return
+    if changed:
+        st.warning(
+            f"**{data.STALE[0].upper()}{data.STALE[1:]}.** Changed since the last build: "
+            f"{literal(', '.join(changed))}. The pages show the datasets as last built.",
+            icon=":material/update:",
+        )
+
+
+def literal(text: object) -> str:
+    """Text from a link, a file or a label, made safe to pass to any Streamlit element that
+    renders Markdown (alerts, captions, status and widget labels, help): shown as typed,
+    never as a link, image, HTML or formatting (format.markdown_literal)."""
+    return markdown_literal(text)
 
 
 # --- shared page widgets -----------------------------------------------------------------------
@@ -287,10 +311,36 @@ def render_empty(view: state.State) -> None:
     )
 
 
+# A text cell that starts with one of these is a formula to a spreadsheet (OWASP, CSV
+# Injection: "=", "+", "-", "@", tab and carriage return); the CSV prefixes it with "'".
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells and column names that a spreadsheet would run as a formula
+    start with "'" (OWASP's advice for CSV files); numbers are untouched, so -0.5 stays a
+    number."""
+    text = [c for c in frame.columns
+            if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+                    or pd.api.types.is_datetime64_any_dtype(frame[c]))]
+    out = frame.copy()
+    for c in text:
+        out[c] = out[c].astype(object).map(_inert)
+    out.columns = [_inert(str(c)) for c in frame.columns]
+    return out
+
+
 def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """The frame as a CSV (UTF-8, no index) or Parquet (pyarrow) file."""
+    """The frame as a CSV (UTF-8, no index; formula-leading text cells neutralised, see
+    neutralize_formulas) or Parquet (pyarrow; every value as it is) file."""
     if fmt == "csv":
-        return frame.to_csv(index=False).encode("utf-8")
+        return neutralize_formulas(frame).to_csv(index=False).encode("utf-8")
     if fmt == "parquet":
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False, engine="pyarrow")

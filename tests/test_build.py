@@ -27,6 +27,8 @@ from dashboard.build import (
     wpp_display_name,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
+
 LITERATURE = schema.SOURCES_DIR / build.LITERATURE_CSV
 DIET_SHARES = schema.SOURCES_DIR / build.DIET_SHARES_CSV
 
@@ -646,3 +648,67 @@ def test_bad_source_fails_before_writing(built_data_dir: Path, tmp_path: Path) -
     with pytest.raises(BuildError, match=r"b12_prevalence_studies\.csv: row 1 .*sex 'everyone'"):
         build.build(out_dir=out, sources_dir=sources)
     assert not out.exists() or not any(out.iterdir())
+
+
+# --- temporary files of killed builds ----------------------------------------------------------
+
+
+def _finished_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def test_build_removes_temporaries_of_dead_builds_only(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = tmp_path / f".tmp-{_finished_pid()}-studies.parquet"
+    dead.write_bytes(b"half a file")
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as alive:
+        running = tmp_path / f".tmp-{alive.pid}-studies.parquet"
+        running.write_bytes(b"being written")
+        try:
+            assert build.remove_stale_temporaries(tmp_path) == [dead]
+        finally:
+            alive.kill()
+    assert not dead.exists()
+    assert running.exists()
+
+
+SLOW_BUILD = """
+import sys, time
+from pathlib import Path
+from dashboard import build
+write = build._write_parquet
+def slow(df, path):
+    write(df, path)
+    print("written", flush=True)
+    time.sleep(60)
+build._write_parquet = slow
+import signal
+signal.signal(signal.SIGTERM, build._exit_on_sigterm)
+build.build(out_dir=Path(sys.argv[1]))
+"""
+
+
+def test_sigterm_during_the_write_phase_leaves_no_temporary_file(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "data"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_BUILD, str(out)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "written"
+        assert list(out.glob(".tmp-*"))  # the first dataset sits under its temporary name
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+    assert list(out.glob(".tmp-*")) == []
+    assert not (out / schema.MANIFEST_NAME).exists()

@@ -189,7 +189,10 @@ def test_missing_file_exits_2(tmp_path, capsys):
 
 def test_usage_error_exits_2(capsys):
     assert main(["estimate"]) == 2
-    assert "usage:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # One line naming what is missing, and where to read the usage.
+    assert err == ("error: the following arguments are required: FILE, --outcome "
+                   "(see python -m dashboard estimate --help)\n")
 
 
 def test_subprocess_run(tmp_path, survey_csv, golden):
@@ -225,3 +228,68 @@ def test_subprocess_run(tmp_path, survey_csv, golden):
     assert failed.returncode == 2
     assert "wrong delimiter" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+# --- bad arguments: exit 2 with one line naming the argument -----------------------------------
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dashboard", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--level", "5"], "argument --level: '5' is not a confidence level"),
+        (["--level", "0"], "argument --level: '0' is not a confidence level"),
+        (["--level", "nan"], "argument --level: 'nan' is not a confidence level"),
+        (["--level", "high"], "argument --level: 'high' is not a confidence level"),
+        (["--out", "no/such/folder/x.csv"], "--out no/such/folder/x.csv: the folder "
+                                             "'no/such/folder' does not exist."),
+        (["--outcome", "serum_b12_pmol_l < 1e999"], "the cut-off 1e999 is beyond the range"),
+        (["--merge-on"], "argument --merge-on: expected one argument"),
+    ],
+)
+def test_bad_argument_exits_2_with_one_line(survey_csv, args, named):
+    base = ["estimate", str(survey_csv)]
+    if "--outcome" not in args:
+        base += ["--outcome", "serum_b12_pmol_l < 148"]
+    done = _run(*base, *args)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr
+    assert named in errors[0]
+    assert "Traceback" not in done.stderr
+    assert "usage:" not in done.stderr
+
+
+def test_broken_pipe_exits_quietly(survey_csv):
+    # `| true`: the reader is gone before the results are written (as `| head` after its
+    # lines), so the write meets a closed pipe.
+    cmd = (f"{sys.executable} -m dashboard estimate {survey_csv} --outcome "
+           "'serum_b12_pmol_l < 148' --by age_band,sex,diet_group | true; "
+           "echo \" ${PIPESTATUS[0]}\"")
+    big = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert "Traceback" not in big.stderr
+    assert "BrokenPipeError" not in big.stderr
+    assert big.stdout.split()[-1] == "141"
+
+
+def test_broken_pipe_in_main_returns_141(survey_csv):
+    class Closed(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    status = main(["estimate", str(survey_csv), "--outcome", "serum_b12_pmol_l < 148"],
+                  stdout=Closed())
+    assert status == 141
+
+
+def test_a_header_over_the_column_limit_names_its_real_width(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(1_000_000)) + "\n" + "1," * 5 + "1\n")
+    done = _run("estimate", str(path), "--outcome", "serum_b12_pmol_l < 148")
+    assert done.returncode == 2
+    assert "has 1,000,000 columns, over the limit of 500" in done.stderr

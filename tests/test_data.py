@@ -116,6 +116,14 @@ def garbage_manifest(data_dir: Path) -> None:
     (data_dir / schema.MANIFEST_NAME).write_text("{not json")
 
 
+def no_checksums(data_dir: Path) -> None:
+    def change(manifest: dict) -> None:
+        for out in manifest["outputs"]:
+            out.pop("sha256")
+
+    _rewrite_manifest(data_dir, change)
+
+
 def unlisted(data_dir: Path) -> None:
     _rewrite_manifest(
         data_dir, lambda m: m.update(outputs=[o for o in m["outputs"] if o["dataset"] != "studies"])
@@ -135,6 +143,8 @@ def unlisted(data_dir: Path) -> None:
         (old_schema, "manifest.json", f"this code needs {schema.SCHEMA_VERSION} (stale data)"),
         (garbage_manifest, "manifest.json", "the manifest cannot be read"),
         (unlisted, "manifest.json", "does not list studies.parquet"),
+        # The intact studies.parquet is not to blame: the manifest lacks what to check it by.
+        (no_checksums, "manifest.json", "the manifest has no SHA-256 for studies.parquet"),
     ],
 )
 def test_bad_files_raise_clear_errors(
@@ -145,7 +155,9 @@ def test_bad_files_raise_clear_errors(
     with pytest.raises(DataError) as info:
         data.load_studies(data_dir)
     message = str(info.value)
-    assert str(data_dir / file) in message
+    # Named relative to the project's layout, never by the server's absolute path.
+    assert message.startswith(f"data/{file}: ")
+    assert str(data_dir) not in message
     assert problem in message
     assert "make data" in message
     assert info.value.path == data_dir / file
@@ -205,3 +217,28 @@ def test_manifest_outputs_lists_each_file() -> None:
     })
     pd.testing.assert_frame_equal(got, expected)
     assert list(data.manifest_outputs({"outputs": []}).columns) == list(expected.columns)
+
+
+def test_project_path_never_shows_an_absolute_path(tmp_path: Path) -> None:
+    assert data.project_path(schema.DATA_DIR / "studies.parquet") == "data/studies.parquet"
+    assert data.project_path(tmp_path / "data" / "x.parquet") == "data/x.parquet"
+
+
+def _copy_sources(root: Path) -> None:
+    shutil.copytree(schema.SOURCES_DIR, root / "data" / "sources")
+
+
+def test_stale_inputs_are_none_right_after_a_build(tmp_path: Path) -> None:
+    _copy_sources(tmp_path)
+    assert data.stale_inputs(data.load_manifest(), root=tmp_path) == []
+
+
+def test_a_changed_or_missing_source_makes_the_datasets_stale(tmp_path: Path) -> None:
+    _copy_sources(tmp_path)
+    diet = tmp_path / "data" / "sources" / "reference" / "diet_shares.csv"
+    diet.write_text(diet.read_text().replace("vegan", "VEGAN", 1))
+    (tmp_path / "data" / "sources" / "reference" / "standard_populations.csv").unlink()
+    assert data.stale_inputs(data.load_manifest(), root=tmp_path) == [
+        "data/sources/reference/standard_populations.csv",
+        "data/sources/reference/diet_shares.csv",
+    ]

@@ -84,3 +84,27 @@ def test_missing_values(value) -> None:
 @pytest.mark.parametrize("value", [0, 0.0, "", "nan", pd.Timestamp("2020-01-01")])
 def test_present_values(value) -> None:
     assert not fmt.is_missing(value)
+
+
+# --- markdown_literal ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[Data moved: log in](https://e.vil/x)",
+         "\\[Data moved\\: log in\\](https\\:\u2060//e.vil/x)"),
+        ("![x](http://127.0.0.1:9/x.png)", "\\!\\[x\\](http\\:\u2060//127.0.0.1\\:9/x.png)"),
+        ("<img src=x onerror=alert(1)>", "\\<img src=x onerror=alert(1)\\>"),
+        ("www.e.vil and a@b.io", "www\u2060.e.vil and a\u2060@b.io"),
+        ("*bold* _it_ `code` ~~s~~ $x$ :red[r] :material/home:",
+         "\\*bold\\* \\_it\\_ \\`code\\` \\~\\~s\\~\\~ \\$x\\$ \\:red\\[r\\] \\:material/home\\:"),
+        ("# heading", "\\# heading"),
+        ("- item", "\\- item"),
+        ("12. item", "12\\. item"),
+        ("two\nlines", "two lines"),
+        ("Ignored minn=-5 (not a count)", "Ignored minn=-5 (not a count)"),
+    ],
+)
+def test_markdown_literal_escapes_every_markup(text, expected):
+    assert fmt.markdown_literal(text) == expected

@@ -168,3 +168,18 @@ def test_any_bytes_give_an_upload_or_an_input_error(name, content):
         return
     assert problems
     assert all(isinstance(p, str) and p.strip() for p in problems)
+
+
+def test_a_file_over_the_cell_budget_is_refused_before_parsing():
+    # 60,000,000 cells of "1" (120 MB of highly compressible text) would parse to 480 MB.
+    wide = ",".join(f"c{i}" for i in range(400)).encode() + b"\n"
+    rows = ingest.MAX_CELLS // 400 + 1
+    content = wide + (b"1," * 399 + b"1\n") * rows
+    with pytest.raises(ingest.InputError, match=r"over the limit of 50,000,000 cells"):
+        ingest.read_upload("wide.csv", content)
+
+
+def test_utf8_error_position_is_named_from_the_whole_file():
+    content = b"a,b\n" + b"1,2\n" * 10 + b"3,\x81\n"
+    with pytest.raises(ingest.InputError, match=r"byte 0x81 on line 12 .*first problem at line 12"):
+        ingest.read_upload("x.csv", content)

@@ -23,7 +23,6 @@ def test_make_run_serves_the_app() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        env=dict(os.environ, STREAMLIT_SERVER_ADDRESS="127.0.0.1"),
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -32,6 +31,9 @@ def test_make_run_serves_the_app() -> None:
             assert r.read().strip() == b"ok"
         with urllib.request.urlopen(f"{base}/", timeout=5) as r:
             assert r.status == 200
+            # serve.py's middleware: make run serves the hardened st.App, on 127.0.0.1 by
+            # default (the URL above answers without any address setting).
+            assert r.headers["X-Content-Type-Options"] == "nosniff"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

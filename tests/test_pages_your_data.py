@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +246,42 @@ def test_prevalence_table_gets_wilson_rows_and_pooling():
     assert pooled["diet_group"].tolist() == ["omnivore", "vegan"]
     assert pooled["k"].tolist() == [2, 2]
     assert [t["name"] for t in _figures(at)[0]["data"]] == ["Omnivore", "Vegan"]
+
+
+# Markdown, HTML and an image address in a file's name, column names and labels.
+EVIL_LINK = "[Data moved: log in](https://e.vil/x)"
+EVIL_IMAGE = "![i](http://127.0.0.1:9/i.png)"
+# What would render as a link, image or tag: an unescaped "](" or "<", or an address that
+# remark-gfm links by itself (://, @ without the word joiner).
+_LIVE_MARKUP = re.compile(r"(?<!\\)\]\(|(?<!\\)<|://|\w@")
+
+
+def _markdown_sources(at: AppTest) -> list[str]:
+    """Every text the page hands to Streamlit's Markdown renderer: alerts, captions,
+    markdown, and widget labels and help."""
+    texts = [str(e.value) for kind in ("error", "warning", "info", "caption", "markdown")
+             for e in getattr(at, kind)]
+    texts += [str(w.label) for w in at.selectbox] + [str(w.help or "") for w in at.selectbox]
+    return texts
+
+
+def test_labels_file_names_and_columns_from_a_file_are_shown_as_text():
+    bad = MICRODATA.replace(b",vegan,", f",{EVIL_LINK} <b>x</b>,".encode())
+    # A file name cannot hold "/": a link without one, in a file that cannot be read.
+    at = _confirm(_upload(_app(), ("survey.csv", bad), ("[log in](mailto:x@e.vil).csv", b"")))
+    assert not at.exception
+    shown = [t for t in _markdown_sources(at) if "e.vil" in t]
+    assert len(shown) >= 3  # the unreadable file, the unknown labels, the label widget
+    assert any("\\[log in\\](mailto\\:x\u2060@e.vil).csv" in t for t in shown)
+    for text in shown:
+        assert not _LIVE_MARKUP.search(text), text
+    assert any("\\[Data moved\\: log in\\](https\\:\u2060//e.vil/x)" in t for t in shown)
+
+
+def test_url_notices_are_shown_as_text():
+    at = _app({"grp": [EVIL_LINK, EVIL_IMAGE], EVIL_IMAGE: "1"})
+    assert not at.exception
+    notices = [i.value for i in at.info if i.value.startswith("Ignored")]
+    assert len(notices) == 2
+    for text in notices:
+        assert not _LIVE_MARKUP.search(text), text

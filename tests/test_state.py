@@ -516,3 +516,39 @@ def test_apptest_shared_filters_survive_a_move_without_parameters(app):
     app.run()
     assert app.selectbox(key="def").value == "b12_lt221"
     assert app.radio(key="view").value == "dots"
+
+
+# --- bounded notices -----------------------------------------------------------------------
+
+
+def test_a_flood_of_refused_values_gives_one_notice_per_parameter():
+    # Under the length limit, hundreds of refused list items and unknown keys.
+    query = {"diet": [f"x{i}" for i in range(300)], "method": "[a](b)"}
+    query.update({f"k{i}": "1" for i in range(200)})
+    _, notices = state.from_query("evidence", query)
+    assert notices == [
+        "Ignored parameters 'k0', 'k1', 'k2' and 197 more (unknown)",
+        "Ignored diet=x0, x1, x2 and 297 more (not a diet group: allowed omnivore, "
+        "semi_vegetarian, pescatarian, vegetarian, vegan, general); using the default (none)",
+        "Ignored method=[a](b) (not a tau2 estimator: allowed REML, DL); using the default "
+        "(REML)",
+    ]
+
+
+def test_extra_values_of_a_single_parameter_are_capped():
+    _, notices = state.from_query("explore", {"view": ["bars", *[f"v{i}" for i in range(50)]]})
+    assert notices == ["Ignored extra values of view (v0, v1, v2 and 47 more): it takes one value"]
+
+
+def test_a_query_over_the_limit_is_refused_as_a_whole():
+    query = {"diet": ",".join(["vegan"] * 25_000)}  # 150,005 characters
+    view, notices = state.from_query("explore", query)
+    assert view == state.default_state("explore")
+    assert notices == ["Ignored the whole link after '?' (150,005 characters, over the limit "
+                       "of 8,000); using the defaults"]
+
+
+def test_the_longest_share_link_is_under_the_limit():
+    countries = tuple(c.alpha_3 for c in state.pycountry.countries)
+    view = state.default_state("burden").replace(loc=countries)
+    assert state.query_length(state.to_query(view, include_defaults=True)) < state.MAX_QUERY_CHARS

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import charts, state, ui
+from dashboard import charts, schema, state, ui
 
 POOLED = pd.DataFrame({
     "age_band": ["20-39"], "diet_group": ["vegan"], "estimate": [0.3], "ci_low": [0.2],
@@ -159,3 +159,50 @@ def test_render_data_error_shows_message_and_fix() -> None:
     assert len(at.error) == 1
     assert "studies.parquet" in at.error[0].value
     assert "make data" in at.error[0].value
+
+
+# --- formula cells in CSV downloads ---------------------------------------------------------
+
+
+def test_csv_download_neutralizes_formula_cells_and_parquet_keeps_them():
+    cells = ["=HYPERLINK(\"http://e.vil\",\"x\")", "+1", "-2", "@SUM(A1)|cmd", "\tx",
+             "plain", "a=b"]
+    frame = pd.DataFrame({"label": cells, "=col": range(7), "value": [-0.5] * 7})
+    got = pd.read_csv(io.StringIO(ui.table_bytes(frame, "csv").decode("utf-8")),
+                      keep_default_na=False)
+    assert got["label"].tolist() == ["'" + c for c in cells[:5]] + ["plain", "a=b"]
+    assert list(got.columns) == ["label", "'=col", "value"]
+    assert got["value"].tolist() == [-0.5] * 7  # numbers stay numbers
+    assert ui.neutralize_formulas(pd.DataFrame({"x": ["\rx"]}))["x"].tolist() == ["'\rx"]
+    back = pd.read_parquet(io.BytesIO(ui.table_bytes(frame, "parquet")))
+    pd.testing.assert_frame_equal(back, frame)
+
+
+def test_csv_download_neutralizes_categorical_labels():
+    frame = pd.DataFrame({"group": pd.Categorical(["=1+1", "vegan"])})
+    assert ui.table_bytes(frame, "csv").decode("utf-8").splitlines() == ["group", "'=1+1", "vegan"]
+
+
+# --- data state --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["overview", "explore", "evidence", "cutoffs", "burden",
+                                  "your_data", "methods"])
+def test_every_page_says_when_sources_changed_after_the_build(monkeypatch, page):
+    from dashboard import data
+    from tests.apptest import page_app
+
+    monkeypatch.setattr(data, "stale_inputs",
+                        lambda manifest: ["data/sources/reference/diet_shares.csv"])
+    at = page_app(schema.PAGES[page].file).run()
+    assert not at.exception
+    warning = at.warning[0].value
+    assert warning.startswith("**The datasets are older than their sources: run `make data`.**")
+    assert "diet\\_shares.csv" in warning
+
+
+def test_no_data_state_warning_when_sources_match():
+    from tests.apptest import page_app
+
+    at = page_app(schema.PAGES["methods"].file).run()
+    assert not any("older than their sources" in w.value for w in at.warning)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -81,6 +82,11 @@ def parse_outcome(text: str, mapping: ColumnMapping) -> Outcome:
             "<, <=, >, >= (for example 'serum_b12_pmol_l < 148')."
         )
     column, op, number = match["column"], match["op"], float(match["number"])
+    if not math.isfinite(number):
+        raise InputError(
+            f"Outcome {text!r}: the cut-off {match['number']} is beyond the range of numbers "
+            "(it would read as infinity); give a finite cut-off."
+        )
     for biomarker, bc in mapping.biomarkers.items():
         if column == bc.column:
             return Outcome(biomarker, op, number, bc.unit, column=column)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -23,6 +24,13 @@ from dashboard.ingest.roles import detect_kind
 MAX_BYTES = 200 * 1024 * 1024
 MAX_ROWS = 5_000_000
 MAX_COLUMNS = 500
+# Rows x columns a file may hold, checked from its line count and header before it is parsed:
+# 50 million cells are 400 MB as 8-byte numbers: five million people with ten columns, or a
+# merged NHANES cycle (10,000 x 500) ten times over. A highly compressible file (short
+# cells, e.g. 189 MB of "1,") is refused here rather than grown tenfold by the parser.
+MAX_CELLS = 50_000_000
+# Bytes validated per step when checking a file's encoding (never the whole text at once).
+_DECODE_BLOCK = 16 * 1024 * 1024
 # Bytes inspected to tell text from binary data and to choose the delimiter.
 SNIFF_BYTES = 65_536
 
@@ -150,8 +158,38 @@ def _format_mismatch(name: str, expected: str, actual: str) -> str:
     return f"'{name}' is not {want} as its name says: its content is {described}. Please {fix}."
 
 
+def _valid_utf8(content: bytes) -> UnicodeDecodeError | None:
+    """The first UTF-8 error of ``content`` (positions in the whole file), or None; checked in
+    _DECODE_BLOCK steps so that no copy of the whole text is made."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(content)
+    for start in range(0, len(content), _DECODE_BLOCK):
+        try:
+            decoder.decode(view[start : start + _DECODE_BLOCK], final=False)
+        except UnicodeDecodeError as err:
+            return UnicodeDecodeError("utf-8", content, start + err.start, start + err.end,
+                                      err.reason)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as err:
+        return UnicodeDecodeError("utf-8", content, len(content) - 1, len(content), err.reason)
+    return None
+
+
+def _head(content: bytes, encoding: str) -> str:
+    """The first line of the file and SNIFF_BYTES more, as text (a partial character at the
+    cut is left out)."""
+    end = content.find(b"\n")
+    end = len(content) if end < 0 else end
+    cut = content[: end + 1 + SNIFF_BYTES]
+    return codecs.getincrementaldecoder(encoding)(errors="strict").decode(cut, final=False)
+
+
 def _decode(name: str, content: bytes) -> tuple[str, str]:
-    """Decode text as UTF-8 (BOM optional), UTF-16 with BOM, or Latin-1/Windows-1252."""
+    """Decode text as UTF-8 (BOM optional), UTF-16 with BOM, or Latin-1/Windows-1252.
+
+    Returns the head of the text (_head) for UTF-8 and Latin-1/Windows-1252, which pandas
+    then decodes as it parses, and the whole text for UTF-16 (transcoded once)."""
     if content.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return content.decode("utf-16"), "utf-16"
@@ -160,14 +198,17 @@ def _decode(name: str, content: bytes) -> tuple[str, str]:
                 f"'{name}' starts with a UTF-16 mark but is not valid UTF-16 ({err.reason} at "
                 f"byte {err.start}): save it again as UTF-8 CSV."
             ) from None
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError as err:
-        utf8_error = err
-    else:
+    utf8_error = _valid_utf8(content)
+    if utf8_error is None:
+        text = _head(content, "utf-8")
         return text.removeprefix("\ufeff"), "utf-8-sig" if text.startswith("\ufeff") else "utf-8"
     try:
-        text = content.decode("cp1252")
+        # cp1252 fails only on its five undefined bytes: a byte search, not a decode.
+        bad = re.search(rb"[\x81\x8d\x8f\x90\x9d]", content)
+        if bad:
+            raise UnicodeDecodeError("cp1252", content, bad.start(), bad.end(),
+                                     "character maps to <undefined>")
+        text = _head(content, "cp1252")
     except UnicodeDecodeError as err:
         line = content.count(b"\n", 0, err.start) + 1
         utf8_line = content.count(b"\n", 0, utf8_error.start) + 1
@@ -241,10 +282,13 @@ def _read_csv(
         content, read_encoding = text.encode("utf-8"), "utf-8"
     else:
         read_encoding = encoding
-    sample = text[:SNIFF_BYTES]
+    # The whole first line: a header longer than the sample must be counted in full.
+    first_end = re.search(r"\r\n|\n|\r", text)
+    header = text[: first_end.start()] if first_end else text
+    sample = text[: (first_end.end() if first_end else 0) + SNIFF_BYTES]
+    del text  # a UTF-16 file's whole text: pandas reads the transcoded bytes
     # Split on the line ends the CSV parser knows (str.splitlines also splits on \x1c...).
     lines = re.split(r"\r\n|\n|\r", sample)
-    header = lines[0] if lines else ""
     sep = _choose_delimiter(name, header, lines[1:21])
     names = _fields(name, header, sep)
     if len(names) > MAX_COLUMNS:
@@ -259,6 +303,7 @@ def _read_csv(
             f"'{name}': duplicate column names {', '.join(repr(d) for d in dups)} in the header: "
             "give every column a distinct name."
         )
+    _check_cells(name, content.count(b"\n") + 1, len(names))
     decimal = "."
     if sep != "," and re.search(r"\d,\d", "\n".join(lines[1:200])):
         decimal = ","
@@ -335,6 +380,17 @@ def _check_rows(name: str, rows: int) -> None:
         )
 
 
+def _check_cells(name: str, rows: int, columns: int) -> None:
+    """Refuse a file of more than MAX_CELLS cells before it is parsed (rows from its line
+    count or footer), since parsing costs memory in proportion to the cells."""
+    if rows * columns > MAX_CELLS:
+        raise InputError(
+            f"'{name}' has about {rows:,} rows x {columns:,} columns = {rows * columns:,} "
+            f"cells, over the limit of {MAX_CELLS:,} cells per file: keep only the columns "
+            "needed (biomarker, age, sex, diet group, design variables) or split the file."
+        )
+
+
 def _check_columns(name: str, columns: Sequence[object]) -> None:
     if len(columns) > MAX_COLUMNS:
         raise InputError(
@@ -362,6 +418,7 @@ def _read_parquet(name: str, content: bytes) -> pd.DataFrame:
     # Limits from the footer, before the data are read.
     _check_columns(name, parquet.schema_arrow.names)
     _check_rows(name, parquet.metadata.num_rows)
+    _check_cells(name, parquet.metadata.num_rows, len(parquet.schema_arrow.names))
     try:
         frame = pd.read_parquet(io.BytesIO(content))
     except Exception as err:  # pyarrow raises several types for damaged files
@@ -415,4 +472,5 @@ def _drop_blank_rows(
     blank = frame.isna().all(axis=1).to_numpy() if frame.shape[1] else np.zeros(len(frame), bool)
     reason = "blank line" if row_label == "line" else "blank row (every value missing)"
     dropped = _drop_record(name, frame.index[blank], reason)
-    return frame.loc[~blank], dropped
+    # Without blank rows the frame is kept as it is: a copy would double an upload's memory.
+    return (frame.loc[~blank] if blank.any() else frame), dropped

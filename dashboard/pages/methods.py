@@ -311,7 +311,7 @@ st.dataframe(
     },
 )
 st.download_button(
-    "References (CSV)", references.to_csv(index=False).encode("utf-8"),
+    "References (CSV)", ui.table_bytes(references, "csv"),
     file_name="b12_references.csv", mime="text/csv", icon=":material/download:",
 )
 st.markdown(

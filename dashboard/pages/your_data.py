@@ -1,12 +1,13 @@
 """Your data page: an analyst's own survey microdata or prevalence table, estimated in-session."""
 
 import dataclasses
+import html
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import aggregate, charts, ingest, schema, state, stats, ui
+from dashboard import aggregate, charts, ingest, schema, server, state, stats, ui
 from dashboard.data import DataError
 
 PAGE = "your_data"
@@ -41,16 +42,16 @@ MAX_LABEL_WIDGETS = 20  # unmapped labels offered for mapping one by one (the re
 
 def _render_problems(title: str, problems: list[str]) -> None:
     """Every problem of one InputError under a title, so that all can be fixed at once."""
-    st.error(f"**{title}**\n\n" + "\n".join(f"- {p}" for p in problems),
+    st.error(f"**{title}**\n\n" + "\n".join(f"- {ui.literal(p)}" for p in problems),
              icon=":material/error:")
 
 
 def _render_notes(upload: ingest.Upload) -> None:
     """Every warning and every dropped row of the files, with the reason."""
     for warning in upload.warnings:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(ui.literal(warning), icon=":material/warning:")
     for line in ingest.summarize_dropped(upload.dropped):
-        st.warning(line, icon=":material/playlist_remove:")
+        st.warning(ui.literal(line), icon=":material/playlist_remove:")
 
 
 def _apply_preset() -> None:
@@ -72,7 +73,7 @@ def _use_measured_marker() -> list[str]:
     marker, unit, notices = state.measured_marker(
         st.session_state.get("marker"), st.session_state.get("unit"), MEASURED_UNITS)
     for notice in notices:
-        st.info(notice, icon=":material/link_off:")
+        st.info(ui.literal(notice), icon=":material/link_off:")
     if st.session_state.get("marker") != marker:
         st.session_state["marker"] = marker
     if st.session_state.get("unit") != unit:
@@ -123,13 +124,17 @@ def _render_uploader() -> list:
 def _read_files(uploaded: list) -> list[ingest.Upload]:
     """Each file read once per session (never st.cache_*: files stay in this session)."""
     reads: dict = st.session_state.setdefault("_yd_reads", {})
-    for stale in set(reads) - {f.file_id for f in uploaded}:
+    removed = set(reads) - {f.file_id for f in uploaded}
+    for stale in removed:
         del reads[stale]
+    if removed:  # a removed file's frames and results go now, not when the session ends
+        st.session_state.pop("_yd_results", None)
+        server.release_memory()
     new = [f for f in uploaded if f.file_id not in reads]
     if new:
         with st.status("Reading files", expanded=False) as progress:
             for f in new:
-                progress.update(label=f"Reading {f.name} ({f.size / 1024**2:,.1f} MB)")
+                progress.update(label=f"Reading {ui.literal(f.name)} ({f.size / 1024**2:,.1f} MB)")
                 try:
                     reads[f.file_id] = ingest.read_upload(f.name, f.getvalue())
                 except ingest.InputError as err:
@@ -138,7 +143,8 @@ def _read_files(uploaded: list) -> list[ingest.Upload]:
     uploads = [reads[f.file_id] for f in uploaded if isinstance(reads[f.file_id], ingest.Upload)]
     for f in uploaded:
         if isinstance(reads[f.file_id], ingest.InputError):
-            _render_problems(f"'{f.name}' could not be read:", reads[f.file_id].problems)
+            _render_problems(f"'{ui.literal(f.name)}' could not be read:",
+                             reads[f.file_id].problems)
     return uploads
 
 
@@ -172,7 +178,8 @@ def _linked_fingerprint(view: state.State, upload: ingest.Upload | None) -> str:
 def _render_band_notice(view: state.State, typed_bands: str | None) -> None:
     """Say when the typed age bands were refused, since the page then uses other bands."""
     if view["bands"] != typed_bands:
-        st.warning(f"Age bands '{typed_bands}' ignored: bands must be whole years, contiguous "
+        st.warning(f"Age bands '{ui.literal(typed_bands)}' ignored: bands must be whole years, "
+                   "contiguous "
                    f"from 0, ascending, only the last open (e.g. 0-19,20-59,60+). Using "
                    f"{view['bands']}.", icon=":material/warning:")
 
@@ -228,7 +235,8 @@ def _pick(label: str, role: str, current: str | None, options: list[str],
     note = proposal.notes.get(role)
     chosen = container.selectbox(label, options, key=f"yd_map_{role}_{tag}",
                                  index=options.index(current) if current in options else 0,
-                                 help=f"Proposed from {note}." if note else "Nothing proposed.")
+                                 help=f"Proposed from {ui.literal(note)}." if note
+                                 else "Nothing proposed.")
     return None if chosen == NOT_MAPPED else chosen
 
 
@@ -314,14 +322,16 @@ def _render_labels(upload: ingest.Upload, kind: str, proposal: ingest.ColumnMapp
         vocab = vocabularies[role]
         _, preview = ingest.map_labels(upload.frame[col], vocab, labels.get(role))
         if preview.empty:
-            st.caption(f"'{col}': every label is one of {', '.join(vocab)} (or a known synonym).")
+            st.caption(f"'{ui.literal(col)}': every label is one of {', '.join(vocab)} "
+                       "(or a known synonym).")
             continue
-        st.markdown(f"'{col}' has labels that are not one of {', '.join(vocab)}: map each one.")
+        st.markdown(f"'{ui.literal(col)}' has labels that are not one of {', '.join(vocab)}: "
+                    "map each one.")
         st.dataframe(preview, hide_index=True, column_config={
             "value": "Label", "count": "Rows", "rows": f"Example rows ({upload.row_note})"})
         cells = st.columns(4)
         for i, r in enumerate(preview.head(MAX_LABEL_WIDGETS).itertuples()):
-            term = cells[i % 4].selectbox(f"'{r.value}' means", ["", *vocab],
+            term = cells[i % 4].selectbox(f"'{ui.literal(r.value)}' means", ["", *vocab],
                                           key=f"yd_label_{role}_{tag}_{r.value}",
                                           format_func=lambda t: t or "(choose)")
             if term:
@@ -339,7 +349,7 @@ def _render_table_results(upload: ingest.Upload, mapping: ingest.ColumnMapping,
         st.stop()
     for warning in table.warnings:
         if warning not in upload.warnings:
-            st.warning(warning, icon=":material/warning:")
+            st.warning(ui.literal(warning), icon=":material/warning:")
     st.subheader("Each row, with its Wilson 95% interval and NCHS reliability")
     rows = aggregate.study_estimates(table.frame.assign(ci_low=np.nan, ci_high=np.nan))
     shown = rows.drop(columns=["ci_low", "ci_high", "ci_source"]).reset_index(drop=True)
@@ -352,10 +362,11 @@ def _render_table_results(upload: ingest.Upload, mapping: ingest.ColumnMapping,
     chart, x, colour = charts.bar_axes(pooled, by)
     fig = charts.prevalence_bars_figure(
         chart, charts.chart_title("Pooled prevalence", "as defined in the table", "%",
-                                  upload.filename), x=x, colour=colour,
+                                  html.escape(upload.filename)), x=x, colour=colour,
         subtitle="Random effects on the logit scale (REML); bars: 95% CI.")
     ui.render_figure(fig, charts.figure_table(pooled), key="yd_pooled_chart",
-                     caption=f"Source: {upload.filename} (fingerprint {upload.fingerprint}). "
+                     caption=f"Source: {ui.literal(upload.filename)} "
+                     f"(fingerprint {upload.fingerprint}). "
                      "Rows pooled as separate strata (metafor rma, measure PLO); reliability by "
                      "the NCHS standards with the pooled effective n.")
     st.dataframe(pooled, hide_index=True, width="stretch", column_config=FRACTIONS)
@@ -393,7 +404,7 @@ def _render_estimate_notes(upload: ingest.Upload, prepared, absent: list[str]) -
     """Warnings the file did not already show, groups left out, and the rows left out."""
     for warning in prepared.warnings:
         if warning not in upload.warnings:  # those are shown with the file above
-            st.warning(warning, icon=":material/warning:")
+            st.warning(ui.literal(warning), icon=":material/warning:")
     if absent:
         st.warning(f"Not grouped by {', '.join(GROUP_LABELS[g].lower() for g in absent)}: no "
                    "column is mapped to it.", icon=":material/warning:")
@@ -404,9 +415,11 @@ def _render_estimate_notes(upload: ingest.Upload, prepared, absent: list[str]) -
 
 def _source_note(upload: ingest.Upload, mapping: ingest.ColumnMapping) -> str:
     """The caption naming the file, its design and the methods, under every chart."""
-    design = ", ".join(f"{k} '{getattr(mapping, k)}'" for k in ("weight", "stratum", "psu")
+    design = ", ".join(f"{k} '{ui.literal(getattr(mapping, k))}'"
+                       for k in ("weight", "stratum", "psu")
                        if getattr(mapping, k)) or "none (simple random sample)"
-    return (f"Source: {upload.filename} (fingerprint {upload.fingerprint}); design: {design}. "
+    return (f"Source: {ui.literal(upload.filename)} (fingerprint {upload.fingerprint}); "
+          f"design: {design}. "
           "Taylor-linearised standard errors with domains in the whole design, Korn-Graubard "
           "95% CI, NCHS reliability (Parker et al. 2017).")
 
@@ -501,9 +514,12 @@ st.markdown(
     "respect the survey design and use the same charts and tables as the published evidence."
 )
 st.caption(
-    ":material/lock: Your files stay in this browser session's memory: they are never written "
-    "to disk, logged or shared with other sessions, and are gone when you close the tab. A "
-    "Share link carries the view and the file's fingerprint, never the data."
+    ":material/lock: Your files are held in this session's memory on the server: never "
+    "written to disk, logged or shared with other sessions. Removing a file releases it at "
+    f"once; closing the tab releases everything within {2 * server.RELEASE_SECONDS} seconds "
+    "(the server keeps a closed tab's session for "
+    f"{server.RELEASE_SECONDS} s in case it reconnects). A Share link carries the view and "
+    "the file's fingerprint, never the data."
 )
 
 view = state.read(PAGE)
@@ -544,7 +560,7 @@ if kind == "prevalence_table":
 
 prepared, by, absent, results = _estimate(upload, mapping, outcome, view, groups)
 _render_estimate_notes(upload, prepared, absent)
-population = f"{upload.filename}, {len(prepared.frame):,} people"
+population = f"{html.escape(upload.filename)}, {len(prepared.frame):,} people"  # a Plotly title
 source = _source_note(upload, mapping)
 st.subheader(f"Prevalence of {outcome.label}")
 if results.empty:
