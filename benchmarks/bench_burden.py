@@ -62,7 +62,7 @@ def main() -> None:
         # people per country x year x band x diet, times the shared prevalence draws
         weight = (people[:, :, :, None] * share[:, None, None, :]).astype(np.float32)
         by_country = np.einsum("cyad,cadk->cyk", weight, values)
-        return by_country.sum(axis=0), values.nbytes
+        return by_country.astype(np.float64).sum(axis=0), values.nbytes
 
     def full() -> tuple[int, float]:
         rows = burden.estimate_burden(population, shares, fitted, locations=iso3,
