@@ -712,6 +712,33 @@ def _value_text(measure: str, value: Any, low: Any, high: Any) -> str:
     return f"{format_people(value)} (95% UI {format_people_interval(low, high)})"
 
 
+# How a modelled figure the model extrapolates to is drawn: hatched bars, crossed countries.
+NOT_ESTIMABLE_PATTERN = "/"
+NOT_ESTIMABLE_MARKER = "x-thin"
+NOT_ESTIMABLE_TEXT = "not estimable: the model extrapolates beyond its data"
+
+
+def _support_text(row: Any) -> str:
+    """Hover line on the studies behind a country's modelled figure, with its flag."""
+    text = ""
+    if getattr(row, "support_country", None) is not None and not pd.isna(row.support_country):
+        text = (f"<br>Studies: {int(row.support_country)} in the country, "
+                f"{int(row.support_region)} in its region")
+    if not bool(getattr(row, "estimable", True)):
+        text += f"<br>{NOT_ESTIMABLE_TEXT}"
+    return text
+
+
+def _centre(geometry: Mapping[str, Any]) -> tuple[float, float]:
+    """Middle of the bounding box of a (multi)polygon's largest ring: where its mark goes."""
+    polygons = (geometry["coordinates"] if geometry["type"] == "MultiPolygon"
+                else [geometry["coordinates"]])
+    ring = max((p[0] for p in polygons), key=len)
+    lon = [pt[0] for pt in ring]
+    lat = [pt[1] for pt in ring]
+    return (min(lon) + max(lon)) / 2, (min(lat) + max(lat)) / 2
+
+
 def burden_map_figure(
     frame: pd.DataFrame,
     geojson: Mapping[str, Any],
@@ -724,11 +751,13 @@ def burden_map_figure(
 
     Input: ``burden.summarize_burden(..., by=["iso3", ...])`` rows for one year, columns
     [iso3, cases, cases_low, cases_high, prevalence, prevalence_low, prevalence_high,
-    population] (``location`` used in hover when present). Geometry: the shipped GeoJSON
-    (``geo.load_world()``), joined on ``properties.iso3``; every country is drawn in grey
-    underneath, so countries without a value read as "no data". No built-in plotly country
-    geometry and no base layers are used, so nothing is fetched at view time (the config's
-    topojsonURL covers plotly.js's own request).
+    population] (``location``, ``support_country``/``support_region`` used in hover when
+    present). Countries whose ``estimable`` is False (the model extrapolates) are hatched:
+    a trace of NOT_ESTIMABLE_MARKER marks at their centres, and their hover says so.
+    Geometry: the shipped GeoJSON (``geo.load_world()``), joined on ``properties.iso3``;
+    every country is drawn in grey underneath, so countries without a value read as "no
+    data". No built-in plotly country geometry and no base layers are used, so nothing is
+    fetched at view time (the config's topojsonURL covers plotly.js's own request).
     """
     value, low, high, scale, axis = _measure(measure)
     _require(frame, ["iso3", value, low, high], "burden_map_figure")
@@ -765,13 +794,27 @@ def burden_map_figure(
                   "ticksuffix": "%" if measure == "share" else ""},
         customdata=[
             [n, _value_text(measure, getattr(r, value), getattr(r, low), getattr(r, high)),
-             format_count(getattr(r, "population", None))]
+             format_count(getattr(r, "population", None)), _support_text(r)]
             for n, r in zip(names, rows.itertuples(), strict=True)
         ],
         hovertemplate=("%{customdata[0]}<br>" + axis + ": %{customdata[1]}"
-                       "<br>Population %{customdata[2]}<extra></extra>"),
+                       "<br>Population %{customdata[2]}%{customdata[3]}<extra></extra>"),
         name=axis,
     )
+    flagged = (rows.loc[~rows["estimable"].astype(bool).to_numpy()] if "estimable" in rows
+               else rows.iloc[0:0])
+    if len(flagged):
+        centres = {f["properties"]["iso3"]: _centre(f["geometry"]) for f in features}
+        points = [centres[c] for c in flagged["iso3"].astype(str)]
+        fig.add_scattergeo(
+            lon=[p[0] for p in points], lat=[p[1] for p in points], mode="markers",
+            marker={"symbol": NOT_ESTIMABLE_MARKER, "size": 7, "color": INK,
+                    "line": {"width": 1.5, "color": INK}},
+            text=[f"{n}: {NOT_ESTIMABLE_TEXT}" for n in (
+                flagged["location"].astype(str) if "location" in flagged
+                else flagged["iso3"].astype(str))],
+            hoverinfo="text", name=NOT_ESTIMABLE_TEXT, showlegend=True,
+        )
     style_figure(fig, title, subtitle=subtitle, height=520)
     # The whole inhabited world, centred on Greenwich: fitting bounds to features that
     # cross the antimeridian (Russia, Fiji) would centre the map on the Pacific.
@@ -794,7 +837,8 @@ def burden_bars_figure(
     """Modelled people (or share) with low status by ``x`` x diet group, with 95% UI bars.
 
     Input: ``burden.summarize_burden(..., by=[x, "diet_group"])``, columns [x, diet_group,
-    population, cases, cases_low, cases_high, prevalence, prevalence_low, prevalence_high].
+    population, cases, cases_low, cases_high, prevalence, prevalence_low, prevalence_high];
+    with an ``estimable`` column, bars the model extrapolates to are hatched and say so.
     """
     value, low, high, scale, axis = _measure(measure)
     _require(frame, [x, "diet_group", value, low, high], "burden_bars_figure")
@@ -802,18 +846,23 @@ def burden_bars_figure(
     categories = _order(frame[x])
     for diet in _diets(frame):
         part = frame.loc[frame["diet_group"].astype(str) == diet]
+        ok = (part["estimable"].astype(bool).tolist() if "estimable" in part
+              else [True] * len(part))
         fig.add_bar(
             x=part[x].astype(str).tolist(),
             y=(pd.to_numeric(part[value]) * scale).tolist(),
             name=_label("diet_group", diet), legendgroup=diet,
-            marker={"color": _colour(diet)},
+            marker={"color": _colour(diet),
+                    "pattern": {"shape": ["" if e else NOT_ESTIMABLE_PATTERN for e in ok]}},
             error_y={**_errors(part[value], part[low], part[high], scale), "color": INK},
             customdata=[[_value_text(measure, getattr(r, value), getattr(r, low),
                                      getattr(r, high)),
-                         format_count(getattr(r, "population", None))]
-                        for r in part.itertuples()],
+                         format_count(getattr(r, "population", None)),
+                         "" if e else f"<br>{NOT_ESTIMABLE_TEXT}"]
+                        for r, e in zip(part.itertuples(), ok, strict=True)],
             hovertemplate=("%{fullData.name}, %{x}<br>" + axis + ": %{customdata[0]}"
-                           "<br>People in group %{customdata[1]}<extra></extra>"),
+                           "<br>People in group %{customdata[1]}%{customdata[2]}"
+                           "<extra></extra>"),
         )
     style_figure(fig, title, subtitle=subtitle, x_title=_NAMES.get(x, x), y_title=axis)
     fig.update_layout(barmode="group", bargap=0.2)

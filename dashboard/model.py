@@ -50,6 +50,8 @@ INCOME_TERMS: tuple[str, ...] = ("low", "lower_middle", "upper_middle")  # refer
 LEVELS: tuple[str, ...] = ("region", "country", "study", "estimate")
 DEFAULT_DRAWS = 1000
 DEFAULT_SEED = 20240101
+# Numbers per block of ``grid_draws``: about 1 MB of float32, within a core's L2 cache.
+_CHUNK_VALUES = 262144
 # Extrapolation rule (``estimable``): a prediction is shown as a number only when the model
 # has estimates of its diet group whose ages reach within this many years of the query's ages
 # and cut-offs within AGE_REACH's companion range below.
@@ -420,19 +422,8 @@ class Model:
         rng = np.random.default_rng(seed)
         fit = self.fit
         beta = rng.multivariate_normal(fit.beta, fit.vcov, size=draws, method="cholesky")
-        region = q["iso3"].map(self.countries.set_index("iso3")["region"]).fillna("")
-        region_ids = region.to_numpy(dtype=object)
-        country_ids = (region + "/" + q["iso3"]).to_numpy(dtype=object)
         sig = fit.sigma2
-        u_point = np.zeros(len(q))
-        u_draw = np.zeros((len(q), draws))
-        for ids, effects, s2 in ((region_ids, self._effects["region"], sig[0]),
-                                 (country_ids, self._effects["country"], sig[1])):
-            for key in pd.unique(ids):
-                mask = ids == key
-                blup, se = effects.get(key, (0.0, math.sqrt(s2)))
-                u_point[mask] += blup
-                u_draw[mask] += blup + se * rng.standard_normal(draws)
+        u_point, u_draw = self._effect_draws(q["iso3"].to_numpy(dtype=object), rng, draws)
         noise = rng.standard_normal((len(q), draws)) * math.sqrt(float(sig[2] + sig[3]))
         shares = self._diet_weights(q)
         point_beta = fit.beta[None, :]
@@ -456,6 +447,142 @@ class Model:
                 p = np.where(band[:, None], upper - p, p)
             results.append(p)
         return results[0], results[1][:, 0], results[2]
+
+    def _effect_draws(self, iso3: np.ndarray, rng: np.random.Generator, draws: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Region + country effect of each row: point (BLUPs, zero where unobserved) and
+        draws (rows x draws), one draw per region and per country in order of first
+        appearance, from the BLUP's distribution where observed and N(0, sigma^2) where not."""
+        region = pd.Series(iso3).map(self.countries.set_index("iso3")["region"]).fillna("")
+        region_ids = region.to_numpy(dtype=object)
+        country_ids = (region + "/" + pd.Series(iso3, dtype=object)).to_numpy(dtype=object)
+        sig = self.fit.sigma2
+        u_point = np.zeros(len(iso3))
+        u_draw = np.zeros((len(iso3), draws))
+        for ids, effects, s2 in ((region_ids, self._effects["region"], sig[0]),
+                                 (country_ids, self._effects["country"], sig[1])):
+            for key in pd.unique(ids):
+                mask = ids == key
+                blup, se = effects.get(key, (0.0, math.sqrt(s2)))
+                u_point[mask] += blup
+                u_draw[mask] += blup + se * rng.standard_normal(draws)
+        return u_point, u_draw
+
+    def location_effects(self, iso3: Sequence[str]) -> pd.DataFrame:
+        """Region and country random effect of each country (logit scale): the BLUP and its
+        se where the model has estimates there, else 0 and sqrt(sigma^2) (a new location of
+        the level). Columns: iso3, region, region_blup, region_se, region_observed,
+        country_blup, country_se, country_observed."""
+        table = self.countries.set_index("iso3")
+        rows = []
+        for c in iso3:
+            region = str(table["region"].get(c, "") or "")
+            r = self._effects["region"].get(region)
+            k = self._effects["country"].get(f"{region}/{c}")
+            rows.append({
+                "iso3": c, "region": region,
+                "region_blup": r[0] if r else 0.0,
+                "region_se": r[1] if r else math.sqrt(self.fit.sigma2[0]),
+                "region_observed": r is not None,
+                "country_blup": k[0] if k else 0.0,
+                "country_se": k[1] if k else math.sqrt(self.fit.sigma2[1]),
+                "country_observed": k is not None,
+            })
+        return pd.DataFrame(rows)
+
+    def grid_draws(self, iso3: Sequence[str], ages: Sequence[tuple[float, float | None]], *,
+                   cutoff: float = REFERENCE_CUTOFF, cutoff_high: float | None = None,
+                   draws: int = DEFAULT_DRAWS, seed: int = DEFAULT_SEED,
+                   dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
+        """Prevalence of every country x age range x diet group (MODEL_DIETS) at once: the
+        fast path of ``draws`` for the burden, with the same model and the same kind of
+        joint draws.
+
+        Rows are the general-population query of ``general_population_frame`` per diet
+        (both sexes, supplement users included, not pregnant, population samples) at
+        ``cutoff`` (with ``cutoff_high``: the band between them, the difference of the two
+        cumulative predictions in every draw). The coefficients are drawn first, as in
+        ``draws``; then one region and one country effect for every country of
+        ``countries`` in its order (then any other asked code), whatever ``iso3`` asks for,
+        so a country's draws are the same in every call with the same seed. The design is
+        additive, so the logit is (country part) + (age part) + (diet part) + effects, and
+        no row-by-row design matrix is built.
+
+        Returns (draws: countries x ages x diets x draws in ``dtype``, point: countries x
+        ages x diets at the fitted coefficients and BLUPs).
+        """
+        if draws < 2:
+            raise ValueError(f"draws must be at least 2, got {draws}")
+        iso3 = [str(c) for c in iso3]
+        cut_low = float(cutoff)
+        cut_high = None if cutoff_high is None or _missing(cutoff_high) else float(cutoff_high)
+        if cut_low <= 0 or (cut_high is not None and cut_high <= cut_low):
+            raise ValueError("cut-offs must be positive and a band's upper one above its lower")
+        rng = np.random.default_rng(seed)
+        fit = self.fit
+        beta = rng.multivariate_normal(fit.beta, fit.vcov, size=draws, method="cholesky")
+        known = self.countries["iso3"].astype(str).tolist()
+        everyone = known + [c for c in dict.fromkeys(iso3) if c not in set(known)]
+        u_all_point, u_all = self._effect_draws(np.array(everyone, dtype=object), rng, draws)
+        pos = pd.Index(everyone).get_indexer(iso3)
+        u_point, u_draw = u_all_point[pos], u_all[pos]
+
+        ages = list(ages)
+        age = np.array([age_of(lo, hi) for lo, hi in ages])
+        # The design is additive in its blocks (country: income group; age: the spline;
+        # diet; cut-off), so one small design matrix gives every part: the country rows at
+        # the first age, the age rows in the first country, and the diet and cut-off rows
+        # as differences from the reference row (first country, first age, omnivores).
+        n_c, n_a = len(iso3), len(ages)
+        parts = pd.DataFrame({
+            "iso3": iso3 + [iso3[0]] * (n_a + len(MODEL_DIETS) + 1),
+            "age": [age[0]] * n_c + list(age) + [age[0]] * (len(MODEL_DIETS) + 1),
+            "diet_group": ["omnivore"] * (n_c + n_a) + list(MODEL_DIETS) + ["omnivore"],
+            "cutoff": [cut_low] * (n_c + n_a + len(MODEL_DIETS))
+            + [cut_low if cut_high is None else cut_high],
+            "sex": "both", "supplement_users": "included", "pregnancy": "not_pregnant",
+            "sample_frame": "national_survey",
+        })
+        x = self._design(parts)
+        ref = x[n_c]
+        country_x, age_x = x[:n_c] - ref, x[n_c:n_c + n_a]
+        diet_x = x[n_c + n_a:n_c + n_a + len(MODEL_DIETS)] - ref
+        cut_x = None if cut_high is None else x[-1] - ref
+
+        def prevalence(b: np.ndarray, u: np.ndarray, kind: type) -> np.ndarray:
+            k = b.shape[0]
+            country = ((country_x @ b.T) + u).astype(kind)
+            age_part = (age_x @ b.T).astype(kind)
+            shifts = (diet_x @ b.T).astype(kind)
+            cut = None if cut_x is None else (cut_x @ b.T).astype(kind)
+            out = np.empty((n_c, n_a, len(MODEL_DIETS), k), dtype=kind)
+            # A few countries at a time, so every pass over the numbers stays in cache.
+            step = max(1, _CHUNK_VALUES // (n_a * k))
+            for start in range(0, n_c, step):
+                stop = min(start + step, n_c)
+                base = country[start:stop, None, :] + age_part[None, :, :]
+                eta = np.empty_like(base)
+                low = None if cut is None else np.empty_like(base)
+                for j, shift in enumerate(shifts):
+                    np.add(base, shift, out=eta)
+                    target = out[start:stop, :, j, :]
+                    if cut is None:
+                        _expit_into(eta, target)
+                    else:
+                        _expit_into(eta, low)
+                        eta += cut
+                        _expit_into(eta, target)
+                        target -= low
+            return out
+
+        values = prevalence(beta, u_draw, dtype)
+        point = prevalence(fit.beta[None, :], u_point[:, None], np.float64)[..., 0]
+        return values, point
+
+    def _design(self, rows: pd.DataFrame) -> np.ndarray:
+        """Design matrix of query rows with the intercept column, in the fit's term order."""
+        x = design_matrix(rows, self.countries, self.shares, self.terms).to_numpy()
+        return np.column_stack([np.ones(len(x)), x])
 
     def _diet_weights(self, q: pd.DataFrame) -> np.ndarray:
         """Weight of each MODEL_DIETS group per row: 1 for the row's own group, the country's
@@ -523,6 +650,16 @@ class Model:
                 near = False
             ok.append(near)
         return pd.Series(ok, index=frame.index, dtype=bool)
+
+
+def _expit_into(eta: np.ndarray, out: np.ndarray) -> None:
+    """out = 1 / (1 + exp(-eta)), in place (faster than scipy's expit on large float32
+    arrays; an overflow of exp gives exactly 0, the right limit)."""
+    with np.errstate(over="ignore"):
+        np.negative(eta, out=out)
+        np.exp(out, out=out)
+        out += 1
+        np.reciprocal(out, out=out)
 
 
 def stats_norm_ppf(q: float) -> float:

@@ -400,13 +400,6 @@ BURDEN_PROJECTION_YEARS: tuple[int, ...] = tuple(range(2020, 2051))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def burden_prevalence_model(build: str, definition: str, status: str, method: str) -> pd.DataFrame:
-    """Pooled prevalence per analysis band x diet for one definition and status."""
-    del build
-    return burden.prevalence_model(load_studies(), definition, status, method=method)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
 def burden_share_model(build: str, overrides: tuple[tuple[str, float], ...]) -> pd.DataFrame:
     """Diet shares of every WPP country, with a scenario's multipliers applied."""
     return burden.diet_share_model(load_diet_shares(), burden_countries(build),
@@ -423,13 +416,15 @@ def burden_countries(build: str) -> list[str]:
 @st.cache_data(show_spinner=False, max_entries=32)
 def burden_map_summary(build: str, definition: str, status: str, overrides: tuple,
                        supplementation: tuple, year: int) -> pd.DataFrame:
-    """Modelled cases and share per country in one year (the map's input)."""
-    return burden.estimate_summary(
-        load_population(), burden_share_model(build, overrides),
-        burden_prevalence_model(build, definition, status, "REML"),
+    """Modelled cases and general-population prevalence per country in one year, with the
+    studies behind each country's figure (the map's input)."""
+    fitted = load_model(definition)
+    out = burden.estimate_summary(
+        load_population(), burden_share_model(build, overrides), fitted,
         locations=burden_countries(build), years=[year], by=["iso3", "location"],
-        supplementation=dict(supplementation) or None,
+        definition=definition, status=status, supplementation=dict(supplementation) or None,
     )
+    return out.merge(burden.country_support(fitted, out["iso3"]), on="iso3", how="left")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -437,9 +432,9 @@ def burden_projection_summary(build: str, definition: str, status: str, override
                               supplementation: tuple, locations: tuple[str, ...]) -> pd.DataFrame:
     """Modelled cases and share per location and year, 2020-2050."""
     return burden.estimate_summary(
-        load_population(), burden_share_model(build, overrides),
-        burden_prevalence_model(build, definition, status, "REML"), locations=list(locations),
-        years=list(BURDEN_PROJECTION_YEARS), by=["location", "year"],
+        load_population(), burden_share_model(build, overrides), load_model(definition),
+        locations=list(locations), years=list(BURDEN_PROJECTION_YEARS),
+        by=["location", "year"], definition=definition, status=status,
         supplementation=dict(supplementation) or None,
     )
 
@@ -459,18 +454,24 @@ def burden_location_summaries(build: str, definition: str, status: str, override
                               supplementation: tuple, year: int, locations: tuple[str, ...],
                               standard: str) -> tuple[pd.DataFrame, ...]:
     """What the page shows of the chosen locations' burden: headline (cases with UI, crude and
-    age-standardised prevalence), age x diet cells, people per diet group."""
+    age-standardised prevalence), age x diet cells, people per diet group, and what drives
+    each location's prevalence (``burden.estimate_drivers``)."""
+    fitted = load_model(definition)
     rows = burden.estimate_burden(
-        load_population(), burden_share_model(build, overrides),
-        burden_prevalence_model(build, definition, status, "REML"), locations=list(locations),
-        years=[year], supplementation=dict(supplementation) or None)
+        load_population(), burden_share_model(build, overrides), fitted,
+        locations=list(locations), years=[year], definition=definition, status=status,
+        supplementation=dict(supplementation) or None)
     by_location = burden.summarize_burden(rows, by=["location"])
     headline = burden.age_standardized_prevalence(
         rows, load_standard_populations(), standard).merge(
-        by_location[["location", "cases_low", "cases_high"]], on="location")
+        by_location[["location", "cases_low", "cases_high", "estimable"]], on="location")
     cells = burden.summarize_burden(rows, by=["location", "analysis_band", "diet_group"]).rename(
         columns={"analysis_band": "age_band"})
-    return headline, cells, burden.diet_share_summary(rows)
+    drivers = pd.concat(
+        [burden.estimate_drivers(fitted, load_population(), rows, loc,
+                                 load_standard_populations(), standard).assign(location=loc)
+         for loc in headline["location"]], ignore_index=True)
+    return headline, cells, burden.diet_share_summary(rows), drivers
 
 
 @st.cache_resource(show_spinner=False)

@@ -320,6 +320,21 @@ def test_burden_map_rejects_unknown_measure():
         charts.burden_map_figure(MAP_FRAME, WORLD, "rate", "x")
 
 
+def test_burden_map_marks_countries_that_are_not_estimable():
+    frame = MAP_FRAME.assign(estimable=[True, False, True], support_country=[3, 0, 0],
+                             support_region=[8, 14, 0])
+    spec = _spec(charts.burden_map_figure(frame, WORLD, "share", "x"))
+    assert [t["type"] for t in spec["data"]] == ["choropleth", "choropleth", "scattergeo"]
+    marks = spec["data"][2]
+    # India's outline runs from x = 3 to 4 and y = 0 to 1: its mark sits at the box centre
+    assert (list(marks["lon"]), list(marks["lat"])) == ([3.5], [0.5])
+    assert marks["marker"]["symbol"] == charts.NOT_ESTIMABLE_MARKER
+    assert marks["text"] == [f"India: {charts.NOT_ESTIMABLE_TEXT}"]
+    hover = spec["data"][1]["customdata"]
+    assert hover[0][3] == "<br>Studies: 3 in the country, 8 in its region"
+    assert hover[1][3].endswith(charts.NOT_ESTIMABLE_TEXT)
+
+
 BURDEN = pd.DataFrame({
     "age_band": ["0-19", "0-19", "20-39", "20-39"],
     "diet_group": ["omnivore", "vegan", "omnivore", "vegan"],
@@ -347,6 +362,11 @@ def test_burden_bars_by_age_and_diet_with_uncertainty():
     share = charts.burden_bars_figure(BURDEN, "x", measure="share")
     assert list(share.data[1].y) == pytest.approx([30.0, 40.0])
     assert share.layout.yaxis.ticksuffix == "%"
+    # bars the model extrapolates to are hatched and say so in the hover
+    flagged = charts.burden_bars_figure(BURDEN.assign(estimable=[True, True, True, False]), "x")
+    vegan = _spec(flagged)["data"][1]
+    assert list(vegan["marker"]["pattern"]["shape"]) == ["", charts.NOT_ESTIMABLE_PATTERN]
+    assert charts.NOT_ESTIMABLE_TEXT in vegan["customdata"][1][2]
 
 
 def test_projection_line_with_uncertainty_band():

@@ -92,7 +92,7 @@ def test_definitions_name_the_studies_using_them(page: AppTest, definition: str,
         r"\frac{n_h}{n_h - 1}",  # Taylor linearisation
         r"\hat\tau^2_{DL}",  # DerSimonian-Laird
         r"\sqrt{\hat\tau^2 + \mathrm{se}(\hat\mu)^2}",  # prediction interval
-        r"\pi_{b(a),g}",  # burden model
+        r"\pi_{c,a,g}",  # burden model
         r"\mathrm{ASP}",  # direct age standardisation
     ],
 )

@@ -224,28 +224,29 @@ st.markdown(
     "$a$ and diet group $g$ is modelled as"
 )
 st.latex(
-    r"\text{cases}_{l,t,a,g} = P_{l,t,a}\; s_{l,g}\; \pi_{b(a),g}\,(1 - c_g e)"
+    r"\text{cases}_{c,t,a,g} = P_{c,t,a}\; s_{c,g}\; \pi_{c,a,g}\,(1 - c_g e), \qquad "
+    r"\text{cases}_{R,t,a,g} = \sum_{c \in R} \text{cases}_{c,t,a,g}"
 )
 st.markdown(
-    "with $P$ the UN WPP 2022 population (estimates to "
-    f"{schema.WPP_LAST_ESTIMATE_YEAR}, medium variant after), $s_{{l,g}}$ the diet share of "
-    "the location (for a region or the world, its countries' shares weighted by their "
-    "population), $\\pi_{b,g}$ the pooled prevalence of the 20-year analysis band $b$ holding "
-    "$a$ and of diet $g$, and $(1 - c_g e)$ an optional supplementation scenario (share "
-    "$c_g$ of the group covered, relative reduction $e$; default no effect). A cell without "
-    "studies borrows, in this order and always labelled: "
-    f"`{burden.BASIS_GENERAL_AGE}` (omnivores only: the general population of the same age), "
-    f"`{burden.BASIS_DIET_ALL_AGES}` (the same diet at all ages), "
-    f"`{burden.BASIS_OMNIVORE_PROXY}` (pescatarians: the omnivore estimate), "
-    f"`{burden.BASIS_ALL_ROWS}` (every poolable row of the definition). "
-    f"The 95% uncertainty interval comes from {burden.DEFAULT_DRAWS} seeded draws of each "
-    "cell's prevalence from its prediction distribution, shared by every location and year "
-    "so that sums are coherent:"
+    "with $P$ the UN WPP 2022 population of country $c$ (both sexes; estimates to "
+    f"{schema.WPP_LAST_ESTIMATE_YEAR}, medium variant after), $s_{{c,g}}$ its diet share, "
+    "$\\pi_{c,a,g}$ the prevalence model's prediction for the country's general population "
+    "of age band $a$ and diet $g$ at the view's cut-off (a marginal band: the difference of "
+    "the two cumulative predictions), and $(1 - c_g e)$ an optional supplementation "
+    "scenario (share $c_g$ of the group covered, relative reduction $e$; default no "
+    "effect). A region $R$, an SDG region or the world is the sum of its countries. The 95% "
+    f"uncertainty interval comes from {burden.DEFAULT_DRAWS} seeded joint draws: the "
+    "coefficients $\\beta^{(r)}$ are drawn once and shared by every country; each region and "
+    "country effect $u^{(r)}$ is one draw per location, from its BLUP and standard error "
+    "where the model has estimates there and from $N(0, \\sigma^2)$ of its level where not; "
+    "an aggregate's interval is the quantiles of its countries' summed draws. The model has "
+    "no time trend, so every year shares the country's draws. Cells where the model "
+    "extrapolates (ages, diets or cut-offs without estimates near them) are flagged not "
+    "estimable and shown hatched."
 )
 st.latex(
-    r"\pi^{(r)}_{b,g} = \operatorname{expit}\!\left(\hat\mu_{b,g} + "
-    r"\sqrt{\hat\tau^2_{b,g} + \mathrm{se}_{b,g}^2}\; \varepsilon^{(r)}_{b,g}\right), \qquad "
-    r"\varepsilon \sim N(0, 1)"
+    r"\pi^{(r)}_{c,a,g} = \operatorname{expit}\!\left(x_{c,a,g}^\top \beta^{(r)} + "
+    r"u^{(r)}_{\text{region}(c)} + u^{(r)}_{c}\right)"
 )
 st.markdown(
     "Diet shares come from surveys of adults and are held constant over years and ages; "
