@@ -249,3 +249,67 @@ def test_missing_outcome_rows_need_no_weight(tmp_path):
     result = stats.survey_prevalence_from_cells(cells)
     assert result["estimate"].item() == 0.5
     assert result.attrs["dropped_missing_outcome"] == 1
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+def run_cli(args: list[str], tmp_path: Path) -> pd.DataFrame:
+    from dashboard.__main__ import main
+
+    out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}.csv"
+    assert main(["estimate", *args, "--out", str(out)]) == 0
+    return pd.read_csv(out)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--by", "age_band,diet_group"],
+        ["--by", "sex", "--age-bands", "0-39,40+"],
+        ["--by", "age_band", "--age-bands", "20-59,60+", "--no-design"],
+        [],
+    ],
+)
+def test_cli_duckdb_writes_the_in_memory_results(golden, tmp_path, options):
+    _, parquet = golden
+    csv = tmp_path / "survey.csv"
+    csv.write_bytes((GOLDEN / "survey_microdata.csv").read_bytes())
+    outcome = ["--outcome", "serum_b12_pmol_l < 148"]
+    expected = run_cli([str(csv), *outcome, *options], tmp_path)
+    # The folder and a glob of it, as a registry export would come.
+    (tmp_path / "shards").mkdir()
+    table = pq.read_table(parquet)
+    pq.write_table(table.slice(0, 3000), tmp_path / "shards" / "a.parquet")
+    pq.write_table(table.slice(3000), tmp_path / "shards" / "b.parquet")
+    for source in (str(parquet), str(tmp_path / "shards"), str(tmp_path / "shards" / "*.parquet")):
+        written = run_cli([source, *outcome, *options, "--engine", "duckdb"], tmp_path)
+        assert list(written.columns) == list(expected.columns)
+        for column in written.columns:
+            if column in ("estimate", "se", "ci_low", "ci_high", "df"):
+                np.testing.assert_allclose(written[column], expected[column], rtol=TOL)
+            else:
+                assert written[column].tolist() == expected[column].tolist()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["nowhere.parquet"], "error: no such file or folder: 'nowhere.parquet'\n"),
+        (["{path}", "--memory-limit", "lots"], "error: --memory-limit: memory limit 'lots' is"),
+        (["{path}", "--merge-on", "SEQN"], "error: --merge-on cannot be used with --engine"),
+        (["{path}", "--weight", "wt"], "error: Column 'wt' (given for weight) is not in"),
+        (["{path}", "--by", "region"], "error: Cannot group by 'region'"),
+    ],
+)
+def test_cli_duckdb_bad_arguments_exit_2_with_one_line(golden, capsys, options, message):
+    from dashboard.__main__ import main
+
+    _, path = golden
+    args = [o.format(path=path) for o in options]
+    status = main(["estimate", *args, "--outcome", "serum_b12_pmol_l < 148", "--engine", "duckdb"])
+    err = capsys.readouterr().err
+    assert status == 2
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert message.strip() in err
