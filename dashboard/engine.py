@@ -335,8 +335,9 @@ def _spark_quote(name: str) -> str:
 
 
 def spark_session(master: str | None = None, threads: int = 2, memory_limit: str = "1GB"):
-    """The active SparkSession, or a new one: ``master`` or ``SPARK_MASTER`` (a cluster URL such
-    as spark://host:7077 or yarn) when given, local mode with ``threads`` cores otherwise."""
+    """The active SparkSession, or a new one: under spark-submit its own settings; else
+    ``master`` or ``SPARK_MASTER`` (a cluster URL such as spark://host:7077 or yarn) when
+    given, local mode with ``threads`` cores and ``memory_limit`` of driver memory otherwise."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -344,8 +345,15 @@ def spark_session(master: str | None = None, threads: int = 2, memory_limit: str
             "--engine spark needs PySpark and a Java runtime: run 'make test-spark' once, or "
             "pip install -r requirements-spark.txt"
         ) from None
-    master = master or os.environ.get("SPARK_MASTER") or f"local[{threads}]"
-    builder = SparkSession.builder.appName("b12-risk-atlas").master(master)
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    master = master or os.environ.get("SPARK_MASTER")
+    builder = SparkSession.builder.appName("b12-risk-atlas")
+    if master is None and "PYSPARK_GATEWAY_PORT" in os.environ:
+        return builder.getOrCreate()  # started by spark-submit: its --master and conf apply
+    master = master or f"local[{threads}]"
+    builder = builder.master(master)
     if master.startswith("local"):
         number, unit = _MEMORY_RE.match(memory_limit).groups()
         builder = builder.config(
