@@ -214,11 +214,13 @@ def _cells_query(
     weight: str | None,
     strata: str | None,
     psu: str | None,
+    outcome_nullable: bool = True,
 ) -> str:
     """One GROUP BY over the source; engine-neutral SQL (DuckDB and Spark read it alike).
 
     Rows with a missing outcome get cells of their own (the ``_MISSING`` key) so that one pass
-    both counts them and keeps them out of every sum.
+    both counts them and keeps them out of every sum; where the files' metadata say the
+    outcome has no missing value, that key (about a tenth of the query's time) is left out.
     """
     inner: list[str] = []  # per-row expressions, each named
     for g in by:
@@ -247,7 +249,8 @@ def _cells_query(
         y = f"CAST({quote(outcome)} AS DOUBLE)"
     w = f"CAST({quote(weight)} AS DOUBLE)" if weight is not None else "1.0"
     inner += [f"{y} AS y", f"{w} AS w"]
-    keys.append(f"y IS NULL AS {_MISSING}")
+    if outcome_nullable:
+        keys.append(f"y IS NULL AS {_MISSING}")
     sums = [
         "count(*) AS n",
         "sum(w) AS w_sum",
@@ -259,10 +262,10 @@ def _cells_query(
     ]
     if psu is None:
         sums += ["sum(w * w) AS w2_sum", "sum(w * w * y) AS w2y_sum"]
-    group_by = ", ".join(str(i + 1) for i in range(len(keys)))
+    group_by = " GROUP BY " + ", ".join(str(i + 1) for i in range(len(keys))) if keys else ""
     return (
         f"SELECT {', '.join([*keys, *sums])} "
-        f"FROM (SELECT {', '.join(inner)} FROM {source_sql}) AS source_rows GROUP BY {group_by}"
+        f"FROM (SELECT {', '.join(inner)} FROM {source_sql}) AS source_rows{group_by}"
     )
 
 
@@ -317,13 +320,36 @@ def _duckdb_cells(paths, roles, outcome, by, weight, strata, psu, memory_limit, 
             except duckdb.Error as err:
                 raise EngineError(f"cannot read {', '.join(paths)}: {_first_line(err)}") from None
             _check_columns({r[0]: r[1] for r in described}, roles, paths)
-            query = _cells_query(_duckdb_quote, source, outcome, by, weight, strata, psu)
+            column = outcome.column if isinstance(outcome, Compare) else outcome
+            nullable = _duckdb_nullable(con, paths, column)
+            query = _cells_query(
+                _duckdb_quote, source, outcome, by, weight, strata, psu, nullable
+            )
             try:
                 return con.execute(query).df()
             except duckdb.Error as err:
                 raise EngineError(f"DuckDB could not sum the cells: {_first_line(err)}") from None
         finally:
             con.close()
+
+
+def _duckdb_nullable(con: object, paths: Sequence[str], column: str) -> bool:
+    """Whether the column may hold a missing value: the Parquet footers' null counts (every
+    file must have the column and say so; otherwise assume it may)."""
+    import duckdb
+
+    try:
+        files, with_column, nulls = con.execute(
+            f"SELECT count(DISTINCT file_name), "
+            f"count(DISTINCT file_name) FILTER (WHERE path_in_schema = ?), "
+            f"coalesce(sum(stats_null_count) FILTER (WHERE path_in_schema = ?), 0) "
+            f"+ count(*) FILTER (WHERE path_in_schema = ? AND stats_null_count IS NULL) "
+            f"FROM parquet_metadata({_duckdb_list(paths)})",
+            [column, column, column],
+        ).fetchone()
+    except duckdb.Error:
+        return True
+    return not (files and files == with_column and nulls == 0)
 
 
 def _duckdb_quote(name: str) -> str:
@@ -394,9 +420,12 @@ def _finish_cells(
     psu: str | None,
 ) -> pd.DataFrame:
     """Checks on the whole source, made from the per-cell extremes, and the cells frame."""
-    missing = raw[_MISSING].to_numpy(dtype=bool)
+    missing = (
+        raw[_MISSING].to_numpy(dtype=bool) if _MISSING in raw else np.zeros(len(raw), dtype=bool)
+    )
     n_missing_outcome = int(raw.loc[missing, "n"].sum())
-    known = raw.loc[~missing].reset_index(drop=True)
+    # A source without rows still gives one (empty) row when nothing is grouped.
+    known = raw.loc[~missing & (raw["n"].to_numpy() > 0)].reset_index(drop=True)
     name = outcome.column if isinstance(outcome, Compare) else outcome
     if len(known) and (known["y_min"].min() < 0 or known["y_max"].max() > 1
                        or not np.isin(known[["y_min", "y_max"]].to_numpy(), (0.0, 1.0)).all()):
