@@ -15,9 +15,9 @@ from dashboard.ingest import cut_age_bands
 from tests.test_engine import (
     DESIGN,
     GOLDEN_CASES,
-    STD_WEIGHTS,
     age_bands_ordered,
     assert_same_estimates,
+    check_golden_case,
     golden,  # noqa: F401 - a fixture
     run_cli,
     write_large,
@@ -39,24 +39,7 @@ def spark():
 
 @pytest.mark.parametrize(("by", "design", "standardized", "ci"), GOLDEN_CASES)
 def test_golden_microdata_matches_in_memory(golden, by, design, standardized, ci):  # noqa: F811
-    frame, path = golden
-    standardize = ("age_band", STD_WEIGHTS) if standardized else None
-    expected = stats.survey_prevalence(
-        frame, "deficient", by=by, ci=ci, standardize=standardize, **design
-    )
-    groups = [engine.AgeBands("age", schema.AGE_BANDS) if b == "age_band" else b for b in by]
-    if standardized:
-        groups.append(engine.AgeBands("age", schema.AGE_BANDS))
-    cells = age_bands_ordered(
-        engine.load_cells(path, "deficient", by=groups, engine="spark", **design)
-    )
-    if "age_band" in cells:
-        cells["age_band"] = cells["age_band"].cat.remove_categories("unknown")
-    result = stats.survey_prevalence_from_cells(
-        cells, by=by, strata=design.get("strata"), psu=design.get("psu"), ci=ci,
-        standardize=standardize,
-    )
-    assert_same_estimates(result, expected)
+    check_golden_case(golden, by, design, standardized, ci, engine_name="spark")
 
 
 def test_five_million_row_folder_matches_in_memory(tmp_path_factory):
