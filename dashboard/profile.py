@@ -25,13 +25,11 @@ STATUS_CLASSES: tuple[str, ...] = ("deficient", "marginal", "adequate")
 STATUS_CLASS_LABELS: dict[str, str] = {
     "deficient": "Deficient", "marginal": "Marginal", "adequate": "Adequate",
 }
-# Diet groups a profile can name: the model's four and the general population (every diet).
-PROFILE_DIETS: tuple[str, ...] = (*schema.DIET_GROUPS, "general")
-PROFILE_SUPPLEMENTS: tuple[str, ...] = ("included", "excluded", "only")
-PROFILE_PREGNANCY: tuple[str, ...] = ("not_pregnant", "pregnant_unspecified", "trimester_1",
-                                      "trimester_2", "trimester_3")
-# Pregnancy applies to women of reproductive age (WHO: 15-49 years).
-PREGNANCY_AGES: tuple[int, int] = (15, 49)
+# What a segment can be (schema: the URL shares the vocabulary).
+PROFILE_DIETS = schema.PROFILE_DIETS
+PROFILE_SUPPLEMENTS = schema.PROFILE_SUPPLEMENTS
+PROFILE_PREGNANCY = schema.PROFILE_PREGNANCY
+PREGNANCY_AGES = schema.PREGNANCY_AGES
 # The last WPP age group is open (100+); a profile's ages stop at that group.
 MAX_AGE = 100
 NEAREST_EVIDENCE = 5

@@ -71,6 +71,7 @@ def test_parameters_markdown_lists_every_parameter():
 
 _SAMPLES = {
     "country": ("FRA", "DEU", "USA", "IND", "MULTI"),
+    "place": ("FRA", "GBR", "USA", "IND"),
     "loc": ("World", "Europe", "Sub-Saharan Africa", "Australia/New Zealand", "GBR", "BRA"),
     "bands": ("0-19,20-39,40-59,60-79,80+", "0-17,18-64,65+", "0-120"),
 }
@@ -516,3 +517,22 @@ def test_apptest_shared_filters_survive_a_move_without_parameters(app):
     app.run()
     assert app.selectbox(key="def").value == "b12_lt221"
     assert app.radio(key="view").value == "dots"
+
+
+@pytest.mark.parametrize(
+    ("filters", "query"),
+    [
+        ({}, {}),
+        ({"country": ["GBR"], "sex": ["female"], "diet": ["vegan"], "age": ["20-39"]},
+         {"place": ["GBR"], "ages": ["20-39"], "psex": ["female"], "pdiet": ["vegan"]}),
+        # first usable value of each (countries in code order); bands span lowest start to highest end (80+: to 100)
+        ({"country": ["MULTI", "IND", "FRA"], "age": ["0-19", "80+", "wide"],
+          "diet": ["semi_vegetarian", "vegetarian"], "supp": ["unknown", "excluded"]},
+         {"place": ["FRA"], "ages": ["0-100"], "pdiet": ["vegetarian"], "psupp": ["excluded"]}),
+        ({"diet": ["general"], "sex": ["both"]}, {"pdiet": ["general"]}),
+    ],
+)
+def test_profile_query_names_the_filtered_segment(filters, query):
+    view, notices = state.from_query("overview", filters)
+    assert notices == []
+    assert state.profile_query(view) == query
