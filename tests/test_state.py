@@ -525,7 +525,8 @@ def test_apptest_shared_filters_survive_a_move_without_parameters(app):
         ({}, {}),
         ({"country": ["GBR"], "sex": ["female"], "diet": ["vegan"], "age": ["20-39"]},
          {"place": ["GBR"], "ages": ["20-39"], "psex": ["female"], "pdiet": ["vegan"]}),
-        # first usable value of each (countries in code order); bands span lowest start to highest end (80+: to 100)
+        # first usable value of each (countries in code order); the bands span the lowest
+        # band's start to the highest band's end (80+: to 100)
         ({"country": ["MULTI", "IND", "FRA"], "age": ["0-19", "80+", "wide"],
           "diet": ["semi_vegetarian", "vegetarian"], "supp": ["unknown", "excluded"]},
          {"place": ["FRA"], "ages": ["0-100"], "pdiet": ["vegetarian"], "psupp": ["excluded"]}),
