@@ -1016,3 +1016,92 @@ def _definition_order(values: pd.Series) -> list[str]:
     rank = {d.id: i for i, d in enumerate(schema.DEFINITIONS)}
     seen = {str(v) for v in values if not _missing(v)}
     return sorted(seen, key=lambda d: (rank.get(d, len(rank)), d))
+
+
+# --- Risk profile ------------------------------------------------------------------------------
+
+# Status classes of a profile, worst first, in a sequential order of the map's scale.
+STATUS_CLASS_COLOURS: dict[str, str] = {
+    "deficient": "#E31A1C", "marginal": "#FD8D3C", "adequate": "#FED976",
+}
+
+
+def profile_status_figure(status: pd.DataFrame, labels: Mapping[str, str], title: str, *,
+                          subtitle: str | None = None) -> go.Figure:
+    """Deficient / marginal / adequate as one stacked bar per population, with intervals.
+
+    Input: ``profile.SegmentProfile.status`` (population, status, estimate, ci_low,
+    ci_high); ``labels`` names each population on the axis, in the order to draw them (top
+    first). The whiskers sit where the share below each cut-off ends: the deficient bar's
+    on the 95% CI of the share deficient, the marginal bar's on the 95% CI of the share below
+    the upper cut-off (deficient + marginal), computed here as the interval of that sum.
+    """
+    _require(status, ["population", "status", "estimate", "ci_low", "ci_high"],
+             "profile_status_figure")
+    order = [p for p in labels if p in set(status["population"])]
+    fig = go.Figure()
+    cumulative = {p: 0.0 for p in order}
+    for name in ("deficient", "marginal", "adequate"):
+        part = status[status["status"] == name].set_index("population").reindex(order)
+        est = part["estimate"].to_numpy(dtype=float)
+        ends = np.array([cumulative[p] for p in order]) + est
+        error = None
+        if name == "deficient":
+            error = {**_errors(part["estimate"], part["ci_low"], part["ci_high"]), "color": INK}
+        elif name == "marginal":
+            adequate = status[status["status"] == "adequate"].set_index("population").reindex(
+                order)
+            # below the upper cut-off = 1 - adequate: its interval is adequate's, reversed
+            error = {**_errors(1 - adequate["estimate"], 1 - adequate["ci_high"],
+                               1 - adequate["ci_low"]), "color": INK}
+        fig.add_bar(
+            y=[labels[p] for p in order], x=(100 * est).tolist(), orientation="h",
+            name=name.capitalize(), marker={"color": STATUS_CLASS_COLOURS[name],
+                                            "line": {"color": "white", "width": 1}},
+            error_x=error,
+            customdata=[[format_interval(r.ci_low, r.ci_high)] for r in part.itertuples()],
+            hovertemplate=(f"{name.capitalize()}: %{{x:.1f}}% (95% CI %{{customdata[0]}})"
+                           "<extra></extra>"),
+        )
+        for p, end in zip(order, ends, strict=True):
+            cumulative[p] = float(end)
+    style_figure(fig, title, subtitle=subtitle, x_title="Share of the population (%)",
+                 height=170 + 70 * len(order), legend_title="Status")
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(categoryorder="array", type="category",
+                     categoryarray=[labels[p] for p in order][::-1])
+    fig.update_xaxes(range=[0, 100], ticksuffix="%")
+    return fig if len(order) else _empty(fig)
+
+
+def whatif_figure(whatif: pd.DataFrame, title: str, *, subtitle: str | None = None
+                  ) -> go.Figure:
+    """The modelled difference of each alternative from the segment: a dot and its 95% CI
+    per row, in the frame's order (top first), in percentage points.
+
+    Input: ``profile.SegmentProfile.whatif`` (label, estimate, difference, difference_low,
+    difference_high; fractions). A zero line marks "no modelled difference".
+    """
+    _require(whatif, ["label", "estimate", "difference", "difference_low", "difference_high"],
+             "whatif_figure")
+    labels = whatif["label"].astype(str).tolist()
+    fig = go.Figure()
+    fig.add_vline(x=0, line={"color": MUTED, "width": 1, "dash": "dot"})
+    fig.add_scatter(
+        x=(100 * whatif["difference"]).tolist(), y=labels, mode="markers",
+        name="Modelled difference", showlegend=False,
+        marker={"color": SERIES_COLOURS[0], "size": 11, "line": {"color": "white", "width": 1}},
+        error_x={**_errors(whatif["difference"], whatif["difference_low"],
+                           whatif["difference_high"]), "color": SERIES_COLOURS[0]},
+        customdata=[[format_percent(r.estimate),
+                     f"{100 * r.difference_low:+.1f} to {100 * r.difference_high:+.1f}"]
+                    for r in whatif.itertuples()],
+        hovertemplate=("%{y}: %{x:+.1f} percentage points (95% CI %{customdata[1]}); "
+                       "prevalence %{customdata[0]}<extra></extra>"),
+    )
+    style_figure(fig, title, subtitle=subtitle,
+                 x_title="Modelled difference in the share deficient (percentage points)",
+                 height=150 + 40 * len(labels))
+    fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], type="category")
+    fig.update_xaxes(ticksuffix=" pp", zeroline=False)
+    return fig if len(whatif) else _empty(fig)

@@ -331,6 +331,7 @@ PAGES: dict[str, Page] = {
              "Forest plots and the study table"),
         Page("burden", "Burden", "burden", ":material/public:", "Population",
              "How many people: modelled from population data"),
+        Page("profile", "Risk profile", "profile", ":material/person_search:", "Population"),
         Page("cutoffs", "Cutoffs", "cutoffs", ":material/straighten:", "Evidence",
              "How the definition moves prevalence"),
         Page("methods", "Methods & sources", "methods", ":material/menu_book:", "About",
@@ -338,6 +339,17 @@ PAGES: dict[str, Page] = {
         Page("your_data", "Your data", "your-data", ":material/upload_file:", "Population"),
     )
 }
+
+
+# --- Risk profile (dashboard.profile) -----------------------------------------------------
+# What a profile's segment can be: the model's diet groups or the general population (every
+# diet); supplement users included, excluded or only; pregnancy of women of reproductive age
+# (WHO: 15-49 years), by trimester or unspecified.
+PROFILE_DIETS: tuple[str, ...] = (*DIET_GROUPS, "general")
+PROFILE_SUPPLEMENTS: tuple[str, ...] = ("included", "excluded", "only")
+PROFILE_PREGNANCY: tuple[str, ...] = ("not_pregnant", "pregnant_unspecified", "trimester_1",
+                                      "trimester_2", "trimester_3")
+PREGNANCY_AGES: tuple[int, int] = (15, 49)
 
 
 # --- Standard populations ------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import aggregate, burden, charts, data, evidence, model, schema, state
+from dashboard import aggregate, burden, charts, data, evidence, model, profile, schema, state
 from dashboard.data import DataError
 from dashboard.format import markdown_literal
 from dashboard.schema import DATASETS
@@ -78,6 +78,25 @@ def load_model(definition: str = schema.DEFAULT_DEFINITION) -> model.Model:
     serum = (d.biomarker == model.CROSSWALK_BIOMARKER if d is not None
              else definition.split("_")[0] == schema.DEFINITION_ID_PREFIX["serum_b12"])
     return _model(current_build(), schema.DEFAULT_DEFINITION if serum else definition)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _profile(build: str, iso3: str, ages: tuple[int, int], sex: str, diet_group: str,
+             supplement_users: str, pregnancy: str, year: int) -> profile.SegmentProfile:
+    del build
+    fitted = load_model()
+    return profile.segment_profile(
+        fitted, load_population(), fitted.shares, studies=load_studies(), iso3=iso3, age=ages,
+        sex=sex, diet_group=diet_group, supplement_users=supplement_users,
+        pregnancy=pregnancy, year=year)
+
+
+def load_profile(iso3: str, ages: tuple[int, int], sex: str, diet_group: str,
+                 supplement_users: str, pregnancy: str, year: int) -> profile.SegmentProfile:
+    """The risk profile of one segment from the shared serum B12 model (``load_model``; its
+    diet shares are the diet share model of every country), once per segment and data build."""
+    return _profile(current_build(), iso3, tuple(ages), sex, diet_group, supplement_users,
+                    pregnancy, int(year))
 
 
 def load_manifest() -> dict:
@@ -390,6 +409,16 @@ def render_page_links(view: state.State) -> None:
     for column, target in zip(columns, targets, strict=True):
         column.page_link(target.file, label=target.title, icon=target.icon, help=target.about,
                          query_params=state.carry_query(view, target.key))
+
+
+def render_profile_link(view: state.State) -> None:
+    """A link to the Risk profile of the segment the view's filters name
+    (``state.profile_query``)."""
+    target = schema.PAGES["profile"]
+    st.page_link(target.file, label="Risk profile of this segment", icon=target.icon,
+                 query_params=state.profile_query(view),
+                 help="The modelled B12 status of one country, age, sex, diet and supplement "
+                 "use, taken from these filters (first value of each)")
 
 
 # --- Burden page -------------------------------------------------------------------------------

@@ -512,3 +512,43 @@ def test_bar_axes(by, x, colour, x_values, colours):
 )
 def test_study_label_prefers_names_over_ids(row, label) -> None:
     assert charts._study_label(pd.Series(row, dtype=object)) == label
+
+
+# --- Risk profile ------------------------------------------------------------------------------
+
+PROFILE_STATUS = pd.DataFrame({
+    "population": ["segment"] * 3 + ["general"] * 3,
+    "status": ["deficient", "marginal", "adequate"] * 2,
+    "estimate": [0.2, 0.3, 0.5, 0.1, 0.2, 0.7],
+    "ci_low": [0.1, 0.2, 0.4, 0.05, 0.1, 0.6],
+    "ci_high": [0.3, 0.4, 0.6, 0.15, 0.3, 0.8],
+})
+
+
+def test_profile_status_figure_stacks_the_classes_with_cumulative_whiskers():
+    fig = charts.profile_status_figure(PROFILE_STATUS, {"segment": "Seg", "general": "Gen"},
+                                       "Status (%)").to_dict()
+    assert [t["name"] for t in fig["data"]] == ["Deficient", "Marginal", "Adequate"]
+    assert fig["layout"]["barmode"] == "stack"
+    deficient, marginal, adequate = fig["data"]
+    assert deficient["x"] == pytest.approx([20, 10])
+    assert marginal["x"] == pytest.approx([30, 20])
+    assert deficient["error_x"]["array"] == pytest.approx([10, 5])
+    # below 221 = 1 - adequate: 50% (40-60) and 30% (20-40): whiskers 10 either side
+    assert marginal["error_x"]["array"] == pytest.approx([10, 10])
+    assert marginal["error_x"]["arrayminus"] == pytest.approx([10, 10])
+    assert "error_x" not in adequate or not adequate["error_x"].get("array")
+    assert fig["layout"]["xaxis"]["title"]["text"] == "Share of the population (%)"
+
+
+def test_whatif_figure_draws_differences_in_points_in_frame_order():
+    whatif = pd.DataFrame({"label": ["Vegan diet", "Omnivore diet"],
+                           "estimate": [0.5, 0.1], "difference": [0.3, -0.1],
+                           "difference_low": [0.2, -0.15], "difference_high": [0.4, -0.05]})
+    fig = charts.whatif_figure(whatif, "What if").to_dict()
+    (dots,) = fig["data"]
+    assert dots["y"] == ["Vegan diet", "Omnivore diet"]
+    assert dots["x"] == pytest.approx([30, -10])
+    assert dots["error_x"]["array"] == pytest.approx([10, 5])
+    assert fig["layout"]["yaxis"]["categoryarray"] == ["Omnivore diet", "Vegan diet"]
+    assert "percentage points" in fig["layout"]["xaxis"]["title"]["text"]

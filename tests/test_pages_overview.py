@@ -97,6 +97,8 @@ def test_query_sets_widgets_and_numbers():
 def test_links_carry_the_shared_filters():
     at = _run({"def": "b12_lt185", "diet": "vegan"})
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
+    # the profile of the filtered segment: the diet filter becomes its diet
+    assert links.pop("Risk profile of this segment") == "pdiet=vegan"
     assert len(links) == len([p for p in schema.PAGES.values() if p.about]) - 1
     assert all(q == "def=b12_lt185&diet=vegan" for label, q in links.items()
                if not label.startswith("Methods")), links

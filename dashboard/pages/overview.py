@@ -27,6 +27,7 @@ status = schema.STATUS_LABELS[view["status"]].lower()
 if rows.empty:
     ui.render_empty(view)
     ui.render_page_links(view)
+    ui.render_profile_link(view)
     st.stop()
 
 # --- headline estimates ----------------------------------------------------------------------
@@ -99,3 +100,4 @@ else:
 st.divider()
 st.markdown("**Look further**, keeping these filters:")
 ui.render_page_links(view)
+ui.render_profile_link(view)
