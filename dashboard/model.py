@@ -134,35 +134,43 @@ def _cumulative_rows(rows: pd.DataFrame) -> pd.DataFrame:
     "between a and b" row added to the same people's "< a" row, which gives the share below b.
 
     Such a sum is marked ``derived`` and keeps the lower row's effective n (the two figures
-    come from the same people).
+    come from the same people). A band row pairs only with exactly one "< a" row of the same
+    study, population, sex, ages, diet, supplement use and pregnancy (missing matches
+    missing); a sum of 1 or more is dropped.
     """
     below = rows[rows["cutoff_operator"].isin(["<", "<="]) & rows["cutoff_high"].isna()].copy()
     below["derived"] = False
     band = rows[rows["cutoff_operator"] == "between"]
+    if band.empty or below.empty:
+        return below
     same = ["study_id", "population", "sex", "age_min", "age_max", "diet_group",
             "supplement_users", "pregnancy"]
-    added = []
-    for _, r in band.iterrows():
-        match = below
-        for column in same:
-            value = r[column]
-            match = match[match[column].isna()] if _missing(value) else match[
-                match[column].astype("object") == value]
-        match = match[np.isclose(match["cutoff_low"].astype(float), float(r["cutoff_low"]))]
-        if len(match) != 1:
-            continue
-        low = match.iloc[0]
-        new = low.copy()
-        new["estimate_id"] = f"{low['estimate_id']}+{r['estimate_id']}"
-        new["cutoff_low"] = float(r["cutoff_high"])
-        new["prevalence"] = float(low["prevalence"]) + float(r["prevalence"])
-        new["parent_id"] = None
-        new["split"] = None
-        new["repeat_of"] = None
-        new["derived"] = True
-        if new["prevalence"] < 1:
-            added.append(new)
-    return pd.concat([below, pd.DataFrame(added)], ignore_index=True) if added else below
+
+    def keys(frame: pd.DataFrame) -> pd.DataFrame:
+        # One comparable key per row: missing values as one marker, so missing matches missing
+        out = pd.DataFrame({c: ["\0" if _missing(v) else str(v)
+                                for v in frame[c].astype("object")] for c in same})
+        out["_cut"] = np.round(frame["cutoff_low"].to_numpy(dtype=float), 6)
+        return out
+
+    low_keys = keys(below).assign(_low=np.arange(len(below)))
+    band_keys = keys(band).assign(_band=np.arange(len(band)))
+    pairs = band_keys.merge(low_keys, on=[*same, "_cut"], how="inner")
+    pairs = pairs[pairs.groupby("_band")["_low"].transform("size") == 1].sort_values("_band")
+    if pairs.empty:
+        return below
+    low = below.iloc[pairs["_low"].to_numpy()].copy()
+    upper = band.iloc[pairs["_band"].to_numpy()]
+    low["estimate_id"] = (low["estimate_id"].astype("object").to_numpy() + "+"
+                          + upper["estimate_id"].astype("object").to_numpy())
+    low["cutoff_low"] = upper["cutoff_high"].to_numpy(dtype=float)
+    low["prevalence"] = (low["prevalence"].to_numpy(dtype=float)
+                         + upper["prevalence"].to_numpy(dtype=float))
+    for column in ("parent_id", "split", "repeat_of"):
+        low[column] = None
+    low["derived"] = True
+    added = low[low["prevalence"] < 1]
+    return pd.concat([below, added], ignore_index=True) if len(added) else below
 
 
 def model_rows(studies: pd.DataFrame, definition: str = schema.DEFAULT_DEFINITION,
@@ -200,9 +208,17 @@ def model_rows(studies: pd.DataFrame, definition: str = schema.DEFAULT_DEFINITIO
     kept = rows[reasons == ""]
     if crosswalk:
         kept = _cumulative_rows(kept)
-    groups = kept["cutoff_low"].round(3) if crosswalk else pd.Series(0, index=kept.index)
-    parts = [evidence.non_overlapping(g, prefer="finest") for _, g in kept.groupby(groups)]
-    fitted = pd.concat(parts, ignore_index=True) if parts else kept.iloc[0:0]
+    # Choose per cut-off on a slim frame of the link columns, then take the rows once.
+    slim = evidence.with_links(kept)[list(evidence.OVERLAP_COLUMNS)].reset_index(drop=True)
+    groups = (np.round(kept["cutoff_low"].to_numpy(dtype=float), 3) if crosswalk
+              else np.zeros(len(kept)))
+    ids = slim["estimate_id"].to_numpy(dtype=object)
+    order = []
+    for value in np.unique(groups):
+        part = slim[groups == value]
+        chosen = evidence.non_overlapping_ids(part, prefer="finest")
+        order.extend(i for i in np.flatnonzero(groups == value) if ids[i] in chosen)
+    fitted = kept.iloc[order].reset_index(drop=True)
     if "derived" not in fitted:
         fitted["derived"] = False
     overlap = kept[~kept["estimate_id"].isin(fitted["estimate_id"])]
