@@ -45,6 +45,8 @@ FRAME_TERMS: dict[str, str] = {
     "institution": "institution",
     "diet_cohort": "diet_cohort",
 }
+# The sample frame of the population predicted by default: a population survey.
+GENERAL_FRAME = "national_survey"
 INCOME_TERMS: tuple[str, ...] = ("low", "lower_middle", "upper_middle")  # reference: high
 # Random intercepts, outermost first (metafor: random = ~ 1 | region/country/study/estimate).
 LEVELS: tuple[str, ...] = ("region", "country", "study", "estimate")
@@ -391,6 +393,53 @@ class Model:
         every row; one draw of each region's and country's effect shared by its rows."""
         return self._draw(frame, draws=draws, seed=seed)[0]
 
+    def predict_estimates(self, rows: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+        """Where each published estimate in ``rows`` (``model_rows``' rows, e.g. held out of
+        the fit) should fall, given all of its own covariates: country, ages, sex, diet,
+        supplement use, pregnancy, sample frame and cut-off.
+
+        On the logit scale the observed estimate is the fixed part x'beta plus the region,
+        country, study and estimate effects plus its sampling error, so its prediction is
+        ``x'beta + u_region + u_country`` with variance ``x' Var(beta) x + Var(u_region) +
+        Var(u_country) + sigma2_study + sigma2_estimate + vi``: a region or country the fit
+        has seen contributes its BLUP and the BLUP's variance, an unseen one 0 and its
+        sigma2; the study is always taken as new (validation leaves whole samples out), and
+        ``vi`` is the estimate's own sampling variance (``stats.logit_effects`` of its
+        prevalence and effective n). A general-population row has its country's diet shares
+        as fractional diet terms, exactly as in the fit. Exact (normal on the logit scale),
+        no draws. Returns one row per row of ``rows`` (same index): estimate_id, observed
+        (the published prevalence), predicted (inverse logit of the mean), pi_low, pi_high
+        (the ``level`` interval), logit_observed (escalc's yi, 1/2 added to a zero cell),
+        logit_mean, logit_sd and vi.
+        """
+        data = _estimate_data(rows, self.countries, self.crosswalk)
+        x = design_matrix(data, self.countries, self.shares, self.terms).to_numpy(dtype=float)
+        x = np.column_stack([np.ones(len(x)), x])
+        fit = self.fit
+        mean = x @ fit.beta
+        var = np.einsum("ij,jk,ik->i", x, fit.vcov, x)
+        sig = np.asarray(fit.sigma2, dtype=float)
+        region = data["region"].fillna("").astype(str).to_numpy(dtype=object)
+        country = (data["region"].fillna("").astype(str) + "/"
+                   + data["iso3"].astype(str)).to_numpy(dtype=object)
+        for ids, effects, s2 in ((region, self._effects["region"], sig[0]),
+                                 (country, self._effects["country"], sig[1])):
+            for i, key in enumerate(ids):
+                blup, se = effects.get(key, (0.0, math.sqrt(s2)))
+                mean[i] += blup
+                var[i] += se ** 2
+        vi = data["vi"].to_numpy(dtype=float)
+        sd = np.sqrt(var + sig[2] + sig[3] + vi)
+        z = stats_norm_ppf(0.5 + level / 2)
+        return pd.DataFrame({
+            "estimate_id": data["estimate_id"].to_numpy(),
+            "observed": data["prevalence"].to_numpy(dtype=float),
+            "predicted": _expit(mean), "pi_low": _expit(mean - z * sd),
+            "pi_high": _expit(mean + z * sd),
+            "logit_observed": data["yi"].to_numpy(dtype=float), "logit_mean": mean,
+            "logit_sd": sd, "vi": vi,
+        }, index=rows.index)
+
     # -- internals ---------------------------------------------------------------------------
     def _queries(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Normalise a prediction frame: age, cut-offs, defaults for optional columns."""
@@ -406,7 +455,11 @@ class Model:
                                 ("pregnancy", "not_pregnant")):
             q[column] = (frame[column].astype("object") if column in frame
                          else pd.Series(default, index=frame.index)).fillna(default)
-        q["sample_frame"] = "national_survey"
+        # Predictions are for the general population unless a row names its sample frame
+        # (validation predicts held-out clinic or cohort samples as what they are).
+        q["sample_frame"] = (frame["sample_frame"].astype("object") if "sample_frame" in frame
+                             else pd.Series(GENERAL_FRAME, index=frame.index)).fillna(
+                                 GENERAL_FRAME)
         low, high = cutoffs_of(frame)
         q["cutoff"] = low
         q["cutoff_high"] = high
@@ -541,6 +594,10 @@ class Model:
         return pd.Series(ok, index=frame.index, dtype=bool)
 
 
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+
+
 def stats_norm_ppf(q: float) -> float:
     """Normal quantile (one import site for scipy here)."""
     from scipy.stats import norm
@@ -626,27 +683,7 @@ def fit_rows(rows: pd.DataFrame, excluded: pd.DataFrame, countries: pd.DataFrame
         raise ValueError(f"too few estimates to fit a model for {definition!r} ({len(rows)})")
     target = schema.DEFINITIONS_BY_ID.get(definition)
     crosswalk = target is None or target.biomarker == CROSSWALK_BIOMARKER
-    region = rows["country_iso3"].map(countries.set_index("iso3")["region"])
-    data = pd.DataFrame({
-        "estimate_id": rows["estimate_id"], "study_id": rows["study_id"],
-        "sample_id": rows["sample_id"], "iso3": rows["country_iso3"], "region": region,
-        "sex": rows["sex"].astype("object"), "diet_group": rows["diet_group"].astype("object"),
-        "supplement_users": rows["supplement_users"].astype("object"),
-        "pregnancy": rows["pregnancy"].astype("object"),
-        "sample_frame": rows["sample_frame"].astype("object"),
-        "age_min": rows["age_min"], "age_max": rows["age_max"],
-        "age": [age_of(a, b, m) for a, b, m in zip(rows["age_min"], rows["age_max"],
-                                                   rows["age_mean"], strict=True)],
-        "cutoff": rows["cutoff_low"].astype(float) if crosswalk else REFERENCE_CUTOFF,
-        "prevalence": rows["prevalence"].astype(float),
-        "n": rows["n"], "derived": rows["derived"].astype(bool),
-    })
-    lo, hi = _age_bounds(data)
-    data["age_lo"], data["age_hi"] = lo, hi
-    n_eff = pd.to_numeric(rows["n_effective"], errors="coerce").fillna(
-        pd.to_numeric(rows["n"], errors="coerce")).to_numpy(dtype=float)
-    yi, vi = stats.logit_effects(prevalence=data["prevalence"].to_numpy(), n_effective=n_eff)
-    data["yi"], data["vi"], data["n_effective"] = yi, vi, n_eff
+    data = _estimate_data(rows, countries, crosswalk)
     x = design_matrix(data, countries, shares)
     if not crosswalk:
         x = x.drop(columns=["log_cutoff"])
@@ -656,6 +693,7 @@ def fit_rows(rows: pd.DataFrame, excluded: pd.DataFrame, countries: pd.DataFrame
     dropped = tuple(c for c in x.columns if c not in informative)
     x = _full_rank(x[informative])
     dropped = dropped + tuple(c for c in informative if c not in x.columns)
+    yi, vi = data["yi"].to_numpy(), data["vi"].to_numpy()
     result = stats.meta_regression(
         yi, vi, x, random=dict(zip(LEVELS, (data["region"].to_numpy(), data["iso3"].to_numpy(),
                                             data["sample_id"].to_numpy(),
@@ -670,6 +708,35 @@ def fit_rows(rows: pd.DataFrame, excluded: pd.DataFrame, countries: pd.DataFrame
     return Model(fit=result, data=data, excluded=excluded, terms=tuple(x.columns),
                  dropped_terms=dropped, definition=definition, crosswalk=crosswalk,
                  countries=countries, shares=shares, _effects=effects)
+
+
+def _estimate_data(rows: pd.DataFrame, countries: pd.DataFrame, crosswalk: bool
+                   ) -> pd.DataFrame:
+    """Estimates (``model_rows``' rows) as the model reads them: covariates, age span, and
+    the logit ``yi`` with its sampling variance ``vi`` from the effective n."""
+    region = rows["country_iso3"].map(countries.set_index("iso3")["region"])
+    data = pd.DataFrame({
+        "estimate_id": rows["estimate_id"], "study_id": rows["study_id"],
+        "sample_id": rows["sample_id"], "iso3": rows["country_iso3"], "region": region,
+        "sex": rows["sex"].astype("object"), "diet_group": rows["diet_group"].astype("object"),
+        "supplement_users": rows["supplement_users"].astype("object"),
+        "pregnancy": rows["pregnancy"].astype("object"),
+        "sample_frame": rows["sample_frame"].astype("object"),
+        "age_min": rows["age_min"], "age_max": rows["age_max"],
+        "age": [age_of(a, b, m) for a, b, m in zip(rows["age_min"], rows["age_max"],
+                                                   rows["age_mean"], strict=True)],
+        "cutoff": rows["cutoff_low"].astype(float) if crosswalk else REFERENCE_CUTOFF,
+        "prevalence": rows["prevalence"].astype(float),
+        "n": rows["n"],
+        "derived": rows["derived"].astype(bool) if "derived" in rows else False,
+    })
+    lo, hi = _age_bounds(data)
+    data["age_lo"], data["age_hi"] = lo, hi
+    n_eff = pd.to_numeric(rows["n_effective"], errors="coerce").fillna(
+        pd.to_numeric(rows["n"], errors="coerce")).to_numpy(dtype=float)
+    yi, vi = stats.logit_effects(prevalence=data["prevalence"].to_numpy(), n_effective=n_eff)
+    data["yi"], data["vi"], data["n_effective"] = yi, vi, n_eff
+    return data
 
 
 def _full_rank(x: pd.DataFrame) -> pd.DataFrame:
