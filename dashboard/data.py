@@ -122,6 +122,12 @@ def load_countries(data_dir: Path = DATA_DIR) -> pd.DataFrame:
     return load_dataset("countries", data_dir)
 
 
+def load_model_validation(data_dir: Path = DATA_DIR) -> pd.DataFrame:
+    """Out-of-sample predictions of the prevalence model and the old cell pooling, one row
+    per held-out estimate and fold type (dashboard.validation.validate)."""
+    return load_dataset("model_validation", data_dir)
+
+
 def build_id(manifest: dict) -> str:
     """Twelve hex digits naming one build: the SHA-256 of its output checksums, in order, so
     two builds with byte-identical files share an id."""
