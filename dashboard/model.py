@@ -412,8 +412,13 @@ class Model:
         (the ``level`` interval), logit_observed (escalc's yi, 1/2 added to a zero cell),
         logit_mean, logit_sd and vi.
         """
-        data = _estimate_data(rows, self.countries, self.crosswalk)
-        x = design_matrix(data, self.countries, self.shares, self.terms).to_numpy(dtype=float)
+        return self.predict_prepared(
+            prepare_rows(rows, self.countries, self.shares, self.definition), level=level)
+
+    def predict_prepared(self, prepared: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+        """``predict_estimates`` on rows already prepared by ``prepare_rows``."""
+        data, design = _split_prepared(prepared)
+        x = design.reindex(columns=list(self.terms), fill_value=0.0).to_numpy(dtype=float)
         x = np.column_stack([np.ones(len(x)), x])
         fit = self.fit
         mean = x @ fit.beta
@@ -438,7 +443,7 @@ class Model:
             "pi_high": _expit(mean + z * sd),
             "logit_observed": data["yi"].to_numpy(dtype=float), "logit_mean": mean,
             "logit_sd": sd, "vi": vi,
-        }, index=rows.index)
+        }, index=prepared.index)
 
     # -- internals ---------------------------------------------------------------------------
     def _queries(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -678,15 +683,51 @@ def fit_rows(rows: pd.DataFrame, excluded: pd.DataFrame, countries: pd.DataFrame
              shares: pd.DataFrame, definition: str = schema.DEFAULT_DEFINITION) -> Model:
     """``fit`` on estimates already chosen by ``model_rows`` (or a subset of them, as
     out-of-sample validation leaves folds out)."""
-    require_columns(countries, ["iso3", "region", "subregion", "income_group"], "countries")
-    if len(rows) < 3:
-        raise ValueError(f"too few estimates to fit a model for {definition!r} ({len(rows)})")
+    return fit_prepared(prepare_rows(rows, countries, shares, definition), excluded, countries,
+                        shares, definition)
+
+
+# Prefix of the covariate columns of ``prepare_rows`` (and of ``Model.data``).
+DESIGN_PREFIX = "x_"
+
+
+def _is_crosswalk(definition: str) -> bool:
     target = schema.DEFINITIONS_BY_ID.get(definition)
-    crosswalk = target is None or target.biomarker == CROSSWALK_BIOMARKER
+    return target is None or target.biomarker == CROSSWALK_BIOMARKER
+
+
+def prepare_rows(rows: pd.DataFrame, countries: pd.DataFrame, shares: pd.DataFrame,
+                 definition: str = schema.DEFAULT_DEFINITION) -> pd.DataFrame:
+    """``model_rows``' rows as the fit reads them: the estimate's covariates, logit ``yi``
+    and sampling variance ``vi``, and every candidate covariate as ``x_<term>``.
+
+    A row's covariates depend on that row alone, so validation prepares the rows once and
+    refits on subsets of them (``fit_prepared``) without building the design again."""
+    require_columns(countries, ["iso3", "region", "subregion", "income_group"], "countries")
+    crosswalk = _is_crosswalk(definition)
     data = _estimate_data(rows, countries, crosswalk)
     x = design_matrix(data, countries, shares)
     if not crosswalk:
         x = x.drop(columns=["log_cutoff"])
+    return pd.concat([data, x.add_prefix(DESIGN_PREFIX)], axis=1)
+
+
+def _split_prepared(prepared: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    design = [c for c in prepared.columns if c.startswith(DESIGN_PREFIX)]
+    data = prepared.drop(columns=design)
+    x = prepared[design]
+    x.columns = [c[len(DESIGN_PREFIX):] for c in design]
+    return data, x
+
+
+def fit_prepared(prepared: pd.DataFrame, excluded: pd.DataFrame, countries: pd.DataFrame,
+                 shares: pd.DataFrame, definition: str = schema.DEFAULT_DEFINITION) -> Model:
+    """``fit_rows`` on rows already prepared by ``prepare_rows`` (or a subset of them)."""
+    if len(prepared) < 3:
+        raise ValueError(
+            f"too few estimates to fit a model for {definition!r} ({len(prepared)})")
+    crosswalk = _is_crosswalk(definition)
+    data, x = _split_prepared(prepared.reset_index(drop=True))
     own_diets = set(data["diet_group"])
     informative = [c for c in x.columns if x[c].nunique() > 1
                    and (c not in DIET_TERMS or c in own_diets)]
@@ -704,7 +745,7 @@ def fit_rows(rows: pd.DataFrame, excluded: pd.DataFrame, countries: pd.DataFrame
         ranef = result.ranef(level)
         effects[name] = {str(i): (float(b), float(s)) for i, b, s in
                          zip(ranef["id"], ranef["blup"], ranef["se"], strict=True)}
-    data = pd.concat([data, x.add_prefix("x_")], axis=1)
+    data = pd.concat([data, x.add_prefix(DESIGN_PREFIX)], axis=1)
     return Model(fit=result, data=data, excluded=excluded, terms=tuple(x.columns),
                  dropped_terms=dropped, definition=definition, crosswalk=crosswalk,
                  countries=countries, shares=shares, _effects=effects)

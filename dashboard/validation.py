@@ -174,12 +174,13 @@ def validate(studies: pd.DataFrame, countries: pd.DataFrame, shares: pd.DataFram
              level: float = LEVEL) -> pd.DataFrame:
     """Out-of-sample predictions of every estimate the model fits, by both models.
 
-    The estimates are chosen once (``model.model_rows``); for each fold (``fold_indices``)
-    the model is refitted on the other estimates (``model.fit_rows``) and predicts each
-    held-out estimate with its own covariates and sampling variance
-    (``Model.predict_estimates``: leaving a country out, its country effect comes from
-    sigma2), and the old cell pooling predicts it from the same training estimates
-    (``cell_pooling_prediction``). A fold whose training set is too small to fit gets NaN.
+    The estimates are chosen once (``model.model_rows``) and their covariates built once
+    (``model.prepare_rows``); for each fold (``fold_indices``) the model is refitted on the
+    other estimates (``model.fit_prepared``, as ``fit_rows``) and predicts each held-out
+    estimate with its own covariates and sampling variance (``Model.predict_estimates``:
+    leaving a country out, its country effect comes from sigma2), and the old cell pooling
+    predicts it from the same training estimates (``cell_pooling_prediction``). A fold whose
+    training set is too small to fit gets NaN.
 
     ``covered``: the estimate's logit (``stats.logit_effects``: 1/2 added to a zero cell)
     lies in the ``level`` prediction interval, compared on the logit scale for both models;
@@ -189,16 +190,17 @@ def validate(studies: pd.DataFrame, countries: pd.DataFrame, shares: pd.DataFram
     held-out estimate, in fold order.
     """
     rows, excluded = model.model_rows(studies, definition)
-    yi, _ = stats.logit_effects(prevalence=rows["prevalence"].to_numpy(dtype=float),
-                                n_effective=_n_effective(rows).to_numpy())
+    # Covariates of a row depend on that row alone: built once, sliced per fold.
+    prepared = model.prepare_rows(rows, countries, shares, definition)
+    yi = prepared["yi"].to_numpy(dtype=float)
     parts = []
     for fold, held in fold_indices(rows, folds):
         train, test = rows[~held], rows[held]
         try:
-            fitted = model.fit_rows(train.reset_index(drop=True), excluded, countries, shares,
-                                    definition)
-            new = fitted.predict_estimates(test, level=level)[["predicted", "pi_low",
-                                                                "pi_high"]]
+            fitted = model.fit_prepared(prepared[~held], excluded, countries, shares,
+                                        definition)
+            new = fitted.predict_prepared(prepared[held], level=level)[
+                ["predicted", "pi_low", "pi_high"]]
         except ValueError:
             new = pd.DataFrame(np.nan, index=test.index,
                                columns=["predicted", "pi_low", "pi_high"])
