@@ -31,6 +31,9 @@ REFERENCE_CUTOFF = 148.0
 # interior knots at 20 and 50 y, so the curve may bend in childhood, mid-life and old age and
 # is linear beyond the data's usual range (Hastie, Tibshirani & Friedman 2009, sec. 5.2.1).
 AGE_KNOTS: tuple[float, ...] = (1.0, 20.0, 50.0, 85.0)
+# Ages (years) at which the Model page reads the spline as "ten years older": childhood,
+# early, middle and late adulthood.
+AGE_CONTRAST_AGES: tuple[float, ...] = (10.0, 30.0, 50.0, 70.0)
 # Age at which rows that report no age are placed; their own indicator absorbs the difference.
 AGE_UNKNOWN_AT = 40.0
 # Diet groups of the burden model; pescatarians have no estimate of their own yet and take the
@@ -50,6 +53,12 @@ GENERAL_FRAME = "national_survey"
 INCOME_TERMS: tuple[str, ...] = ("low", "lower_middle", "upper_middle")  # reference: high
 # Random intercepts, outermost first (metafor: random = ~ 1 | region/country/study/estimate).
 LEVELS: tuple[str, ...] = ("region", "country", "study", "estimate")
+LEVEL_MEANINGS: dict[str, str] = {
+    "region": "how UN regions differ beyond the covariates",
+    "country": "how countries of one region differ",
+    "study": "how studies (samples) of one country differ: sampling, assay, year",
+    "estimate": "how estimates of one study differ beyond their covariates",
+}
 DEFAULT_DRAWS = 1000
 DEFAULT_SEED = 20240101
 # Extrapolation rule (``estimable``): a prediction is shown as a number only when the model
@@ -344,11 +353,46 @@ class Model:
         })
         return out
 
+    def odds_ratios(self, level: float = 0.95) -> pd.DataFrame:
+        """The terms as a reader compares them: every covariate's odds ratio with its CI,
+        except the intercept and the raw age spline terms, which are replaced by the odds
+        ratio of ten years more age at AGE_CONTRAST_AGES (from the spline's basis: log OR =
+        (N(a + 10) - N(a))' beta_age, variance d' Var(beta_age) d). Columns: term, label,
+        odds_ratio, or_low, or_high, beta, se (logit scale), in the fit's order with the age
+        contrasts first."""
+        z = float(stats_norm_ppf(0.5 + level / 2))
+        coef = self.coefficients(level)
+        terms = list(self.fit.terms)
+        age = [t for t in terms if t.startswith("age_") and t != "age_unknown"]
+        rows = []
+        if age:
+            idx = [terms.index(t) for t in age]
+            beta, vcov = self.fit.beta[idx], self.fit.vcov[np.ix_(idx, idx)]
+            columns = [int(t.split("_")[1]) - 1 for t in age]
+            for a in AGE_CONTRAST_AGES:
+                basis = natural_spline_basis([a, a + 10.0])
+                d = basis[1, columns] - basis[0, columns]
+                b, se = float(d @ beta), float(math.sqrt(d @ vcov @ d))
+                rows.append({"term": f"age_{a:g}_{a + 10:g}",
+                             "label": f"Ten years older, at {a:g} to {a + 10:g} y",
+                             "beta": b, "se": se, "odds_ratio": math.exp(b),
+                             "or_low": math.exp(b - z * se), "or_high": math.exp(b + z * se)})
+        rest = coef[~coef["term"].isin(["intercept", *age])]
+        out = pd.concat([pd.DataFrame(rows, columns=coef.columns), rest], ignore_index=True)
+        return out[["term", "label", "odds_ratio", "or_low", "or_high", "beta", "se"]]
+
     def variance_components(self) -> pd.DataFrame:
-        """sigma^2 of each random level (logit scale), with the number of groups fitted."""
+        """sigma^2 of each random level (logit scale) with its SD, the number of groups
+        fitted, and what the level measures (LEVEL_MEANINGS)."""
         groups = [self.data[c].nunique() for c in ("region", "iso3", "sample_id", "estimate_id")]
-        return pd.DataFrame({"level": list(LEVELS), "sigma2": self.fit.sigma2,
-                             "groups": groups})
+        sigma2 = np.asarray(self.fit.sigma2, dtype=float)
+        return pd.DataFrame({"level": list(LEVELS), "sigma2": sigma2, "sd": np.sqrt(sigma2),
+                             "groups": groups,
+                             "meaning": [LEVEL_MEANINGS[level] for level in LEVELS]})
+
+    def dropped_labels(self) -> list[str]:
+        """Labels of the covariates the evidence cannot estimate (``dropped_terms``)."""
+        return [TERM_LABELS.get(t, t) for t in self.dropped_terms]
 
     # -- prediction --------------------------------------------------------------------------
     def predict(self, frame: pd.DataFrame, *, draws: int = DEFAULT_DRAWS,

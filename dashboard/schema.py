@@ -331,6 +331,8 @@ PAGES: dict[str, Page] = {
              "Forest plots and the study table"),
         Page("burden", "Burden", "burden", ":material/public:", "Population",
              "How many people: modelled from population data"),
+        Page("model", "Model", "model", ":material/insights:", "Population",
+             "The prevalence model: effects, variance components, validation"),
         Page("cutoffs", "Cutoffs", "cutoffs", ":material/straighten:", "Evidence",
              "How the definition moves prevalence"),
         Page("methods", "Methods & sources", "methods", ":material/menu_book:", "About",

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import aggregate, burden, charts, data, evidence, model, schema, state
+from dashboard import aggregate, burden, charts, data, evidence, model, schema, state, validation
 from dashboard.data import DataError
 from dashboard.schema import DATASETS
 
@@ -77,6 +77,24 @@ def load_model(definition: str = schema.DEFAULT_DEFINITION) -> model.Model:
     serum = (d.biomarker == model.CROSSWALK_BIOMARKER if d is not None
              else definition.split("_")[0] == schema.DEFINITION_ID_PREFIX["serum_b12"])
     return _model(current_build(), schema.DEFAULT_DEFINITION if serum else definition)
+
+
+def load_model_validation() -> pd.DataFrame:
+    """Held-out predictions of the model and of the old cell pooling, as the build wrote
+    them (the refits take seconds; cached)."""
+    return _load("model_validation", current_build())
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _in_sample_surveys(build: str, definition: str) -> pd.DataFrame:
+    del build
+    return validation.in_sample_surveys(load_model(definition), load_studies())
+
+
+def model_in_sample_surveys(definition: str = schema.DEFAULT_DEFINITION) -> pd.DataFrame:
+    """Each national survey's published figure beside the fitted model's prediction
+    (validation.in_sample_surveys), once per process and data build."""
+    return _in_sample_surveys(current_build(), definition)
 
 
 def load_manifest() -> dict:

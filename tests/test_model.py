@@ -237,3 +237,19 @@ def test_countries_differ_and_every_prediction_has_an_interval(shipped):
     assert out["estimate"].iloc[1] > 2 * out["estimate"].iloc[0]  # India vs the USA
     assert (out["ci_low"] < out["estimate"]).all()
     assert (out["estimate"] < out["ci_high"]).all()
+
+
+def test_odds_ratios_read_the_age_spline_as_ten_years_more(shipped):
+    fitted, countries = shipped
+    ratios = fitted.odds_ratios().set_index("term")
+    assert "intercept" not in ratios.index
+    assert not any(t.startswith("age_") and t[4:].isdigit() for t in ratios.index)
+    coef = fitted.coefficients().set_index("term")["beta"]
+    for a in model.AGE_CONTRAST_AGES:
+        # the fixed part at a + 10 minus at a, every other covariate equal
+        basis = model.natural_spline_basis([a, a + 10])
+        diff = sum((basis[1, j] - basis[0, j]) * coef[f"age_{j + 1}"] for j in range(3))
+        row = ratios.loc[f"age_{a:g}_{a + 10:g}"]
+        assert row["beta"] == pytest.approx(diff, rel=1e-12)
+        assert row["or_low"] < row["odds_ratio"] < row["or_high"]
+    assert ratios.loc["vegan", "odds_ratio"] == pytest.approx(math.exp(coef["vegan"]))
