@@ -958,7 +958,7 @@ def build_model_validation(studies: pd.DataFrame, countries: pd.DataFrame,
     cell pooling, leaving one study and then one country out (``validation.validate``).
 
     Built here, from the frames just built, because the refits take several seconds (about
-    15 s on two cores), too long for a page; a page reads the result."""
+    9 s on two cores), too long for a page; a page reads the result."""
     from dashboard import burden, validation  # the model stack, only for this step
 
     shares = burden.diet_share_model(diet_shares, countries["iso3"].tolist())
