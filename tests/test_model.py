@@ -8,26 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import model, schema, stats
-
-# Three regions with two countries each; the diet shares and income groups every test uses.
-COUNTRIES = pd.DataFrame({
-    "iso3": ["AAA", "AAB", "BBA", "BBB", "CCA", "CCB"],
-    "region": ["Ra", "Ra", "Rb", "Rb", "Rc", "Rc"],
-    "subregion": ["Ra", "Ra", "Rb", "Rb", "Rc", "Rc"],
-    "income_group": pd.Categorical(["high", "high", "high", "high", "high", "high"],
-                                   categories=schema.INCOME_GROUPS, ordered=True),
-})
-SHARES = pd.DataFrame([
-    {"country_iso3": c, "diet_group": d, "share": s}
-    for c in COUNTRIES["iso3"]
-    for d, s in (("omnivore", 0.9), ("pescatarian", 0.0), ("vegetarian", 0.08),
-                 ("vegan", 0.02))
-])
-
-
-def expit(x: float) -> float:
-    return 1 / (1 + math.exp(-x))
+from dashboard import model, stats
+from tests.model_tables import COUNTRIES, SHARES, expit
 
 
 def _row(i: int, **over) -> dict:

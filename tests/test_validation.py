@@ -8,24 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import model, schema, stats, validation
-
-COUNTRIES = pd.DataFrame({
-    "iso3": ["AAA", "AAB", "BBA", "BBB"],
-    "region": ["Ra", "Ra", "Rb", "Rb"],
-    "subregion": ["Ra", "Ra", "Rb", "Rb"],
-    "income_group": pd.Categorical(["high"] * 4, categories=schema.INCOME_GROUPS, ordered=True),
-})
-SHARES = pd.DataFrame([
-    {"country_iso3": c, "diet_group": d, "share": s}
-    for c in COUNTRIES["iso3"]
-    for d, s in (("omnivore", 0.9), ("pescatarian", 0.0), ("vegetarian", 0.08),
-                 ("vegan", 0.02))
-])
-
-
-def expit(x: float) -> float:
-    return 1 / (1 + math.exp(-x))
+from dashboard import model, stats, validation
+from tests.model_tables import COUNTRIES, SHARES, expit
 
 
 def _row(i: int, j: int = 1, **over) -> dict:
