@@ -1105,3 +1105,92 @@ def whatif_figure(whatif: pd.DataFrame, title: str, *, subtitle: str | None = No
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], type="category")
     fig.update_xaxes(ticksuffix=" pp", zeroline=False)
     return fig if len(whatif) else _empty(fig)
+# --- the prevalence model (Model page) -----------------------------------------------------------
+
+# Colours of the two models of the validation plot (Okabe & Ito 2008).
+MODEL_COLOURS: dict[str, str] = {"new": "#0072B2", "old": "#E69F00"}
+
+
+def odds_ratio_figure(
+    frame: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+) -> go.Figure:
+    """Dot-and-interval chart of odds ratios on a log axis, one row per term, with a line at
+    1 (no effect).
+
+    Input: ``Model.odds_ratios`` output, columns [term, label, odds_ratio, or_low, or_high];
+    rows are drawn top to bottom in input order.
+    """
+    _require(frame, ["term", "label", "odds_ratio", "or_low", "or_high"], "odds_ratio_figure")
+    fig = go.Figure()
+    labels = [str(v) for v in frame["label"]]
+    short = _shorten(labels)
+    y = [short[v] for v in labels]
+    est = frame["odds_ratio"].astype(float)
+    fig.add_scatter(
+        x=est.tolist(), y=y, mode="markers", name="Odds ratio (95% CI)",
+        marker={"color": SERIES_COLOURS[0], "size": 10, "symbol": "diamond"},
+        error_x={"type": "data", "symmetric": False,
+                 "array": (frame["or_high"].astype(float) - est).tolist(),
+                 "arrayminus": (est - frame["or_low"].astype(float)).tolist(),
+                 "color": SERIES_COLOURS[0], "thickness": 1.5, "width": 4},
+        customdata=[[lab, f"{lo:.2f}-{hi:.2f}"] for lab, lo, hi in
+                    zip(labels, frame["or_low"], frame["or_high"], strict=True)],
+        hovertemplate="%{customdata[0]}<br>odds ratio %{x:.2f} (95% CI %{customdata[1]})"
+                      "<extra></extra>",
+    )
+    style_figure(fig, title, subtitle=subtitle, x_title="Odds ratio (log scale; 1 = no effect)",
+                 height=max(DEFAULT_HEIGHT, 28 * len(frame) + 160))
+    fig.add_vline(x=1.0, line={"color": MUTED, "dash": "dash", "width": 1})
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(categoryorder="array", categoryarray=y[::-1], type="category")
+    fig.update_layout(showlegend=False)
+    return fig if len(frame) else _empty(fig)
+
+
+def validation_figure(
+    frame: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Held-out observed (x) against predicted (y) prevalence, in percent, one colour per
+    model, with the line y = x (a perfect prediction).
+
+    Input: ``validation.validate`` rows of one fold type: [estimate_id, observed, predicted,
+    pi_low, pi_high, old_predicted, old_pi_low, old_pi_high]; a model's NaN predictions are
+    left out. ``labels`` names the models ("new", "old").
+    """
+    _require(frame, ["estimate_id", "observed", "predicted", "pi_low", "pi_high",
+                     "old_predicted", "old_pi_low", "old_pi_high"], "validation_figure")
+    names = {"new": "Multilevel model", "old": "Cell pooling (previous)", **(labels or {})}
+    fig = go.Figure()
+    top = 0.0
+    for key, prefix in (("new", ""), ("old", "old_")):
+        part = frame[frame[f"{prefix}predicted"].notna()]
+        observed = part["observed"].astype(float) * 100
+        predicted = part[f"{prefix}predicted"].astype(float) * 100
+        top = max(top, float(observed.max()) if len(part) else 0.0,
+                  float(predicted.max()) if len(part) else 0.0)
+        fig.add_scatter(
+            x=observed.tolist(), y=predicted.tolist(), mode="markers", name=names[key],
+            marker={"color": MODEL_COLOURS[key], "size": 8, "opacity": 0.8,
+                    "symbol": "circle" if key == "new" else "square",
+                    "line": {"color": "white", "width": 0.5}},
+            customdata=[[str(e), format_interval(lo, hi)] for e, lo, hi in
+                        zip(part["estimate_id"], part[f"{prefix}pi_low"],
+                            part[f"{prefix}pi_high"], strict=True)],
+            hovertemplate=("%{customdata[0]}<br>observed %{x:.1f}%, predicted %{y:.1f}% "
+                           "(95% PI %{customdata[1]})<extra>%{fullData.name}</extra>"),
+        )
+    edge = max(5.0, math.ceil(top / 10) * 10)
+    fig.add_scatter(x=[0, edge], y=[0, edge], mode="lines", name="Observed = predicted",
+                    line={"color": MUTED, "dash": "dash", "width": 1}, hoverinfo="skip")
+    style_figure(fig, title, subtitle=subtitle, x_title="Observed prevalence (%)",
+                 y_title="Predicted without its fold (%)", height=520)
+    fig.update_xaxes(range=[0, edge], ticksuffix="%")
+    fig.update_yaxes(range=[0, edge], ticksuffix="%", scaleanchor="x", scaleratio=1)
+    return fig if len(frame) else _empty(fig)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bumped whenever a dataset's columns or meaning change; data.py refuses other versions.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
@@ -332,6 +332,8 @@ PAGES: dict[str, Page] = {
         Page("burden", "Burden", "burden", ":material/public:", "Population",
              "How many people: modelled from population data"),
         Page("profile", "Risk profile", "profile", ":material/person_search:", "Population"),
+        Page("model", "Model", "model", ":material/insights:", "Population",
+             "The prevalence model: effects, variance components, validation"),
         Page("cutoffs", "Cutoffs", "cutoffs", ":material/straighten:", "Evidence",
              "How the definition moves prevalence"),
         Page("methods", "Methods & sources", "methods", ":material/menu_book:", "About",
@@ -368,6 +370,7 @@ DATASETS: tuple[str, ...] = (
     "standard_populations",
     "diet_shares",
     "countries",
+    "model_validation",
 )
 
 # --- Dataset columns -----------------------------------------------------------------------
@@ -614,10 +617,38 @@ COUNTRIES_COLUMNS: dict[str, str] = {
     "income_fiscal_year": "str",
 }
 
+# Out-of-sample predictions of the prevalence model and of the old cell pooling
+# (dashboard.validation.validate, both fold types), built from the other datasets.
+MODEL_VALIDATION_COLUMNS: dict[str, str] = {
+    "fold_type": "str",
+    "fold": "str",
+    "estimate_id": "str",
+    "sample_id": "str",
+    "country_iso3": "str",
+    "diet_group": "str",
+    "age_band": "str",
+    "sample_frame": "str",
+    "cutoff": "float64",
+    "observed": "float64",
+    "predicted": "float64",
+    "pi_low": "float64",
+    "pi_high": "float64",
+    "covered": "boolean",
+    "abs_error_pp": "float64",
+    "old_predicted": "float64",
+    "old_pi_low": "float64",
+    "old_pi_high": "float64",
+    "old_covered": "boolean",
+    "old_abs_error_pp": "float64",
+    "old_basis": "str",
+    "old_k": "int64",
+}
+
 DATASET_COLUMNS: dict[str, dict[str, str]] = {
     "studies": STUDIES_COLUMNS,
     "population": POPULATION_COLUMNS,
     "standard_populations": STANDARD_POPULATIONS_COLUMNS,
     "diet_shares": DIET_SHARES_COLUMNS,
     "countries": COUNTRIES_COLUMNS,
+    "model_validation": MODEL_VALIDATION_COLUMNS,
 }

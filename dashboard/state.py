@@ -232,6 +232,10 @@ PARAMETERS: tuple[Param, ...] = (
           values="0-1", lo=0.0, hi=1.0),
     Param("seff", FLOAT, 0.0, "Supplementation: assumed effect", ("burden",),
           what="a relative reduction", values="0-1 (0: no effect)", lo=0.0, hi=1.0),
+    # Model.
+    Param("folds", ONE, "study", "Held-out predictions", ("model",),
+          allowed=("study", "country"), what="a fold type",
+          values="study (leave one study out), country (leave one country out)"),
     # Cutoffs.
     Param("defs", MULTI, (), "Definitions to compare", ("cutoffs",), allowed=_definitions,
           what="a definition id", values="definition ids (empty: all reported)",

@@ -10,7 +10,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import aggregate, burden, charts, data, evidence, model, profile, schema, state
+from dashboard import (
+    aggregate,
+    burden,
+    charts,
+    data,
+    evidence,
+    model,
+    profile,
+    schema,
+    state,
+    validation,
+)
 from dashboard.data import DataError
 from dashboard.format import markdown_literal
 from dashboard.schema import DATASETS
@@ -97,6 +108,22 @@ def load_profile(iso3: str, ages: tuple[int, int], sex: str, diet_group: str,
     diet shares are the diet share model of every country), once per segment and data build."""
     return _profile(current_build(), iso3, tuple(ages), sex, diet_group, supplement_users,
                     pregnancy, int(year))
+def load_model_validation() -> pd.DataFrame:
+    """Held-out predictions of the model and of the old cell pooling, as the build wrote
+    them (the refits take seconds; cached)."""
+    return _load("model_validation", current_build())
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _in_sample_surveys(build: str, definition: str) -> pd.DataFrame:
+    del build
+    return validation.in_sample_surveys(load_model(definition), load_studies())
+
+
+def model_in_sample_surveys(definition: str = schema.DEFAULT_DEFINITION) -> pd.DataFrame:
+    """Each national survey's published figure beside the fitted model's prediction
+    (validation.in_sample_surveys), once per process and data build."""
+    return _in_sample_surveys(current_build(), definition)
 
 
 def load_manifest() -> dict:

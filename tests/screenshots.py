@@ -35,12 +35,13 @@ READY: dict[str, str] = {
     "burden": ".js-plotly-plot .main-svg >> visible=true",
     "cutoffs": ".js-plotly-plot .main-svg >> visible=true",
     "profile": ".js-plotly-plot .main-svg >> visible=true",
+    "model": ".js-plotly-plot .main-svg >> visible=true",
     "methods": '[data-testid="stMain"] h1',
     "your_data": '[data-testid="stMain"] h1',
 }
 # Pages that draw at least one chart with no upload and default filters.
 CHART_PAGES: tuple[str, ...] = ("overview", "explore", "evidence", "burden", "cutoffs",
-                                "profile")
+                                "profile", "model")
 
 # Streamlit shows its status widget while a script runs, and marks the elements of the
 # previous run stale until the new run replaces them: settled = neither is on the page.

@@ -552,3 +552,56 @@ def test_whatif_figure_draws_differences_in_points_in_frame_order():
     assert dots["error_x"]["array"] == pytest.approx([10, 5])
     assert fig["layout"]["yaxis"]["categoryarray"] == ["Omnivore diet", "Vegan diet"]
     assert "percentage points" in fig["layout"]["xaxis"]["title"]["text"]
+# --- the Model page ----------------------------------------------------------------------------
+
+ODDS = pd.DataFrame({
+    "term": ["vegan", "log_cutoff", "upper_middle"],
+    "label": ["Vegan (vs omnivore)", "Cut-off (per doubling, pmol/L)", "Upper-middle income"],
+    "odds_ratio": [4.0, 2.0, 0.5],
+    "or_low": [2.0, 1.5, 0.25],
+    "or_high": [8.0, 3.0, 1.0],
+})
+
+
+def test_odds_ratios_are_dots_with_intervals_on_a_log_axis():
+    fig = charts.odds_ratio_figure(ODDS, "Odds ratios").to_dict()
+    (trace,) = fig["data"]
+    assert list(trace["x"]) == [4.0, 2.0, 0.5]
+    # asymmetric interval: upper minus estimate, estimate minus lower
+    assert list(trace["error_x"]["array"]) == [4.0, 1.0, 0.5]
+    assert list(trace["error_x"]["arrayminus"]) == [2.0, 0.5, 0.25]
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    assert "Odds ratio" in fig["layout"]["xaxis"]["title"]["text"]
+    # the no-effect line at 1, and the first term drawn on top
+    assert [s["x0"] for s in fig["layout"]["shapes"]] == [1.0]
+    assert list(fig["layout"]["yaxis"]["categoryarray"])[-1] == "Vegan (vs omnivore)"
+    assert trace["customdata"][0] == ["Vegan (vs omnivore)", "2.00-8.00"]
+
+
+HELD_OUT = pd.DataFrame({
+    "estimate_id": ["a", "b", "c"],
+    "observed": [0.10, 0.30, 0.42],
+    "predicted": [0.12, 0.25, 0.40],
+    "pi_low": [0.02, 0.10, 0.15],
+    "pi_high": [0.40, 0.60, 0.70],
+    "old_predicted": [0.20, np.nan, 0.30],
+    "old_pi_low": [0.10, np.nan, 0.20],
+    "old_pi_high": [0.30, np.nan, 0.40],
+})
+
+
+def test_validation_plot_has_both_models_in_percent_and_the_identity_line():
+    fig = charts.validation_figure(HELD_OUT, "Held out").to_dict()
+    new, old, line = fig["data"]
+    assert (new["name"], old["name"]) == ("Multilevel model", "Cell pooling (previous)")
+    np.testing.assert_allclose(new["x"], [10, 30, 42])
+    np.testing.assert_allclose(new["y"], [12, 25, 40])
+    # the old model could not predict b: it has no point
+    np.testing.assert_allclose(old["x"], [10, 42])
+    np.testing.assert_allclose(old["y"], [20, 30])
+    assert new["marker"]["color"] != old["marker"]["color"]
+    assert old["customdata"][0] == ["a", "10.0-30.0%"]
+    # y = x up to the next ten percent above the largest value (42 -> 50)
+    assert list(line["x"]) == list(line["y"]) == [0, 50]
+    assert fig["layout"]["xaxis"]["title"]["text"] == "Observed prevalence (%)"
+    assert fig["layout"]["yaxis"]["title"]["text"].startswith("Predicted")

@@ -154,3 +154,14 @@ def test_tampered_query_shows_notices_and_runs() -> None:
     assert "Ignored parameter 'def' (not used on this page)" in notices
     assert "Ignored v=7" in notices
     assert at.header  # the page still renders below the notices
+
+
+def test_prevalence_model_lists_its_covariates_extrapolation_and_validation(page: AppTest) -> None:
+    assert "Prevalence model" in [h.value for h in page.subheader]
+    text = " ".join(m.value for m in page.markdown)
+    for covariate in ("**age**", "**sex**", "**diet group**", "**pregnancy**",
+                      "**supplement users**", "**sample frame**", "**the cut-off**",
+                      "**World Bank income group**"):
+        assert covariate in text, covariate
+    assert "**Extrapolation rule.**" in text
+    assert "leave one country out" in text

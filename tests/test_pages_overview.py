@@ -100,10 +100,11 @@ def test_links_carry_the_shared_filters():
     # the profile of the filtered segment: the diet filter becomes its diet
     assert links.pop("Risk profile of this segment") == "pdiet=vegan"
     assert len(links) == len([p for p in schema.PAGES.values() if p.about]) - 1
+    unfiltered = ("Methods & sources", "Model")
     assert all(q == "def=b12_lt185&diet=vegan" for label, q in links.items()
-               if not label.startswith("Methods")), links
-    # methods reads no filters: its link carries none
-    assert links["Methods & sources"] == ""
+               if label not in unfiltered), links
+    # methods and the model page read no filters: their links carry none
+    assert all(links[label] == "" for label in unfiltered)
 
 
 def test_tampered_query_falls_back_with_notices():

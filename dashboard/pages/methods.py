@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from dashboard import aggregate, burden, data, evidence, schema, state, stats, ui
+from dashboard import aggregate, burden, data, evidence, model, schema, state, stats, ui, validation
 from dashboard.data import DataError
 
 NATURAL_EARTH_LICENCE = (
@@ -265,6 +265,61 @@ st.markdown(
     "$\\pi_k$ is the share-weighted prevalence over diets of age group $k$; a standard group "
     "spanning several five-year bands (85+, 95+) takes the location's population-weighted "
     "prevalence over those bands. The crude prevalence is cases divided by population."
+)
+
+st.subheader("Prevalence model")
+st.markdown(
+    "One multilevel meta-regression of every serum/plasma B12 estimate that shares no people "
+    "with another (GBD 2019 Risk Factors Collaborators 2020; Zheng et al. 2021, MR-BRT): the "
+    "logit of estimate $i$ of study $s$ in country $c$ of region $r$ is"
+)
+st.latex(
+    r"y_i = x_i'eta + u_r + u_{c} + u_{s} + u_i + e_i, \qquad "
+    r"u_\cdot \sim N(0, \sigma^2_\cdot), \quad e_i \sim N(0, v_i)"
+)
+st.markdown(
+    "fitted by REML (as metafor's `rma.mv`), with $v_i$ the sampling variance from the "
+    "estimate's effective n. The covariates, and why each is there:\n\n"
+    "- **age**: a natural cubic spline of the mean age, else the middle of the age range "
+    f"(knots {', '.join(f'{k:g}' for k in model.AGE_KNOTS)} y): status changes in childhood, "
+    "mid-life and old age; rows without an age sit at "
+    f"{model.AGE_UNKNOWN_AT:g} y with their own indicator, so their within-study contrasts "
+    "still count;\n"
+    "- **sex** (women, men vs both sexes), **diet group** (vs omnivores; a general-population "
+    "row has its country's diet shares as fractional terms), **pregnancy**, **supplement "
+    "users** excluded or only (vs included) and **sample frame** (clinic, care home, "
+    "diet-group cohort vs population samples): the ways published samples differ from the "
+    "populations predicted;\n"
+    f"- **the cut-off**, as log2(cut-off / {model.REFERENCE_CUTOFF:g} pmol/L): a crosswalk "
+    "learnt from studies reporting several cut-offs on the same people, so one fit predicts "
+    "any serum B12 cut-off;\n"
+    "- **World Bank income group** of the country (low, lower-middle, upper-middle vs high): a "
+    "proxy for access to animal-source foods and so to dietary B12.\n\n"
+    "A covariate without any estimate to learn from is dropped and shown as such on the Model "
+    "page. Predictions are for the general population (population-sample frame); a general "
+    "population mixes the diet groups' predictions by the country's diet shares. A country "
+    "without estimates takes its region's effect, with the country variance as its "
+    "uncertainty."
+)
+st.markdown(
+    "**Extrapolation rule.** A prediction is shown as a number only where the model has data "
+    "near it: estimates of its diet group (for the general population, of any diet) whose "
+    f"ages reach within {model.AGE_REACH:g} years of the asked ages, a cut-off within a "
+    f"factor {model.CUTOFF_REACH:g} of the fitted ones, and, for pregnancy, pregnant "
+    "estimates in the fit. A diet group without estimates of its own (pescatarians today) is "
+    "never estimable. Other cells are shown hatched."
+)
+st.markdown(
+    "**Validation.** Each fitted estimate is predicted by the model refitted without its whole "
+    "study (leave one study out) and without its whole country (leave one country out: the "
+    "country's effect is then unknown and comes from its variance), with its own covariates. "
+    "Its 95% prediction interval adds the study and estimate variances and its own sampling "
+    "variance; coverage is the share of held-out estimates inside it (target "
+    f"{validation.COVERAGE_TARGET[0]:.0%}-{validation.COVERAGE_TARGET[1]:.0%}). The previous "
+    "model, a random-effects pool per age band x diet cell with fallbacks, predicts the same "
+    "held-out estimates from the same training estimates; both are scored on the estimates "
+    "both can predict (coverage, median absolute and mean error in percentage points). The "
+    "Model page shows the results."
 )
 
 # --- presentation rules ------------------------------------------------------------------------
