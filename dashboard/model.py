@@ -375,6 +375,14 @@ class Model:
         every row; one draw of each region's and country's effect shared by its rows."""
         return self._draw(frame, draws=draws, seed=seed)[0]
 
+    def estimate_draws(self, frame: pd.DataFrame, *, draws: int = DEFAULT_DRAWS,
+                       seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray]:
+        """``predict``'s point estimate of each row and the joint draws behind its CI, from
+        one pass: what a population made of many rows (countries, age bands) is averaged
+        from, without the per-row support and extrapolation checks ``predict`` adds."""
+        low, point, _ = self._draw(frame, draws=draws, seed=seed)
+        return point, low
+
     # -- internals ---------------------------------------------------------------------------
     def _queries(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Normalise a prediction frame: age, cut-offs, defaults for optional columns."""
