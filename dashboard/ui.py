@@ -79,6 +79,48 @@ def load_model(definition: str = schema.DEFAULT_DEFINITION) -> model.Model:
     return _model(current_build(), schema.DEFAULT_DEFINITION if serum else definition)
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def _population_weights(build: str) -> pd.DataFrame:
+    del build
+    return aggregate.population_weights(load_population(), load_countries()["iso3"].tolist())
+
+
+@st.cache_data(show_spinner="Asking the model for this view...", max_entries=64)
+def _modelled(build: str, definition: str, countries: tuple[str, ...], regions: tuple[str, ...],
+              sexes: tuple[str, ...], supp: tuple[str, ...], diets: tuple[str, ...],
+              cutoffs: tuple[float, ...]) -> aggregate.ModelledCells | str:
+    del build
+    population = aggregate.model_population(load_countries(), iso3=countries, regions=regions,
+                                            sexes=sexes, supplement_users=supp)
+    if population is None:
+        return "the places chosen hold no country the model knows"
+    try:
+        fitted = load_model(definition)
+    except ValueError as err:
+        return f"the model cannot be fitted for this definition ({err})"
+    if not fitted.crosswalk and fitted.definition != definition:
+        return "the model has no fit for this definition"
+    cells = aggregate.model_cells(diet_groups=diets or None)
+    if cutoffs:
+        cells = aggregate.cutoff_cells(cells, cutoffs)
+    return aggregate.draw_modelled(fitted, cells, population,
+                                   _population_weights(current_build()),
+                                   definition=definition)
+
+
+def load_modelled(view: state.State, *, diets: Sequence[str] = (),
+                  cutoffs: Sequence[float] = ()) -> aggregate.ModelledCells | str:
+    """The model's estimates of every age band x diet cell (``diets``: these only; with
+    ``cutoffs``: at each of those cut-offs) for the population of the view's places, sex and
+    supplement use (``aggregate.model_population``), cached per data build and view; or,
+    when there is nothing to model, the reason in words."""
+    values = view.as_dict()
+    return _modelled(current_build(), values.get("def", schema.DEFAULT_DEFINITION),
+                     tuple(values.get("country", ())), tuple(values.get("region", ())),
+                     tuple(values.get("sex", ())), tuple(values.get("supp", ())), tuple(diets),
+                     tuple(float(c) for c in cutoffs))
+
+
 def load_manifest() -> dict:
     """The build manifest (small; read on every call so that a rebuild is seen at once)."""
     return data.load_manifest()
