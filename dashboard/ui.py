@@ -121,6 +121,24 @@ def load_modelled(view: state.State, *, diets: Sequence[str] = (),
                      tuple(float(c) for c in cutoffs))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _pooled_by_cutoff(build: str, filters: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    del build
+    kwargs = {k: list(v) if isinstance(v, tuple) and k != "year_range" else v
+              for k, v in filters}
+    return aggregate.pool_by_cutoff(aggregate.filter_studies(load_studies(), **kwargs))
+
+
+def pooled_by_cutoff(view: state.State) -> pd.DataFrame:
+    """``aggregate.pool_by_cutoff`` of the studies the view's population filters keep (every
+    definition and status), cached per data build and filters: pooling every cut-off's
+    groups costs more than a page may spend on each run."""
+    kwargs = state.filter_kwargs(view) | {"definition": None, "status": None}
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                          for k, v in kwargs.items()))
+    return _pooled_by_cutoff(current_build(), frozen)
+
+
 def load_manifest() -> dict:
     """The build manifest (small; read on every call so that a rebuild is seen at once)."""
     return data.load_manifest()

@@ -133,8 +133,8 @@ else:
     at_cut = aggregate.select_cells(aggregate.summarize_modelled(at_model), view["age"])
     curves = aggregate.select_cells(pd.concat([aggregate.summarize_modelled(grid), at_cut]),
                                     view["age"])
-    observed = aggregate.select_cells(aggregate.pool_by_cutoff(
-        aggregate.filter_studies(studies, **kwargs | {"definition": None})),
+    observed = aggregate.select_cells(
+        ui.pooled_by_cutoff(view),
         [b for b in schema.AGE_BAND_LABELS if not view["age"] or b in view["age"]], diets)
     who = at_model.population.describe()
     fig = ui.figure(
