@@ -94,6 +94,9 @@ def _modelled(build: str, definition: str, countries: tuple[str, ...], regions: 
                                             sexes=sexes, supplement_users=supp)
     if population is None:
         return "the places chosen hold no country the model knows"
+    if definition not in schema.DEFINITIONS_BY_ID:
+        return ("the model predicts the documented definitions; the Cutoffs page gives any "
+                "serum B12 cut-off")
     try:
         fitted = load_model(definition)
     except ValueError as err:

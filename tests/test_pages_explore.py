@@ -176,3 +176,10 @@ def test_one_country_is_modelled_for_itself():
     assert not at.exception
     (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert spec["layout"]["title"]["subtitle"]["text"].startswith("Modelled for India")
+
+
+def test_a_generated_definition_says_why_it_has_no_modelled_figures():
+    at = _app({"def": "b12_lt126"}).run()
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "No modelled figures: the model predicts the documented definitions" in captions
