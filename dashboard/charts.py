@@ -1194,3 +1194,245 @@ def validation_figure(
     fig.update_xaxes(range=[0, edge], ticksuffix="%")
     fig.update_yaxes(range=[0, edge], ticksuffix="%", scaleanchor="x", scaleratio=1)
     return fig if len(frame) else _empty(fig)
+
+# --- published pools beside the model ----------------------------------------------------------
+
+POOLED_NAME = "Published studies, pooled"
+MODELLED_NAME = "Modelled"
+NOT_ESTIMABLE = "not estimable"
+NOT_ESTIMABLE_HATCH = "x"  # bar pattern of modelled cells where the model extrapolates
+NOT_ESTIMABLE_NOTE = ("Hatched grey bars: not estimable, the model extrapolates beyond its "
+                      "data; read them as no estimate.")
+
+
+def _modelled_hover(r: Any) -> list[str]:
+    """Hover lines of one modelled cell: its interval (or why there is none) and support."""
+    value = (f"{NOT_ESTIMABLE} (the model has no estimates of this group near these ages)"
+             if not r.estimable else
+             f"{format_percent(r.estimate)} (95% CI {format_interval(r.ci_low, r.ci_high)})")
+    support = (f"{format_count(r.support_diet)} studies of this group, "
+               f"{format_count(r.support_age)} at these ages, "
+               f"{format_count(r.support_location)} in this place")
+    return [value, support]
+
+
+def observed_modelled_figure(
+    pooled: pd.DataFrame,
+    modelled: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+) -> go.Figure:
+    """Published pools and the model's estimates of the same age band x diet cells.
+
+    Bars: the model (``aggregate.summarize_modelled``: [age_band, diet_group, estimate,
+    ci_low, ci_high, estimable, support_diet, support_age, support_location]) with its 95%
+    CI; a cell the model cannot estimate is a hatched grey bar labelled "not estimable",
+    without an interval, never a plain number. Dots: the random-effects pool of published
+    estimates (``aggregate.pool_groups``) with its 95% CI, on the bar of its cell. One
+    colour per diet group; the legend (below the plot, clear of the subtitle) groups the
+    two sources.
+    """
+    _require(pooled, ["age_band", "diet_group", *_POOLED_COLUMNS], "observed_modelled_figure")
+    _require(modelled, ["age_band", "diet_group", "estimate", "ci_low", "ci_high", "estimable",
+                        "support_diet", "support_age", "support_location"],
+             "observed_modelled_figure")
+    fig = go.Figure()
+    categories = _order(list(modelled["age_band"]) + list(pooled["age_band"]),
+                        schema.STUDY_AGE_BANDS)
+    diets = _order(list(modelled["diet_group"]) + list(pooled["diet_group"]),
+                   schema.STUDY_DIET_GROUPS)
+    flagged = False
+    for diet in diets:
+        part = modelled.loc[modelled["diet_group"].astype(str) == diet]
+        if len(part):
+            ok = part["estimable"].astype(bool).to_numpy()
+            flagged |= bool((~ok).any())
+            colour = _colour(diet)
+            fig.add_bar(
+                x=part["age_band"].astype(str).tolist(),
+                y=(pd.to_numeric(part["estimate"]) * 100).tolist(),
+                name=_label("diet_group", diet), legendgroup="modelled",
+                legendgrouptitle={"text": MODELLED_NAME}, offsetgroup=diet,
+                marker={"color": [_rgba(colour, 0.35) if e else NO_DATA for e in ok],
+                        "line": {"color": [colour if e else MUTED for e in ok], "width": 1.5},
+                        "pattern": {"shape": ["" if e else NOT_ESTIMABLE_HATCH for e in ok],
+                                    "fgcolor": MUTED, "fillmode": "overlay"}},
+                text=["" if e else NOT_ESTIMABLE for e in ok], textposition="inside",
+                textangle=-90, insidetextanchor="start", textfont={"color": INK, "size": 11},
+                error_y={**_errors(part["estimate"].where(ok), part["ci_low"].where(ok),
+                                   part["ci_high"].where(ok)), "color": colour},
+                customdata=[_modelled_hover(r) for r in part.itertuples()],
+                hovertemplate=(f"{MODELLED_NAME}: %{{fullData.name}}, %{{x}}<br>"
+                               "%{customdata[0]}<br>%{customdata[1]}<extra></extra>"),
+            )
+    for diet in diets:
+        part = pooled.loc[pooled["diet_group"].astype(str) == diet]
+        if len(part):
+            custom, template = _pooled_hover(part)
+            fig.add_scatter(
+                x=part["age_band"].astype(str).tolist(),
+                y=(pd.to_numeric(part["estimate"]) * 100).tolist(), mode="markers",
+                name=_label("diet_group", diet), legendgroup="pooled",
+                legendgrouptitle={"text": POOLED_NAME}, offsetgroup=diet,
+                marker={"color": _colour(diet), "size": 10, "symbol": "circle",
+                        "line": {"color": "white", "width": 1.5}},
+                error_y={**_errors(part["estimate"], part["ci_low"], part["ci_high"]),
+                         "color": INK},
+                customdata=custom,
+                hovertemplate=f"{POOLED_NAME}: " + template,
+            )
+    note = NOT_ESTIMABLE_NOTE if flagged else None
+    entries = len(fig.data)
+    style_figure(fig, title, subtitle=" ".join(s for s in (subtitle, note) if s) or None,
+                 x_title=_NAMES["age_band"], y_title="Prevalence (%), with 95% CI",
+                 legend_rows=max(2, -(-entries // 4)),
+                 height=DEFAULT_HEIGHT + 60)
+    fig.update_layout(barmode="group", scattermode="group", bargap=0.2,
+                      legend={"groupclick": "toggleitem"})
+    fig.update_xaxes(categoryorder="array", categoryarray=categories, type="category")
+    fig.update_yaxes(rangemode="tozero", ticksuffix="%")
+    return fig if entries else _empty(fig)
+
+
+def cutoff_curves_figure(
+    curves: pd.DataFrame,
+    observed: pd.DataFrame,
+    cutoff: float,
+    title: str,
+    *,
+    subtitle: str | None = None,
+) -> go.Figure:
+    """The share below any serum B12 cut-off: the model's crosswalk curves and the published
+    definitions' pools on the same axes (cut-off in pmol/L on x).
+
+    ``curves``: ``aggregate.summarize_modelled`` of cells at several cut-offs, columns
+    [age_band, diet_group, cutoff, estimate, ci_low, ci_high, estimable]; one line per age
+    band (and diet group, as the dash) with its 95% CI as a band; a curve the model cannot
+    estimate is dotted, without a band, and named "not estimable". ``observed``:
+    ``aggregate.pool_by_cutoff`` output, one point per definition and group with its 95% CI,
+    in its age band's colour (bands the curves lack in grey). A vertical line marks
+    ``cutoff``. The legend sits below the plot, never over the subtitle.
+    """
+    _require(curves, ["age_band", "diet_group", "cutoff", "estimate", "ci_low", "ci_high",
+                      "estimable"], "cutoff_curves_figure")
+    _require(observed, ["cutoff", "age_band", "diet_group", "definition_label",
+                        *_POOLED_COLUMNS], "cutoff_curves_figure")
+    fig = go.Figure()
+    bands = _order(curves["age_band"], schema.STUDY_AGE_BANDS)
+    colour = {b: SERIES_COLOURS[i % len(SERIES_COLOURS)] for i, b in enumerate(bands)}
+    diets = _order(curves["diet_group"], schema.STUDY_DIET_GROUPS)
+    dashes = ("solid", "dash", "dashdot", "longdash", "longdashdot")
+    several = len(diets) > 1
+    for band in bands:
+        for k, diet in enumerate(diets):
+            part = curves.loc[(curves["age_band"].astype(str) == band)
+                              & (curves["diet_group"].astype(str) == diet)].sort_values("cutoff")
+            if part.empty:
+                continue
+            ok = bool(part["estimable"].all())
+            name = f"{band}" + (f", {_label('diet_group', diet).lower()}" if several else "")
+            x = pd.to_numeric(part["cutoff"]).tolist()
+            if ok:
+                fig.add_scatter(
+                    x=x + x[::-1],
+                    y=(pd.concat([part["ci_high"], part["ci_low"][::-1]]).astype(float)
+                       * 100).tolist(),
+                    fill="toself", fillcolor=_rgba(colour[band], 0.15), line={"width": 0},
+                    mode="lines", hoverinfo="skip", showlegend=False, legendgroup=name,
+                    name=f"{name}: 95% CI")
+            fig.add_scatter(
+                x=x, y=(pd.to_numeric(part["estimate"]) * 100).tolist(), mode="lines",
+                line={"color": colour[band], "width": 2, "shape": "spline",
+                      "dash": dashes[k % len(dashes)] if ok else "dot"},
+                name=f"{MODELLED_NAME}, {name}" + ("" if ok else f" ({NOT_ESTIMABLE})"),
+                legendgroup=name,
+                customdata=[[format_interval(r.ci_low, r.ci_high) if ok else NOT_ESTIMABLE]
+                            for r in part.itertuples()],
+                hovertemplate=(f"{MODELLED_NAME}, {name}<br>Below %{{x:.0f}} pmol/L: "
+                               + ("%{y:.1f}% (95% CI %{customdata[0]})" if ok
+                                  else NOT_ESTIMABLE) + "<extra></extra>"),
+            )
+    for band in _order(observed["age_band"], schema.STUDY_AGE_BANDS):
+        part = observed.loc[observed["age_band"].astype(str) == band]
+        fig.add_scatter(
+            x=pd.to_numeric(part["cutoff"]).tolist(),
+            y=(pd.to_numeric(part["estimate"]) * 100).tolist(), mode="markers",
+            name=f"{POOLED_NAME}, {band}",
+            marker={"color": colour.get(band, MUTED), "size": 10, "symbol": "diamond",
+                    "line": {"color": "white", "width": 1}},
+            error_y={**_errors(part["estimate"], part["ci_low"], part["ci_high"]),
+                     "color": colour.get(band, MUTED)},
+            customdata=[[str(r.definition_label), format_interval(r.ci_low, r.ci_high),
+                         format_count(r.k), format_count(r.n_total),
+                         _label("diet_group", r.diet_group).lower()]
+                        for r in part.itertuples()],
+            hovertemplate=(f"{POOLED_NAME}, {band}, %{{customdata[4]}}<br>%{{customdata[0]}}: "
+                           "%{y:.1f}% (95% CI %{customdata[1]})<br>%{customdata[2]} studies, "
+                           "n = %{customdata[3]}<extra></extra>"),
+        )
+    if len(curves) or len(observed):
+        fig.add_vline(x=float(cutoff), line={"dash": "dot", "color": INK, "width": 1})
+        fig.add_annotation(x=float(cutoff), y=1, yref="paper", showarrow=False, xanchor="left",
+                           text=f" {float(cutoff):g} pmol/L", font={"size": 11, "color": INK})
+    entries = sum(1 for t in fig.data if t.showlegend is not False)
+    style_figure(fig, title, subtitle=subtitle, x_title="Cut-off: serum B12 below (pmol/L)",
+                 y_title="Prevalence (%), with 95% CI", legend_rows=max(1, -(-entries // 3)),
+                 height=DEFAULT_HEIGHT + 60)
+    fig.update_xaxes(range=[95, 305])
+    fig.update_yaxes(rangemode="tozero", ticksuffix="%")
+    return fig if entries else _empty(fig)
+
+
+def modelled_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """``aggregate.compare_observed_modelled`` formatted for reading (the table alternative of
+    ``observed_modelled_figure``): each source's prevalence with its 95% CI, the studies
+    pooled, and the model's support; a cell the model cannot estimate reads "not estimable",
+    never a number."""
+    _require(comparison, ["age_band", "diet_group", "pooled_estimate", "pooled_ci_low",
+                          "pooled_ci_high", "k", "modelled_estimate", "modelled_ci_low",
+                          "modelled_ci_high", "estimable", "support_diet", "support_age",
+                          "support_location"], "modelled_table")
+
+    def modelled(r: Any) -> str:
+        if _missing(r.modelled_estimate):
+            return ""
+        if not bool(r.estimable):
+            return NOT_ESTIMABLE
+        return (f"{format_percent(r.modelled_estimate)} "
+                f"({format_interval(r.modelled_ci_low, r.modelled_ci_high)})")
+
+    rows = list(comparison.itertuples())
+    return pd.DataFrame({
+        "Age band": comparison["age_band"].astype(str).tolist(),
+        "Diet group": [schema.DIET_LABELS.get(str(v), str(v)) for v in comparison["diet_group"]],
+        f"{POOLED_NAME} (95% CI)": [
+            "" if _missing(r.pooled_estimate) else
+            f"{format_percent(r.pooled_estimate)} "
+            f"({format_interval(r.pooled_ci_low, r.pooled_ci_high)})" for r in rows],
+        "Studies pooled": [format_count(r.k) for r in rows],
+        f"{MODELLED_NAME} (95% CI)": [modelled(r) for r in rows],
+        "Studies behind the model (group / ages / place)": [
+            "" if _missing(r.modelled_estimate) else
+            f"{format_count(r.support_diet)} / {format_count(r.support_age)} / "
+            f"{format_count(r.support_location)}" for r in rows],
+    }, index=comparison.index)
+
+
+def cutoff_table(modelled: pd.DataFrame, cutoff: float) -> pd.DataFrame:
+    """The modelled share below ``cutoff`` per age band and diet group, for reading:
+    prevalence with its 95% CI ("not estimable" where the model extrapolates, never a
+    number) and the studies behind it. Input: ``aggregate.summarize_modelled`` rows."""
+    _require(modelled, ["age_band", "diet_group", "estimate", "ci_low", "ci_high", "estimable",
+                        "support_diet", "support_age", "support_location"], "cutoff_table")
+    rows = list(modelled.itertuples())
+    return pd.DataFrame({
+        "Age band": modelled["age_band"].astype(str).tolist(),
+        "Diet group": [schema.DIET_LABELS.get(str(v), str(v)) for v in modelled["diet_group"]],
+        f"{MODELLED_NAME}: below {float(cutoff):g} pmol/L (95% CI)": [
+            f"{format_percent(r.estimate)} ({format_interval(r.ci_low, r.ci_high)})"
+            if bool(r.estimable) else NOT_ESTIMABLE for r in rows],
+        "Studies behind it (group / ages / place)": [
+            f"{format_count(r.support_diet)} / {format_count(r.support_age)} / "
+            f"{format_count(r.support_location)}" for r in rows],
+    }, index=modelled.index)

@@ -491,6 +491,15 @@ class Model:
             "logit_sd": sd, "vi": vi,
         }, index=prepared.index)
 
+
+    def estimate_draws(self, frame: pd.DataFrame, *, draws: int = DEFAULT_DRAWS,
+                       seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray]:
+        """``predict``'s point estimate of each row and the joint draws behind its CI, from
+        one pass: what a population made of many rows (countries, age bands) is averaged
+        from, without the per-row support and extrapolation checks ``predict`` adds."""
+        low, point, _ = self._draw(frame, draws=draws, seed=seed)
+        return point, low
+
     # -- internals ---------------------------------------------------------------------------
     def _queries(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Normalise a prediction frame: age, cut-offs, defaults for optional columns."""

@@ -255,6 +255,9 @@ PARAMETERS: tuple[Param, ...] = (
     Param("preg", ONE, "not_pregnant", "Pregnancy", ("profile",),
           allowed=schema.PROFILE_PREGNANCY, what="a pregnancy state",
           values=", ".join(schema.PROFILE_PREGNANCY) + " (women aged 15-49 only)"),
+    Param("mcut", FLOAT, 148.0, "Modelled cut-off (pmol/L)", ("cutoffs",),
+          what="a serum B12 cut-off in pmol/L", values="100-300 (pmol/L, serum B12)",
+          lo=100.0, hi=300.0),
     # Your data.
     Param("fp", ONE, "", "File fingerprint", ("your_data",), validator=_fingerprint,
           what="a file fingerprint", values="12 hex digits (empty: no file)"),

@@ -108,6 +108,8 @@ def load_profile(iso3: str, ages: tuple[int, int], sex: str, diet_group: str,
     diet shares are the diet share model of every country), once per segment and data build."""
     return _profile(current_build(), iso3, tuple(ages), sex, diet_group, supplement_users,
                     pregnancy, int(year))
+
+
 def load_model_validation() -> pd.DataFrame:
     """Held-out predictions of the model and of the old cell pooling, as the build wrote
     them (the refits take seconds; cached)."""
@@ -124,6 +126,69 @@ def model_in_sample_surveys(definition: str = schema.DEFAULT_DEFINITION) -> pd.D
     """Each national survey's published figure beside the fitted model's prediction
     (validation.in_sample_surveys), once per process and data build."""
     return _in_sample_surveys(current_build(), definition)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _population_weights(build: str) -> pd.DataFrame:
+    del build
+    return aggregate.population_weights(load_population(), load_countries()["iso3"].tolist())
+
+
+@st.cache_data(show_spinner="Asking the model for this view...", max_entries=64)
+def _modelled(build: str, definition: str, countries: tuple[str, ...], regions: tuple[str, ...],
+              sexes: tuple[str, ...], supp: tuple[str, ...], diets: tuple[str, ...],
+              cutoffs: tuple[float, ...]) -> aggregate.ModelledCells | str:
+    del build
+    population = aggregate.model_population(load_countries(), iso3=countries, regions=regions,
+                                            sexes=sexes, supplement_users=supp)
+    if population is None:
+        return "the places chosen hold no country the model knows"
+    if definition not in schema.DEFINITIONS_BY_ID:
+        return ("the model predicts the documented definitions; the Cutoffs page gives any "
+                "serum B12 cut-off")
+    try:
+        fitted = load_model(definition)
+    except ValueError as err:
+        return f"the model cannot be fitted for this definition ({err})"
+    if not fitted.crosswalk and fitted.definition != definition:
+        return "the model has no fit for this definition"
+    cells = aggregate.model_cells(diet_groups=diets or None)
+    if cutoffs:
+        cells = aggregate.cutoff_cells(cells, cutoffs)
+    return aggregate.draw_modelled(fitted, cells, population,
+                                   _population_weights(current_build()),
+                                   definition=definition)
+
+
+def load_modelled(view: state.State, *, diets: Sequence[str] = (),
+                  cutoffs: Sequence[float] = ()) -> aggregate.ModelledCells | str:
+    """The model's estimates of every age band x diet cell (``diets``: these only; with
+    ``cutoffs``: at each of those cut-offs) for the population of the view's places, sex and
+    supplement use (``aggregate.model_population``), cached per data build and view; or,
+    when there is nothing to model, the reason in words."""
+    values = view.as_dict()
+    return _modelled(current_build(), values.get("def", schema.DEFAULT_DEFINITION),
+                     tuple(values.get("country", ())), tuple(values.get("region", ())),
+                     tuple(values.get("sex", ())), tuple(values.get("supp", ())), tuple(diets),
+                     tuple(float(c) for c in cutoffs))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _pooled_by_cutoff(build: str, filters: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    del build
+    kwargs = {k: list(v) if isinstance(v, tuple) and k != "year_range" else v
+              for k, v in filters}
+    return aggregate.pool_by_cutoff(aggregate.filter_studies(load_studies(), **kwargs))
+
+
+def pooled_by_cutoff(view: state.State) -> pd.DataFrame:
+    """``aggregate.pool_by_cutoff`` of the studies the view's population filters keep (every
+    definition and status), cached per data build and filters: pooling every cut-off's
+    groups costs more than a page may spend on each run."""
+    kwargs = state.filter_kwargs(view) | {"definition": None, "status": None}
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                          for k, v in kwargs.items()))
+    return _pooled_by_cutoff(current_build(), frozen)
 
 
 def load_manifest() -> dict:

@@ -605,3 +605,108 @@ def test_validation_plot_has_both_models_in_percent_and_the_identity_line():
     assert list(line["x"]) == list(line["y"]) == [0, 50]
     assert fig["layout"]["xaxis"]["title"]["text"] == "Observed prevalence (%)"
     assert fig["layout"]["yaxis"]["title"]["text"].startswith("Predicted")
+
+# --- published pools beside the model ----------------------------------------------------------
+
+MODELLED = pd.DataFrame({
+    "age_band": ["20-39", "20-39", "60-79"],
+    "diet_group": ["omnivore", "vegan", "vegan"],
+    "estimate": [0.10, 0.30, 0.50],
+    "ci_low": [0.05, 0.20, 0.30],
+    "ci_high": [0.20, 0.45, 0.70],
+    "estimable": [True, True, False],
+    "support_diet": [8, 4, 4], "support_age": [16, 16, 11], "support_location": [43, 43, 43],
+})
+
+
+def test_observed_modelled_figure_puts_pools_on_the_models_bars():
+    fig = charts.observed_modelled_figure(POOLED, MODELLED, TITLE, subtitle="Modelled for X")
+    spec = fig.to_dict()
+    bars = [t for t in spec["data"] if t["type"] == "bar"]
+    dots = [t for t in spec["data"] if t["type"] == "scatter"]
+    assert {t["legendgroup"] for t in bars} == {"modelled"}
+    assert {t["legendgroup"] for t in dots} == {"pooled"}
+    assert bars[0]["legendgrouptitle"]["text"] == "Modelled"
+    assert dots[0]["legendgrouptitle"]["text"] == "Published studies, pooled"
+    # each dot shares its diet's offset group with the bar, so it sits on it
+    assert {t["offsetgroup"] for t in dots} <= {t["offsetgroup"] for t in bars}
+    vegan = next(t for t in bars if t["name"] == "Vegan")
+    assert list(vegan["y"]) == pytest.approx([30.0, 50.0])
+    # the not-estimable cell: hatched, grey, labelled, without an interval
+    assert list(vegan["marker"]["pattern"]["shape"]) == ["", charts.NOT_ESTIMABLE_HATCH]
+    assert list(vegan["marker"]["color"])[1] == charts.NO_DATA
+    assert list(vegan["text"]) == ["", "not estimable"]
+    assert list(vegan["error_y"]["array"]) == pytest.approx([15.0, 0.0])
+    assert "not estimable" in vegan["customdata"][1][0]
+    assert "4 studies of this group" in vegan["customdata"][0][1]
+    assert "Hatched grey bars: not estimable" in spec["layout"]["title"]["subtitle"]["text"]
+    # the legend is below the plot, clear of the title and subtitle
+    assert spec["layout"]["legend"]["yref"] == "container"
+    assert spec["layout"]["legend"]["y"] == 0
+
+
+def test_modelled_table_never_prints_a_not_estimable_number():
+    comparison = pd.DataFrame({
+        "age_band": ["20-39", "60-79"], "diet_group": ["vegan", "vegan"],
+        "pooled_estimate": [0.25, math.nan], "pooled_ci_low": [0.2, math.nan],
+        "pooled_ci_high": [0.3, math.nan], "k": [3, math.nan],
+        "modelled_estimate": [0.30, 0.50], "modelled_ci_low": [0.20, 0.30],
+        "modelled_ci_high": [0.45, 0.70], "estimable": [True, False],
+        "support_diet": [4, 4], "support_age": [16, 11], "support_location": [43, 43],
+    })
+    table = charts.modelled_table(comparison)
+    assert table.to_dict("list") == {
+        "Age band": ["20-39", "60-79"],
+        "Diet group": ["Vegan", "Vegan"],
+        "Published studies, pooled (95% CI)": ["25.0% (20.0-30.0%)", ""],
+        "Studies pooled": ["3", ""],
+        "Modelled (95% CI)": ["30.0% (20.0-45.0%)", "not estimable"],
+        "Studies behind the model (group / ages / place)": ["4 / 16 / 43", "4 / 11 / 43"],
+    }
+
+
+CURVES = pd.DataFrame({
+    "age_band": ["20-39"] * 3 + ["80+"] * 3,
+    "diet_group": ["general"] * 6,
+    "cutoff": [100.0, 200.0, 300.0] * 2,
+    "estimate": [0.05, 0.20, 0.50, 0.10, 0.30, 0.60],
+    "ci_low": [0.03, 0.15, 0.40, 0.05, 0.20, 0.40],
+    "ci_high": [0.08, 0.25, 0.60, 0.20, 0.40, 0.80],
+    "estimable": [True] * 3 + [False] * 3,
+})
+OBSERVED = pd.DataFrame({
+    "cutoff": [148.0, 221.0], "age_band": ["20-39", "20-39"], "diet_group": ["general"] * 2,
+    "definition_label": ["Serum B12 < 148 pmol/L", "Serum B12 < 221 pmol/L"],
+    "estimate": [0.12, 0.30], "ci_low": [0.08, 0.20], "ci_high": [0.18, 0.40],
+    "k": [7, 1], "n_total": [5000, 300], "reliability": ["ok", "ok"],
+})
+
+
+def test_cutoff_curves_figure_draws_the_crosswalk_and_the_pools_on_one_axis():
+    spec = charts.cutoff_curves_figure(CURVES, OBSERVED, 221.0, "Share below (%)",
+                                       subtitle="Modelled for the world").to_dict()
+    names = [t["name"] for t in spec["data"]]
+    assert names == ["20-39: 95% CI", "Modelled, 20-39", "Modelled, 80+ (not estimable)",
+                     "Published studies, pooled, 20-39"]
+    band, line, flagged, points = spec["data"]
+    assert band["fill"] == "toself"
+    assert list(line["x"]) == [100.0, 200.0, 300.0]
+    assert list(line["y"]) == pytest.approx([5.0, 20.0, 50.0])
+    assert flagged["line"]["dash"] == "dot"  # no band for the curve the model cannot estimate
+    assert list(points["x"]) == [148.0, 221.0]
+    assert points["marker"]["color"] == line["line"]["color"]
+    assert list(points["error_y"]["array"]) == pytest.approx([6.0, 10.0])
+    assert spec["layout"]["xaxis"]["title"]["text"] == "Cut-off: serum B12 below (pmol/L)"
+    assert [s["x0"] for s in spec["layout"]["shapes"]] == [221.0]
+    # the legend is below the plot (container bottom), so it never covers the subtitle
+    legend = spec["layout"]["legend"]
+    assert (legend["yref"], legend["y"], legend["yanchor"]) == ("container", 0, "bottom")
+    assert spec["layout"]["title"]["subtitle"]["text"] == "Modelled for the world"
+
+
+def test_cutoff_table_marks_what_the_model_cannot_estimate():
+    at = CURVES[CURVES["cutoff"] == 200.0].assign(support_diet=31, support_age=[16, 8],
+                                                   support_location=43)
+    table = charts.cutoff_table(at, 200.0)
+    assert list(table["Modelled: below 200 pmol/L (95% CI)"]) == ["20.0% (15.0-25.0%)",
+                                                                  "not estimable"]
