@@ -504,6 +504,31 @@ def study_column_config() -> dict[str, Any]:
     the interval's origin, NCHS reliability, and DOI/PubMed as links."""
     col = st.column_config
     return {
+        "citation": col.TextColumn("Study", help="First author and year of publication",
+                                   pinned=True),
+        "first_author": col.TextColumn("First author"),
+        "year": col.NumberColumn("Year", format="%d"),
+        "title": col.TextColumn("Title"),
+        "journal": col.TextColumn("Journal"),
+        "country_iso3": col.TextColumn("Country code"),
+        "country_name": col.TextColumn("Country"),
+        "population": col.TextColumn("Population"),
+        "data_years": col.TextColumn("Survey years"),
+        "sex": col.TextColumn("Sex"),
+        "age_label": col.TextColumn("Age (years)"),
+        "age_band": col.TextColumn("Age band"),
+        "diet_group": col.TextColumn("Diet group"),
+        "supplement_users": col.TextColumn("Supplement users"),
+        "definition": col.TextColumn("Definition"),
+        "status": col.TextColumn("Status"),
+        "cutoff_operator": col.TextColumn("Cut-off rule"),
+        "cutoff_value": col.NumberColumn("Cut-off"),
+        "cutoff_unit": col.TextColumn("Cut-off unit"),
+        "n": col.NumberColumn("n", help="People examined"),
+        "cases": col.NumberColumn("Cases", help="People with low status"),
+        "notes": col.TextColumn("Notes"),
+        "study_id": col.TextColumn("Study id"),
+        "row_id": col.NumberColumn("Row"),
         "prevalence": col.NumberColumn("Prevalence", format="percent"),
         "interval_low": col.NumberColumn("95% CI low", format="percent"),
         "interval_high": col.NumberColumn("95% CI high", format="percent"),
@@ -524,6 +549,33 @@ def study_column_config() -> dict[str, Any]:
         "doi_url": col.LinkColumn("DOI", display_text=r"https://doi\.org/(.*)"),
         "pmid_url": col.LinkColumn("PMID", display_text=r"https://pubmed\.ncbi\.nlm\.nih\.gov/(\d+)"),
     }
+
+
+def with_citation(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with a ``citation`` column, "Author year" ("Evatt 2009"; the study id when
+    no author is recorded), the first thing a reader looks for in a study table."""
+    author = rows["first_author"].astype("object").where(rows["first_author"].notna(),
+                                                           rows["study_id"])
+    year = rows["year"].astype("Int64").astype("string").fillna("")
+    return rows.assign(citation=(author.astype(str) + " " + year).str.strip())
+
+
+def render_estimator_note(rows: pd.DataFrame, pooled: pd.DataFrame, by: str, method: str,
+                          labels: Mapping[str, str]) -> None:
+    """Say where REML and DL give the same pool, so that the switch does not look broken."""
+    other = "DL" if method == "REML" else "REML"
+    same = aggregate.coinciding_groups(pooled, aggregate.pool_groups(rows, by=(by,),
+                                                                     method=other), [by])
+    if not same:
+        return
+    names = [schema.DIET_LABELS.get(g, g) if by == "diet_group" else g for g in same]
+    where = "every subgroup" if len(same) == len(pooled) else ", ".join(names)
+    st.info(
+        f"{labels['REML'].split(' (')[0]} and {labels['DL']} give the same pool for {where}: "
+        "they agree when a pool has one or two studies, or when neither finds variation "
+        "between studies, so switching the estimator changes nothing there.",
+        icon=":material/info:",
+    )
 
 
 def render_study_table(rows: pd.DataFrame, columns: Sequence[str], *, key: str,
