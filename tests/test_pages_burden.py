@@ -194,7 +194,9 @@ def test_tampered_query_falls_back_with_notices() -> None:
     ("query", "kind", "message"),
     [
         # No study reports b12_lt148 as "marginal": nothing to pool.
-        ({"status": "marginal"}, "warning", "cannot be modelled"),
+        # The definition fixes the status (ui.definition_statuses): this pair exists, but
+        # none of its rows can be pooled.
+        ({"def": "b12_148_258", "status": "marginal"}, "warning", "cannot be modelled"),
         # Ten times the vegetarian and vegan shares exceeds 1 somewhere.
         ({"xvegetarian": "10", "xvegan": "10"}, "error", "diet-share scenario is not possible"),
     ],
