@@ -29,7 +29,9 @@ from dashboard.frames import require_columns as _require
 FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
 INK = "#262730"
 GRID = "#E6E6EA"
-MUTED = "#999999"
+# Secondary text and lines: 5.3:1 on white (WCAG AA for text asks 4.5:1; #999999 was 2.8:1).
+MUTED = "#6B6B6B"
+SUBTITLE = "#555555"  # 7.5:1 on white
 NO_DATA = "#E8E8E8"  # countries drawn on the map without a value
 # Okabe & Ito (2008) colours for series that are not diet groups (locations, definitions),
 # in an order that keeps neighbours distinguishable; diet groups use schema.DIET_COLOURS.
@@ -84,6 +86,19 @@ def plotly_config(filename: str) -> dict[str, Any]:
     return config
 
 
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2.x contrast ratio of two "#RRGGBB" colours, 1-21 (W3C, WCAG 2.2 §1.4.3:
+    relative luminance with the sRGB transfer function; AA text needs 4.5)."""
+
+    def luminance(colour: str) -> float:
+        rgb = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
 def chart_title(measure: str, definition: str, unit: str, population: str) -> str:
     """A title naming what is shown, the definition, the unit and the population.
 
@@ -123,7 +138,7 @@ def style_figure(
             "x": 0,
             "xanchor": "left",
             "font": {"size": 16},
-            "subtitle": {"text": subtitle or "", "font": {"size": 12, "color": "#555555"}},
+            "subtitle": {"text": subtitle or "", "font": {"size": 12, "color": SUBTITLE}},
         },
         height=height or DEFAULT_HEIGHT,
         margin={"l": 10, "r": 10, "t": 110 if subtitle else 80,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import io
+import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -498,6 +501,42 @@ def render_downloads(frame: pd.DataFrame, name: str) -> None:
     )
 
 
+# Sets the accessible name of a chart (role figure, aria-label) once Streamlit has mounted it:
+# st.plotly_chart takes no ARIA attributes. The values are JSON with <, > and & escaped, so
+# no text from a file or a link can end the script.
+_NAME_CHART_JS = """<script>(function () {
+  const key = %s, name = %s;
+  let tries = 0;
+  function apply() {
+    const chart = document.querySelector(".st-key-" + key + " .stPlotlyChart");
+    if (chart) {
+      chart.setAttribute("role", "figure");
+      chart.setAttribute("aria-label", name);
+    } else if (tries++ < 100) {
+      setTimeout(apply, 100);
+    }
+  }
+  apply();
+})();</script>"""
+
+
+def _script_json(value: str) -> str:
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace(
+        "&", "\\u0026")
+
+
+def chart_name(fig: Any, caption: str) -> str:
+    """A chart's accessible name: its title (without markup) and the first sentence of its
+    caption, the one-sentence summary of what it shows."""
+    # Plotly's own tags go (b, i, br, ...); a "<" of "B12 < 148" stays; entities are decoded.
+    title = html.unescape(re.sub(r"</?(?:b|i|em|br|sup|sub|span|a)\b[^>]*>", " ",
+                                 str(fig.layout.title.text or ""))).strip()
+    first = re.split(r"(?<=[.!?])\s", caption.strip(), maxsplit=1)[0] if caption else ""
+    first = re.sub(r"[*_`\\]", "", first)  # Markdown marks and escapes of the caption
+    title = re.sub(r"\s+", " ", title)
+    return f"{title}. {first}" if first else title
+
+
 def render_figure(
     fig: Any,
     table: pd.DataFrame,
@@ -506,16 +545,21 @@ def render_figure(
     caption: str,
     column_config: Mapping[str, Any] | None = None,
 ) -> None:
-    """A plotly chart (modebar image download works offline), its caption and a table of the
-    same numbers in an expander for readers who cannot use the chart."""
+    """A plotly chart (modebar image download works offline) named for screen readers
+    (chart_name: title and a one-sentence summary), its caption and a table of the same
+    numbers in an expander for readers who cannot use the chart."""
     # charts imports plotly, which only pages with a figure need.
     from dashboard import charts
 
-    st.plotly_chart(fig, config=charts.plotly_config(f"b12-risk-atlas-{key}"), key=key,
-                    width="stretch")
-    st.caption(caption)
-    with st.expander("Table of the chart", icon=":material/table:"):
-        st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
+    box = f"figure-{key}"
+    with st.container(key=box):
+        st.plotly_chart(fig, config=charts.plotly_config(f"b12-risk-atlas-{key}"), key=key,
+                        width="stretch")
+        st.caption(caption)
+        with st.expander("Table of the chart", icon=":material/table:"):
+            st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
+        st.html(_NAME_CHART_JS % (_script_json(box), _script_json(chart_name(fig, caption))),
+                unsafe_allow_javascript=True)
 
 
 def render_page_links(view: state.State) -> None:

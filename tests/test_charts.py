@@ -540,3 +540,66 @@ def test_bar_axes(by, x, colour, x_values, colours):
 )
 def test_study_label_prefers_names_over_ids(row, label) -> None:
     assert charts._study_label(pd.Series(row, dtype=object)) == label
+
+
+# --- accessibility: text contrast -------------------------------------------------------------
+
+
+def _font_colours(node, inside_font: bool = False):
+    """Every colour set on a font (layout, titles, annotations, legend, axes), recursively."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "color" and inside_font and isinstance(value, str):
+                yield value
+            else:
+                yield from _font_colours(value, inside_font or key in ("font", "tickfont"))
+    elif isinstance(node, list | tuple):
+        for item in node:
+            yield from _font_colours(item, inside_font)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: charts.prevalence_bars_figure(POOLED, TITLE, subtitle="Sub"),
+        lambda: charts.heatmap_figure(POOLED, TITLE),
+        lambda: charts.study_dots_figure(STUDIES, TITLE),
+        lambda: charts.forest_figure(STUDIES.iloc[:3], POOLED.iloc[[0]], TITLE),
+        lambda: charts.prevalence_bars_figure(POOLED.iloc[0:0], TITLE),  # "no estimate" note
+    ],
+    ids=["bars", "heatmap", "dots", "forest", "empty"],
+)
+def test_chart_text_has_at_least_4_5_to_1_contrast_on_white(build):
+    layout = build().to_dict()["layout"]
+    colours = set(_font_colours(layout))
+    assert colours, "the template sets the text colour"
+    for colour in colours:
+        assert charts.contrast_ratio(colour, "#FFFFFF") >= 4.5, colour
+
+
+def test_contrast_ratio_matches_wcag_reference_values():
+    # WebAIM contrast checker: #767676 on white 4.54:1; black on white 21:1.
+    assert charts.contrast_ratio("#767676", "#FFFFFF") == pytest.approx(4.54, abs=0.01)
+    assert charts.contrast_ratio("#000000", "#FFFFFF") == pytest.approx(21.0)
+    assert charts.contrast_ratio("#FFFFFF", "#000000") == pytest.approx(21.0)
+
+
+def test_theme_text_and_captions_have_at_least_4_5_to_1_contrast():
+    import tomllib
+
+    from tests.live_server import ROOT
+
+    theme = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"]
+    text = theme["textColor"]
+
+    def faded(background: str, alpha: float = 0.6) -> str:
+        # Streamlit's captions and help text: textColor at 60% opacity (fadedText60).
+        fg = [int(text[i : i + 2], 16) for i in (1, 3, 5)]
+        bg = [int(background[i : i + 2], 16) for i in (1, 3, 5)]
+        return "#" + "".join(f"{round(alpha * f + (1 - alpha) * b):02X}"
+                             for f, b in zip(fg, bg, strict=True))
+
+    for background in (theme["backgroundColor"], theme["secondaryBackgroundColor"]):
+        assert charts.contrast_ratio(text, background) >= 7.0, background
+        assert charts.contrast_ratio(faded(background), background) >= 4.5, background
+        assert charts.contrast_ratio(theme["primaryColor"], background) >= 4.5, background

@@ -299,3 +299,31 @@ def test_an_empty_result_links_the_nearest_views_with_their_counts():
                                   | (studies["subregion"] == "Europe"))]
     assert others == len(vegan_europe) > 0
     assert any(f"{others} estimate" in m.value for m in at.markdown)
+
+
+def test_chart_name_is_the_title_and_the_caption_s_first_sentence():
+    fig = go.Figure(layout={"title": {"text": "Pooled, <b>B12 < 148</b> - a &amp; b (%)"}})
+    caption = "Random-effects pooled prevalence with 95% CI. From 12 estimates."
+    assert ui.chart_name(fig, caption) == (
+        "Pooled, B12 < 148 - a & b (%). Random-effects pooled prevalence with 95% CI.")
+
+
+def test_every_chart_gets_a_name_script_that_no_file_text_can_break_out_of():
+    def page() -> None:
+        import pandas as pd
+        import plotly.graph_objects as go
+
+        from dashboard import ui
+
+        fig = go.Figure(layout={"title": {"text": "B12 < 148 in x</script><img src=x>.csv"}})
+        ui.render_figure(fig, pd.DataFrame({"a": [1]}), key="k1", caption="One sentence.")
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    (body,) = [h.proto.body for h in at.get("html")]
+    assert '".st-key-" + key + " .stPlotlyChart"' in body
+    assert '"figure-k1"' in body
+    assert body.count("</script>") == 1  # <, > and & of the name are escaped
+    assert ("B12 \\u003c 148 in x\\u003c/script\\u003e\\u003cimg src=x\\u003e.csv. One sentence."
+            in body)
+    assert any(e.label == "Table of the chart" for e in at.expander)
