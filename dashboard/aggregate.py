@@ -391,6 +391,44 @@ def pooled_rows(studies: pd.DataFrame, by: Sequence[str] = ("age_band", "diet_gr
     return pd.concat(parts).loc[lambda f: f.index.sort_values()] if parts else rows.iloc[0:0]
 
 
+def forest_rows(studies: pd.DataFrame, pooled: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """The estimates each pool of ``pooled`` (``pool_groups(studies, by)``) combines, with the
+    share of the pool's random-effects weight each carries: the rows of a forest plot.
+
+    Rows as ``pooled_rows(studies, by)``, plus ``weight``: ``w_i / sum(w)`` within the row's
+    group, ``w_i = 1 / (v_i + tau2)`` with ``v_i`` the logit-scale sampling variance of the
+    estimate (as ``pool_groups`` computes it, effective n where a published interval gives
+    one) and ``tau2`` the group's between-study variance from ``pooled`` (metafor's
+    ``weights(rma(...))`` divided by 100). A group absent from ``pooled`` gets NaN.
+    """
+    by = list(by)
+    rows = pooled_rows(studies, by)
+    weight = np.full(len(rows), np.nan)
+    if len(rows):
+        _, v = stats.logit_effects(*_variance_counts(rows))
+        keys = rows[by].astype("object").apply(tuple, axis=1) if by else pd.Series(
+            [()] * len(rows), index=rows.index)
+        tau2 = {tuple(r[by]) if by else (): float(r["tau2"]) for _, r in pooled.iterrows()}
+        for key in keys.unique():
+            inside = (keys == key).to_numpy()
+            if key in tau2:
+                w = 1.0 / (v[inside] + tau2[key])
+                weight[inside] = w / w.sum()
+    return rows.assign(weight=weight)
+
+
+def coinciding_groups(first: pd.DataFrame, second: pd.DataFrame, by: Sequence[str],
+                      tol: float = 1e-9) -> list[str]:
+    """Groups whose pools agree under two tau2 estimators (``pool_groups`` with REML and with
+    DL on the same rows): same tau2, hence the same estimate and intervals. They coincide
+    when both estimate tau2 as 0 or a group has one study; a reader switching estimators then
+    sees no change. Returns the values of ``by`` (" / "-joined), in ``first``'s order."""
+    by = list(by)
+    merged = first.merge(second, on=by, suffixes=("", "_other"), sort=False)
+    same = ((merged["tau2"] - merged["tau2_other"]).abs() <= tol).to_numpy()
+    return [" / ".join(map(str, r)) for r in merged.loc[same, by].itertuples(index=False)]
+
+
 def pool_table(
     table: pd.DataFrame,
     by: Sequence[str] = (),

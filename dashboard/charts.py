@@ -29,7 +29,9 @@ from dashboard.frames import require_columns as _require
 FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
 INK = "#262730"
 GRID = "#E6E6EA"
-MUTED = "#999999"
+# Secondary text and lines: 5.3:1 on white (WCAG AA for text asks 4.5:1; #999999 was 2.8:1).
+MUTED = "#6B6B6B"
+SUBTITLE = "#555555"  # 7.5:1 on white
 NO_DATA = "#E8E8E8"  # countries drawn on the map without a value
 # Okabe & Ito (2008) colours for series that are not diet groups (locations, definitions),
 # in an order that keeps neighbours distinguishable; diet groups use schema.DIET_COLOURS.
@@ -84,6 +86,19 @@ def plotly_config(filename: str) -> dict[str, Any]:
     return config
 
 
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2.x contrast ratio of two "#RRGGBB" colours, 1-21 (W3C, WCAG 2.2 §1.4.3:
+    relative luminance with the sRGB transfer function; AA text needs 4.5)."""
+
+    def luminance(colour: str) -> float:
+        rgb = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
 def chart_title(measure: str, definition: str, unit: str, population: str) -> str:
     """A title naming what is shown, the definition, the unit and the population.
 
@@ -123,7 +138,7 @@ def style_figure(
             "x": 0,
             "xanchor": "left",
             "font": {"size": 16},
-            "subtitle": {"text": subtitle or "", "font": {"size": 12, "color": "#555555"}},
+            "subtitle": {"text": subtitle or "", "font": {"size": 12, "color": SUBTITLE}},
         },
         height=height or DEFAULT_HEIGHT,
         margin={"l": 10, "r": 10, "t": 110 if subtitle else 80,
@@ -574,6 +589,56 @@ def _row_positions(
     return out
 
 
+# Right-hand columns of the forest plot: (heading, right edge in pixels right of the plot).
+FOREST_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("Estimate [95% CI]", 150), ("n", 212), ("Weight", 272),
+)
+FOREST_MARGIN = 290  # pixels right of the plot for the columns
+
+
+def _stratum(r: Any, by: str | None) -> str:
+    """The stratum a study row stands for (sex, age, diet; the subgroup's own column left
+    out, its header names it), so that a study's several rows can be told apart."""
+    parts = []
+    sex = getattr(r, "sex", None)
+    if by != "sex" and not _missing(sex) and str(sex) != "both":
+        parts.append(str(sex))
+    if by != "age_band":
+        age = getattr(r, "age_label", None)
+        age = getattr(r, "age_band", None) if _missing(age) else age
+        if not _missing(age):
+            parts.append(str(age))
+    diet = getattr(r, "diet_group", None)
+    if by != "diet_group" and not _missing(diet):
+        parts.append(_label("diet_group", diet).lower())
+    return ", ".join(parts)
+
+
+def _forest_label(r: Any, by: str | None) -> str:
+    """"Author year (ISO3): stratum", cut to LABEL_WIDTH (the hover has it whole)."""
+    stratum = _stratum(r, by)
+    label = f"{_study_label(r)}: {stratum}" if stratum else _study_label(r)
+    return label if len(label) <= LABEL_WIDTH else label[: LABEL_WIDTH - 1].rstrip() + "…"
+
+
+def _estimate_text(est: Any, low: Any, high: Any) -> str:
+    """"12.5% [8.0-13.0%]", the estimate column of a forest plot."""
+    interval = format_interval(low, high)
+    return f"{format_percent(est)} [{interval}]" if interval else format_percent(est)
+
+
+def _column_cells(y: float, cells: Sequence[str], *, bold: bool = False) -> list[dict[str, Any]]:
+    """One row of the right-hand columns as annotations, right-aligned at FOREST_COLUMNS."""
+    out = []
+    for (heading, edge), text in zip(FOREST_COLUMNS, cells, strict=False):
+        out.append({
+            "x": 1, "xref": "paper", "xanchor": "right", "xshift": edge, "y": y, "yref": "y",
+            "showarrow": False, "font": {"size": 12, "color": INK},
+            "text": f"<b>{text}</b>" if bold and text else text, "name": heading,
+        })
+    return out
+
+
 def forest_figure(
     studies: pd.DataFrame,
     pooled: pd.DataFrame,
@@ -583,14 +648,17 @@ def forest_figure(
     by: str | None = None,
     weight: str | None = None,
 ) -> go.Figure:
-    """Forest plot: study rows with CI, squares sized by weight, a pooled diamond per subgroup.
+    """A standard forest plot: one row per estimate, a pooled diamond per subgroup.
 
-    ``studies`` as ``study_dots_figure`` (plus ``by`` when given); ``pooled`` is
-    ``aggregate.pool_groups(..., by=[by])`` (one row; or one per subgroup), columns [by,
-    estimate, ci_low, ci_high, pi_low, pi_high, tau2, i2, k, n_total]. Square area follows
-    ``weight`` (e.g. the inverse-variance weight) or else n. The diamond spans the 95% CI,
-    the line through it the 95% prediction interval (Higgins et al. 2009); the annotation
-    gives k, I2 and tau2 (logit scale) of the random-effects pool.
+    ``studies`` as ``study_dots_figure`` (plus ``by`` when given), best the estimates each
+    pool combines (``aggregate.forest_rows``, whose ``weight`` column is the share of the
+    pool's random-effects weight); ``pooled`` is ``aggregate.pool_groups(..., by=[by])``
+    (one row; or one per subgroup), columns [by, estimate, ci_low, ci_high, pi_low, pi_high,
+    tau2, i2, k, n_total]. Each row is labelled by study and stratum (sex, age, diet) and
+    has, on the right, its estimate [95% CI], n and weight. Squares' area follows ``weight``,
+    else n. The diamond spans the pool's 95% CI; the dotted line on the row below it is the
+    95% prediction interval for a new study (Higgins et al. 2009); k, I2 and tau2 (logit
+    scale) follow on the next row.
     """
     low, high = _interval_columns(studies)
     group_columns = [by] if by else []
@@ -609,7 +677,12 @@ def forest_figure(
     ticks: list[tuple[float, str]] = []
     y = 0.0
     legend_done: set[str] = set()
-    annotations = []
+    annotations = [
+        {"x": 1, "xref": "paper", "xanchor": "right", "xshift": edge, "y": 0.5, "yref": "y",
+         "yanchor": "bottom", "showarrow": False, "text": f"<b>{heading}</b>",
+         "font": {"size": 12, "color": INK}}
+        for heading, edge in (FOREST_COLUMNS if weight else FOREST_COLUMNS[:2])
+    ]
     for group in groups:
         rows = studies if group is None else studies.loc[studies[by].astype(str) == group]
         pool = pooled if group is None else pooled.loc[pooled[by].astype(str) == group]
@@ -621,22 +694,38 @@ def forest_figure(
             diet = str(r.diet_group)
             size = getattr(r, size_column)
             area = 0.0 if _missing(size) else float(size) / biggest
-            ticks.append((y, _study_label(r)))
+            label = _forest_label(r, by)
+            ticks.append((y, label))
             _add_study_square(fig, r, y, low, high, area, show_legend=diet not in legend_done)
             legend_done.add(diet)
+            share = getattr(r, weight) if weight else None
+            annotations += _column_cells(y, [
+                _estimate_text(r.prevalence, getattr(r, low), getattr(r, high)),
+                format_count(r.n), "" if _missing(share) else f"{100 * float(share):.1f}%"])
         colour = _colour(str(group)) if by == "diet_group" else INK
         for p in pool.itertuples():
             y -= 1.3
-            ticks.append((y, "Pooled (random effects)"))
+            ticks.append((y, "<b>Pooled (random effects)</b>"))
             _add_pooled_diamond(fig, p, y, colour)
+            n_total = getattr(p, "n_total", None)
+            annotations += _column_cells(
+                y, [_estimate_text(p.estimate, p.ci_low, p.ci_high), format_count(n_total),
+                    "100%" if weight else ""], bold=True)
+            if not _missing(p.pi_low) and not _missing(p.pi_high):
+                y -= 1
+                ticks.append((y, "95% prediction interval"))
+                _add_prediction_interval(fig, p, y, colour)
+                annotations += _column_cells(y, [f"[{format_interval(p.pi_low, p.pi_high)}]"])
+            y -= 1
+            ticks.append((y, ""))
             annotations.append(_pool_annotation(p, y))
         y -= 0.5
     style_figure(fig, title, subtitle=subtitle, x_title="Prevalence (%), with 95% CI",
-                 height=max(DEFAULT_HEIGHT, int(-y * 24) + 140))
+                 height=max(DEFAULT_HEIGHT, int(-y * 24) + 160))
     fig.update_layout(annotations=annotations, showlegend=True, legend_itemsizing="constant",
-                      margin_r=170)
+                      margin_r=FOREST_MARGIN)
     fig.update_yaxes(tickvals=[t[0] for t in ticks], ticktext=[t[1] for t in ticks],
-                     showgrid=False, range=[y, 0.5])
+                     showgrid=False, range=[y, 1.2])
     fig.update_xaxes(rangemode="tozero", ticksuffix="%")
     return fig if len(studies) or len(pooled) else _empty(fig)
 
@@ -653,23 +742,16 @@ def _add_study_square(
         error_x={**_errors(pd.Series([r.prevalence]), pd.Series([getattr(r, low)]),
                            pd.Series([getattr(r, high)])), "color": _colour(diet)},
         customdata=[[format_interval(getattr(r, low), getattr(r, high)), format_count(r.n),
-                     _study_label(r), _marks(r)]],
+                     _study_label(r) + (f": {_stratum(r, None)}" if _stratum(r, None) else ""),
+                     _marks(r)]],
         hovertemplate=("%{customdata[2]}<br>Prevalence %{x:.1f}% (95% CI "
                        "%{customdata[0]})<br>n = %{customdata[1]}%{customdata[3]}<extra></extra>"),
     )
 
 
 def _add_pooled_diamond(fig: go.Figure, p: Any, y: float, colour: str) -> None:
-    """The pool as a CI diamond on its dotted prediction interval, so both spreads show."""
+    """The pool as a diamond spanning its 95% CI."""
     est, lo, hi = (100 * float(v) for v in (p.estimate, p.ci_low, p.ci_high))
-    if not _missing(p.pi_low) and not _missing(p.pi_high):
-        fig.add_scatter(
-            x=[100 * float(p.pi_low), 100 * float(p.pi_high)], y=[y, y], mode="lines",
-            line={"color": colour, "width": 1.5, "dash": "dot"}, showlegend=False,
-            name="95% prediction interval", hovertemplate=(
-                f"95% prediction interval {format_interval(p.pi_low, p.pi_high)}"
-                "<extra></extra>"),
-        )
     fig.add_scatter(
         x=[lo, est, hi, est, lo], y=[y, y + 0.4, y, y - 0.4, y], mode="lines",
         fill="toself", fillcolor=colour, line={"color": colour, "width": 1},
@@ -679,10 +761,22 @@ def _add_pooled_diamond(fig: go.Figure, p: Any, y: float, colour: str) -> None:
     )
 
 
+def _add_prediction_interval(fig: go.Figure, p: Any, y: float, colour: str) -> None:
+    """The 95% prediction interval as a dotted line with end ticks, on its own row."""
+    fig.add_scatter(
+        x=[100 * float(p.pi_low), 100 * float(p.pi_high)], y=[y, y], mode="lines+markers",
+        line={"color": colour, "width": 1.5, "dash": "dot"},
+        marker={"symbol": "line-ns-open", "size": 10, "color": colour}, showlegend=False,
+        name="95% prediction interval", hovertemplate=(
+            f"95% prediction interval {format_interval(p.pi_low, p.pi_high)}<extra></extra>"),
+    )
+
+
 def _pool_annotation(p: Any, y: float) -> dict[str, Any]:
-    """k, I2 and tau2 beside the diamond, so heterogeneity is read with the pool."""
+    """k, I2 and tau2 on the row under the pool, in the label column, so heterogeneity is
+    read with the pool."""
     return {
-        "x": 1.01, "xref": "paper", "xanchor": "left", "y": y, "yref": "y",
+        "x": 0, "xref": "paper", "xanchor": "right", "xshift": -8, "y": y, "yref": "y",
         "showarrow": False, "font": {"size": 11, "color": INK},
         "text": (f"k = {int(p.k)}, I\u00b2 = {float(p.i2):.0f}%, "
                  f"\u03c4\u00b2 = {float(p.tau2):.3f}"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import io
+import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -266,6 +270,49 @@ def filter_choices(studies: pd.DataFrame) -> dict[str, list[str]]:
     }
 
 
+def definition_statuses(studies: pd.DataFrame) -> dict[str, list[str]]:
+    """The statuses each definition reports in the data, in schema.STATUSES order.
+
+    A definition fixes what its cut-off means: a 148-221 pmol/L band is "marginal", a
+    < 148 pmol/L cut-off "deficient"; other pairs select nothing."""
+    pairs = studies[["definition", "status"]].dropna().astype(str).drop_duplicates()
+    rank = {s: i for i, s in enumerate(schema.STATUSES)}
+    return {d: sorted(group["status"], key=lambda s: rank.get(s, len(rank)))
+            for d, group in pairs.groupby("definition", sort=False)}
+
+
+def definition_counts(studies: pd.DataFrame, view: state.State) -> dict[str, int]:
+    """Studies (publications) per definition under the view's other filters, any status."""
+    kwargs = {**state.filter_kwargs(view), "definition": None, "status": None}
+    rows = aggregate.filter_studies(studies, **kwargs)
+    return rows.groupby("definition")["study_id"].nunique().astype(int).to_dict()
+
+
+def _follow_definition(studies: pd.DataFrame, view: state.State) -> list[str]:
+    """The statuses the chosen definition allows; a status it does not report (from a link,
+    or left over from the previous definition) is replaced by its first, with a notice."""
+    definition = st.session_state.get("def", view["def"])
+    allowed = definition_statuses(studies).get(definition) or list(schema.STATUSES)
+    current = st.session_state.get("status", view["status"])
+    if current not in allowed:
+        st.session_state["status"] = allowed[0]
+        st.info(
+            f"{aggregate.definition_label(definition)} is reported only as "
+            f"{', '.join(schema.STATUS_LABELS[s].lower() for s in allowed)}: status set to "
+            f"{schema.STATUS_LABELS[allowed[0]].lower()} (was "
+            f"{schema.STATUS_LABELS.get(current, literal(current)).lower()}).",
+            icon=":material/sync_alt:",
+        )
+    return allowed
+
+
+def _definition_option(counts: Mapping[str, int]) -> Callable[[str], str]:
+    def label(definition: str) -> str:
+        k = counts.get(definition, 0)
+        return f"{aggregate.definition_label(definition)} ({k} stud{'y' if k == 1 else 'ies'})"
+    return label
+
+
 def _with_current(options: Sequence[str], current: Any) -> list[str]:
     """Options plus any value of the current state they lack (a link may name one)."""
     chosen = [current] if isinstance(current, str) else list(current or ())
@@ -296,14 +343,20 @@ def render_filters(
     country_options = sorted(countries, key=lambda c: countries[c])
     with st.sidebar:
         st.header("Filters")
+        allowed = _follow_definition(studies, view) if "status" in names else []
         if "def" in names:
-            st.selectbox(p["def"].label, _with_current(choices["def"], view["def"]), key="def",
-                         format_func=aggregate.definition_label,
-                         help="Biomarker and cut-off. Only studies using this cut-off are shown "
-                         "and pooled together.")
+            counts = definition_counts(studies, view)
+            chosen = st.selectbox(
+                p["def"].label, _with_current(choices["def"], view["def"]), key="def",
+                format_func=_definition_option(counts),
+                help="Biomarker and cut-off; in brackets, the studies reporting it under the "
+                "other filters. Only studies using this cut-off are shown and pooled together.")
+            # The box cuts long labels: the chosen one in full, with its count, below it.
+            st.caption(_definition_option(counts)(chosen))
         if "status" in names:
-            st.selectbox(p["status"].label, list(schema.STATUSES), key="status",
-                         format_func=schema.STATUS_LABELS.get)
+            st.selectbox(p["status"].label, allowed, key="status",
+                         format_func=schema.STATUS_LABELS.get,
+                         help="Only the statuses the chosen definition reports.")
         if "sex" in names:
             st.multiselect(p["sex"].label, list(schema.SEXES), key="sex",
                            placeholder="All", help="'both': estimates for women and men together.")
@@ -413,13 +466,98 @@ def reliability_note(flag: str) -> str:
     return f"{note[:-1]} ({footnote})." if footnote else note
 
 
+# Alternatives offered when filters leave nothing (render_empty).
+MAX_ALTERNATIVES = 6
+MAX_OTHER_DEFINITIONS = 3
+
+
+def _region_parents(studies: pd.DataFrame) -> dict[str, str]:
+    pairs = studies[["subregion", "region"]].dropna().astype(str).drop_duplicates("subregion")
+    return dict(zip(pairs["subregion"], pairs["region"], strict=True))
+
+
+def empty_alternatives(studies: pd.DataFrame, view: state.State
+                       ) -> list[tuple[str, state.State, int]]:
+    """The nearest views that are not empty: one change each, with the estimates it shows.
+
+    Other definitions (with a status each reports; the MAX_OTHER_DEFINITIONS with most rows),
+    then each narrowing filter widened: a subregion to its region, any other filter cleared.
+    Returns (what changes, the new state, rows), at most MAX_ALTERNATIVES, rows > 0.
+    """
+    kwargs = state.filter_kwargs(view)
+    choices = filter_choices(studies)
+
+    def rows(candidate: state.State) -> int:
+        return len(aggregate.filter_studies(studies, **state.filter_kwargs(candidate)))
+
+    definitions = []
+    for definition, statuses in definition_statuses(studies).items():
+        for status in statuses:
+            if (definition, status) == (kwargs["definition"], kwargs["status"]):
+                continue
+            candidate = view.replace(choices, **{"def": definition, "status": status})
+            n = rows(candidate)
+            if n:
+                what = (f"{aggregate.definition_label(definition)}, "
+                        f"{schema.STATUS_LABELS[status].lower()}")
+                definitions.append((what, candidate, n))
+    definitions.sort(key=lambda item: -item[2])
+    widened = []
+    parents = _region_parents(studies)
+    values = view.as_dict()
+    for name in FILTER_NAMES[2:]:
+        param = state.PARAMS[name]
+        if name not in values or values[name] == param.default:
+            continue
+        if name == "region" and any(r in parents for r in values[name]):
+            wider = tuple(dict.fromkeys(parents.get(r, r) for r in values[name]))
+            candidate = view.replace(choices, region=wider)
+            what = f"region {', '.join(wider)} instead of {', '.join(values[name])}"
+        else:
+            candidate = view.replace(choices, **{name: param.default})
+            what = f"any {param.label.lower()}" if param.kind == state.MULTI else (
+                f"without the filter '{param.label}'")
+        n = rows(candidate)
+        if n:
+            widened.append((what, candidate, n))
+    return (widened + definitions[:MAX_OTHER_DEFINITIONS])[:MAX_ALTERNATIVES]
+
+
+def other_definition_rows(studies: pd.DataFrame, view: state.State) -> int:
+    """Estimates the view's filters other than definition and status select, under another
+    definition or status than the view's."""
+    kwargs = state.filter_kwargs(view)
+    rows = aggregate.filter_studies(studies, **{**kwargs, "definition": None, "status": None})
+    same = (rows["definition"] == kwargs["definition"]) & (rows["status"] == kwargs["status"])
+    return int((~same).sum())
+
+
 def render_empty(view: state.State) -> None:
-    """Say that the filters leave nothing to show, naming them."""
+    """Say that the filters leave nothing to show, naming them, and link the nearest views
+    that are not empty (empty_alternatives) with what each would show."""
     st.warning(
         f"No published estimate matches these filters ({describe_filters(view)}). "
-        "Widen or clear a filter in the sidebar.",
+        "Widen or clear a filter in the sidebar, or try one of the views below.",
         icon=":material/filter_alt_off:",
     )
+    studies = load_studies()
+    alternatives = empty_alternatives(studies, view)
+    if not alternatives:
+        return
+    others = other_definition_rows(studies, view)
+    st.markdown("**Nearest views with estimates**" + (
+        f" ({others} estimate{'s' if others != 1 else ''} match the other filters under other "
+        "definitions)" if others else ""))
+    st.markdown("\n".join(
+        f"- [{literal(what)}: {n} estimate{'s' if n != 1 else ''}]({alternative_href(candidate)})"
+        for what, candidate, n in alternatives))
+
+
+def alternative_href(view: state.State) -> str:
+    """A link to ``view`` relative to the page showing it: "?" and its query (defaults left
+    out; "v=1" when every value is a default, so that the link still replaces the query)."""
+    query = state.to_query(view) or {state.VERSION_KEY: [str(state.STATE_VERSION)]}
+    return "?" + urlencode(query, doseq=True, quote_via=quote)
 
 
 # A text cell that starts with one of these is a formula to a spreadsheet (OWASP, CSV
@@ -474,6 +612,42 @@ def render_downloads(frame: pd.DataFrame, name: str) -> None:
     )
 
 
+# Sets the accessible name of a chart (role figure, aria-label) once Streamlit has mounted it:
+# st.plotly_chart takes no ARIA attributes. The values are JSON with <, > and & escaped, so
+# no text from a file or a link can end the script.
+_NAME_CHART_JS = """<script>(function () {
+  const key = %s, name = %s;
+  let tries = 0;
+  function apply() {
+    const chart = document.querySelector(".st-key-" + key + " .stPlotlyChart");
+    if (chart) {
+      chart.setAttribute("role", "figure");
+      chart.setAttribute("aria-label", name);
+    } else if (tries++ < 100) {
+      setTimeout(apply, 100);
+    }
+  }
+  apply();
+})();</script>"""
+
+
+def _script_json(value: str) -> str:
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace(
+        "&", "\\u0026")
+
+
+def chart_name(fig: Any, caption: str) -> str:
+    """A chart's accessible name: its title (without markup) and the first sentence of its
+    caption, the one-sentence summary of what it shows."""
+    # Plotly's own tags go (b, i, br, ...); a "<" of "B12 < 148" stays; entities are decoded.
+    title = html.unescape(re.sub(r"</?(?:b|i|em|br|sup|sub|span|a)\b[^>]*>", " ",
+                                 str(fig.layout.title.text or ""))).strip()
+    first = re.split(r"(?<=[.!?])\s", caption.strip(), maxsplit=1)[0] if caption else ""
+    first = re.sub(r"[*_`\\]", "", first)  # Markdown marks and escapes of the caption
+    title = re.sub(r"\s+", " ", title)
+    return f"{title}. {first}" if first else title
+
+
 def render_figure(
     fig: Any,
     table: pd.DataFrame,
@@ -482,16 +656,21 @@ def render_figure(
     caption: str,
     column_config: Mapping[str, Any] | None = None,
 ) -> None:
-    """A plotly chart (modebar image download works offline), its caption and a table of the
-    same numbers in an expander for readers who cannot use the chart."""
+    """A plotly chart (modebar image download works offline) named for screen readers
+    (chart_name: title and a one-sentence summary), its caption and a table of the same
+    numbers in an expander for readers who cannot use the chart."""
     # charts imports plotly, which only pages with a figure need.
     from dashboard import charts
 
-    st.plotly_chart(fig, config=charts.plotly_config(f"b12-risk-atlas-{key}"), key=key,
-                    width="stretch")
-    st.caption(caption)
-    with st.expander("Table of the chart", icon=":material/table:"):
-        st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
+    box = f"figure-{key}"
+    with st.container(key=box):
+        st.plotly_chart(fig, config=charts.plotly_config(f"b12-risk-atlas-{key}"), key=key,
+                        width="stretch")
+        st.caption(caption)
+        with st.expander("Table of the chart", icon=":material/table:"):
+            st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
+        st.html(_NAME_CHART_JS % (_script_json(box), _script_json(chart_name(fig, caption))),
+                unsafe_allow_javascript=True)
 
 
 def render_page_links(view: state.State) -> None:
@@ -626,6 +805,31 @@ def study_column_config() -> dict[str, Any]:
     the interval's origin, NCHS reliability, and DOI/PubMed as links."""
     col = st.column_config
     return {
+        "citation": col.TextColumn("Study", help="First author and year of publication",
+                                   pinned=True),
+        "first_author": col.TextColumn("First author"),
+        "year": col.NumberColumn("Year", format="%d"),
+        "title": col.TextColumn("Title"),
+        "journal": col.TextColumn("Journal"),
+        "country_iso3": col.TextColumn("Country code"),
+        "country_name": col.TextColumn("Country"),
+        "population": col.TextColumn("Population"),
+        "data_years": col.TextColumn("Survey years"),
+        "sex": col.TextColumn("Sex"),
+        "age_label": col.TextColumn("Age (years)"),
+        "age_band": col.TextColumn("Age band"),
+        "diet_group": col.TextColumn("Diet group"),
+        "supplement_users": col.TextColumn("Supplement users"),
+        "definition": col.TextColumn("Definition"),
+        "status": col.TextColumn("Status"),
+        "cutoff_operator": col.TextColumn("Cut-off rule"),
+        "cutoff_value": col.NumberColumn("Cut-off"),
+        "cutoff_unit": col.TextColumn("Cut-off unit"),
+        "n": col.NumberColumn("n", help="People examined"),
+        "cases": col.NumberColumn("Cases", help="People with low status"),
+        "notes": col.TextColumn("Notes"),
+        "study_id": col.TextColumn("Study id"),
+        "row_id": col.NumberColumn("Row"),
         "prevalence": col.NumberColumn("Prevalence", format="percent"),
         "interval_low": col.NumberColumn("95% CI low", format="percent"),
         "interval_high": col.NumberColumn("95% CI high", format="percent"),
@@ -646,6 +850,33 @@ def study_column_config() -> dict[str, Any]:
         "doi_url": col.LinkColumn("DOI", display_text=r"https://doi\.org/(.*)"),
         "pmid_url": col.LinkColumn("PMID", display_text=r"https://pubmed\.ncbi\.nlm\.nih\.gov/(\d+)"),
     }
+
+
+def with_citation(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with a ``citation`` column, "Author year" ("Evatt 2009"; the study id when
+    no author is recorded), the first thing a reader looks for in a study table."""
+    author = rows["first_author"].astype("object").where(rows["first_author"].notna(),
+                                                           rows["study_id"])
+    year = rows["year"].astype("Int64").astype("string").fillna("")
+    return rows.assign(citation=(author.astype(str) + " " + year).str.strip())
+
+
+def render_estimator_note(rows: pd.DataFrame, pooled: pd.DataFrame, by: str, method: str,
+                          labels: Mapping[str, str]) -> None:
+    """Say where REML and DL give the same pool, so that the switch does not look broken."""
+    other = "DL" if method == "REML" else "REML"
+    same = aggregate.coinciding_groups(pooled, aggregate.pool_groups(rows, by=(by,),
+                                                                     method=other), [by])
+    if not same:
+        return
+    names = [schema.DIET_LABELS.get(g, g) if by == "diet_group" else g for g in same]
+    where = "every subgroup" if len(same) == len(pooled) else ", ".join(names)
+    st.info(
+        f"{labels['REML'].split(' (')[0]} and {labels['DL']} give the same pool for {where}: "
+        "they agree when a pool has one or two studies, or when neither finds variation "
+        "between studies, so switching the estimator changes nothing there.",
+        icon=":material/info:",
+    )
 
 
 def render_study_table(rows: pd.DataFrame, columns: Sequence[str], *, key: str,

@@ -794,3 +794,25 @@ def test_compare_observed_modelled_keeps_cells_of_either_side():
     assert math.isnan(out.loc[0, "pooled_estimate"])
     assert out.loc[2, "k"] == 1
     assert math.isnan(out.loc[2, "modelled_estimate"])
+
+
+def test_forest_rows_weights_are_random_effects_shares_within_each_pool():
+    # Two strata of one group: cases 10/100 and 30/100. Logit variances
+    # 1/10 + 1/90 = 0.11111 and 1/30 + 1/70 = 0.047619; with tau2 = 0.1 the weights are
+    # 1/0.21111 = 4.73684 and 1/0.147619 = 6.77419 (sum 11.51103), shares 0.41150, 0.58850.
+    rows = pd.DataFrame({
+        "row_id": [1, 2], "study_id": ["a", "b"], "sample_id": ["a", "b"],
+        "estimate_id": ["a1", "b1"], "parent_id": [None, None], "repeat_of": [None, None],
+        "split": [None, None], "diet_group": ["vegan", "vegan"], "cases": [10, 30],
+        "n": [100, 100], "prevalence": [0.1, 0.3], "usable_for": ["pooling", "pooling"],
+        "definition": ["d", "d"], "status": ["deficient", "deficient"],
+    })
+    pooled = pd.DataFrame({"diet_group": ["vegan"], "tau2": [0.1]})
+    got = aggregate.forest_rows(rows, pooled, ["diet_group"])
+    np.testing.assert_allclose(got["weight"], [0.41150, 0.58850], atol=1e-5)
+
+
+def test_coinciding_groups_names_the_pools_whose_tau2_agree():
+    reml = pd.DataFrame({"diet_group": ["vegan", "omnivore"], "tau2": [0.2, 0.5]})
+    dl = pd.DataFrame({"diet_group": ["omnivore", "vegan"], "tau2": [0.3, 0.2]})
+    assert aggregate.coinciding_groups(reml, dl, ["diet_group"]) == ["vegan"]

@@ -146,7 +146,9 @@ def explore_view(page: Page) -> dict:
 def test_linked_explore_view_shows_the_link_and_the_api_numbers(context, server, studies):
     page = driver.open_page(context, server, "explore", query_string(LINKED))
     shown = explore_view(page)
-    assert shown["def"] == aggregate.definition_label("b12_lt148")
+    # The option names the definition, then the studies reporting it under the filters.
+    assert shown["def"].startswith(aggregate.definition_label("b12_lt148") + " (")
+    assert shown["def"].endswith(" studies)")
     assert shown["status"] == schema.STATUS_LABELS["deficient"]
     assert shown["diet"] == ["Vegetarian", "Vegan"]  # schema order, not link order
     assert shown["view"] == "Grouped bars"

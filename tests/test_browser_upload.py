@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from dashboard import stats
+from tests import screenshots as driver
 from tests.live_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server
 
 pytestmark = pytest.mark.browser
@@ -65,6 +66,8 @@ def test_upload_confirm_and_download_equal_survey_prevalence(tmp_path: Path):
             assert page.get_by_text("124 rows without a Serum/plasma total B12").count() >= 1
             page.get_by_role("heading", name="Age-standardised prevalence").wait_for()
             assert "fp=319a436b7b83" in page.url
+            # The run has finished: every section's buttons are drawn, in page order.
+            driver.wait_settled(page)
             with page.expect_download() as info:
                 page.get_by_role("button", name="Download CSV").first.click()
             download = info.value

@@ -225,6 +225,16 @@ def test_study_dots_one_point_per_row_with_interval():
     assert list(fig.layout.yaxis.ticktext) == ["0-19", "20-39"]
 
 
+def _cells(fig, column: str) -> list[str]:
+    """Texts of one right-hand column of a forest plot, top to bottom (heading left out)."""
+    cells = [a for a in fig.layout.annotations if a.name == column]
+    return [a.text for a in sorted(cells, key=lambda a: -a.y)]
+
+
+def _heterogeneity(fig) -> list[str]:
+    return [a.text for a in fig.layout.annotations if a.text.startswith("k = ")]
+
+
 def test_forest_plot_squares_diamond_prediction_interval_and_heterogeneity():
     rows = STUDIES.iloc[:3]
     pooled = POOLED.iloc[[0]]
@@ -240,10 +250,48 @@ def test_forest_plot_squares_diamond_prediction_interval_and_heterogeneity():
     assert list(diamond["x"]) == pytest.approx([8.0, 10.0, 13.0, 10.0, 8.0])
     pi = next(t for t in spec["data"] if t["name"] == "95% prediction interval")
     assert list(pi["x"]) == pytest.approx([5.0, 18.0])
-    assert fig.layout.annotations[0].text == "k = 3, I\u00b2 = 40%, \u03c4\u00b2 = 0.100"
+    # The prediction interval has its own row, below the diamond.
+    assert pi["y"][0] < diamond["y"][0]
+    assert _heterogeneity(fig) == ["k = 3, I\u00b2 = 40%, \u03c4\u00b2 = 0.100"]
+    labels = [t for t in fig.layout.yaxis.ticktext if t]
+    # Each row names its stratum (age band and diet; no sex column here).
+    assert labels == ["Smith 2010 (GBR): 0-19, omnivore", "Lee 2015 (KOR): 20-39, vegan",
+                      "s3 (USA): 20-39, vegan", "<b>Pooled (random effects)</b>",
+                      "95% prediction interval"]
+
+
+def test_forest_plot_has_estimate_ci_n_and_weight_columns():
+    rows = STUDIES.iloc[:3].assign(weight=[0.5, 0.2, 0.3])
+    fig = charts.forest_figure(rows, POOLED.iloc[[0]], TITLE, weight="weight")
+    headings = [a.text for a in fig.layout.annotations if a.yanchor == "bottom"]
+    assert headings == ["<b>Estimate [95% CI]</b>", "<b>n</b>", "<b>Weight</b>"]
+    # Shown intervals (interval_low/high); pooled row bold; the PI row has only its interval.
+    assert _cells(fig, "Estimate [95% CI]") == [
+        "10.0% [5.0-17.0%]", "40.0% [30.0-50.0%]", "20.0% [16.0-24.0%]",
+        "<b>10.0% [8.0-13.0%]</b>", "[5.0-18.0%]"]
+    assert _cells(fig, "n") == ["100", "25", "400", "<b>12,345</b>"]
+    assert _cells(fig, "Weight") == ["50.0%", "20.0%", "30.0%", "<b>100%</b>"]
+    # Squares follow the weight: 5 + 15 * sqrt(w / max w) -> 20, 5 + 15 sqrt(0.4), ...
+    squares = [t for t in _spec(fig)["data"] if t.get("marker", {}).get("symbol") == "square"]
+    assert [t["marker"]["size"] for t in squares] == pytest.approx(
+        [20.0, 5 + 15 * math.sqrt(0.4), 5 + 15 * math.sqrt(0.6)])
+    # The columns sit in the right margin, which is wide enough for them.
+    assert fig.layout.margin.r >= max(edge for _, edge in charts.FOREST_COLUMNS)
+
+
+def test_forest_plot_labels_name_sex_and_age_of_a_study_s_strata():
+    rows = pd.DataFrame({
+        "first_author": ["Evatt"] * 3, "year": [2009] * 3, "country_iso3": ["USA"] * 3,
+        "sex": ["female", "male", "female"], "age_label": ["60-69", "60-69", "70-79"],
+        "diet_group": ["general"] * 3, "prevalence": [0.1, 0.2, 0.3], "n": [10, 20, 30],
+        "interval_low": [0.05, 0.1, 0.2], "interval_high": [0.2, 0.3, 0.4],
+    })
+    pooled = POOLED.iloc[[0]].assign(diet_group="general")
+    fig = charts.forest_figure(rows, pooled, TITLE, by="diet_group")
     labels = list(fig.layout.yaxis.ticktext)
-    assert labels == ["Smith 2010 (GBR)", "Lee 2015 (KOR)", "s3 (USA)",
-                      "Pooled (random effects)"]
+    # The subgroup (diet) is the header, so the rows name sex and age only, each once.
+    assert labels[:4] == ["<b>General population</b>", "Evatt 2009 (USA): female, 60-69",
+                          "Evatt 2009 (USA): male, 60-69", "Evatt 2009 (USA): female, 70-79"]
 
 
 def test_forest_plot_by_subgroup_has_a_diamond_per_group_in_its_diet_colour():
@@ -252,7 +300,7 @@ def test_forest_plot_by_subgroup_has_a_diamond_per_group_in_its_diet_colour():
     assert [t["fillcolor"] for t in diamonds] == [schema.DIET_COLOURS["omnivore"],
                                                   schema.DIET_COLOURS["vegan"]]
     assert "<b>Omnivore</b>" in list(fig.layout.yaxis.ticktext)
-    assert len(fig.layout.annotations) == 2
+    assert len(_heterogeneity(fig)) == 2
     with pytest.raises(ValueError, match="weight column 'w'"):
         charts.forest_figure(STUDIES, POOLED, TITLE, weight="w")
 
@@ -710,3 +758,66 @@ def test_cutoff_table_marks_what_the_model_cannot_estimate():
     table = charts.cutoff_table(at, 200.0)
     assert list(table["Modelled: below 200 pmol/L (95% CI)"]) == ["20.0% (15.0-25.0%)",
                                                                   "not estimable"]
+
+
+# --- accessibility: text contrast -------------------------------------------------------------
+
+
+def _font_colours(node, inside_font: bool = False):
+    """Every colour set on a font (layout, titles, annotations, legend, axes), recursively."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "color" and inside_font and isinstance(value, str):
+                yield value
+            else:
+                yield from _font_colours(value, inside_font or key in ("font", "tickfont"))
+    elif isinstance(node, list | tuple):
+        for item in node:
+            yield from _font_colours(item, inside_font)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: charts.prevalence_bars_figure(POOLED, TITLE, subtitle="Sub"),
+        lambda: charts.heatmap_figure(POOLED, TITLE),
+        lambda: charts.study_dots_figure(STUDIES, TITLE),
+        lambda: charts.forest_figure(STUDIES.iloc[:3], POOLED.iloc[[0]], TITLE),
+        lambda: charts.prevalence_bars_figure(POOLED.iloc[0:0], TITLE),  # "no estimate" note
+    ],
+    ids=["bars", "heatmap", "dots", "forest", "empty"],
+)
+def test_chart_text_has_at_least_4_5_to_1_contrast_on_white(build):
+    layout = build().to_dict()["layout"]
+    colours = set(_font_colours(layout))
+    assert colours, "the template sets the text colour"
+    for colour in colours:
+        assert charts.contrast_ratio(colour, "#FFFFFF") >= 4.5, colour
+
+
+def test_contrast_ratio_matches_wcag_reference_values():
+    # WebAIM contrast checker: #767676 on white 4.54:1; black on white 21:1.
+    assert charts.contrast_ratio("#767676", "#FFFFFF") == pytest.approx(4.54, abs=0.01)
+    assert charts.contrast_ratio("#000000", "#FFFFFF") == pytest.approx(21.0)
+    assert charts.contrast_ratio("#FFFFFF", "#000000") == pytest.approx(21.0)
+
+
+def test_theme_text_and_captions_have_at_least_4_5_to_1_contrast():
+    import tomllib
+
+    from tests.live_server import ROOT
+
+    theme = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"]
+    text = theme["textColor"]
+
+    def faded(background: str, alpha: float = 0.6) -> str:
+        # Streamlit's captions and help text: textColor at 60% opacity (fadedText60).
+        fg = [int(text[i : i + 2], 16) for i in (1, 3, 5)]
+        bg = [int(background[i : i + 2], 16) for i in (1, 3, 5)]
+        return "#" + "".join(f"{round(alpha * f + (1 - alpha) * b):02X}"
+                             for f, b in zip(fg, bg, strict=True))
+
+    for background in (theme["backgroundColor"], theme["secondaryBackgroundColor"]):
+        assert charts.contrast_ratio(text, background) >= 7.0, background
+        assert charts.contrast_ratio(faded(background), background) >= 4.5, background
+        assert charts.contrast_ratio(theme["primaryColor"], background) >= 4.5, background

@@ -228,8 +228,8 @@ def test_tampered_query_falls_back_with_notices() -> None:
 @pytest.mark.parametrize(
     ("query", "kind", "message"),
     [
-        # A single cut-off has no marginal band: the model needs two.
-        ({"status": "marginal"}, "warning", "cannot be modelled"),
+        # No published MMA > 0.37 umol/L estimate: the model has nothing to fit.
+        ({"def": "mma_gt037"}, "warning", "cannot be modelled"),
         # Ten times the vegetarian and vegan shares exceeds 1 somewhere.
         ({"xvegetarian": "10", "xvegan": "10"}, "error", "diet-share scenario is not possible"),
     ],
