@@ -200,14 +200,19 @@ def load_manifest() -> dict:
     return data.load_manifest()
 
 
-def studies_or_stop() -> pd.DataFrame:
-    """The published estimates; on a dataset problem, the message with its fix and the page
-    stops (the opening of every evidence page)."""
+def loaded_or_stop(*loaders: Callable[[], Any]) -> tuple[Any, ...]:
+    """What each loader returns; on a dataset problem, the message with its fix and the page
+    stops (the opening of every page that reads the bundled data)."""
     try:
-        return load_studies()
+        return tuple(load() for load in loaders)
     except DataError as err:
         render_data_error(err)
         st.stop()
+
+
+def studies_or_stop() -> pd.DataFrame:
+    """The published estimates, or the page stops with the data problem (``loaded_or_stop``)."""
+    return loaded_or_stop(load_studies)[0]
 
 
 def render_data_error(err: DataError) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import aggregate, burden, charts, schema, state, ui
-from dashboard.data import DataError
 from dashboard.format import (
     format_count,
     format_interval,
@@ -32,13 +31,8 @@ st.markdown(
     "with its 95% uncertainty interval (UI); the assumptions are listed under the map."
 )
 
-try:
-    studies = ui.load_studies()
-    population = ui.load_population()
-    standards = ui.load_standard_populations()
-except DataError as err:
-    ui.render_data_error(err)
-    st.stop()
+studies, population, standards = ui.loaded_or_stop(ui.load_studies, ui.load_population,
+                                                    ui.load_standard_populations)
 build = ui.current_build()
 table = burden.locations_table(population)
 country_names = burden.country_names(table)

@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import aggregate, burden, data, evidence, model, schema, state, stats, ui, validation
-from dashboard.data import DataError
 
 NATURAL_EARTH_LICENCE = (
     "Natural Earth 1:110m Admin 0 countries (version 4.1.0, via the world-atlas 2.0.2 "
@@ -30,16 +29,9 @@ st.markdown(
     "are generated from the data files this dashboard is running on."
 )
 
-try:
-    manifest = ui.load_manifest()
-    studies = ui.load_studies()
-    # Loading checks each file against the manifest, so a listed file is a verified one.
-    ui.load_population()
-    ui.load_standard_populations()
-    ui.load_diet_shares()
-except DataError as err:
-    ui.render_data_error(err)
-    st.stop()
+# Loading checks each file against the manifest, so a listed file is a verified one.
+manifest, studies, *_ = ui.loaded_or_stop(ui.load_manifest, ui.load_studies, ui.load_population,
+                                          ui.load_standard_populations, ui.load_diet_shares)
 
 # --- definitions -------------------------------------------------------------------------------
 st.header("Definitions of low B12 status", anchor="definitions")

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from dashboard import charts, state, ui, validation
-from dashboard.data import DataError
 
 FOLD_OPTIONS: dict[str, str] = validation.FOLD_LABELS
 SOURCE = ("Source: the published serum/plasma B12 estimates of the evidence table "
@@ -18,13 +17,8 @@ st.markdown(
 )
 
 view = state.read("model")
-try:
-    studies = ui.load_studies()
-    fitted = ui.load_model()
-    held_out = ui.load_model_validation()
-except DataError as err:
-    ui.render_data_error(err)
-    st.stop()
+studies, fitted, held_out = ui.loaded_or_stop(ui.load_studies, ui.load_model,
+                                               ui.load_model_validation)
 
 data = fitted.data
 evidence_line = (
