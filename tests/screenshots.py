@@ -123,6 +123,20 @@ def wait_until(page: Page, predicate: Callable[[], bool], what: str, timeout_s: 
     wait_settled(page)
 
 
+def open_options(page: Page, widget_locator: Any, attempts: int = 4) -> None:
+    """Open a select widget's option list. A click that lands while the page is still
+    rerunning (a cached figure arriving, say) has its list closed by the redraw, so the click
+    is repeated until options show."""
+    for _ in range(attempts):
+        widget_locator.get_by_role("combobox").click()
+        try:
+            page.get_by_role("option").first.wait_for(timeout=3000)
+            return
+        except Exception:  # noqa: BLE001 - closed by a rerun: try again
+            page.keyboard.press("Escape")
+    raise AssertionError("the option list never opened")
+
+
 def widget(page: Page, testid: str, label: str) -> Any:
     """The widget of a kind (stSelectbox, stMultiSelect, stRadio, ...) with this label."""
     return page.locator(f'[data-testid="{testid}"]').filter(
