@@ -5,6 +5,7 @@ replica."""
 from __future__ import annotations
 
 import re
+import secrets
 import stat
 import subprocess
 import time
@@ -75,6 +76,13 @@ def test_cookie_secret_file_is_ignored_by_git():
     assert ignored.returncode == 0
 
 
+def test_make_serve_starts_the_replicas_behind_nginx():
+    dry = subprocess.run(["make", "-n", "serve", "REPLICAS=3", "PORT=9000"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    assert "-m deploy.replicas --replicas 3 --port 9000 --address 127.0.0.1" in dry.stdout
+
+
 def test_zero_replicas_is_refused_with_a_message():
     with pytest.raises(ValueError, match="at least 1"), replicas.cluster(0, free_port()):
         pass
@@ -106,7 +114,8 @@ def test_two_replicas_serve_sessions_and_each_upload_reaches_its_session():
             route.abort()
 
     port, ports = free_port(), [free_port(), free_port()]
-    with replicas.cluster(2, port, replica_ports=ports) as running, \
+    secret = secrets.token_hex(32)  # the test's own: the deployment's file is left alone
+    with replicas.cluster(2, port, replica_ports=ports, secret=secret) as running, \
             playwright.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -153,3 +162,15 @@ def test_two_replicas_serve_sessions_and_each_upload_reaches_its_session():
     streams = {r["upstream"] for r in rows if r["path"] == "/_stcore/stream"}
     assert streams == {f"127.0.0.1:{p}" for p in ports}
     assert external == [], external
+
+
+def test_kubernetes_manifest_matches_the_nginx_setup():
+    manifest = (ROOT / "deploy" / "kubernetes.yaml").read_text()
+    config = (ROOT / ".streamlit" / "config.toml").read_text()
+    upload_mb = re.search(r"^maxUploadSize = (\d+)", config, flags=re.M).group(1)
+    assert 'nginx.ingress.kubernetes.io/affinity: "cookie"' in manifest
+    assert 'session-cookie-name: "b12_replica"' in manifest
+    assert f'proxy-body-size: "{upload_mb}m"' in manifest
+    assert f"client_max_body_size {upload_mb}m;" in replicas.TEMPLATE.read_text()
+    assert manifest.count("path: /_stcore/health") == 2  # readiness and liveness
+    assert f"name: {replicas.COOKIE_SECRET_ENV}" in manifest
