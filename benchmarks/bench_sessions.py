@@ -262,8 +262,8 @@ async def single_runs(app: Server, minimal: Server, repeat: int, timeout: float)
         runs = [await fresh_run(server.base, path, timeout=timeout) for _ in range(repeat)]
         rows[key] = runs
     base_ms = statistics.median(r.seconds for r in rows["minimal"]) * 1000
-    print(f"single run in a fresh session (median of {repeat}, after a warm-up visit of every "
-          f"page); target <= {SINGLE_RUN_TARGET}x the minimal page:")
+    print(f"single run in a fresh session, median of {repeat} after a warm-up of every page\n"
+          f"(target <= {SINGLE_RUN_TARGET}x the minimal page):")
     print(f"  {'page':<12} {'ms':>7} {'KiB':>7} {'x minimal':>10}")
     for key, runs in rows.items():
         ms = statistics.median(r.seconds for r in runs) * 1000
@@ -288,9 +288,9 @@ async def sessions_bench(args: argparse.Namespace, secret: str, page_name: str) 
             raise
         try:
             await single_runs(app, minimal, args.repeat, args.timeout)
-            print(f"\nconcurrent sessions on {args.page} (the minimal page for comparison), "
-                  f"each rerunning for {args.duration:.0f} s; 'all first' = seconds until "
-                  "every session's first run had finished:")
+            print(f"\nconcurrent sessions on {args.page} and on the minimal page, rerunning "
+                  f"for {args.duration:.0f} s\n('all first': seconds until every session's "
+                  "first run had finished):")
             print(LEVEL_HEADER)
             levels: dict[tuple[str, int], Level] = {}
             for n in args.sessions:
@@ -309,8 +309,8 @@ async def sessions_bench(args: argparse.Namespace, secret: str, page_name: str) 
         ratio = app10.all_first / min10.all_first
         p95 = app10.quantile(0.95) / min10.quantile(0.95)
         print(f"  10 concurrent, every first run: app {fmt(app10.all_first)} s / minimal "
-              f"{fmt(min10.all_first)} s = {ratio:.2f}x ({verdict(ratio, CONCURRENT_TARGET)}); "
-              f"p95 {p95:.2f}x")
+              f"{fmt(min10.all_first)} s = {ratio:.2f}x\n"
+              f"    ({verdict(ratio, CONCURRENT_TARGET)}); p95 {p95:.2f}x")
     top = max(args.sessions)
     rss = levels["app", top].rss_per_session
     print(f"  RSS per added session ({top} sessions): {rss:.2f} MiB "
@@ -333,17 +333,24 @@ async def replicas_bench(args: argparse.Namespace, secret: str, page_name: str) 
     port = free_port()
     ports = [free_port() for _ in range(args.replicas)]
     with replicas.cluster(args.replicas, port, replica_ports=ports, secret=secret) as running:
-        for _ in range(2 * args.replicas):  # warm up every replica (random keys)
-            await fresh_run(running.url, page_name, timeout=args.timeout)
+        for p in running.ports:  # warm up every replica directly, as the one process was
+            await fresh_run(f"http://127.0.0.1:{p}", page_name, timeout=args.timeout)
         pids = [p.pid for p in running.replicas]
         many = await concurrent(running.url, pids, n, page_name, "", args.duration,
                                 args.timeout)
-        served = {line.rsplit("upstream=", 1)[-1].strip()
-                  for line in running.access_log.read_text().splitlines()
-                  if "/_stcore/stream" in line}
+        # A websocket's log line is written when it closes: wait for all n.
+        deadline = time.monotonic() + 10
+        while True:
+            served = [line.rsplit("upstream=", 1)[-1].strip()
+                      for line in running.access_log.read_text().splitlines()
+                      if "/_stcore/stream" in line]
+            if len(served) >= n or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
     print_level(f"nginx+{args.replicas} replicas", many)
     ratio = many.quantile(0.95) / one.quantile(0.95)
-    print(f"  sessions reached {len(served)} of {args.replicas} replicas")
+    split = " / ".join(str(served.count(f"127.0.0.1:{p}")) for p in running.ports)
+    print(f"  sessions per replica: {split}")
     print(f"\nratio: p95 through nginx / one process = {ratio:.2f} "
           f"({verdict(ratio, REPLICA_P95_TARGET)})")
 
