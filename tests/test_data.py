@@ -138,7 +138,7 @@ def unlisted(data_dir: Path) -> None:
         (modify, "studies.parquet", "SHA-256 does not match the manifest"),
         (truncate_and_register, "studies.parquet", "cannot be read as Parquet"),
         (drop_column_and_register, "studies.parquet", "columns ['definition'] are missing"),
-        (drop_row_and_register, "studies.parquet", "the manifest says 239"),
+        (drop_row_and_register, "studies.parquet", "the manifest says 362"),
         (remove_file, "studies.parquet", "the file is missing"),
         (remove_manifest, "manifest.json", "the manifest is missing"),
         (old_schema, "manifest.json", f"this code needs {schema.SCHEMA_VERSION} (stale data)"),
