@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -12,7 +11,9 @@ import streamlit as st
 
 from dashboard import aggregate, burden, charts, data, evidence, model, schema, state
 from dashboard.data import DataError
-from dashboard.format import markdown_literal
+from dashboard.format import FORMULA_START as FORMULA_START
+from dashboard.format import markdown_literal, table_bytes
+from dashboard.format import neutralize_formulas as neutralize_formulas
 from dashboard.schema import DATASETS
 
 # Loaded once per process and shared by every session (cache_resource: no per-call copy of
@@ -309,43 +310,6 @@ def render_empty(view: state.State) -> None:
         "Widen or clear a filter in the sidebar.",
         icon=":material/filter_alt_off:",
     )
-
-
-# A text cell that starts with one of these is a formula to a spreadsheet (OWASP, CSV
-# Injection: "=", "+", "-", "@", tab and carriage return); the CSV prefixes it with "'".
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text cells and column names that a spreadsheet would run as a formula
-    start with "'" (OWASP's advice for CSV files); numbers are untouched, so -0.5 stays a
-    number."""
-    text = [c for c in frame.columns
-            if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
-                    or pd.api.types.is_datetime64_any_dtype(frame[c]))]
-    out = frame.copy()
-    for c in text:
-        out[c] = out[c].astype(object).map(_inert)
-    out.columns = [_inert(str(c)) for c in frame.columns]
-    return out
-
-
-def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """The frame as a CSV (UTF-8, no index; formula-leading text cells neutralised, see
-    neutralize_formulas) or Parquet (pyarrow; every value as it is) file."""
-    if fmt == "csv":
-        return neutralize_formulas(frame).to_csv(index=False).encode("utf-8")
-    if fmt == "parquet":
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False, engine="pyarrow")
-        return buffer.getvalue()
-    raise ValueError(f"unknown table format {fmt!r}: use 'csv' or 'parquet'")
 
 
 def render_downloads(frame: pd.DataFrame, name: str) -> None:
