@@ -517,6 +517,47 @@ def query_length(query: Mapping[str, list[str]]) -> int:
     return sum(len(key) + len(v) + 2 for key, values in query.items() for v in values)
 
 
+@dataclass(frozen=True)
+class _SortedQuery:
+    """A query's keys sorted out for one page: values per parameter (aliases resolved), keys
+    the registry does not know, keys of other pages, and a notice per refused key."""
+
+    given: dict[str, list[str]]
+    unknown: list[str]
+    elsewhere: list[str]
+    refused: dict[str, str]
+
+
+def _sort_query(page: str, raw: Mapping[str, list[str]]) -> _SortedQuery:
+    own = {p.name for p in _page_params(page)}
+    given: dict[str, list[str]] = {}
+    unknown: list[str] = []
+    elsewhere: list[str] = []
+    refused: dict[str, str] = {}
+    for key, values in raw.items():
+        if key in STREAMLIT_KEYS:
+            continue
+        if key == VERSION_KEY:
+            if [v.strip() for v in values] != [str(STATE_VERSION)]:
+                refused[key] = (
+                    f"Ignored {VERSION_KEY}={_shown(','.join(values))} (this version of the "
+                    f"dashboard reads links of version {STATE_VERSION})"
+                )
+            continue
+        name = _ALIASES.get(key, key)
+        if name not in PARAMS:
+            unknown.append(key)
+            continue
+        if name not in own:
+            elsewhere.append(key)
+            continue
+        if name != key and name in raw:
+            refused[key] = f"Ignored parameter '{key}' (old name of '{name}', also given)"
+            continue
+        given.setdefault(name, []).extend(values)
+    return _SortedQuery(given, unknown, elsewhere, refused)
+
+
 def from_query(
     page: str, query: Mapping[str, list[str]] | Mapping[str, str], choices: Choices | None = None
 ) -> tuple[State, list[str]]:
@@ -530,7 +571,6 @@ def from_query(
     definition ids present in the data. Raises ValueError only for an unknown ``page``.
     """
     params = _page_params(page)
-    own = {p.name for p in params}
     raw = _as_lists(query)
     length = query_length(raw)
     if length > MAX_QUERY_CHARS:
@@ -538,44 +578,60 @@ def from_query(
             f"Ignored the whole link after '?' ({length:,} characters, over the limit of "
             f"{MAX_QUERY_CHARS:,}); using the defaults"
         ]
-    notices: list[str] = []
-    given: dict[str, list[str]] = {}
-    unknown: list[str] = []
-    elsewhere: list[str] = []
-    for key, values in raw.items():
-        if key in STREAMLIT_KEYS:
-            continue
-        if key == VERSION_KEY:
-            if [v.strip() for v in values] != [str(STATE_VERSION)]:
-                notices.append(
-                    f"Ignored {VERSION_KEY}={_shown(','.join(values))} (this version of the "
-                    f"dashboard reads links of version {STATE_VERSION})"
-                )
-            continue
-        name = _ALIASES.get(key, key)
-        if name not in PARAMS:
-            unknown.append(key)
-            continue
-        if name not in own:
-            elsewhere.append(key)
-            continue
-        if name != key and name in raw:
-            notices.append(f"Ignored parameter '{key}' (old name of '{name}', also given)")
-            continue
-        given.setdefault(name, []).extend(values)
-    for keys, why in ((unknown, "unknown"), (elsewhere, "not used on this page")):
+    sorted_query = _sort_query(page, raw)
+    notices = list(sorted_query.refused.values())
+    for keys, why in ((sorted_query.unknown, "unknown"),
+                      (sorted_query.elsewhere, "not used on this page")):
         if keys:
             plural = "s" if len(keys) > 1 else ""
             notices.append(f"Ignored parameter{plural} {_listed(keys, quote=chr(39))} ({why})")
     values_out = []
     for param in params:
-        if param.name in given:
-            value, more = _parse(param, given[param.name], choices)
+        if param.name in sorted_query.given:
+            value, more = _parse(param, sorted_query.given[param.name], choices)
             notices += more
         else:
             value = param.default
         values_out.append((param.name, value))
     return State(page, tuple(values_out)), notices
+
+
+def _strict(notice: str) -> str:
+    """A fallback notice as a refusal: without "Ignored " and the default used instead."""
+    text = notice.removeprefix("Ignored ")
+    return text.split("; using the default")[0]
+
+
+def check_query(
+    page: str, query: Mapping[str, list[str]] | Mapping[str, str], choices: Choices | None = None
+) -> tuple[State, dict[str, str]]:
+    """The state a query asks for on ``page`` read strictly, for the data API: the state and
+    one problem per refused parameter (key as given -> what is wrong), empty when the query
+    is valid. Nothing falls back silently: a caller must refuse a query with problems.
+
+    The same registry and parsing as ``from_query`` (a link the pages read without a notice
+    passes here); ``embed``/``embed_options`` are Streamlit's and pass. Raises ValueError
+    only for an unknown ``page``.
+    """
+    params = _page_params(page)
+    raw = _as_lists(query)
+    length = query_length(raw)
+    if length > MAX_QUERY_CHARS:
+        return default_state(page), {
+            "(query)": f"{length:,} characters, over the limit of {MAX_QUERY_CHARS:,}"}
+    sorted_query = _sort_query(page, raw)
+    problems = {key: _strict(n) for key, n in sorted_query.refused.items()}
+    problems |= {key: "unknown parameter" for key in sorted_query.unknown}
+    problems |= {key: f"not a parameter of the {page} page" for key in sorted_query.elsewhere}
+    values_out = []
+    for param in params:
+        value = param.default
+        if param.name in sorted_query.given:
+            value, notices = _parse(param, sorted_query.given[param.name], choices)
+            if notices:
+                problems[param.name] = "; ".join(_strict(n) for n in notices)
+        values_out.append((param.name, value))
+    return State(page, tuple(values_out)), problems
 
 
 # --- writing -----------------------------------------------------------------------------------

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import aggregate, burden, charts, data, evidence, model, schema, state
+from dashboard import aggregate, burden, charts, data, evidence, model, schema, state, tables
 from dashboard.data import DataError
 from dashboard.format import FORMULA_START as FORMULA_START
 from dashboard.format import markdown_literal, table_bytes
@@ -137,23 +137,10 @@ FILTER_NAMES: tuple[str, ...] = (
 )
 
 
-def _ordered_definitions(ids: Iterable[str]) -> list[str]:
-    """Definition ids in schema order, then generated ids alphabetically."""
-    rank = {d.id: i for i, d in enumerate(schema.DEFINITIONS)}
-    return sorted(set(ids), key=lambda d: (rank.get(d, len(rank)), d))
-
-
 def filter_choices(studies: pd.DataFrame) -> dict[str, list[str]]:
-    """Values the data adds to the URL vocabulary (for ``state.read(page, choices)``).
-
-    Generated definition ids (cut-offs outside the documented definitions) and the region and
-    subregion names as the studies table spells them, so that links naming them are valid.
-    """
-    regions = pd.concat([studies["region"], studies["subregion"]]).dropna().astype(str)
-    return {
-        "def": _ordered_definitions(studies["definition"].dropna().astype(str)),
-        "region": sorted(regions.unique()),
-    }
+    """Values the data adds to the URL vocabulary (tables.filter_choices, shared with the
+    data API)."""
+    return tables.filter_choices(studies)
 
 
 def _with_current(options: Sequence[str], current: Any) -> list[str]:
@@ -424,17 +411,10 @@ def burden_location_summaries(build: str, definition: str, status: str, override
                               standard: str) -> tuple[pd.DataFrame, ...]:
     """What the page shows of the chosen locations' burden: headline (cases with UI, crude and
     age-standardised prevalence), age x diet cells, people per diet group."""
-    rows = burden.estimate_burden(
+    return tables.burden_summaries(
         load_population(), burden_share_model(build, overrides),
-        burden_prevalence_model(build, definition, status, "REML"), locations=list(locations),
-        years=[year], supplementation=dict(supplementation) or None)
-    by_location = burden.summarize_burden(rows, by=["location"])
-    headline = burden.age_standardized_prevalence(
-        rows, load_standard_populations(), standard).merge(
-        by_location[["location", "cases_low", "cases_high"]], on="location")
-    cells = burden.summarize_burden(rows, by=["location", "analysis_band", "diet_group"]).rename(
-        columns={"analysis_band": "age_band"})
-    return headline, cells, burden.diet_share_summary(rows)
+        burden_prevalence_model(build, definition, status, "REML"), load_standard_populations(),
+        list(locations), year, supplementation, standard)
 
 
 @st.cache_resource(show_spinner=False)

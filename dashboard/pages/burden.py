@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import aggregate, burden, charts, schema, state, ui
+from dashboard import aggregate, burden, charts, schema, state, tables, ui
 from dashboard.data import DataError
 from dashboard.format import (
     format_count,
@@ -82,12 +82,7 @@ if ui.describe_population(view) != ui.describe_population(state.default_state("b
                "definition and status.")
 
 definition, status, year, measure = view["def"], view["status"], view["year"], view["measure"]
-overrides = tuple((d, float(view[f"x{d}"])) for d in state.SCENARIO_DIETS
-                  if view[f"x{d}"] != 1.0)
-supplementation = () if view["scov"] * view["seff"] == 0 else (
-    ("diet_group", None if view["sgrp"] == "all" else view["sgrp"]),
-    ("coverage", float(view["scov"])), ("effect", float(view["seff"])),
-)
+overrides, supplementation = tables.burden_scenario(view)
 definition_text = (f"{aggregate.definition_label(definition)}, "
                    f"{schema.STATUS_LABELS[status].lower()}")
 status_text = f"{schema.STATUS_LABELS[status]} status"
@@ -252,8 +247,7 @@ with st.expander("Prevalence of every age band and diet group, with its basis"):
     ui.render_downloads(model_table, "b12_prevalence_model")
 
 st.subheader("Table")
-table_shown = cells[["location", "age_band", "diet_group", "population", "cases", "cases_low",
-                     "cases_high", "prevalence", "prevalence_low", "prevalence_high"]]
+table_shown = tables.burden_table(cells)
 st.dataframe(
     table_shown, hide_index=True, width="stretch",
     column_config={

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import aggregate, charts, evidence, schema, state, ui
+from dashboard import aggregate, charts, evidence, schema, state, tables, ui
 
 # Subgroups of the forest plot (URL parameter `by`) and their labels.
 SUBGROUPS: dict[str, str] = {
@@ -16,13 +16,7 @@ METHODS: dict[str, str] = {
     "DL": "DerSimonian-Laird",
 }
 # Columns of the study table, in the order shown and downloaded.
-TABLE_COLUMNS: tuple[str, ...] = (
-    "first_author", "year", "title", "journal", "country_name", "population",
-    "population_marks", "sample_frame", "data_years", "sex", "age_label", "diet_group",
-    "prevalence", "interval_low", "interval_high", "ci_source",
-    "n", "cases", "reliability", "usable_for", "reason", "source_location", "notes", "doi_url",
-    "pmid_url", "study_id", "estimate_id", "parent_id", "row_id",
-)
+TABLE_COLUMNS: tuple[str, ...] = tables.EVIDENCE_COLUMNS  # the /api/evidence.csv columns
 
 st.title("Evidence")
 st.markdown(
@@ -43,7 +37,7 @@ right.radio(state.PARAMS["method"].label, list(METHODS), key="method", format_fu
 view = state.write(view)
 state.render_share(view)
 
-rows = aggregate.study_estimates(aggregate.filter_studies(studies, **state.filter_kwargs(view)))
+rows = tables.estimate_rows(studies, view)
 if rows.empty:
     ui.render_empty(view)
     ui.render_page_links(view)

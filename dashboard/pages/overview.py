@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import aggregate, charts, schema, state, ui
+from dashboard import aggregate, charts, schema, state, tables, ui
 from dashboard.format import format_estimate
 
 # Columns of the chart's table alternative (aggregate.pool_groups output).
@@ -22,7 +22,7 @@ ui.render_filters("overview", studies, view)
 view = state.write(view)
 state.render_share(view)
 
-rows = aggregate.filter_studies(studies, **state.filter_kwargs(view))
+rows = tables.filter_rows(studies, view)
 status = schema.STATUS_LABELS[view["status"]].lower()
 if rows.empty:
     ui.render_empty(view)
@@ -76,7 +76,7 @@ with columns[3].container(border=True):
 
 # --- main chart ------------------------------------------------------------------------------
 st.subheader("Pooled prevalence by age band and diet group")
-pooled = aggregate.pool_groups(rows, by=("age_band", "diet_group"))
+pooled = tables.overview_pooled(rows)
 if pooled.empty:
     st.warning(
         f"None of the {len(rows)} matching rows can be pooled (they lack n or cases): see "
