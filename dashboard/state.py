@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -691,6 +692,44 @@ def share_url(state: State, base_url: str = DEFAULT_BASE_URL) -> str:
     return f"{page_url(state.page, base_url)}?{query}"
 
 
+# Pages with a data twin under /api (dashboard/api.py): every page whose table comes from the
+# bundled data. Your data has none: an upload stays in its session.
+DATA_PAGES: tuple[str, ...] = ("overview", "explore", "evidence", "cutoffs", "burden", "methods")
+API_PATH = "api"
+EMBED_QUERY: dict[str, str] = {"embed": "true", "embed_options": "light_theme"}
+EMBED_HEIGHT = "600px"
+
+
+def data_url(state: State, base_url: str = DEFAULT_BASE_URL, fmt: str = "csv") -> str:
+    """The data API's URL of a view's table: ``<root>/api/<page>.<fmt>?<every parameter, v=1>``
+    (fmt: csv, json or metadata.json)."""
+    if state.page not in DATA_PAGES:
+        raise ValueError(f"page {state.page!r} has no data API")
+    query = urlencode(to_query(state, include_defaults=True), doseq=True)
+    return f"{base_url.rstrip('/')}/{API_PATH}/{state.page}.{fmt}" + (f"?{query}" if query else "")
+
+
+def link_url(state: State, base_url: str = DEFAULT_BASE_URL) -> str:
+    """The short link of a view: page path and its non-default parameters (what the address
+    bar shows), for places with little room such as a chart's source note."""
+    query = urlencode(to_query(state), doseq=True)
+    return page_url(state.page, base_url) + (f"?{query}" if query else "")
+
+
+def embed_url(state: State, base_url: str = DEFAULT_BASE_URL) -> str:
+    """The Share link with Streamlit's embed mode (no toolbar, light theme)."""
+    return f"{share_url(state, base_url)}&{urlencode(EMBED_QUERY)}"
+
+
+def embed_snippet(state: State, base_url: str = DEFAULT_BASE_URL) -> str:
+    """An iframe of the view for another web page (lazy, full width, 600 px high), its
+    attributes HTML-escaped."""
+    title = f"B12 Risk Atlas: {schema.PAGES[state.page].title}"
+    return (f'<iframe src="{html.escape(embed_url(state, base_url))}" loading="lazy" '
+            f'title="{html.escape(title)}" style="width: 100%; height: {EMBED_HEIGHT}; '
+            'border: 0px none;" allow="clipboard-write"></iframe>')
+
+
 def carry_query(state: State, target_page: str) -> dict[str, list[str]]:
     """The shared filters of ``state`` that ``target_page`` reads, defaults left out.
 
@@ -772,6 +811,7 @@ _SEEN = "_state_seen"  # (page, query) last read from or written to the URL
 _VIEWS = "_state_views"  # page -> State last shown on that page in this session
 _SHARED = "_state_shared"  # shared filter values last used on any page
 _CHOICES = "_state_choices"  # page -> choices given to read()
+_CURRENT = "_state_current"  # the State last read or written in this session
 
 
 def _freeze(query: Mapping[str, list[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -805,6 +845,7 @@ def _remember(state: State) -> None:
     import streamlit as st
 
     st.session_state.setdefault(_VIEWS, {})[state.page] = state
+    st.session_state[_CURRENT] = state
     shared = st.session_state.setdefault(_SHARED, {})
     for name, value in state.values:
         if PARAMS[name].shared:
@@ -891,15 +932,31 @@ def base_url(page: str) -> str:
     return f"http://{host}" if host else DEFAULT_BASE_URL
 
 
-def render_share(state: State, label: str = "Share") -> str:
-    """A Share control showing the full link of this view (defaults included, v=1)."""
+def current() -> State | None:
+    """The view state this session last read or wrote (the page being drawn), or None."""
     import streamlit as st
 
-    url = share_url(state, base_url(state.page))
+    return st.session_state.get(_CURRENT)
+
+
+def render_share(state: State, label: str = "Share") -> str:
+    """A Share control: the full link of this view (defaults included, v=1), the data API
+    URL of its table, and an iframe snippet to embed it in another page."""
+    import streamlit as st
+
+    base = base_url(state.page)
+    url = share_url(state, base)
     with st.popover(label, icon=":material/share:"):
         st.caption(
             f"Link to exactly this view: every setting plus state version {STATE_VERSION}, "
             "so a later change of defaults does not change what it shows."
         )
         st.code(url, language=None, wrap_lines=True)
+        if state.page in DATA_PAGES:
+            st.caption("The table of this view as data (CSV; `.json` gives records and "
+                       "`.metadata.json` its definition, units, sources and citation):")
+            st.code(data_url(state, base, "csv"), language=None, wrap_lines=True)
+        if state.page != "your_data":
+            st.caption("Embed this view in another web page (no toolbar, light theme):")
+            st.code(embed_snippet(state, base), language="html", wrap_lines=True)
     return url

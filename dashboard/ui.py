@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -9,7 +10,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import aggregate, burden, charts, data, evidence, model, schema, state, tables
+from dashboard import (
+    aggregate,
+    burden,
+    charts,
+    citation,
+    data,
+    evidence,
+    model,
+    schema,
+    state,
+    tables,
+)
 from dashboard.data import DataError
 from dashboard.format import FORMULA_START as FORMULA_START
 from dashboard.format import markdown_literal, table_bytes
@@ -299,18 +311,94 @@ def render_empty(view: state.State) -> None:
     )
 
 
+# --- where a view comes from: citation, source notes ---------------------------------------
+
+
+def view_url(view: state.State | None = None) -> str | None:
+    """The short link of a view on the deployment's public address (citation.public_url),
+    else as this browser reached it; None without a view."""
+    view = view or state.current()
+    if view is None:
+        return None
+    return state.link_url(view, citation.public_url() or state.base_url(view.page))
+
+
+def view_citation(view: state.State | None = None) -> citation.Citation:
+    """The citation of a view: its full link on the public address, or no URL when the
+    deployment sets none (never the server's own address)."""
+    view = view or state.current()
+    public = citation.public_url()
+    url = state.share_url(view, public) if public and view is not None else None
+    return citation.make_citation(current_build(), url)
+
+
+def download_metadata(frame: pd.DataFrame, view: state.State | None = None) -> dict[str, Any]:
+    """The sidecar ``.metadata.json`` of a download: the view, columns, rows, data build and
+    the citation (the same fields as the data API's metadata)."""
+    view = view or state.current()
+    return {
+        "page": view.page if view else None,
+        "filters": state.to_query(view, include_defaults=True) if view else {},
+        "columns": [{"name": str(c), "dtype": str(frame[c].dtype)} for c in frame.columns],
+        "rows": len(frame),
+        "data_build": current_build(),
+        "citation": view_citation(view).as_dict(),
+    }
+
+
+def source_lines(view: state.State | None = None) -> list[str]:
+    """What every chart states under its plot (charts.with_source): definition, the 95%
+    interval note, "Source: B12 Risk Atlas, data build <id>, <view URL>" and the studies."""
+    view = view or state.current()
+    build = current_build()
+    url = view_url(view) or ""
+    if view is None or view.page == "your_data":
+        lines = ["Intervals: 95% confidence intervals (survey design)." if view else "",
+                 f"Source: your data, analysed with {citation.PROJECT}, {url}".rstrip(", ")]
+        return [line for line in lines if line]
+    values = view.as_dict()
+    lines = []
+    if view.page == "cutoffs":
+        chosen = ", ".join(aggregate.definition_label(d) for d in values["defs"])
+        lines.append(f"Definitions: {chosen or 'every reported definition'}.")
+    elif "def" in values:
+        status = schema.STATUS_LABELS.get(values["status"], values["status"]).lower()
+        lines.append(f"Definition: {aggregate.definition_label(values['def'])}; {status}.")
+    lines.append("Intervals: 95% uncertainty intervals of the model." if view.page == "burden"
+                 else "Intervals: 95% confidence intervals.")
+    lines.append(f"Source: {citation.PROJECT}, data build {build}, {url}")
+    try:
+        count = tables.count_studies(load_studies(), view)
+    except DataError:
+        count = 0
+    lines.append(f"Studies: {count:,} publications.")
+    return lines
+
+
 def render_downloads(frame: pd.DataFrame, name: str) -> None:
-    """CSV and Parquet download buttons holding exactly ``frame`` (built only when clicked)."""
-    left, right = st.columns(2)
+    """CSV and Parquet download buttons holding exactly ``frame`` (built only when clicked),
+    and its sidecar .metadata.json with the citation (also in the Parquet key-value
+    metadata)."""
+    def parquet() -> bytes:
+        meta = download_metadata(frame)
+        return table_bytes(frame, "parquet", {"b12_risk_atlas": json.dumps(meta),
+                                              "citation": meta["citation"]["text"]})
+
+    left, middle, right = st.columns(3)
     left.download_button(
         "Download CSV", lambda: table_bytes(frame, "csv"), file_name=f"{name}.csv",
         mime="text/csv", key=f"_download_{name}_csv", on_click="ignore",
         icon=":material/download:",
     )
-    right.download_button(
-        "Download Parquet", lambda: table_bytes(frame, "parquet"), file_name=f"{name}.parquet",
+    middle.download_button(
+        "Download Parquet", parquet, file_name=f"{name}.parquet",
         mime="application/vnd.apache.parquet", key=f"_download_{name}_parquet",
         on_click="ignore", icon=":material/download:",
+    )
+    right.download_button(
+        "Metadata and citation", lambda: json.dumps(download_metadata(frame), indent=2) + "\n",
+        file_name=f"{name}.metadata.json", mime="application/json",
+        key=f"_download_{name}_metadata", on_click="ignore", icon=":material/description:",
     )
 
 
@@ -322,14 +410,17 @@ def render_figure(
     caption: str,
     column_config: Mapping[str, Any] | None = None,
 ) -> None:
-    """A plotly chart (modebar image download works offline), its caption and a table of the
-    same numbers in an expander for readers who cannot use the chart."""
-    # charts imports plotly, which only pages with a figure need.
-    from dashboard import charts
-
-    st.plotly_chart(fig, config=charts.plotly_config(f"b12-risk-atlas-{key}"), key=key,
+    """A plotly chart with its source note (charts.with_source: definition, 95% interval,
+    source, view URL and studies, so PNG and SVG downloads carry them), its caption, the
+    image format of the modebar's download, and a table of the same numbers in an expander
+    for readers who cannot use the chart."""
+    image_format = st.session_state.get(f"_image_{key}") or "png"
+    st.plotly_chart(charts.with_source(fig, source_lines()),
+                    config=charts.plotly_config(f"b12-risk-atlas-{key}", image_format), key=key,
                     width="stretch")
     st.caption(caption)
+    st.segmented_control("Chart download (camera icon of the chart)", charts.IMAGE_FORMATS,
+                         key=f"_image_{key}", default="png", format_func=str.upper)
     with st.expander("Table of the chart", icon=":material/table:"):
         st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
 
