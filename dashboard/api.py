@@ -96,7 +96,7 @@ def _definition(view: state.State) -> dict[str, Any] | None:
 
 
 def _sources(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
-    extra = [{"name": title, "citation": f"{author} ({year}). {title}.", "url": url}
+    extra = [{"name": f"{author}: {title}", "citation": f"{author} ({year}). {title}.", "url": url}
              for author, year, title, url, _ in (citation.NATURAL_EARTH,)]
     return [*manifest.get("sources", []), *extra]
 
@@ -122,6 +122,8 @@ def metadata(view: state.State, frame: pd.DataFrame, build: str, root: str,
         "data_build": build,
         "schema_version": manifest.get("schema_version"),
         "sources": _sources(manifest),
+        # Every publication, survey and reference table behind the figures, one row each.
+        "bibliography": state.data_url(state.default_state("methods"), root, "csv"),
         "citation": _view_citation(view, build).as_dict(),
         "urls": {"view": state.share_url(view, root),
                  **{fmt: state.data_url(view, root, fmt) for fmt in FORMATS}},

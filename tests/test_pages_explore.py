@@ -107,7 +107,7 @@ def test_changing_the_view_and_a_filter_follows_into_the_url():
 def test_downloads_are_offered_for_the_table():
     at = _app({"diet": "vegan"}).run()
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Download CSV", "Download Parquet"]
+    assert labels == ["Download CSV", "Download Parquet", "Metadata and citation"]
 
 
 def test_tampered_query_falls_back_with_notices():

@@ -119,7 +119,8 @@ def test_bibliography_lists_every_source_the_figures_use(page: AppTest, studies)
     surveys = shown.loc[shown["section"] == "Diet-share surveys", "reference"]
     assert len(surveys) == data.load_diet_shares()["source"].nunique()
     standards = " ".join(shown.loc[shown["section"] == "Standard populations", "reference"])
-    assert "Ahmad OB" in standards and "SEER" in standards
+    assert "Ahmad OB" in standards
+    assert "SEER" in standards
     others = " ".join(shown["reference"])
     for source in ("World Population Prospects 2022", "Natural Earth", "Country and Lending"):
         assert source in others
@@ -149,11 +150,16 @@ def test_suggested_citation_names_version_build_and_year_in_three_formats(page: 
     assert "Version 0.1.0" in text  # pyproject.toml
     # The build id is printed in the Data version section and repeated in the citation.
     build = next(m.value for m in page.markdown if m.value.startswith("Build **`")).split("`")[1]
-    assert build in text and build in bibtex and build in ris
-    assert bibtex.startswith("@misc{b12riskatlas") and "version = {0.1.0" in bibtex
-    assert ris.startswith("TY  - DATA") and ris.rstrip().endswith("ER  -")
+    assert build in text
+    assert build in bibtex
+    assert build in ris
+    assert bibtex.startswith("@misc{b12riskatlas")
+    assert "version = {0.1.0" in bibtex
+    assert ris.startswith("TY  - DATA")
+    assert ris.rstrip().endswith("ER  -")
     # No public address configured: no URL, never the server's own address.
-    assert "localhost" not in text and "127.0.0.1" not in text
+    assert "localhost" not in text
+    assert "127.0.0.1" not in text
     assert any("sets no public address" in c.value for c in page.caption)
 
 
