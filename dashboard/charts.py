@@ -95,6 +95,7 @@ def plotly_config(filename: str, image_format: str = "png") -> dict[str, Any]:
 SOURCE_LINE_HEIGHT = 15
 SOURCE_FONT_SIZE = 11
 TICK_ROOM = 60  # pixels below the plot kept for tick labels and the axis title
+_NON_CARTESIAN = frozenset({"choropleth", "scattergeo", "choroplethmap", "pie"})
 
 
 def with_source(fig: go.Figure, lines: Sequence[str]) -> go.Figure:
@@ -109,7 +110,7 @@ def with_source(fig: go.Figure, lines: Sequence[str]) -> go.Figure:
     if not lines:
         return out
     block = SOURCE_LINE_HEIGHT * len(lines) + 10
-    cartesian = any(getattr(t, "xaxis", None) is not None for t in out.data) or not out.data
+    cartesian = not out.data or any(t.type not in _NON_CARTESIAN for t in out.data)
     ticks = TICK_ROOM if cartesian else 0
     old_bottom = out.layout.margin.b if out.layout.margin.b is not None else 10
     legend = out.layout.legend

@@ -162,9 +162,9 @@ def _link(value: object) -> str:
 def _study_reference(r: pd.Series) -> str:
     author = _text(r["first_author"]) or r["study_id"]
     year = "n.d." if pd.isna(r["year"]) else str(int(r["year"]))
-    parts = [f"{author} ({year})", _text(r["title"]).rstrip("."), _text(r["journal"])]
+    parts = [f"{author} ({year})", _text(r["title"]).strip(), _text(r["journal"]).strip()]
     pmid = _text(r["pmid_url"]).rstrip("/").rsplit("/", 1)[-1]
-    text = ". ".join(p for p in parts if p) + "."
+    text = " ".join(p if p.endswith((".", "?", "!")) else f"{p}." for p in parts if p)
     return f"{text} PMID {pmid}." if pmid.isdigit() else text
 
 
