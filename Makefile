@@ -11,7 +11,7 @@ ADDRESS ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run dev test data lint bench screenshots chromium golden clean-data
+.PHONY: help run dev test test-spark data lint bench screenshots chromium golden clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,7 +45,16 @@ chromium:  ## Install Debian's chromium for the browser tests when absent
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
 
 test: $(BIN)/.dev chromium data/manifest.json  ## Set up and run the whole test suite (unit, app, browser)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not spark"
+
+$(BIN)/.spark: requirements-spark.txt $(BIN)/.dev
+	$(BIN)/python -m pip install --quiet -r requirements-spark.txt
+	touch $@
+
+test-spark: $(BIN)/.spark  ## --engine spark in Spark local mode (installs a JRE and PySpark)
+	@command -v java >/dev/null || ($(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless)
+	$(BIN)/python -m pytest -m spark tests/test_engine_spark.py -W ignore::FutureWarning
 
 lint: $(BIN)/.dev  ## ruff check
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
 import sys
@@ -13,7 +14,7 @@ from typing import TextIO
 
 import pandas as pd
 
-from dashboard import ingest, schema
+from dashboard import engine, ingest, schema, stats
 
 # Columns written, one row per domain after the grouping columns.
 RESULT_COLUMNS: tuple[str, ...] = ("estimate", "se", "ci_low", "ci_high", "n", "df", "reliability")
@@ -24,6 +25,9 @@ EXIT_BAD_INPUT = 2
 # coreutils do.
 EXIT_BROKEN_PIPE = 141
 DESIGN_OPTIONS: dict[str, str] = {"weight": "weight", "strata": "stratum", "psu": "psu"}
+# With --engine duckdb/spark the mapping is proposed and checked on this many first rows; the
+# estimates use every row.
+SAMPLE_ROWS = 100_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--level", type=_level, default=0.95,
                      help="confidence level, between 0 and 1 (default 0.95)")
     est.add_argument("--out", default="-", help="output CSV file ('-' for stdout, the default)")
+    est.add_argument(
+        "--engine",
+        choices=("memory", *engine.ENGINES),
+        default="memory",
+        help="memory (default): read the files whole; duckdb or spark: FILEs are Parquet "
+        "files, folders or globs read together as one table, summed out of core",
+    )
+    est.add_argument(
+        "--memory-limit",
+        default=engine.DEFAULT_MEMORY_LIMIT,
+        help=f"memory for --engine duckdb/spark (default {engine.DEFAULT_MEMORY_LIMIT})",
+    )
     return parser
 
 
@@ -118,6 +134,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return _quiet_broken_pipe()
+    except engine.EngineError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.out == "-":
         try:
             results.to_csv(stdout, index=False, lineterminator="\n")
@@ -163,6 +182,8 @@ def _note(message: str) -> None:
 
 def run_estimate(args: argparse.Namespace) -> pd.DataFrame:
     """Read, merge, map, prepare and estimate as the arguments say; InputError on bad input."""
+    if args.engine != "memory":
+        return _run_estimate_out_of_core(args)
     uploads = [ingest.read_upload(Path(f).name, _read_bytes(f)) for f in args.files]
     if len(uploads) > 1:
         key = args.merge_on or "SEQN"
@@ -186,6 +207,91 @@ def run_estimate(args: argparse.Namespace) -> pd.DataFrame:
     _note(f"outcome: {outcome.label}; {len(prepared.frame):,} rows analysed")
     results = ingest.estimate(prepared, by, level=args.level)
     return results.loc[:, [*by, *RESULT_COLUMNS]]
+
+
+def _run_estimate_out_of_core(args: argparse.Namespace) -> pd.DataFrame:
+    """The in-memory steps on the first SAMPLE_ROWS rows (mapping, checks, messages), then the
+    cell sums of every row by DuckDB or Spark and the same estimator (stats.survey_prevalence
+    _from_cells). Labels are summed per raw value and mapped afterwards: sums add up."""
+    if args.merge_on is not None:
+        raise ingest.InputError(
+            f"--merge-on cannot be used with --engine {args.engine}: the files are read as one "
+            "table (shards with the same columns); merge them first."
+        )
+    try:
+        memory_limit = engine.check_memory_limit(args.memory_limit)
+    except engine.EngineError as err:
+        raise ingest.InputError(f"--memory-limit: {err}.") from None
+    sample = engine.load_sample(args.files, SAMPLE_ROWS)
+    buffer = io.BytesIO()
+    sample.to_parquet(buffer, index=False)
+    upload = ingest.read_upload(f"{Path(args.files[0]).stem or 'source'}.parquet",
+                                buffer.getvalue())
+    mapping = ingest.propose_mapping(upload.frame, kind="microdata")
+    mapping = _apply_overrides(mapping, args, upload.frame.columns)
+    _describe_mapping(mapping)
+    outcome = ingest.parse_outcome(args.outcome, mapping)
+    by = tuple(b.strip() for b in args.by.split(",") if b.strip())
+    bands = ingest.parse_age_bands(args.age_bands)
+    prepared = ingest.prepare_microdata(upload, mapping, outcome, bands)
+    ingest.estimate(prepared, by, level=args.level)  # the same checks of --by and --level
+    whole = len(sample) < SAMPLE_ROWS  # the sample is the whole source
+    where = "" if whole else f" (first {len(sample):,} rows)"
+    for warning in prepared.warnings:
+        _note(f"warning{where}: {warning}")
+
+    if outcome.column is not None:
+        bcol = next(b for b in mapping.biomarkers.values() if b.column == outcome.column)
+    else:
+        bcol = mapping.biomarkers[outcome.biomarker]
+    factors = ingest.UNIT_FACTORS[outcome.biomarker]
+    cut = outcome.cutoff * factors[outcome.unit] / factors[bcol.unit]  # as ingest compares
+    groups = [
+        engine.AgeBands(mapping.age, bands) if b == "age_band" else getattr(mapping, b)
+        for b in by
+    ]
+    cells = engine.load_cells(
+        args.files,
+        engine.Compare(bcol.column, outcome.operator, cut),
+        by=groups,
+        weight=mapping.weight,
+        strata=mapping.stratum,
+        psu=mapping.psu,
+        engine=args.engine,
+        memory_limit=memory_limit,
+    )
+    for b, group in zip(by, groups, strict=True):
+        column = group.column if isinstance(group, engine.AgeBands) else group
+        if b == "age_band":
+            labels = [*(band[0] for band in bands), ingest.UNKNOWN_LABEL]
+            values = pd.Categorical(cells[column], categories=labels)
+        else:
+            values = _mapped_labels(cells[column], b, mapping.labels.get(b))
+        cells = cells.drop(columns=column).assign(**{b: values})
+    dropped = cells.attrs["dropped_missing_outcome"]
+    if dropped and not whole:
+        _note(f"warning: {dropped:,} rows without a value in '{bcol.column}' were dropped.")
+    _note(f"outcome: {outcome.label}; {int(cells['n'].sum()):,} rows analysed")
+    results = stats.survey_prevalence_from_cells(
+        cells, by=by, strata=mapping.stratum, psu=mapping.psu, level=args.level
+    )
+    return results.loc[:, [*by, *RESULT_COLUMNS]]
+
+
+def _mapped_labels(raw: pd.Series, role: str, overrides: dict[str, str] | None) -> pd.Categorical:
+    """Raw labels in the role's vocabulary, missing ones 'unknown' (as prepare_microdata)."""
+    vocab = ingest.ROLE_VOCABULARIES[role]
+    mapped, preview = ingest.map_labels(raw, vocab, overrides)
+    if not preview.empty:
+        raise ingest.InputError(
+            f"Column '{raw.name}' ({role.replace('_', ' ')}): unknown labels "
+            f"{', '.join(repr(v) for v in preview['value'].head(5))}. Map each to one of "
+            f"{', '.join(vocab)}, or choose another column."
+        )
+    return pd.Categorical(
+        mapped.astype(object).fillna(ingest.UNKNOWN_LABEL),
+        categories=[*vocab, ingest.UNKNOWN_LABEL],
+    )
 
 
 def _read_bytes(path: str) -> bytes:

@@ -1,4 +1,5 @@
-"""Filtering and pooling of the published evidence for one view of the dashboard."""
+"""Filtering and pooling of the published evidence for one view of the dashboard, and the
+prevalence model's estimates for the same view."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from dashboard import evidence, schema, stats
+from dashboard import evidence, model, schema, stats
 from dashboard.format import format_interval_brief, format_percent_brief
 from dashboard.frames import require_columns as _require_columns
 
@@ -388,6 +389,44 @@ def pooled_rows(studies: pd.DataFrame, by: Sequence[str] = ("age_band", "diet_gr
     parts = [evidence.non_overlapping(group)
              for _, group in rows.groupby([keys[c] for c in by], sort=False, dropna=False)]
     return pd.concat(parts).loc[lambda f: f.index.sort_values()] if parts else rows.iloc[0:0]
+
+
+def forest_rows(studies: pd.DataFrame, pooled: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """The estimates each pool of ``pooled`` (``pool_groups(studies, by)``) combines, with the
+    share of the pool's random-effects weight each carries: the rows of a forest plot.
+
+    Rows as ``pooled_rows(studies, by)``, plus ``weight``: ``w_i / sum(w)`` within the row's
+    group, ``w_i = 1 / (v_i + tau2)`` with ``v_i`` the logit-scale sampling variance of the
+    estimate (as ``pool_groups`` computes it, effective n where a published interval gives
+    one) and ``tau2`` the group's between-study variance from ``pooled`` (metafor's
+    ``weights(rma(...))`` divided by 100). A group absent from ``pooled`` gets NaN.
+    """
+    by = list(by)
+    rows = pooled_rows(studies, by)
+    weight = np.full(len(rows), np.nan)
+    if len(rows):
+        _, v = stats.logit_effects(*_variance_counts(rows))
+        keys = rows[by].astype("object").apply(tuple, axis=1) if by else pd.Series(
+            [()] * len(rows), index=rows.index)
+        tau2 = {tuple(r[by]) if by else (): float(r["tau2"]) for _, r in pooled.iterrows()}
+        for key in keys.unique():
+            inside = (keys == key).to_numpy()
+            if key in tau2:
+                w = 1.0 / (v[inside] + tau2[key])
+                weight[inside] = w / w.sum()
+    return rows.assign(weight=weight)
+
+
+def coinciding_groups(first: pd.DataFrame, second: pd.DataFrame, by: Sequence[str],
+                      tol: float = 1e-9) -> list[str]:
+    """Groups whose pools agree under two tau2 estimators (``pool_groups`` with REML and with
+    DL on the same rows): same tau2, hence the same estimate and intervals. They coincide
+    when both estimate tau2 as 0 or a group has one study; a reader switching estimators then
+    sees no change. Returns the values of ``by`` (" / "-joined), in ``first``'s order."""
+    by = list(by)
+    merged = first.merge(second, on=by, suffixes=("", "_other"), sort=False)
+    same = ((merged["tau2"] - merged["tau2_other"]).abs() <= tol).to_numpy()
+    return [" / ".join(map(str, r)) for r in merged.loc[same, by].itertuples(index=False)]
 
 
 def pool_table(
@@ -800,3 +839,365 @@ def definitions_table(studies: pd.DataFrame) -> pd.DataFrame:
     out["studies"] = out["id"].map(rows["studies"]).fillna(0).astype("int64")
     out["cited"] = [citations.get(i, "") for i in out["id"]]
     return out
+
+
+# --- modelled estimates for a view -----------------------------------------------------------
+# The prevalence model (dashboard.model) beside the pools: the same age band x diet cells,
+# predicted for the population the view's places describe rather than pooled from the
+# studies that happen to match.
+
+# Year of the population that weights countries into a region or the world (UN WPP 2022,
+# medium variant, both sexes).
+MODEL_YEAR = 2025
+# Groups the model predicts: its diet groups and the general population (their mix in each
+# country). Semi-vegetarians have no prediction of their own (the model reads them as
+# omnivores), so they are left out rather than shown under a borrowed number.
+MODELLED_DIETS: tuple[str, ...] = (*schema.DIET_GROUPS, "general")
+# Joint draws per modelled cell: 500 put the Monte Carlo error of a 95% interval's ends
+# below a tenth of a percentage point for prevalences under 50%, at half the cost of 1,000.
+MODEL_DRAWS = 500
+# Cut-offs (pmol/L) at which the Cutoffs page draws the crosswalk's curves; the chosen
+# cut-off is predicted exactly besides. The curves are smooth in the log cut-off (one
+# crosswalk term), so five points and the chosen one draw them.
+CUTOFF_GRID: tuple[float, ...] = tuple(float(c) for c in range(100, 301, 50))
+CUTOFF_RANGE: tuple[float, float] = (100.0, 300.0)
+MODELLED_COLUMNS: tuple[str, ...] = (
+    "estimate", "ci_low", "ci_high", "estimable", "support_location", "support_diet",
+    "support_age", "n_countries",
+)
+_BANDS: dict[str, tuple[int, int | None]] = {b: (lo, hi) for b, lo, hi in schema.AGE_BANDS}
+
+
+@dataclass(frozen=True)
+class ModelPopulation:
+    """The people a view's modelled figures are for: one country, or the countries of its
+    regions (or of the world) averaged with weights of their population, plus the sex and
+    supplement use the view narrows to."""
+
+    iso3: tuple[str, ...]
+    scope: str  # "country", "countries", "region" or "world"
+    name: str
+    sex: str = "both"
+    supplement_users: str = "included"
+
+    def describe(self) -> str:
+        """The population in words, for captions ("the world's 236 countries and areas, ...")."""
+        who = {"both": "", "female": "women, ", "male": "men, "}[self.sex]
+        supp = {"included": "", "excluded": ", supplement users excluded",
+                "only": ", supplement users only"}[self.supplement_users]
+        if self.scope == "country":
+            where = self.name
+        else:
+            where = (f"{self.name}: {len(self.iso3)} countries and areas averaged with weights "
+                     f"of their {MODEL_YEAR} population (UN WPP 2022, both sexes)")
+        return f"{who}{where}{supp}"
+
+
+def model_population(
+    countries: pd.DataFrame,
+    *,
+    iso3: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    sexes: Sequence[str] | None = None,
+    supplement_users: Sequence[str] | None = None,
+) -> ModelPopulation | None:
+    """The population whose prevalence the model gives for a view's filters.
+
+    ``countries`` is the model's table of countries (iso3, country_name, region, subregion).
+    One chosen country: that country. Several: those countries, population-weighted. Regions
+    (WPP region or subregion names): their countries (those of the chosen countries inside
+    them, when both are given). Nothing chosen: every country of the world. One chosen sex or
+    supplement-use stratum (included, excluded, only) is predicted as such; several or none
+    mean both sexes and supplement users included, as a general population is. None when the
+    places chosen hold no country the model knows (e.g. only multi-country sources).
+    """
+    _require_columns(countries, ["iso3", "country_name", "region", "subregion"], "countries")
+    known = countries.set_index("iso3")
+    chosen = [c for c in (iso3 or ()) if c in known.index]
+    names = list(regions or ())
+    in_regions = countries.loc[countries["region"].isin(names)
+                               | countries["subregion"].isin(names), "iso3"].tolist()
+    if iso3 and not chosen:
+        return None
+    if names:
+        chosen = [c for c in chosen if c in in_regions] if chosen else in_regions
+        if not chosen:
+            return None
+    sex = sexes[0] if sexes and len(sexes) == 1 and sexes[0] in ("female", "male") else "both"
+    supp = (supplement_users[0] if supplement_users and len(supplement_users) == 1
+            and supplement_users[0] in ("included", "excluded", "only") else "included")
+    if len(chosen) == 1 and iso3:
+        return ModelPopulation((chosen[0],), "country", str(known.loc[chosen[0], "country_name"]),
+                               sex, supp)
+    if iso3:
+        return ModelPopulation(tuple(chosen), "countries", "the chosen countries", sex, supp)
+    if names:
+        return ModelPopulation(tuple(chosen), "region", " and ".join(names), sex, supp)
+    return ModelPopulation(tuple(countries["iso3"]), "world", "the world", sex, supp)
+
+
+def population_weights(population: pd.DataFrame, iso3: Sequence[str],
+                       year: int = MODEL_YEAR) -> pd.DataFrame:
+    """People per country and analysis band (schema.AGE_BANDS) in ``year``: the weights that
+    average country predictions into a region or the world. From the WPP five-year groups
+    (both sexes) of country rows; columns [iso3, age_band, population]."""
+    _require_columns(population, ["location_type", "iso3", "year", "age_min", "population"],
+                     "population frame")
+    rows = population.loc[(population["location_type"] == "Country/Area").to_numpy(dtype=bool)
+                          & (population["year"] == year).to_numpy(dtype=bool)
+                          & population["iso3"].isin(list(iso3)).to_numpy(dtype=bool)]
+    edges = [lo for _, lo, _ in schema.AGE_BANDS][1:]
+    band = np.asarray(schema.AGE_BAND_LABELS, dtype=object)[
+        np.searchsorted(edges, rows["age_min"].to_numpy(dtype=float), side="right")]
+    out = (rows.assign(age_band=band).groupby(["iso3", "age_band"], observed=True)["population"]
+           .sum().reset_index())
+    return out.astype({"iso3": "object", "population": "float64"})
+
+
+def model_cells(age_bands: Sequence[str] | None = None,
+                diet_groups: Sequence[str] | None = None) -> pd.DataFrame:
+    """The age band x diet cells a view asks the model for: the view's analysis bands (all
+    five when it names none; "wide" and "unknown" have no population) by its modelled diet
+    groups (MODELLED_DIETS when it names none). Columns [age_band, diet_group]."""
+    bands = [b for b in schema.AGE_BAND_LABELS if not age_bands or b in age_bands]
+    diets = [d for d in MODELLED_DIETS if not diet_groups or d in diet_groups]
+    return pd.DataFrame([(b, d) for b in bands for d in diets],
+                        columns=["age_band", "diet_group"], dtype="object")
+
+
+@dataclass(frozen=True)
+class ModelledCells:
+    """Joint draws of the modelled prevalence of a view's cells for one population.
+
+    ``cells`` holds one row per cell (age_band, diet_group, optional cutoff) with
+    ``estimable``, ``support_diet`` and ``support_age``; ``point`` and ``draws`` (cells x
+    draws) are its population-weighted point estimates and draws; ``band_population`` the
+    people of each age band in the population (the weights that join bands, e.g. 60-79 and
+    80+ into "aged 60+"); ``support_location`` the independent studies the model fits in the
+    population's countries.
+    """
+
+    cells: pd.DataFrame
+    point: np.ndarray
+    draws: np.ndarray
+    population: ModelPopulation
+    band_population: dict[str, float]
+    support_location: int
+
+
+def draw_modelled(
+    fitted: model.Model,
+    cells: pd.DataFrame,
+    population: ModelPopulation,
+    weights: pd.DataFrame,
+    *,
+    definition: str = schema.DEFAULT_DEFINITION,
+    draws: int = MODEL_DRAWS,
+    seed: int = model.DEFAULT_SEED,
+) -> ModelledCells:
+    """The modelled prevalence of each row of ``cells`` for ``population``, with joint draws.
+
+    ``cells`` rows hold age_band (an analysis band), diet_group (MODELLED_DIETS) and
+    optionally ``cutoff`` (pmol/L; else ``definition``'s cut-offs). Every cell is predicted
+    for every country of ``population`` (``Model.estimate_draws``); a cell's prevalence is
+    the mean over countries weighted by their people in its age band (``weights``:
+    ``population_weights``), draw by draw, so that its interval carries the joint
+    uncertainty of the fixed effects and of each country's and region's effect.
+    ``estimable`` is False where the model extrapolates (``Model.estimable``: no estimates of
+    the diet group near those ages, or a cut-off beyond the fitted ones); it and the diet
+    and age support do not depend on the country, so one country is asked.
+    """
+    _require_columns(cells, ["age_band", "diet_group"], "cells")
+    unknown = sorted(set(cells["age_band"].astype(str)) - set(_BANDS))
+    if unknown:
+        raise ValueError(f"cells need analysis age bands, got {unknown}")
+    cells = cells.reset_index(drop=True)
+    n_cells, n_places = len(cells), len(population.iso3)
+
+    def queries(frame: pd.DataFrame, iso3: np.ndarray) -> pd.DataFrame:
+        q = frame.assign(iso3=iso3, age_min=[_BANDS[b][0] for b in frame["age_band"]],
+                         age_max=[_BANDS[b][1] for b in frame["age_band"]],
+                         sex=population.sex, supplement_users=population.supplement_users,
+                         pregnancy="not_pregnant")
+        return q if "cutoff" in q else q.assign(definition=definition)
+
+    every = cells.loc[np.tile(np.arange(n_cells), n_places)].reset_index(drop=True)
+    query = queries(every, np.repeat(np.asarray(population.iso3, dtype=object), n_cells))
+    point, sampled = fitted.estimate_draws(query, draws=draws, seed=seed)
+    w = query[["iso3", "age_band"]].merge(weights, on=["iso3", "age_band"], how="left")[
+        "population"].fillna(0.0).to_numpy(dtype=float).reshape(n_places, n_cells)
+    totals = w.sum(axis=0)
+    if (totals <= 0).any():
+        raise ValueError("a modelled cell has no population to weight it")
+    share = (w / totals).reshape(-1)
+    cell_of = np.tile(np.arange(n_cells), n_places)
+    agg = np.zeros((n_cells, len(query)))
+    agg[cell_of, np.arange(len(query))] = share
+    probe = queries(cells, np.full(n_cells, population.iso3[0], dtype=object))
+    support = fitted.support(probe)
+    out = cells.assign(estimable=fitted.estimable(probe).to_numpy(dtype=bool),
+                       support_diet=support["support_diet"].to_numpy(),
+                       support_age=support["support_age"].to_numpy())
+    bands = weights.loc[weights["iso3"].isin(population.iso3)].groupby(
+        "age_band", observed=True)["population"].sum()
+    studied = fitted.data.loc[fitted.data["iso3"].isin(population.iso3), "sample_id"]
+    return ModelledCells(out, agg @ point, agg @ sampled, population,
+                         {str(k): float(v) for k, v in bands.items()}, int(studied.nunique()))
+
+
+def summarize_modelled(modelled: ModelledCells, level: float = 0.95) -> pd.DataFrame:
+    """One row per cell: its columns and MODELLED_COLUMNS. ``estimate`` is the weighted
+    mean of the countries' point predictions, ``ci_low``/``ci_high`` the ``level`` quantiles
+    of the weighted draws: uncertainty of the population's prevalence, not the spread of
+    studies. A cell with ``estimable`` False must be shown marked, never as a plain number.
+    ``support_location`` counts the independent studies the model fits in the population's
+    countries, ``support_diet`` those of the cell's diet group (any diet for the general
+    population), ``support_age`` those whose ages overlap the cell's."""
+    alpha = (1 - level) / 2
+    out = modelled.cells.copy()
+    out["estimate"] = modelled.point
+    out["ci_low"] = np.quantile(modelled.draws, alpha, axis=1)
+    out["ci_high"] = np.quantile(modelled.draws, 1 - alpha, axis=1)
+    out["support_location"] = modelled.support_location
+    out["n_countries"] = len(modelled.population.iso3)
+    return out
+
+
+def _band_mix(modelled: ModelledCells, diet: str, age_bands: Sequence[str] | None
+              ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame] | None:
+    """Weights joining one diet group's cells over age bands by their people, the cells
+    joined, or None when the view holds none of them."""
+    cells = modelled.cells
+    chosen = ((cells["diet_group"] == diet)
+              & cells["age_band"].isin(list(age_bands or schema.AGE_BAND_LABELS)))
+    if "cutoff" in cells:
+        raise ValueError("join cells of one cut-off: these cells carry several")
+    index = np.flatnonzero(chosen.to_numpy(dtype=bool))
+    if not len(index):
+        return None
+    people = np.array([modelled.band_population.get(b, 0.0)
+                       for b in cells["age_band"].iloc[index]])
+    return index, people / people.sum(), cells.iloc[index]
+
+
+def combine_modelled(modelled: ModelledCells, diet: str,
+                     age_bands: Sequence[str] | None = None, level: float = 0.95
+                     ) -> dict[str, float | bool | int] | None:
+    """One diet group's modelled prevalence over several age bands (all when None), the
+    bands weighted by their people in the population: estimate, ci_low, ci_high, estimable
+    (every band), support_diet and support_age (the fewest behind any band). None when
+    ``modelled`` has none of those cells."""
+    mix = _band_mix(modelled, diet, age_bands)
+    if mix is None:
+        return None
+    index, weight, cells = mix
+    sampled = weight @ modelled.draws[index]
+    alpha = (1 - level) / 2
+    return {"estimate": float(weight @ modelled.point[index]),
+            "ci_low": float(np.quantile(sampled, alpha)),
+            "ci_high": float(np.quantile(sampled, 1 - alpha)),
+            "estimable": bool(cells["estimable"].all()),
+            "support_diet": int(cells["support_diet"].min()),
+            "support_age": int(cells["support_age"].min()),
+            "support_location": modelled.support_location}
+
+
+def contrast_modelled(modelled: ModelledCells, first: str, second: str,
+                      age_bands: Sequence[str] | None = None, level: float = 0.95
+                      ) -> dict[str, float | bool] | None:
+    """Modelled difference in prevalence, diet group ``first`` minus ``second``, for the same
+    people and ages (``combine_modelled``'s weights), draw by draw: the model's contrast with
+    age, sex, place, cut-off and sample frame held equal, unlike the difference of two pools
+    from different studies. Returns difference, ci_low, ci_high and estimable (both
+    groups), or None when either group is missing."""
+    a, b = _band_mix(modelled, first, age_bands), _band_mix(modelled, second, age_bands)
+    if a is None or b is None:
+        return None
+    diff = a[1] @ modelled.draws[a[0]] - b[1] @ modelled.draws[b[0]]
+    alpha = (1 - level) / 2
+    return {"difference": float(a[1] @ modelled.point[a[0]] - b[1] @ modelled.point[b[0]]),
+            "ci_low": float(np.quantile(diff, alpha)),
+            "ci_high": float(np.quantile(diff, 1 - alpha)),
+            "estimable": bool(a[2]["estimable"].all() and b[2]["estimable"].all())}
+
+
+def pool_by_cutoff(
+    studies: pd.DataFrame,
+    by: Sequence[str] = ("age_band", "diet_group"),
+    *,
+    cutoff_range: tuple[float, float] = CUTOFF_RANGE,
+    method: str = "REML",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Pooled share below each published serum B12 cut-off, per group (``pool_groups``).
+
+    Rows: serum/plasma B12 "below a cut-off" estimates in pmol/L within ``cutoff_range``
+    (bands such as 148-221 are not a share below one cut-off and are left out). Each
+    definition pools on its own, whatever status its authors gave it: the share below 185
+    pmol/L is one quantity whether called deficient or low. ``cutoff`` is the definition's
+    nominal cut-off (schema.DEFINITIONS; a generated id's own). Columns [definition,
+    definition_label, cutoff, *by, *POOLED_COLUMNS].
+    """
+    by = list(by)
+    _require_columns(studies, ["biomarker", "cutoff_operator", "cutoff_low", "cutoff_high",
+                               "canonical_unit", "definition", *by], "studies frame")
+    low = pd.to_numeric(studies["cutoff_low"], errors="coerce")
+    keep = ((studies["biomarker"].astype("object") == "serum_b12")
+            & studies["cutoff_operator"].isin(["<", "<="]) & studies["cutoff_high"].isna()
+            & (studies["canonical_unit"] == "pmol/L") & studies["definition"].notna()
+            & low.between(*cutoff_range))
+    rows = studies.loc[keep.to_numpy(dtype=bool)]
+    parts = []
+    for definition, group in rows.groupby("definition", sort=True, observed=True):
+        pooled = pool_groups(group.assign(status="below"), by=by, method=method, level=level)
+        if pooled.empty:
+            continue
+        d = schema.DEFINITIONS_BY_ID.get(str(definition))
+        cutoff = d.cutoff if d is not None else float(low[group.index].median())
+        parts.append(pooled.assign(definition=str(definition),
+                                   definition_label=definition_label(str(definition)),
+                                   cutoff=cutoff))
+    columns = ["definition", "definition_label", "cutoff", *by, *POOLED_COLUMNS]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    # pool_groups orders each definition's groups as the vocabularies do
+    out = pd.concat(parts, ignore_index=True)[columns]
+    return out.sort_values("cutoff", kind="stable").reset_index(drop=True)
+
+
+def cutoff_cells(cells: pd.DataFrame, cutoffs: Iterable[float]) -> pd.DataFrame:
+    """``cells`` repeated at each cut-off (pmol/L): the crosswalk's curve points."""
+    grid = pd.DataFrame({"cutoff": [float(c) for c in cutoffs]})
+    return cells.merge(grid, how="cross")
+
+
+def compare_observed_modelled(pooled: pd.DataFrame, modelled: pd.DataFrame,
+                              by: Sequence[str] = ("age_band", "diet_group")) -> pd.DataFrame:
+    """Pooled and modelled estimates of the same cells side by side (outer join on ``by``):
+    [*by, pooled_estimate, pooled_ci_low, pooled_ci_high, k, n_total, modelled_estimate,
+    modelled_ci_low, modelled_ci_high, estimable, support_location, support_diet,
+    support_age]. A cell only one side has keeps NaN on the other."""
+    by = list(by)
+    left = pooled.loc[:, [*by, "estimate", "ci_low", "ci_high", "k", "n_total"]].rename(
+        columns={c: f"pooled_{c}" for c in ("estimate", "ci_low", "ci_high")})
+    right = modelled.loc[:, [*by, "estimate", "ci_low", "ci_high", "estimable",
+                             "support_location", "support_diet", "support_age"]].rename(
+        columns={c: f"modelled_{c}" for c in ("estimate", "ci_low", "ci_high")})
+    out = left.astype({b: "object" for b in by}).merge(
+        right.astype({b: "object" for b in by}), on=by, how="outer")
+    for column in by:
+        key = _sort_key(column)
+        if key is not None:
+            out = out.sort_values(column, key=key, kind="stable")
+    return out.reset_index(drop=True)
+
+
+def select_cells(cells: pd.DataFrame, age_bands: Sequence[str] | None = None,
+                 diet_groups: Sequence[str] | None = None) -> pd.DataFrame:
+    """The modelled cells a view's age and diet filters keep (all when a filter is empty)."""
+    keep = pd.Series(True, index=cells.index)
+    if age_bands:
+        keep &= cells["age_band"].isin(list(age_bands))
+    if diet_groups:
+        keep &= cells["diet_group"].isin(list(diet_groups))
+    return cells.loc[keep.to_numpy(dtype=bool)].reset_index(drop=True)

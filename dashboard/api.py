@@ -24,19 +24,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from dashboard import aggregate, citation, data, schema, state, tables
+from dashboard import aggregate, citation, data, model, schema, state, tables
 from dashboard.data import DataError
 from dashboard.format import table_bytes
 
 PREFIX = "/api"  # where serve.py mounts it; the links it gives are under it
 FORMATS: tuple[str, ...] = ("csv", "json", "metadata.json")
 # Frames each page's table is built from (data.load_dataset names).
+# Pages that read the prevalence model also need what it is fitted on (tables.fit_model).
+_MODEL_FRAMES = ("studies", "countries", "diet_shares")
 PAGE_FRAMES: dict[str, tuple[str, ...]] = {
-    "overview": ("studies",),
+    "overview": (*_MODEL_FRAMES, "population"),
     "explore": ("studies",),
     "evidence": ("studies",),
     "cutoffs": ("studies",),
-    "burden": ("studies", "population", "diet_shares", "standard_populations"),
+    "burden": (*_MODEL_FRAMES, "population", "standard_populations"),
+    "model": _MODEL_FRAMES,
+    "profile": (*_MODEL_FRAMES, "population"),
     "methods": ("studies", "diet_shares", "standard_populations"),
 }
 if set(PAGE_FRAMES) != set(state.DATA_PAGES) or set(PAGE_FRAMES) - set(tables.TABLE_INFO):
@@ -57,10 +61,18 @@ def _frames(build: str) -> dict[str, pd.DataFrame]:
     return {name: data.load_dataset(name) for name in names}
 
 
+@functools.lru_cache(maxsize=8)
+def _fit(build: str, definition: str) -> model.Model:
+    """The prevalence model of one fit (tables.model_definition), once per build."""
+    return tables.fit_model(_frames(build), definition)
+
+
 @functools.lru_cache(maxsize=128)
 def _table(build: str, view: state.State) -> pd.DataFrame:
-    """tables.page_table of a view, once per build and view (the Burden model takes a second)."""
-    return tables.page_table(view.page, _frames(build), view)
+    """tables.page_table of a view, once per build and view (the Burden figures take a
+    second), with the model fitted once per build and definition."""
+    return tables.page_table(view.page, _frames(build), view,
+                             fit=lambda d: _fit(build, tables.model_definition(d)))
 
 
 def _query(request: Request) -> dict[str, list[str]]:
@@ -97,7 +109,7 @@ def _definition(view: state.State) -> dict[str, Any] | None:
 
 def _sources(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
     extra = [{"name": f"{author}: {title}", "citation": f"{author} ({year}). {title}.", "url": url}
-             for author, year, title, url, _ in (citation.NATURAL_EARTH,)]
+             for author, year, title, url, _ in (citation.NATURAL_EARTH, citation.MODEL)]
     return [*manifest.get("sources", []), *extra]
 
 
@@ -144,6 +156,8 @@ async def _serve(request: Request) -> Response:
         return _error(503, "the datasets could not be loaded", detail=str(err))
     choices = tables.page_choices(page, frames["studies"])
     view, problems = state.check_query(page, _query(request), choices)
+    if not problems:
+        problems = tables.view_problems(page, frames, view)
     if problems:
         return _error(400, "invalid query", page=page,
                       parameters=[{"name": k, "problem": v} for k, v in problems.items()],
@@ -182,8 +196,9 @@ def index_document(root: str = "") -> dict[str, Any]:
         }
     return {"name": citation.PROJECT, "version": citation.project_metadata()["version"],
             "formats": list(FORMATS), "pages": pages,
-            "errors": "400: invalid query, body names each parameter; 404: unknown page or "
-                      "format; 422: a valid view the model cannot compute"}
+            "errors": "400: invalid query (or a value the data cannot take), body names "
+                      "each parameter; 404: unknown page or format; 422: a valid view the "
+                      "model cannot compute"}
 
 
 async def _index(request: Request) -> Response:

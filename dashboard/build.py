@@ -950,6 +950,29 @@ def _generated_label(row: pd.Series) -> str:
     return f"{name} {direction} {low:.4g} {unit}"
 
 
+# --- Model validation ----------------------------------------------------------------------
+
+
+def build_model_validation(studies: pd.DataFrame, countries: pd.DataFrame,
+                           diet_shares: pd.DataFrame) -> pd.DataFrame:
+    """Out-of-sample predictions of every fitted estimate by the prevalence model and the old
+    cell pooling, leaving one study and then one country out (``validation.validate``).
+
+    Built here, from the frames just built, because the refits take several seconds (about
+    9 s on two cores), too long for a page; a page reads the result."""
+    from dashboard import burden, validation  # the model stack, only for this step
+
+    shares = burden.diet_share_model(diet_shares, countries["iso3"].tolist())
+    frame = pd.concat([validation.validate(studies, countries, shares, folds=f)
+                       for f in validation.FOLD_TYPES], ignore_index=True)
+    out = pd.DataFrame(index=frame.index)
+    for column, dtype in schema.MODEL_VALIDATION_COLUMNS.items():
+        values = frame[column]
+        out[column] = (_str(values.astype("object")) if dtype == "str"
+                       else values.astype(dtype))
+    return out
+
+
 # --- Writing -------------------------------------------------------------------------------
 
 
@@ -1000,6 +1023,8 @@ def build(out_dir: Path = DATA_DIR, sources_dir: Path = SOURCES_DIR) -> dict:
             geography, _read_csv(income_path, ("country_iso3", "income_group", "fiscal_year")),
             income_path),
     }
+    frames["model_validation"] = build_model_validation(
+        frames["studies"], frames["countries"], frames["diet_shares"])
     for name, df in frames.items():
         _check_columns(name, df)
 

@@ -1,29 +1,21 @@
-"""Modelled number of people with low vitamin B12 status: population x diet share x prevalence."""
+"""Modelled number of people with low vitamin B12 status: population x diet share x the
+prevalence model's prediction, with joint draws summed from countries up to the world."""
 
 from __future__ import annotations
 
+import functools
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import sparse
 
-from dashboard import aggregate, schema
+from dashboard import model as model_module
+from dashboard import schema
 from dashboard.frames import require_columns as _require_columns
-
-# Fallback levels of the prevalence model, from most to least specific (column `basis`).
-BASIS_AGE_DIET = "age_diet"
-BASIS_DIET_ALL_AGES = "diet_all_ages"
-BASIS_GENERAL_AGE = "general_age"
-BASIS_ALL_ROWS = "all_rows"
-BASIS_OMNIVORE_PROXY = "omnivore_proxy"
-# Diets whose missing cells may borrow the general-population estimate of the same age band:
-# the general population is mostly omnivorous, so it stands in for omnivores (and, through
-# the omnivore estimate, for pescatarians) but not for vegetarians or vegans.
-GENERAL_PROXY_DIETS: tuple[str, ...] = ("omnivore",)
-# No published estimate covers pescatarians; they borrow this group's estimate of their band.
-PESCATARIAN_PROXY = "omnivore"
 
 # Which WPP location type a shared name refers to, first to last.
 NAME_PRECEDENCE: tuple[str, ...] = ("Country/Area", "World", "Region", "Subregion")
@@ -49,15 +41,7 @@ REPORTED_DIET_LABELS: tuple[str, ...] = (
 
 _BAND_STARTS = np.array([b[1] for b in schema.AGE_BANDS])
 _N_DIETS = len(schema.DIET_GROUPS)
-_N_CELLS = len(schema.AGE_BAND_LABELS) * _N_DIETS
 _WPP_LABELS = tuple(b[0] for b in schema.WPP_AGE_BANDS)
-
-
-def _cells() -> pd.MultiIndex:
-    """The (analysis age band, diet group) cells of the model, band-major."""
-    return pd.MultiIndex.from_product(
-        [schema.AGE_BAND_LABELS, schema.DIET_GROUPS], names=["analysis_band", "diet_group"]
-    )
 
 
 def analysis_band_of(age_min: np.ndarray | Sequence[int]) -> np.ndarray:
@@ -69,120 +53,6 @@ def analysis_band_of(age_min: np.ndarray | Sequence[int]) -> np.ndarray:
     if np.isnan(ages).any() or (ages < 0).any():
         raise ValueError("age_min must be a non-negative number for every population row")
     return np.searchsorted(_BAND_STARTS, ages, side="right") - 1
-
-
-# --- prevalence model ------------------------------------------------------------------------
-
-
-def prevalence_model(
-    studies: pd.DataFrame,
-    definition: str,
-    status: str,
-    method: str = "REML",
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Pooled prevalence per (analysis age band, diet group), with explicit fallbacks.
-
-    One row per band in schema.AGE_BAND_LABELS x diet in schema.DIET_GROUPS, pooled by
-    random effects on the logit scale (``aggregate.pool_groups``; metafor's
-    ``rma(measure="PLO")``) from the rows with this definition and status that are usable for
-    pooling. A cell without studies borrows, in order and recorded in ``basis``/``source``:
-
-    1. ``general_age``: for omnivores only, the general population (diet not stratified) of
-       the same age band, which is mostly omnivores and keeps the age gradient;
-    2. ``diet_all_ages``: the same diet pooled over all ages (including rows of unknown age);
-    3. ``all_rows``: every poolable row of the definition and status.
-
-    General-population rows inform omnivores only through step 1: they are mostly but not
-    only omnivores, and pooling them with selected omnivore comparison groups would blur the
-    contrast the diet groups are meant to show. Semi-vegetarian rows enter only step 3.
-    No study reports pescatarians, so by default a pescatarian cell without its own studies
-    takes the omnivore estimate of the same age band (``basis = "omnivore_proxy"``): fish is a
-    good B12 source, so pescatarians are assumed to resemble omnivores rather than
-    vegetarians. ``tau2`` and ``logit_se`` feed the prediction draws of ``estimate_burden``.
-    """
-    _require_columns(
-        studies, ["definition", "status", "usable_for", "age_band", "diet_group"], "studies frame"
-    )
-    if status not in schema.STATUSES:
-        raise ValueError(f"unknown status {status!r} (allowed: {', '.join(schema.STATUSES)})")
-    known = set(studies["definition"].dropna().astype(str))
-    if definition not in known:
-        raise ValueError(
-            f"unknown definition {definition!r}: no study row uses it "
-            f"(available: {', '.join(sorted(known))})"
-        )
-    rows = studies.loc[
-        ((studies["definition"] == definition) & (studies["status"] == status)
-         & (studies["usable_for"] == "pooling")).to_numpy(dtype=bool)
-    ]
-    if rows.empty:
-        raise ValueError(
-            f"no poolable study rows for definition {definition!r} with status {status!r}"
-        )
-    age = rows["age_band"].astype("object")
-    diet = rows["diet_group"].astype("object")
-    cache: dict[tuple, dict | None] = {}
-
-    def pooled(key: tuple, mask: pd.Series) -> dict | None:
-        if key not in cache:
-            subset = rows.loc[mask.to_numpy(dtype=bool)]
-            frame = aggregate.pool_groups(subset, by=(), method=method, level=level)
-            cache[key] = None if frame.empty else frame.iloc[0].to_dict()
-        return cache[key]
-
-    label = aggregate.definition_label(definition)
-    records = []
-    for band in schema.AGE_BAND_LABELS:
-        resolved: dict[str, dict] = {}
-        for d in schema.DIET_GROUPS:
-            plural = aggregate.DIET_PHRASES[d]
-            steps = [
-                (BASIS_AGE_DIET, f"pooled {plural} aged {band}", (band, d),
-                 (age == band) & (diet == d)),
-            ]
-            if d in GENERAL_PROXY_DIETS:
-                # Before borrowing across ages: omnivore comparison groups are mostly young
-                # adults, while the general population of the same age is mostly omnivores
-                # and carries the age gradient.
-                steps.append(
-                    (BASIS_GENERAL_AGE,
-                     f"no study of {plural} aged {band}: general population aged {band}",
-                     (band, "general"), (age == band) & (diet == "general"))
-                )
-            steps.append(
-                (BASIS_DIET_ALL_AGES, f"no study of {plural} aged {band}: {plural} of all ages",
-                 ("*", d), diet == d)
-            )
-            found = next(
-                ((b, s, e) for b, s, key, mask in steps if (e := pooled(key, mask)) is not None),
-                None,
-            )
-            if found is not None:
-                basis, source, est = found
-            elif d == "pescatarian":
-                omni = resolved[PESCATARIAN_PROXY]
-                est, basis = omni["_est"], BASIS_OMNIVORE_PROXY
-                source = f"no study of pescatarians: omnivore estimate ({omni['source']})"
-            else:
-                est = pooled(("*", "*"), pd.Series(True, index=rows.index))
-                basis = BASIS_ALL_ROWS
-                source = f"no study of {plural} at any age: all rows of the definition"
-            resolved[d] = {"_est": est, "source": source}
-            records.append({
-                "analysis_band": band,
-                "diet_group": d,
-                **{c: est[c] for c in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high",
-                                       "logit", "logit_se", "tau2", "k", "n_total",
-                                       "study_ids")},
-                "basis": basis,
-                "source": f"{source} (k={int(est['k'])})",
-                "definition": definition,
-                "definition_label": label,
-                "status": status,
-            })
-    out = pd.DataFrame.from_records(records)
-    return out.astype({"k": "int64", "n_total": "int64"})
 
 
 # --- diet shares -----------------------------------------------------------------------------
@@ -437,15 +307,20 @@ def _default_shares(
 
 
 class PrevalenceDraws:
-    """Monte Carlo draws of prevalence per model cell, carried in a burden frame's attrs.
+    """Monte Carlo draws of prevalence per cell of a burden frame, carried in its attrs.
 
-    ``values`` has one row per cell of ``cells`` (analysis band x diet group) and one column
-    per draw. Immutable, so copies of the frame share it.
+    ``values`` (float32, cells x draws) has one row per cell of ``cells``: a country x WPP
+    age band x diet group (``year`` missing: the model has no time trend, so every year of
+    the run shares the country's draws), or an aggregate x year x band x diet, whose draws
+    are its member countries' draws weighted by their people that year. A burden row's
+    ``cell`` column is its row here. Immutable, so copies of the frame share it.
     """
 
-    def __init__(self, cells: pd.MultiIndex, values: np.ndarray, level: float, seed: int):
+    def __init__(self, cells: pd.DataFrame, values: np.ndarray, level: float, seed: int):
+        if len(cells) != len(values):
+            raise ValueError("one row of draws per cell")
         self.cells = cells
-        self.values = np.array(values, dtype=float)
+        self.values = np.asarray(values, dtype=np.float32)
         self.values.flags.writeable = False
         self.level = float(level)
         self.seed = int(seed)
@@ -499,56 +374,60 @@ def _check_supplementation(supplementation: Mapping | None) -> tuple[np.ndarray,
                        f"effect {values['effect']:g}"
 
 
-def _model_arrays(model: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled logit and prediction SD per cell, in _cells() order."""
-    _require_columns(model, ["analysis_band", "diet_group", "logit", "logit_se", "tau2"],
-                     "prevalence model")
-    index = pd.MultiIndex.from_arrays(
-        [model["analysis_band"].astype("object"), model["diet_group"].astype("object")]
-    )
-    if index.duplicated().any():
-        raise ValueError("prevalence model has duplicate (analysis_band, diet_group) rows")
-    pos = index.get_indexer(_cells())
-    if (pos < 0).any():
-        missing = [f"{b} {d}" for (b, d), p in zip(_cells(), pos, strict=True) if p < 0]
-        raise ValueError(f"prevalence model lacks the cells: {', '.join(missing)}")
-    logit = model["logit"].to_numpy(dtype=float)[pos]
-    tau2 = model["tau2"].to_numpy(dtype=float)[pos]
-    var = tau2 + model["logit_se"].to_numpy(dtype=float)[pos] ** 2
-    if np.isnan(logit).any() or np.isnan(var).any() or (var < 0).any():
-        raise ValueError("prevalence model has missing or negative logit, logit_se or tau2")
-    return logit, np.sqrt(var)
+# A generated serum B12 definition id: "b12_lt<value>" or "b12_<low>_<high>" ("p" for the
+# decimal point), as the build writes them for cut-offs outside schema.DEFINITIONS.
+_SERUM_ID = re.compile(r"^b12_(?:lt(?P<a>[0-9p]+)|(?P<lo>[0-9p]+)_(?P<hi>[0-9p]+))$")
 
 
-def draw_prevalence(
-    prevalence_model: pd.DataFrame,
-    *,
-    draws: int = DEFAULT_DRAWS,
-    seed: int = DEFAULT_SEED,
-    level: float = 0.95,
-    supplementation: Mapping | None = None,
-) -> tuple[np.ndarray, PrevalenceDraws]:
-    """Point prevalence per cell and seeded draws from the pooled logit-normal.
+def view_cutoffs(definition: str, status: str = schema.DEFAULT_STATUS
+                 ) -> tuple[float, float | None]:
+    """The serum B12 cut-off(s), pmol/L, that a view's definition and status ask the model
+    for: (cut-off, None) for the share below it, (low, high) for a band between two
+    cut-offs, which the model gives as the difference of the two cumulative predictions.
 
-    The draws use the prediction variance tau2 + se^2 (Higgins, Thompson & Spiegelhalter
-    2009): a country's true prevalence is a new draw from the random-effects distribution,
-    not the pooled mean. Point = expit(pooled logit), the median of that distribution.
+    The definition fixes the cut-offs (``model.cutoffs_of``; a generated id such as
+    "b12_lt156" is read from the id); the status says what the figure is called. Status
+    "marginal" needs a band (e.g. b12_148_221): the share below a single cut-off is not a
+    marginal band, and ValueError says so.
     """
-    if int(draws) < 2:
-        raise ValueError(f"draws must be at least 2, got {draws}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie between 0 and 1, got {level}")
-    logit, sd = _model_arrays(prevalence_model)
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((_N_CELLS, int(draws)))
-    point = special.expit(logit)
-    values = special.expit(logit[:, None] + sd[:, None] * z)
-    supp = _check_supplementation(supplementation)
-    if supp is not None:
-        multiplier = np.tile(supp[0], len(schema.AGE_BAND_LABELS))
-        point = point * multiplier
-        values = values * multiplier[:, None]
-    return point, PrevalenceDraws(_cells(), values, level, seed)
+    if status not in schema.STATUSES:
+        raise ValueError(f"unknown status {status!r} (allowed: {', '.join(schema.STATUSES)})")
+    if definition in schema.DEFINITIONS_BY_ID:
+        low, high = model_module.cutoffs_of(pd.DataFrame({"definition": [definition]}))
+        low_c, high_c = float(low[0]), (None if np.isnan(high[0]) else float(high[0]))
+    else:
+        match = _SERUM_ID.match(definition)
+        if match is None:
+            raise ValueError(f"unknown definition {definition!r}: no cut-off to predict")
+
+        def number(text: str) -> float:
+            return float(text.replace("p", "."))
+
+        low_c, high_c = ((number(match["a"]), None) if match["a"] is not None
+                         else (number(match["lo"]), number(match["hi"])))
+    if status == "marginal" and high_c is None:
+        raise ValueError(
+            f"status 'marginal' needs a band between two cut-offs (e.g. b12_148_221); "
+            f"{definition} is the share below one cut-off")
+    return low_c, high_c
+
+
+def model_cutoffs(fitted: model_module.Model, definition: str | None = None,
+                  status: str = schema.DEFAULT_STATUS) -> tuple[float, float | None]:
+    """Cut-offs of the query: the view's (``view_cutoffs``) for a crosswalk model; a model
+    of one other definition predicts that definition, whatever the number."""
+    definition = fitted.definition if definition is None else definition
+    if fitted.crosswalk:
+        known = schema.DEFINITIONS_BY_ID.get(definition)
+        if known is not None and known.biomarker != model_module.CROSSWALK_BIOMARKER:
+            raise ValueError(f"the serum B12 model does not predict {definition!r} "
+                             f"({known.biomarker}): fit that definition's own model")
+        return view_cutoffs(definition, status)
+    if definition != fitted.definition:
+        raise ValueError(f"the model is fitted for {fitted.definition!r}, not {definition!r}")
+    if status not in schema.STATUSES:
+        raise ValueError(f"unknown status {status!r} (allowed: {', '.join(schema.STATUSES)})")
+    return model_module.REFERENCE_CUTOFF, None
 
 
 def _resolve_locations(population: pd.DataFrame, locations: Sequence) -> np.ndarray:
@@ -610,7 +489,7 @@ def _members(population: pd.DataFrame, aggregate_rows: pd.DataFrame) -> dict[int
                 f"no member countries known for {name!r} ({kind}): choose countries, WPP "
                 "regions, subregions or SDG regions, or the World"
             )
-        out[int(code)] = members.to_numpy(dtype=int)
+        out[int(code)] = np.sort(members.to_numpy(dtype=int))
     return out
 
 
@@ -628,13 +507,31 @@ def _share_matrix(shares_model: pd.DataFrame) -> tuple[dict[str, int], np.ndarra
     return {str(c): i for i, c in enumerate(wide.index)}, matrix
 
 
+@functools.lru_cache(maxsize=32)
+def _estimable_cells(fitted: model_module.Model, iso3: str, cutoffs: tuple[float, float | None]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """``Model.estimable`` of each WPP band x diet group (bands x diets) and of each band's
+    general population (any diet): the rule looks at ages, diet and cut-off, not at place,
+    so one country's rows serve all. Cached per model and cut-offs (a Model is immutable)."""
+    bands = {label: (lo, hi) for label, lo, hi in schema.WPP_AGE_BANDS}
+    frame = model_module.general_population_frame([iso3], bands)
+    frame = pd.concat([frame.assign(diet_group=d) for d in (*schema.DIET_GROUPS, "general")],
+                      ignore_index=True).drop(columns="definition")
+    frame["cutoff"] = cutoffs[0]
+    frame["cutoff_high"] = np.nan if cutoffs[1] is None else cutoffs[1]
+    ok = fitted.estimable(frame).to_numpy().reshape(_N_DIETS + 1, len(bands)).T
+    return ok[:, :_N_DIETS], ok[:, _N_DIETS]
+
+
 def estimate_burden(
     population: pd.DataFrame,
     diet_shares_model: pd.DataFrame,
-    prevalence_model: pd.DataFrame,
+    model: model_module.Model,
     *,
     locations: Sequence,
     years: Sequence[int],
+    definition: str | None = None,
+    status: str = schema.DEFAULT_STATUS,
     draws: int = DEFAULT_DRAWS,
     seed: int = DEFAULT_SEED,
     level: float = 0.95,
@@ -642,48 +539,192 @@ def estimate_burden(
 ) -> pd.DataFrame:
     """Expected people with low B12 status per location, year, WPP age band and diet group.
 
-    cases = population(location, year, age band) x share(location, diet) x
-    prevalence(analysis band, diet). Locations are WPP location codes, ISO3 codes or exact
-    location names. A country takes its own diet shares; an aggregate (World, WPP region or
-    subregion) the mean of its member countries' shares weighted by their total population
-    that year (so every member needs a row in ``diet_shares_model``).
+    cases = population(country, year, age band) x share(country, diet) x
+    prevalence(country, age band, diet), the prevalence from the fitted ``model``
+    (``Model.grid_draws``) for ``definition`` and ``status`` (``view_cutoffs``; default the
+    model's definition): both sexes (the UN WPP population is not split by sex here),
+    supplement users included, not pregnant, as a population sample. Locations are WPP
+    location codes, ISO3 codes or exact location names. An aggregate (the World, a WPP region
+    or subregion, an SDG region) is the sum of its member countries: its population, people
+    per diet and cases per age band are their sums, and its ``share`` and ``prevalence`` the
+    ratios of those sums.
 
-    ``cases_low``/``cases_high`` (and ``prevalence_low``/``_high``) form the ``level``
-    uncertainty interval from seeded Monte Carlo draws of each cell's prevalence (see
-    ``draw_prevalence``). The draws of a cell are shared by every location and year of the
-    run: the uncertainty is about the prevalence of that age and diet group, which is the same
-    wherever it applies, so sums over locations need correlated draws. The draws travel in
-    ``attrs["prevalence_draws"]`` for ``summarize_burden`` and
-    ``age_standardized_prevalence``. ``supplementation={"diet_group": str | None,
+    Uncertainty: ``draws`` seeded joint draws (Monte Carlo, as GBD's 1,000 draws): the
+    coefficient draws are shared by every country, each region and country effect is one
+    draw shared by its rows (from its BLUP distribution where the model has estimates there,
+    from sigma^2 where not), and every year of a country shares its draws (the model has no
+    time trend). An aggregate's draws are the sums of its members' draws, so its interval
+    is the quantiles of summed draws. ``prevalence_low``/``_high`` and ``cases_low``/``_high``
+    are the ``level`` quantiles of each row's draws; the draws travel in
+    ``attrs["prevalence_draws"]`` (``cell`` is a row's row there) for ``summarize_burden``
+    and ``age_standardized_prevalence``.
+
+    ``estimable`` is ``Model.estimable`` for the row's age band and diet group (False:
+    the model extrapolates, to be shown flagged, never as a plain number);
+    ``estimable_general`` is the same for the band's general population, which the
+    summaries of whole populations use. ``supplementation={"diet_group": str | None,
     "coverage": c, "effect": e}`` multiplies the prevalence of the group (None: everyone) by
     1 - c x e (the covered share with a relative reduction e); default: no effect.
     """
+    frame, values = _burden_frame(
+        population, diet_shares_model, model, locations=locations, years=years,
+        definition=definition, status=status, draws=draws, seed=seed, level=level,
+        supplementation=supplementation)
+    alpha = 1 - level
+    low, high = np.quantile(values.values, [alpha / 2, 1 - alpha / 2], axis=1)
+    cell = frame["cell"].to_numpy()
+    people = frame["population"].to_numpy() * frame["share"].to_numpy()
+    frame.insert(frame.columns.get_loc("prevalence") + 1, "prevalence_low", low[cell])
+    frame.insert(frame.columns.get_loc("prevalence_low") + 1, "prevalence_high", high[cell])
+    frame.insert(frame.columns.get_loc("cases") + 1, "cases_low", people * low[cell])
+    frame.insert(frame.columns.get_loc("cases_low") + 1, "cases_high", people * high[cell])
+    frame.attrs["prevalence_draws"] = values
+    if supplementation is not None:
+        frame.attrs["supplementation"] = dict(supplementation)
+    return frame
+
+
+def _burden_frame(
+    population: pd.DataFrame, diet_shares_model: pd.DataFrame, model: model_module.Model, *,
+    locations: Sequence, years: Sequence[int], definition: str | None, status: str,
+    draws: int, seed: int, level: float, supplementation: Mapping | None,
+) -> tuple[pd.DataFrame, PrevalenceDraws]:
+    """The burden rows without their own intervals, and the cells' draws."""
     _require_columns(
         population,
         ["location_code", "location", "iso3", "location_type", "year", "age_band", "age_min",
          "population"],
         "population frame",
     )
-    point, prevalence_draws = draw_prevalence(
-        prevalence_model, draws=draws, seed=seed, level=level, supplementation=supplementation
-    )
+    if int(draws) < 2:
+        raise ValueError(f"draws must be at least 2, got {draws}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie between 0 and 1, got {level}")
+    supp = _check_supplementation(supplementation)
+    cutoffs = model_cutoffs(model, definition, status)
     codes = _resolve_locations(population, locations)
     year_list = sorted({int(y) for y in ([years] if isinstance(years, int) else years)})
     if not year_list:
         raise ValueError("no years given")
-    sub = _population_by_age(population, codes, year_list)
-    pair_id, pair_shares = _location_year_shares(population, sub, diet_shares_model)
-    out = _burden_cells(sub, pair_id, pair_shares, point, prevalence_draws, level)
-    out.attrs["prevalence_draws"] = prevalence_draws
-    if supplementation is not None:
-        out.attrs["supplementation"] = dict(supplementation)
-    return out
+    asked = _population_by_age(population, codes, year_list).drop_duplicates("location_code")
+    aggregates = asked.loc[asked["iso3"].isna().to_numpy()]
+    members = _members(population, aggregates) if len(aggregates) else {}
+    own = asked.loc[asked["iso3"].notna().to_numpy(), "location_code"].to_numpy(dtype=int)
+    needed = np.unique(np.concatenate([own, *members.values()]).astype(int))
+    sub = _population_by_age(population, needed, year_list)
+    n_c, n_y, n_a = len(needed), len(year_list), len(_WPP_LABELS)
+    pop = sub["population"].to_numpy(dtype=float).reshape(n_c, n_y, n_a)
+    iso3 = sub["iso3"].astype("object").to_numpy()[::n_y * n_a].astype(str)
+    iso_index, share_matrix = _share_matrix(diet_shares_model)
+    absent = sorted(c for c in iso3 if c not in iso_index)
+    if absent:
+        raise ValueError(f"diet share model has no row for {', '.join(absent[:20])}"
+                         + (" ..." if len(absent) > 20 else ""))
+    shares = share_matrix[[iso_index[c] for c in iso3]]
+    ages = [(lo, hi) for _, lo, hi in schema.WPP_AGE_BANDS]
+    values, point = model.grid_draws(list(iso3), ages, cutoff=cutoffs[0],
+                                     cutoff_high=cutoffs[1], draws=int(draws), seed=seed)
+    if supp is not None:
+        values *= supp[0].astype(np.float32)[None, None, :, None]
+        point = point * supp[0][None, None, :]
+    ok, ok_general = _estimable_cells(model, str(iso3[0]), cutoffs)
+
+    # Countries asked for: their own cells (shared by the years); aggregates: one cell per
+    # year, band and diet, the people-weighted sum of their members' draws.
+    n_cell = n_a * _N_DIETS
+    position = {int(c): i for i, c in enumerate(needed)}
+    own_pos = np.array([position[int(c)] for c in own], dtype=int)
+    n_k = values.shape[-1]
+    whole = len(own_pos) == n_c and bool((own_pos == np.arange(n_c)).all())
+    blocks = [values.reshape(-1, n_k) if whole else
+              values[own_pos].reshape(len(own_pos) * n_cell, n_k)]
+    cell_keys = [pd.DataFrame({
+        "location_code": np.repeat(own, n_cell), "year": pd.array([pd.NA] * len(own) * n_cell,
+                                                                   dtype="Int64"),
+        "age_band": np.tile(np.repeat(_WPP_LABELS, _N_DIETS), len(own)),
+        "diet_group": np.tile(schema.DIET_GROUPS, len(own) * n_a),
+    })]
+    next_cell = len(own) * n_cell
+    # One block of rows per location and year: (code, name, iso3, year, population by band,
+    # share by band x diet, prevalence by band x diet, first cell).
+    blocks_rows: list[tuple] = []
+    labels = asked.set_index("location_code")["location"].astype("object")
+    own_first = {int(c): i * n_cell for i, c in enumerate(own)}
+    for code in asked["location_code"].to_numpy(dtype=int):
+        name = labels.at[code]
+        if code not in members:
+            i = position[int(code)]
+            blocks_rows += [(code, name, iso3[i], year, pop[i, y], np.broadcast_to(
+                shares[i], (n_a, _N_DIETS)), point[i], own_first[int(code)])
+                for y, year in enumerate(year_list)]
+            continue
+        m = np.array([position[int(c)] for c in members[code]], dtype=int)
+        inside = values if len(m) == n_c else values[m]  # no copy for the World
+        for y, year in enumerate(year_list):
+            weight = pop[m, y, :, None] * shares[m, None, :]            # members x a x d
+            people = weight.sum(axis=0)
+            band_pop = pop[m, y, :].sum(axis=0)
+            per_band = np.where(band_pop > 0, band_pop, 1.0)[:, None]
+            safe = np.where(people > 0, people, 1.0)
+            # A diet nobody in the aggregate follows keeps its members' population-weighted
+            # prevalence, so the row still says what the model predicts for it.
+            prevalence = np.where(people > 0, (weight * point[m]).sum(axis=0) / safe,
+                                  (pop[m, y, :, None] * point[m]).sum(axis=0) / per_band)
+            sums = np.einsum("cad,cadk->adk", weight.astype(np.float32), inside)
+            blocks.append((sums / safe[:, :, None].astype(np.float32)).reshape(n_cell, -1))
+            cell_keys.append(pd.DataFrame({
+                "location_code": code, "year": pd.array([year] * n_cell, dtype="Int64"),
+                "age_band": np.repeat(_WPP_LABELS, _N_DIETS),
+                "diet_group": np.tile(schema.DIET_GROUPS, n_a)}))
+            blocks_rows.append((code, name, None, year, band_pop, people / per_band,
+                                prevalence, next_cell))
+            next_cell += n_cell
+    frame = _rows(blocks_rows, ok, ok_general)
+    frame = frame.sort_values(["location_code", "year"], kind="stable", ignore_index=True)
+    values_all = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    cells = pd.concat(cell_keys, ignore_index=True)
+    return frame, PrevalenceDraws(cells, values_all, level, seed)
+
+
+def _rows(blocks: list[tuple], ok: np.ndarray, ok_general: np.ndarray) -> pd.DataFrame:
+    """Burden rows of each (code, name, iso3, year, population by band, share and prevalence
+    by band x diet, first cell) block: 21 WPP bands x diets, band-major."""
+    n_a = len(_WPP_LABELS)
+    n_cell = n_a * _N_DIETS
+    n = len(blocks)
+    band = np.tile(np.repeat(np.arange(n_a), _N_DIETS), n)
+    diet = np.tile(np.arange(_N_DIETS), n_a * n)
+    band_pop = np.stack([b[4] for b in blocks]).reshape(n, n_a)
+    share = np.stack([b[5] for b in blocks]).reshape(n, n_cell)
+    prevalence = np.stack([b[6] for b in blocks]).reshape(n, n_cell).ravel()
+    population = np.repeat(band_pop, _N_DIETS, axis=1).ravel()
+    share = share.ravel()
+    starts = np.array([lo for _, lo, _ in schema.WPP_AGE_BANDS])
+    cell = (np.array([b[7] for b in blocks])[:, None] + np.arange(n_cell)[None, :]).ravel()
+
+    def each(i: int, dtype: type) -> np.ndarray:
+        return np.repeat(np.array([b[i] for b in blocks], dtype=dtype), n_cell)
+
+    return pd.DataFrame({
+        "location_code": each(0, np.int64), "location": each(1, object),
+        "iso3": each(2, object), "year": each(3, np.int64),
+        "age_band": pd.Categorical.from_codes(band, categories=_WPP_LABELS, ordered=True),
+        "analysis_band": pd.Categorical.from_codes(analysis_band_of(starts)[band],
+                                                   categories=schema.AGE_BAND_LABELS,
+                                                   ordered=True),
+        "diet_group": pd.Categorical.from_codes(diet, categories=schema.DIET_GROUPS,
+                                                ordered=True),
+        "population": population, "share": share, "prevalence": prevalence,
+        "cases": population * share * prevalence,
+        "estimable": ok[band, diet], "estimable_general": ok_general[band], "cell": cell,
+    })
 
 
 def _population_by_age(
     population: pd.DataFrame, codes: np.ndarray, years: list[int]
 ) -> pd.DataFrame:
-    """One row per WPP age band of each asked location and year, so every cell has people."""
+    """One row per WPP age band of each asked location and year, so every cell has people,
+    sorted by location code, year and age."""
     sub = population.loc[
         (population["location_code"].isin(codes) & population["year"].isin(years)).to_numpy(
             dtype=bool)
@@ -693,9 +734,10 @@ def _population_by_age(
         sub = sub.sort_values("variant", key=lambda s: s.ne("estimate")).drop_duplicates(
             ["location_code", "year", "age_band"])
     sub = sub.sort_values(["location_code", "year", "age_min"], kind="stable")
-    counts = sub.groupby(["location_code", "year"]).size()
+    counts = sub.groupby(["location_code", "year"], observed=True).size()
     expected = pd.MultiIndex.from_product([codes, years], names=["location_code", "year"])
-    incomplete = [k for k in expected if counts.get(k, 0) != len(_WPP_LABELS)]
+    found = counts.reindex(expected, fill_value=0).to_numpy()
+    incomplete = list(expected[found != len(_WPP_LABELS)])
     if incomplete:
         names = dict(zip(population["location_code"], population["location"], strict=False))
         raise ValueError(
@@ -703,97 +745,6 @@ def _population_by_age(
             + ", ".join(f"{names.get(c, c)} {y}" for c, y in incomplete[:10])
         )
     return sub
-
-
-def _location_year_shares(
-    population: pd.DataFrame, sub: pd.DataFrame, diet_shares_model: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
-    """Diet shares per (location, year) of ``sub``: an aggregate's members weigh by people.
-
-    Returns the pair number of each row of ``sub`` and the pairs' shares (pairs x diets).
-    """
-    iso_index, share_matrix = _share_matrix(diet_shares_model)
-    pairs = pd.MultiIndex.from_arrays([sub["location_code"].to_numpy(dtype=int),
-                                       sub["year"].to_numpy(dtype=int)])
-    pair_id, pair_keys = pd.factorize(pairs)
-    first = sub.drop_duplicates("location_code").set_index("location_code")
-    pair_shares = np.empty((len(pair_keys), _N_DIETS))
-    aggregates = first.loc[first["iso3"].isna()].reset_index()
-    members = _members(population, aggregates) if len(aggregates) else {}
-    missing_iso = set()
-    for i, (code, year) in enumerate(pair_keys):
-        iso3 = first.at[code, "iso3"]
-        if code in members:
-            m = population.loc[
-                (population["location_code"].isin(members[code])
-                 & (population["year"] == year)).to_numpy(dtype=bool),
-                ["iso3", "population"],
-            ]
-            totals = m.groupby("iso3", sort=True)["population"].sum()
-            absent = [c for c in totals.index if c not in iso_index]
-            missing_iso.update(absent)
-            if absent:
-                continue
-            rows = share_matrix[[iso_index[c] for c in totals.index]]
-            weights = totals.to_numpy(dtype=float)
-            pair_shares[i] = weights @ rows / weights.sum()
-        elif iso3 in iso_index:
-            pair_shares[i] = share_matrix[iso_index[iso3]]
-        else:
-            missing_iso.add(str(iso3))
-    if missing_iso:
-        raise ValueError(
-            f"diet share model has no row for {', '.join(sorted(missing_iso)[:20])}"
-            + (" ..." if len(missing_iso) > 20 else "")
-        )
-    return pair_id, pair_shares
-
-
-def _burden_cells(
-    sub: pd.DataFrame,
-    pair_id: np.ndarray,
-    pair_shares: np.ndarray,
-    point: np.ndarray,
-    prevalence_draws: PrevalenceDraws,
-    level: float,
-) -> pd.DataFrame:
-    """Each population row split by diet, times its cell's prevalence: the burden frame."""
-    band = analysis_band_of(sub["age_min"].to_numpy(dtype=float))
-    pop = sub["population"].to_numpy(dtype=float)
-    n_rows = len(sub)
-    diet_idx = np.tile(np.arange(_N_DIETS), n_rows)
-    row_idx = np.repeat(np.arange(n_rows), _N_DIETS)
-    cell = band[row_idx] * _N_DIETS + diet_idx
-    share = pair_shares[pair_id[row_idx], diet_idx]
-    people = pop[row_idx] * share
-    alpha = 1 - level
-    q_low, q_high = np.quantile(prevalence_draws.values, [alpha / 2, 1 - alpha / 2], axis=1)
-    prevalence = point[cell]
-
-    wpp_codes = pd.Categorical(sub["age_band"].astype("object"), categories=_WPP_LABELS)
-    if (wpp_codes.codes < 0).any():
-        raise ValueError("population frame has age bands outside schema.WPP_AGE_BANDS")
-    return pd.DataFrame({
-        "location_code": sub["location_code"].to_numpy(dtype=int)[row_idx],
-        "location": sub["location"].to_numpy(dtype=object)[row_idx],
-        "iso3": sub["iso3"].to_numpy(dtype=object)[row_idx],
-        "year": sub["year"].to_numpy(dtype=int)[row_idx],
-        "age_band": pd.Categorical.from_codes(wpp_codes.codes[row_idx], categories=_WPP_LABELS,
-                                              ordered=True),
-        "analysis_band": pd.Categorical.from_codes(band[row_idx],
-                                                   categories=schema.AGE_BAND_LABELS,
-                                                   ordered=True),
-        "diet_group": pd.Categorical.from_codes(diet_idx, categories=schema.DIET_GROUPS,
-                                                ordered=True),
-        "population": pop[row_idx],
-        "share": share,
-        "prevalence": prevalence,
-        "prevalence_low": q_low[cell],
-        "prevalence_high": q_high[cell],
-        "cases": people * prevalence,
-        "cases_low": people * q_low[cell],
-        "cases_high": people * q_high[cell],
-    })
 
 
 def _draws_of(burden: pd.DataFrame, draws: PrevalenceDraws | None) -> PrevalenceDraws:
@@ -806,25 +757,49 @@ def _draws_of(burden: pd.DataFrame, draws: PrevalenceDraws | None) -> Prevalence
     return draws
 
 
-def _cell_index(burden: pd.DataFrame, draws: PrevalenceDraws) -> np.ndarray:
-    keys = pd.MultiIndex.from_arrays(
-        [burden["analysis_band"].astype("object"), burden["diet_group"].astype("object")]
-    )
-    pos = draws.cells.get_indexer(keys)
-    if (pos < 0).any():
-        raise ValueError("burden rows have analysis bands or diet groups the draws do not cover")
-    return pos
+# Draws summed per chunk of this many draws, in float64, so a sum over every country never
+# holds a float64 copy of all the draws (about 160 MB for 236 countries).
+_CHUNK_DRAWS = 128
 
 
 def _weighted_draws(
     group: np.ndarray, n_groups: int, cell: np.ndarray, weight: np.ndarray,
     draws: PrevalenceDraws,
 ) -> np.ndarray:
-    """Draws of sum(weight x prevalence) per group: (groups x cells) weights @ cell draws."""
-    n_cells = len(draws.cells)
-    matrix = np.bincount(group * n_cells + cell, weights=weight,
-                         minlength=n_groups * n_cells).reshape(n_groups, n_cells)
-    return matrix @ draws.values
+    """Draws of sum(weight x prevalence) per group (groups x draws), in float64."""
+    values = draws.values
+    if len(cell) and (cell.min() < 0 or cell.max() >= len(values)):
+        raise ValueError("burden rows point at cells the draws do not cover")
+    matrix = sparse.csr_matrix((weight, (group, cell)), shape=(n_groups, len(values)))
+    out = np.empty((n_groups, values.shape[1]))
+    for start in range(0, values.shape[1], _CHUNK_DRAWS):
+        chunk = values[:, start:start + _CHUNK_DRAWS].astype(np.float64)
+        out[:, start:start + _CHUNK_DRAWS] = matrix @ chunk
+    return out
+
+
+def case_draws(
+    burden: pd.DataFrame, by: Sequence[str] = ("location", "year"), *,
+    draws: PrevalenceDraws | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The groups of burden rows (keys, sorted) and the draws of their summed cases
+    (groups x draws): each draw adds population x share x that draw's prevalence."""
+    by = list(by)
+    _require_columns(burden, [*by, "population", "share", "cell"], "burden frame")
+    _, keys, sims = _case_sims(burden, by, _draws_of(burden, draws))
+    return keys, sims
+
+
+def _case_sims(burden: pd.DataFrame, by: list[str], draws: PrevalenceDraws
+               ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    if by:
+        group_id, keys = _groups(burden, by)
+    else:
+        group_id, keys = np.zeros(len(burden), dtype=int), pd.DataFrame(index=[0])
+    people = burden["population"].to_numpy(dtype=float) * burden["share"].to_numpy(dtype=float)
+    sims = _weighted_draws(group_id, len(keys), burden["cell"].to_numpy(dtype=int), people,
+                           draws)
+    return group_id, keys.reset_index(drop=True), sims
 
 
 def summarize_burden(
@@ -836,38 +811,36 @@ def summarize_burden(
 ) -> pd.DataFrame:
     """Cases and prevalence per group of burden rows, with intervals from summed draws.
 
-    For each draw the cases of the group's rows are added up, and the interval is taken from
-    the quantiles of those sums; adding the rows' interval bounds instead would overstate the
-    width (it assumes every cell at its extreme at once). ``population`` is the number of
-    people the rows stand for (population x share), so a group by diet counts that diet's
-    people. Columns: [*by, population, cases, cases_low, cases_high, prevalence,
-    prevalence_low, prevalence_high].
+    For each draw the cases of the group's rows are added up (``case_draws``), and the
+    interval is taken from the quantiles of those sums; adding the rows' interval bounds
+    instead would overstate the width (it assumes every cell at its extreme at once).
+    ``population`` is the number of people the rows stand for (population x share), so a
+    group by diet counts that diet's people. ``estimable`` is True when the model predicts
+    every row of the group without extrapolating; a group holding every diet group of its
+    ages is a general population, and takes the general population's rule
+    (``estimable_general``). Columns: [*by, population, cases, cases_low, cases_high,
+    prevalence, prevalence_low, prevalence_high, estimable].
     """
     by = list(by)
-    _require_columns(burden, [*by, "analysis_band", "diet_group", "population", "share",
-                              "cases"], "burden frame")
+    _require_columns(burden, [*by, "diet_group", "population", "share", "cases", "estimable",
+                              "estimable_general", "cell"], "burden frame")
     prevalence_draws = _draws_of(burden, draws)
     level = prevalence_draws.level if level is None else level
     if not 0 < level < 1:
         raise ValueError(f"level must lie between 0 and 1, got {level}")
     columns = [*by, "population", "cases", "cases_low", "cases_high", "prevalence",
-               "prevalence_low", "prevalence_high"]
+               "prevalence_low", "prevalence_high", "estimable"]
     if burden.empty:
         return pd.DataFrame(columns=columns)
-    if by:
-        group_id, keys = _groups(burden, by)
-    else:
-        group_id, keys = np.zeros(len(burden), dtype=int), pd.DataFrame(index=[0])
+    group_id, keys, sims = _case_sims(burden, by, prevalence_draws)
     n_groups = len(keys)
     people = burden["population"].to_numpy(dtype=float) * burden["share"].to_numpy(dtype=float)
-    sims = _weighted_draws(group_id, n_groups, _cell_index(burden, prevalence_draws), people,
-                           prevalence_draws)
     total_people = np.bincount(group_id, weights=people, minlength=n_groups)
     cases = np.bincount(group_id, weights=burden["cases"].to_numpy(dtype=float),
                         minlength=n_groups)
     alpha = 1 - level
     low, high = np.quantile(sims, [alpha / 2, 1 - alpha / 2], axis=1)
-    out = keys.reset_index(drop=True).copy()
+    out = keys.copy()
     out["population"] = total_people
     out["cases"] = cases
     out["cases_low"] = low
@@ -876,7 +849,20 @@ def summarize_burden(
         out["prevalence"] = cases / total_people
         out["prevalence_low"] = low / total_people
         out["prevalence_high"] = high / total_people
+    out["estimable"] = _group_estimable(burden, group_id, n_groups)
     return out[columns]
+
+
+def _group_estimable(burden: pd.DataFrame, group_id: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group: every row estimable, or (all diets of its ages present) every row's
+    general population estimable."""
+    own = np.bincount(group_id, weights=~burden["estimable"].to_numpy(dtype=bool),
+                      minlength=n_groups) == 0
+    general = np.bincount(group_id, weights=~burden["estimable_general"].to_numpy(dtype=bool),
+                          minlength=n_groups) == 0
+    diets = pd.Series(burden["diet_group"].astype("object").to_numpy()).groupby(
+        group_id).nunique().reindex(range(n_groups), fill_value=0).to_numpy()
+    return own | (general & (diets == _N_DIETS))
 
 
 def _groups(frame: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -998,7 +984,7 @@ def age_standardized_prevalence(
                           1.0 / bands_per_group[band_group])
     row_weight = (group_weight[band_group][None, :] * within)[group_id, band] * share
 
-    cell = _cell_index(frame, prevalence_draws)
+    cell = frame["cell"].to_numpy(dtype=int)
     prevalence = frame["prevalence"].to_numpy(dtype=float)
     asp = np.bincount(group_id, weights=row_weight * prevalence, minlength=n_groups)
     asp_sims = _weighted_draws(group_id, n_groups, cell, row_weight, prevalence_draws)
@@ -1073,20 +1059,28 @@ def split_locations(
 def estimate_summary(
     population: pd.DataFrame,
     diet_shares_model: pd.DataFrame,
-    prevalence: pd.DataFrame,
+    model: model_module.Model,
     *,
     locations: Sequence,
     years: Sequence[int],
     by: Sequence[str],
+    definition: str | None = None,
+    status: str = schema.DEFAULT_STATUS,
     supplementation: Mapping | None = None,
+    draws: int = DEFAULT_DRAWS,
+    seed: int = DEFAULT_SEED,
 ) -> pd.DataFrame:
     """``estimate_burden`` for the locations and years, summarised by ``by`` with
     ``summarize_burden`` (intervals from summed draws): the input of the map (by country in
     one year) and of the projection (by location and year). Columns as ``summarize_burden``.
+    The rows' own intervals are not computed (quantiles of every cell's draws would take
+    longer than the rest).
     """
-    rows = estimate_burden(population, diet_shares_model, prevalence, locations=locations,
-                           years=years, supplementation=supplementation)
-    return summarize_burden(rows, by=by)
+    rows, values = _burden_frame(
+        population, diet_shares_model, model, locations=locations, years=years,
+        definition=definition, status=status, draws=draws, seed=seed, level=0.95,
+        supplementation=supplementation)
+    return summarize_burden(rows, by=by, draws=values)
 
 
 def diet_share_summary(burden: pd.DataFrame) -> pd.DataFrame:
@@ -1110,3 +1104,159 @@ def count_default_countries(diet_shares_model: pd.DataFrame) -> tuple[int, int]:
         (diet_shares_model["diet_group"] != "omnivore").to_numpy(dtype=bool)]
     all_default = measured.groupby("country_iso3")["is_default"].all()
     return int(all_default.sum()), len(all_default)
+
+
+# --- what drives a location's prevalence -----------------------------------------------------
+
+
+def country_support(model: model_module.Model, iso3: Sequence[str]) -> pd.DataFrame:
+    """Independent studies behind each country's general-population prediction
+    (``Model.support``): in the country and in its WPP region.
+    Columns: [iso3, support_country, support_region]."""
+    codes = [str(c) for c in iso3]
+    support = model.support(pd.DataFrame({
+        "iso3": codes, "age_min": 0, "age_max": None, "sex": "both", "diet_group": "general",
+        "supplement_users": "included", "cutoff": model_module.REFERENCE_CUTOFF}))
+    return pd.DataFrame({"iso3": codes,
+                         "support_country": support["support_country"].to_numpy(),
+                         "support_region": support["support_region"].to_numpy()})
+
+
+def _odds(p: float) -> float:
+    return p / (1 - p) if 0 < p < 1 else float("nan")
+
+
+def estimate_drivers(
+    model: model_module.Model,
+    population: pd.DataFrame,
+    burden: pd.DataFrame,
+    location: str,
+    standard_populations: pd.DataFrame,
+    standard: str = schema.DEFAULT_STANDARD,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """The model terms that move one location's modelled prevalence, as odds ratios.
+
+    ``burden``: ``estimate_burden`` rows holding the location (one year). Rows, each with
+    ``odds_ratio`` (and ``or_low``/``or_high`` where the model gives an interval), a
+    ``detail`` sentence and ``studies`` (independent studies behind the term, NaN where it
+    does not apply):
+
+    - income group: the World Bank group's coefficient vs high income (an aggregate: its
+      countries' population-weighted mix of the coefficients, se from the covariance);
+    - region and country effects: exp(BLUP), interval exp(BLUP +/- z se); a region or
+      country without estimates has no effect of its own (odds ratio 1, spread sigma^2);
+      ``studies`` is ``Model.support``'s support_region / support_country (an aggregate:
+      population-weighted means of its countries' effects, studies in its countries);
+    - age structure: odds of the crude prevalence over the odds of the age-standardised one
+      (``standard``): above 1 when the location's ages carry more low status;
+    - diet mix: odds of the crude prevalence over the odds if everyone were omnivorous;
+    - each diet term of the fit (vegetarian, vegan vs omnivore) with the location's share.
+    """
+    rows = burden.loc[(burden["location"] == location).to_numpy(dtype=bool)]
+    if rows.empty:
+        raise ValueError(f"{location!r} is not in the burden frame")
+    if rows["year"].nunique() != 1:
+        raise ValueError("drivers are of one year: filter the burden rows to one year")
+    year = int(rows["year"].iloc[0])
+    z = model_module.stats_norm_ppf(0.5 + level / 2)
+    iso3 = rows["iso3"].iloc[0]
+    if isinstance(iso3, str):
+        members, weights = [iso3], np.array([1.0])
+    else:
+        table = rows.drop_duplicates("location_code").assign(
+            location_type=population.loc[population["location_code"] == rows[
+                "location_code"].iloc[0], "location_type"].astype("object").iloc[0])
+        codes = _members(population, table)[int(rows["location_code"].iloc[0])]
+        pop = population.loc[(population["location_code"].isin(codes)
+                              & (population["year"] == year)).to_numpy(dtype=bool)]
+        totals = pop.groupby(pop["iso3"].astype("object"))["population"].sum()
+        members, weights = list(totals.index), totals.to_numpy(dtype=float) / totals.sum()
+    single = len(members) == 1
+    coef = model.coefficients(level).set_index("term")
+    terms = list(model.fit.terms)
+    out: list[dict] = []
+
+    # Income group: the fit's income dummies of each member (fractional where the World
+    # Bank does not classify a country), weighted by population.
+    query = pd.DataFrame({"iso3": members, "age": 40.0, "sex": "both",
+                          "diet_group": "omnivore", "supplement_users": "included",
+                          "cutoff": model_module.REFERENCE_CUTOFF})
+    income_terms = [t for t in model_module.INCOME_TERMS if t in terms]
+    x = model_module.design_matrix(query, model.countries, model.shares, income_terms)
+    w = weights @ x.to_numpy(dtype=float) if income_terms else np.zeros(0)
+    pos = [terms.index(t) for t in income_terms]
+    log_or = float(w @ model.fit.beta[pos]) if pos else 0.0
+    se = float(np.sqrt(w @ model.fit.vcov[np.ix_(pos, pos)] @ w)) if pos else 0.0
+    groups = model.countries.set_index("iso3")["income_group"].astype("object")
+    if single:
+        group = groups.get(members[0])
+        detail = (f"World Bank: {str(group).replace('_', '-')} income" if isinstance(group, str)
+                  else "not classified by the World Bank: its subregion's mix of groups")
+    else:
+        mix = pd.Series(weights, index=members).groupby(
+            groups.reindex(members).fillna("unclassified").to_numpy()).sum()
+        detail = "population mix: " + ", ".join(
+            f"{v:.0%} {k.replace('_', '-')}" for k, v in mix.sort_values(ascending=False).items()
+            if v >= 0.005)
+    out.append({"driver": "Income group (vs high income)", "detail": detail,
+                "odds_ratio": math.exp(log_or), "or_low": math.exp(log_or - z * se),
+                "or_high": math.exp(log_or + z * se), "studies": np.nan})
+
+    # Region and country effects, with the evidence behind them.
+    effects = model.location_effects(members)
+    support = country_support(model, members)
+    data = model.data
+    for level_name, label in (("region", "Region effect (WPP region)"),
+                              ("country", "Country effect")):
+        blup = effects[f"{level_name}_blup"].to_numpy()
+        spread = effects[f"{level_name}_se"].to_numpy()
+        observed = effects[f"{level_name}_observed"].to_numpy()
+        if single:
+            studies = float(support[f"support_{level_name}"].iloc[0])
+            where = effects["region"].iloc[0] if level_name == "region" else members[0]
+            detail = (f"{where}: estimated from {int(studies)} studies" if observed[0] else
+                      f"{where}: no study, so no effect of its own (a new {level_name}'s "
+                      f"spread, sigma^2 = {spread[0] ** 2:.3f})")
+            lo, hi = math.exp(blup[0] - z * spread[0]), math.exp(blup[0] + z * spread[0])
+        else:
+            key = "region" if level_name == "region" else "iso3"
+            inside = set(effects["region"]) if level_name == "region" else set(members)
+            studies = float(data.loc[data[key].isin(inside), "sample_id"].nunique())
+            detail = (f"population-weighted mean over {len(members)} countries, "
+                      f"{int(observed.sum())} of them with studies in the {level_name}")
+            lo = hi = np.nan
+        out.append({"driver": label, "detail": detail,
+                    "odds_ratio": math.exp(float(weights @ blup)), "or_low": lo, "or_high": hi,
+                    "studies": studies})
+
+    # Age structure and diet mix: what the location's own ages and diets do to its figure.
+    people = rows["population"].to_numpy(dtype=float) * rows["share"].to_numpy(dtype=float)
+    crude = float(rows["cases"].sum() / people.sum())
+    std = age_standardized_prevalence(rows, standard_populations, standard)
+    asp = float(std["age_standardized"].iloc[0])
+    out.append({"driver": "Age structure",
+                "detail": f"crude {crude:.1%} vs {asp:.1%} at the "
+                          f"{schema.STANDARD_POPULATIONS.get(standard, standard)} ages",
+                "odds_ratio": _odds(crude) / _odds(asp), "or_low": np.nan, "or_high": np.nan,
+                "studies": np.nan})
+    omni = rows.loc[(rows["diet_group"] == "omnivore").to_numpy(dtype=bool)]
+    all_omni = float((omni["population"] * omni["prevalence"]).sum() / omni["population"].sum())
+    shares = (pd.Series(people).groupby(rows["diet_group"].astype("object").to_numpy()).sum()
+              / people.sum())
+    mix = ", ".join(f"{shares.get(d, 0.0):.1%} {schema.DIET_LABELS[d].lower()}"
+                    for d in schema.DIET_GROUPS if d != "omnivore")
+    out.append({"driver": "Diet mix (vs everyone omnivorous)",
+                "detail": f"{mix}; {all_omni:.1%} if everyone ate meat",
+                "odds_ratio": _odds(crude) / _odds(all_omni), "or_low": np.nan,
+                "or_high": np.nan, "studies": np.nan})
+    for diet in ("vegetarian", "vegan"):
+        if diet in coef.index:
+            c = coef.loc[diet]
+            n = data.loc[data["diet_group"] == diet, "sample_id"].nunique()
+            out.append({"driver": model_module.TERM_LABELS.get(diet, diet),
+                        "detail": f"{shares.get(diet, 0.0):.1%} of the people here",
+                        "odds_ratio": float(c["odds_ratio"]), "or_low": float(c["or_low"]),
+                        "or_high": float(c["or_high"]), "studies": float(n)})
+    return pd.DataFrame(out, columns=["driver", "detail", "odds_ratio", "or_low", "or_high",
+                                      "studies"])

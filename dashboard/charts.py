@@ -30,7 +30,9 @@ from dashboard.frames import require_columns as _require
 FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
 INK = "#262730"
 GRID = "#E6E6EA"
-MUTED = "#999999"
+# Secondary text and lines: 5.3:1 on white (WCAG AA for text asks 4.5:1; #999999 was 2.8:1).
+MUTED = "#6B6B6B"
+SUBTITLE = "#555555"  # 7.5:1 on white
 NO_DATA = "#E8E8E8"  # countries drawn on the map without a value
 # Okabe & Ito (2008) colours for series that are not diet groups (locations, definitions),
 # in an order that keeps neighbours distinguishable; diet groups use schema.DIET_COLOURS.
@@ -129,6 +131,19 @@ def with_source(fig: go.Figure, lines: Sequence[str]) -> go.Figure:
     return out
 
 
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2.x contrast ratio of two "#RRGGBB" colours, 1-21 (W3C, WCAG 2.2 §1.4.3:
+    relative luminance with the sRGB transfer function; AA text needs 4.5)."""
+
+    def luminance(colour: str) -> float:
+        rgb = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
 def chart_title(measure: str, definition: str, unit: str, population: str) -> str:
     """A title naming what is shown, the definition, the unit and the population.
 
@@ -168,7 +183,7 @@ def style_figure(
             "x": 0,
             "xanchor": "left",
             "font": {"size": 16},
-            "subtitle": {"text": subtitle or "", "font": {"size": 12, "color": "#555555"}},
+            "subtitle": {"text": subtitle or "", "font": {"size": 12, "color": SUBTITLE}},
         },
         height=height or DEFAULT_HEIGHT,
         margin={"l": 10, "r": 10, "t": 110 if subtitle else 80,
@@ -619,6 +634,56 @@ def _row_positions(
     return out
 
 
+# Right-hand columns of the forest plot: (heading, right edge in pixels right of the plot).
+FOREST_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("Estimate [95% CI]", 150), ("n", 212), ("Weight", 272),
+)
+FOREST_MARGIN = 290  # pixels right of the plot for the columns
+
+
+def _stratum(r: Any, by: str | None) -> str:
+    """The stratum a study row stands for (sex, age, diet; the subgroup's own column left
+    out, its header names it), so that a study's several rows can be told apart."""
+    parts = []
+    sex = getattr(r, "sex", None)
+    if by != "sex" and not _missing(sex) and str(sex) != "both":
+        parts.append(str(sex))
+    if by != "age_band":
+        age = getattr(r, "age_label", None)
+        age = getattr(r, "age_band", None) if _missing(age) else age
+        if not _missing(age):
+            parts.append(str(age))
+    diet = getattr(r, "diet_group", None)
+    if by != "diet_group" and not _missing(diet):
+        parts.append(_label("diet_group", diet).lower())
+    return ", ".join(parts)
+
+
+def _forest_label(r: Any, by: str | None) -> str:
+    """"Author year (ISO3): stratum", cut to LABEL_WIDTH (the hover has it whole)."""
+    stratum = _stratum(r, by)
+    label = f"{_study_label(r)}: {stratum}" if stratum else _study_label(r)
+    return label if len(label) <= LABEL_WIDTH else label[: LABEL_WIDTH - 1].rstrip() + "…"
+
+
+def _estimate_text(est: Any, low: Any, high: Any) -> str:
+    """"12.5% [8.0-13.0%]", the estimate column of a forest plot."""
+    interval = format_interval(low, high)
+    return f"{format_percent(est)} [{interval}]" if interval else format_percent(est)
+
+
+def _column_cells(y: float, cells: Sequence[str], *, bold: bool = False) -> list[dict[str, Any]]:
+    """One row of the right-hand columns as annotations, right-aligned at FOREST_COLUMNS."""
+    out = []
+    for (heading, edge), text in zip(FOREST_COLUMNS, cells, strict=False):
+        out.append({
+            "x": 1, "xref": "paper", "xanchor": "right", "xshift": edge, "y": y, "yref": "y",
+            "showarrow": False, "font": {"size": 12, "color": INK},
+            "text": f"<b>{text}</b>" if bold and text else text, "name": heading,
+        })
+    return out
+
+
 def forest_figure(
     studies: pd.DataFrame,
     pooled: pd.DataFrame,
@@ -628,14 +693,17 @@ def forest_figure(
     by: str | None = None,
     weight: str | None = None,
 ) -> go.Figure:
-    """Forest plot: study rows with CI, squares sized by weight, a pooled diamond per subgroup.
+    """A standard forest plot: one row per estimate, a pooled diamond per subgroup.
 
-    ``studies`` as ``study_dots_figure`` (plus ``by`` when given); ``pooled`` is
-    ``aggregate.pool_groups(..., by=[by])`` (one row; or one per subgroup), columns [by,
-    estimate, ci_low, ci_high, pi_low, pi_high, tau2, i2, k, n_total]. Square area follows
-    ``weight`` (e.g. the inverse-variance weight) or else n. The diamond spans the 95% CI,
-    the line through it the 95% prediction interval (Higgins et al. 2009); the annotation
-    gives k, I2 and tau2 (logit scale) of the random-effects pool.
+    ``studies`` as ``study_dots_figure`` (plus ``by`` when given), best the estimates each
+    pool combines (``aggregate.forest_rows``, whose ``weight`` column is the share of the
+    pool's random-effects weight); ``pooled`` is ``aggregate.pool_groups(..., by=[by])``
+    (one row; or one per subgroup), columns [by, estimate, ci_low, ci_high, pi_low, pi_high,
+    tau2, i2, k, n_total]. Each row is labelled by study and stratum (sex, age, diet) and
+    has, on the right, its estimate [95% CI], n and weight. Squares' area follows ``weight``,
+    else n. The diamond spans the pool's 95% CI; the dotted line on the row below it is the
+    95% prediction interval for a new study (Higgins et al. 2009); k, I2 and tau2 (logit
+    scale) follow on the next row.
     """
     low, high = _interval_columns(studies)
     group_columns = [by] if by else []
@@ -654,7 +722,12 @@ def forest_figure(
     ticks: list[tuple[float, str]] = []
     y = 0.0
     legend_done: set[str] = set()
-    annotations = []
+    annotations = [
+        {"x": 1, "xref": "paper", "xanchor": "right", "xshift": edge, "y": 0.5, "yref": "y",
+         "yanchor": "bottom", "showarrow": False, "text": f"<b>{heading}</b>",
+         "font": {"size": 12, "color": INK}}
+        for heading, edge in (FOREST_COLUMNS if weight else FOREST_COLUMNS[:2])
+    ]
     for group in groups:
         rows = studies if group is None else studies.loc[studies[by].astype(str) == group]
         pool = pooled if group is None else pooled.loc[pooled[by].astype(str) == group]
@@ -666,22 +739,38 @@ def forest_figure(
             diet = str(r.diet_group)
             size = getattr(r, size_column)
             area = 0.0 if _missing(size) else float(size) / biggest
-            ticks.append((y, _study_label(r)))
+            label = _forest_label(r, by)
+            ticks.append((y, label))
             _add_study_square(fig, r, y, low, high, area, show_legend=diet not in legend_done)
             legend_done.add(diet)
+            share = getattr(r, weight) if weight else None
+            annotations += _column_cells(y, [
+                _estimate_text(r.prevalence, getattr(r, low), getattr(r, high)),
+                format_count(r.n), "" if _missing(share) else f"{100 * float(share):.1f}%"])
         colour = _colour(str(group)) if by == "diet_group" else INK
         for p in pool.itertuples():
             y -= 1.3
-            ticks.append((y, "Pooled (random effects)"))
+            ticks.append((y, "<b>Pooled (random effects)</b>"))
             _add_pooled_diamond(fig, p, y, colour)
+            n_total = getattr(p, "n_total", None)
+            annotations += _column_cells(
+                y, [_estimate_text(p.estimate, p.ci_low, p.ci_high), format_count(n_total),
+                    "100%" if weight else ""], bold=True)
+            if not _missing(p.pi_low) and not _missing(p.pi_high):
+                y -= 1
+                ticks.append((y, "95% prediction interval"))
+                _add_prediction_interval(fig, p, y, colour)
+                annotations += _column_cells(y, [f"[{format_interval(p.pi_low, p.pi_high)}]"])
+            y -= 1
+            ticks.append((y, ""))
             annotations.append(_pool_annotation(p, y))
         y -= 0.5
     style_figure(fig, title, subtitle=subtitle, x_title="Prevalence (%), with 95% CI",
-                 height=max(DEFAULT_HEIGHT, int(-y * 24) + 140))
+                 height=max(DEFAULT_HEIGHT, int(-y * 24) + 160))
     fig.update_layout(annotations=annotations, showlegend=True, legend_itemsizing="constant",
-                      margin_r=170)
+                      margin_r=FOREST_MARGIN)
     fig.update_yaxes(tickvals=[t[0] for t in ticks], ticktext=[t[1] for t in ticks],
-                     showgrid=False, range=[y, 0.5])
+                     showgrid=False, range=[y, 1.2])
     fig.update_xaxes(rangemode="tozero", ticksuffix="%")
     return fig if len(studies) or len(pooled) else _empty(fig)
 
@@ -698,23 +787,16 @@ def _add_study_square(
         error_x={**_errors(pd.Series([r.prevalence]), pd.Series([getattr(r, low)]),
                            pd.Series([getattr(r, high)])), "color": _colour(diet)},
         customdata=[[format_interval(getattr(r, low), getattr(r, high)), format_count(r.n),
-                     _study_label(r), _marks(r)]],
+                     _study_label(r) + (f": {_stratum(r, None)}" if _stratum(r, None) else ""),
+                     _marks(r)]],
         hovertemplate=("%{customdata[2]}<br>Prevalence %{x:.1f}% (95% CI "
                        "%{customdata[0]})<br>n = %{customdata[1]}%{customdata[3]}<extra></extra>"),
     )
 
 
 def _add_pooled_diamond(fig: go.Figure, p: Any, y: float, colour: str) -> None:
-    """The pool as a CI diamond on its dotted prediction interval, so both spreads show."""
+    """The pool as a diamond spanning its 95% CI."""
     est, lo, hi = (100 * float(v) for v in (p.estimate, p.ci_low, p.ci_high))
-    if not _missing(p.pi_low) and not _missing(p.pi_high):
-        fig.add_scatter(
-            x=[100 * float(p.pi_low), 100 * float(p.pi_high)], y=[y, y], mode="lines",
-            line={"color": colour, "width": 1.5, "dash": "dot"}, showlegend=False,
-            name="95% prediction interval", hovertemplate=(
-                f"95% prediction interval {format_interval(p.pi_low, p.pi_high)}"
-                "<extra></extra>"),
-        )
     fig.add_scatter(
         x=[lo, est, hi, est, lo], y=[y, y + 0.4, y, y - 0.4, y], mode="lines",
         fill="toself", fillcolor=colour, line={"color": colour, "width": 1},
@@ -724,10 +806,22 @@ def _add_pooled_diamond(fig: go.Figure, p: Any, y: float, colour: str) -> None:
     )
 
 
+def _add_prediction_interval(fig: go.Figure, p: Any, y: float, colour: str) -> None:
+    """The 95% prediction interval as a dotted line with end ticks, on its own row."""
+    fig.add_scatter(
+        x=[100 * float(p.pi_low), 100 * float(p.pi_high)], y=[y, y], mode="lines+markers",
+        line={"color": colour, "width": 1.5, "dash": "dot"},
+        marker={"symbol": "line-ns-open", "size": 10, "color": colour}, showlegend=False,
+        name="95% prediction interval", hovertemplate=(
+            f"95% prediction interval {format_interval(p.pi_low, p.pi_high)}<extra></extra>"),
+    )
+
+
 def _pool_annotation(p: Any, y: float) -> dict[str, Any]:
-    """k, I2 and tau2 beside the diamond, so heterogeneity is read with the pool."""
+    """k, I2 and tau2 on the row under the pool, in the label column, so heterogeneity is
+    read with the pool."""
     return {
-        "x": 1.01, "xref": "paper", "xanchor": "left", "y": y, "yref": "y",
+        "x": 0, "xref": "paper", "xanchor": "right", "xshift": -8, "y": y, "yref": "y",
         "showarrow": False, "font": {"size": 11, "color": INK},
         "text": (f"k = {int(p.k)}, I\u00b2 = {float(p.i2):.0f}%, "
                  f"\u03c4\u00b2 = {float(p.tau2):.3f}"
@@ -757,6 +851,33 @@ def _value_text(measure: str, value: Any, low: Any, high: Any) -> str:
     return f"{format_people(value)} (95% UI {format_people_interval(low, high)})"
 
 
+# How a modelled figure the model extrapolates to is drawn: hatched bars, crossed countries.
+NOT_ESTIMABLE_PATTERN = "/"
+NOT_ESTIMABLE_MARKER = "x-thin"
+NOT_ESTIMABLE_TEXT = "not estimable: the model extrapolates beyond its data"
+
+
+def _support_text(row: Any) -> str:
+    """Hover line on the studies behind a country's modelled figure, with its flag."""
+    text = ""
+    if getattr(row, "support_country", None) is not None and not pd.isna(row.support_country):
+        text = (f"<br>Studies: {int(row.support_country)} in the country, "
+                f"{int(row.support_region)} in its region")
+    if not bool(getattr(row, "estimable", True)):
+        text += f"<br>{NOT_ESTIMABLE_TEXT}"
+    return text
+
+
+def _centre(geometry: Mapping[str, Any]) -> tuple[float, float]:
+    """Middle of the bounding box of a (multi)polygon's largest ring: where its mark goes."""
+    polygons = (geometry["coordinates"] if geometry["type"] == "MultiPolygon"
+                else [geometry["coordinates"]])
+    ring = max((p[0] for p in polygons), key=len)
+    lon = [pt[0] for pt in ring]
+    lat = [pt[1] for pt in ring]
+    return (min(lon) + max(lon)) / 2, (min(lat) + max(lat)) / 2
+
+
 def burden_map_figure(
     frame: pd.DataFrame,
     geojson: Mapping[str, Any],
@@ -769,11 +890,13 @@ def burden_map_figure(
 
     Input: ``burden.summarize_burden(..., by=["iso3", ...])`` rows for one year, columns
     [iso3, cases, cases_low, cases_high, prevalence, prevalence_low, prevalence_high,
-    population] (``location`` used in hover when present). Geometry: the shipped GeoJSON
-    (``geo.load_world()``), joined on ``properties.iso3``; every country is drawn in grey
-    underneath, so countries without a value read as "no data". No built-in plotly country
-    geometry and no base layers are used, so nothing is fetched at view time (the config's
-    topojsonURL covers plotly.js's own request).
+    population] (``location``, ``support_country``/``support_region`` used in hover when
+    present). Countries whose ``estimable`` is False (the model extrapolates) are hatched:
+    a trace of NOT_ESTIMABLE_MARKER marks at their centres, and their hover says so.
+    Geometry: the shipped GeoJSON (``geo.load_world()``), joined on ``properties.iso3``;
+    every country is drawn in grey underneath, so countries without a value read as "no
+    data". No built-in plotly country geometry and no base layers are used, so nothing is
+    fetched at view time (the config's topojsonURL covers plotly.js's own request).
     """
     value, low, high, scale, axis = _measure(measure)
     _require(frame, ["iso3", value, low, high], "burden_map_figure")
@@ -810,13 +933,27 @@ def burden_map_figure(
                   "ticksuffix": "%" if measure == "share" else ""},
         customdata=[
             [n, _value_text(measure, getattr(r, value), getattr(r, low), getattr(r, high)),
-             format_count(getattr(r, "population", None))]
+             format_count(getattr(r, "population", None)), _support_text(r)]
             for n, r in zip(names, rows.itertuples(), strict=True)
         ],
         hovertemplate=("%{customdata[0]}<br>" + axis + ": %{customdata[1]}"
-                       "<br>Population %{customdata[2]}<extra></extra>"),
+                       "<br>Population %{customdata[2]}%{customdata[3]}<extra></extra>"),
         name=axis,
     )
+    flagged = (rows.loc[~rows["estimable"].astype(bool).to_numpy()] if "estimable" in rows
+               else rows.iloc[0:0])
+    if len(flagged):
+        centres = {f["properties"]["iso3"]: _centre(f["geometry"]) for f in features}
+        points = [centres[c] for c in flagged["iso3"].astype(str)]
+        fig.add_scattergeo(
+            lon=[p[0] for p in points], lat=[p[1] for p in points], mode="markers",
+            marker={"symbol": NOT_ESTIMABLE_MARKER, "size": 7, "color": INK,
+                    "line": {"width": 1.5, "color": INK}},
+            text=[f"{n}: {NOT_ESTIMABLE_TEXT}" for n in (
+                flagged["location"].astype(str) if "location" in flagged
+                else flagged["iso3"].astype(str))],
+            hoverinfo="text", name=NOT_ESTIMABLE_TEXT, showlegend=True,
+        )
     style_figure(fig, title, subtitle=subtitle, height=520)
     # The whole inhabited world, centred on Greenwich: fitting bounds to features that
     # cross the antimeridian (Russia, Fiji) would centre the map on the Pacific.
@@ -839,7 +976,8 @@ def burden_bars_figure(
     """Modelled people (or share) with low status by ``x`` x diet group, with 95% UI bars.
 
     Input: ``burden.summarize_burden(..., by=[x, "diet_group"])``, columns [x, diet_group,
-    population, cases, cases_low, cases_high, prevalence, prevalence_low, prevalence_high].
+    population, cases, cases_low, cases_high, prevalence, prevalence_low, prevalence_high];
+    with an ``estimable`` column, bars the model extrapolates to are hatched and say so.
     """
     value, low, high, scale, axis = _measure(measure)
     _require(frame, [x, "diet_group", value, low, high], "burden_bars_figure")
@@ -847,18 +985,23 @@ def burden_bars_figure(
     categories = _order(frame[x])
     for diet in _diets(frame):
         part = frame.loc[frame["diet_group"].astype(str) == diet]
+        ok = (part["estimable"].astype(bool).tolist() if "estimable" in part
+              else [True] * len(part))
         fig.add_bar(
             x=part[x].astype(str).tolist(),
             y=(pd.to_numeric(part[value]) * scale).tolist(),
             name=_label("diet_group", diet), legendgroup=diet,
-            marker={"color": _colour(diet)},
+            marker={"color": _colour(diet),
+                    "pattern": {"shape": ["" if e else NOT_ESTIMABLE_PATTERN for e in ok]}},
             error_y={**_errors(part[value], part[low], part[high], scale), "color": INK},
             customdata=[[_value_text(measure, getattr(r, value), getattr(r, low),
                                      getattr(r, high)),
-                         format_count(getattr(r, "population", None))]
-                        for r in part.itertuples()],
+                         format_count(getattr(r, "population", None)),
+                         "" if e else f"<br>{NOT_ESTIMABLE_TEXT}"]
+                        for r, e in zip(part.itertuples(), ok, strict=True)],
             hovertemplate=("%{fullData.name}, %{x}<br>" + axis + ": %{customdata[0]}"
-                           "<br>People in group %{customdata[1]}<extra></extra>"),
+                           "<br>People in group %{customdata[1]}%{customdata[2]}"
+                           "<extra></extra>"),
         )
     style_figure(fig, title, subtitle=subtitle, x_title=_NAMES.get(x, x), y_title=axis)
     fig.update_layout(barmode="group", bargap=0.2)
@@ -1012,3 +1155,423 @@ def _definition_order(values: pd.Series) -> list[str]:
     rank = {d.id: i for i, d in enumerate(schema.DEFINITIONS)}
     seen = {str(v) for v in values if not _missing(v)}
     return sorted(seen, key=lambda d: (rank.get(d, len(rank)), d))
+
+
+# --- Risk profile ------------------------------------------------------------------------------
+
+# Status classes of a profile, worst first, in a sequential order of the map's scale.
+STATUS_CLASS_COLOURS: dict[str, str] = {
+    "deficient": "#E31A1C", "marginal": "#FD8D3C", "adequate": "#FED976",
+}
+
+
+def profile_status_figure(status: pd.DataFrame, labels: Mapping[str, str], title: str, *,
+                          subtitle: str | None = None) -> go.Figure:
+    """Deficient / marginal / adequate as one stacked bar per population, with intervals.
+
+    Input: ``profile.SegmentProfile.status`` (population, status, estimate, ci_low,
+    ci_high); ``labels`` names each population on the axis, in the order to draw them (top
+    first). The whiskers sit where the share below each cut-off ends: the deficient bar's
+    on the 95% CI of the share deficient, the marginal bar's on the 95% CI of the share below
+    the upper cut-off (deficient + marginal), computed here as the interval of that sum.
+    """
+    _require(status, ["population", "status", "estimate", "ci_low", "ci_high"],
+             "profile_status_figure")
+    order = [p for p in labels if p in set(status["population"])]
+    fig = go.Figure()
+    cumulative = {p: 0.0 for p in order}
+    for name in ("deficient", "marginal", "adequate"):
+        part = status[status["status"] == name].set_index("population").reindex(order)
+        est = part["estimate"].to_numpy(dtype=float)
+        ends = np.array([cumulative[p] for p in order]) + est
+        error = None
+        if name == "deficient":
+            error = {**_errors(part["estimate"], part["ci_low"], part["ci_high"]), "color": INK}
+        elif name == "marginal":
+            adequate = status[status["status"] == "adequate"].set_index("population").reindex(
+                order)
+            # below the upper cut-off = 1 - adequate: its interval is adequate's, reversed
+            error = {**_errors(1 - adequate["estimate"], 1 - adequate["ci_high"],
+                               1 - adequate["ci_low"]), "color": INK}
+        fig.add_bar(
+            y=[labels[p] for p in order], x=(100 * est).tolist(), orientation="h",
+            name=name.capitalize(), marker={"color": STATUS_CLASS_COLOURS[name],
+                                            "line": {"color": "white", "width": 1}},
+            error_x=error,
+            customdata=[[format_interval(r.ci_low, r.ci_high)] for r in part.itertuples()],
+            hovertemplate=(f"{name.capitalize()}: %{{x:.1f}}% (95% CI %{{customdata[0]}})"
+                           "<extra></extra>"),
+        )
+        for p, end in zip(order, ends, strict=True):
+            cumulative[p] = float(end)
+    style_figure(fig, title, subtitle=subtitle, x_title="Share of the population (%)",
+                 height=170 + 70 * len(order), legend_title="Status")
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(categoryorder="array", type="category",
+                     categoryarray=[labels[p] for p in order][::-1])
+    fig.update_xaxes(range=[0, 100], ticksuffix="%")
+    return fig if len(order) else _empty(fig)
+
+
+def whatif_figure(whatif: pd.DataFrame, title: str, *, subtitle: str | None = None
+                  ) -> go.Figure:
+    """The modelled difference of each alternative from the segment: a dot and its 95% CI
+    per row, in the frame's order (top first), in percentage points.
+
+    Input: ``profile.SegmentProfile.whatif`` (label, estimate, difference, difference_low,
+    difference_high; fractions). A zero line marks "no modelled difference".
+    """
+    _require(whatif, ["label", "estimate", "difference", "difference_low", "difference_high"],
+             "whatif_figure")
+    labels = whatif["label"].astype(str).tolist()
+    fig = go.Figure()
+    fig.add_vline(x=0, line={"color": MUTED, "width": 1, "dash": "dot"})
+    fig.add_scatter(
+        x=(100 * whatif["difference"]).tolist(), y=labels, mode="markers",
+        name="Modelled difference", showlegend=False,
+        marker={"color": SERIES_COLOURS[0], "size": 11, "line": {"color": "white", "width": 1}},
+        error_x={**_errors(whatif["difference"], whatif["difference_low"],
+                           whatif["difference_high"]), "color": SERIES_COLOURS[0]},
+        customdata=[[format_percent(r.estimate),
+                     f"{100 * r.difference_low:+.1f} to {100 * r.difference_high:+.1f}"]
+                    for r in whatif.itertuples()],
+        hovertemplate=("%{y}: %{x:+.1f} percentage points (95% CI %{customdata[1]}); "
+                       "prevalence %{customdata[0]}<extra></extra>"),
+    )
+    style_figure(fig, title, subtitle=subtitle,
+                 x_title="Modelled difference in the share deficient (percentage points)",
+                 height=150 + 40 * len(labels))
+    fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], type="category")
+    fig.update_xaxes(ticksuffix=" pp", zeroline=False)
+    return fig if len(whatif) else _empty(fig)
+# --- the prevalence model (Model page) -----------------------------------------------------------
+
+# Colours of the two models of the validation plot (Okabe & Ito 2008).
+MODEL_COLOURS: dict[str, str] = {"new": "#0072B2", "old": "#E69F00"}
+
+
+def odds_ratio_figure(
+    frame: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+) -> go.Figure:
+    """Dot-and-interval chart of odds ratios on a log axis, one row per term, with a line at
+    1 (no effect).
+
+    Input: ``Model.odds_ratios`` output, columns [term, label, odds_ratio, or_low, or_high];
+    rows are drawn top to bottom in input order.
+    """
+    _require(frame, ["term", "label", "odds_ratio", "or_low", "or_high"], "odds_ratio_figure")
+    fig = go.Figure()
+    labels = [str(v) for v in frame["label"]]
+    short = _shorten(labels)
+    y = [short[v] for v in labels]
+    est = frame["odds_ratio"].astype(float)
+    fig.add_scatter(
+        x=est.tolist(), y=y, mode="markers", name="Odds ratio (95% CI)",
+        marker={"color": SERIES_COLOURS[0], "size": 10, "symbol": "diamond"},
+        error_x={"type": "data", "symmetric": False,
+                 "array": (frame["or_high"].astype(float) - est).tolist(),
+                 "arrayminus": (est - frame["or_low"].astype(float)).tolist(),
+                 "color": SERIES_COLOURS[0], "thickness": 1.5, "width": 4},
+        customdata=[[lab, f"{lo:.2f}-{hi:.2f}"] for lab, lo, hi in
+                    zip(labels, frame["or_low"], frame["or_high"], strict=True)],
+        hovertemplate="%{customdata[0]}<br>odds ratio %{x:.2f} (95% CI %{customdata[1]})"
+                      "<extra></extra>",
+    )
+    style_figure(fig, title, subtitle=subtitle, x_title="Odds ratio (log scale; 1 = no effect)",
+                 height=max(DEFAULT_HEIGHT, 28 * len(frame) + 160))
+    fig.add_vline(x=1.0, line={"color": MUTED, "dash": "dash", "width": 1})
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(categoryorder="array", categoryarray=y[::-1], type="category")
+    fig.update_layout(showlegend=False)
+    return fig if len(frame) else _empty(fig)
+
+
+def validation_figure(
+    frame: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Held-out observed (x) against predicted (y) prevalence, in percent, one colour per
+    model, with the line y = x (a perfect prediction).
+
+    Input: ``validation.validate`` rows of one fold type: [estimate_id, observed, predicted,
+    pi_low, pi_high, old_predicted, old_pi_low, old_pi_high]; a model's NaN predictions are
+    left out. ``labels`` names the models ("new", "old").
+    """
+    _require(frame, ["estimate_id", "observed", "predicted", "pi_low", "pi_high",
+                     "old_predicted", "old_pi_low", "old_pi_high"], "validation_figure")
+    names = {"new": "Multilevel model", "old": "Cell pooling (previous)", **(labels or {})}
+    fig = go.Figure()
+    top = 0.0
+    for key, prefix in (("new", ""), ("old", "old_")):
+        part = frame[frame[f"{prefix}predicted"].notna()]
+        observed = part["observed"].astype(float) * 100
+        predicted = part[f"{prefix}predicted"].astype(float) * 100
+        top = max(top, float(observed.max()) if len(part) else 0.0,
+                  float(predicted.max()) if len(part) else 0.0)
+        fig.add_scatter(
+            x=observed.tolist(), y=predicted.tolist(), mode="markers", name=names[key],
+            marker={"color": MODEL_COLOURS[key], "size": 8, "opacity": 0.8,
+                    "symbol": "circle" if key == "new" else "square",
+                    "line": {"color": "white", "width": 0.5}},
+            customdata=[[str(e), format_interval(lo, hi)] for e, lo, hi in
+                        zip(part["estimate_id"], part[f"{prefix}pi_low"],
+                            part[f"{prefix}pi_high"], strict=True)],
+            hovertemplate=("%{customdata[0]}<br>observed %{x:.1f}%, predicted %{y:.1f}% "
+                           "(95% PI %{customdata[1]})<extra>%{fullData.name}</extra>"),
+        )
+    edge = max(5.0, math.ceil(top / 10) * 10)
+    fig.add_scatter(x=[0, edge], y=[0, edge], mode="lines", name="Observed = predicted",
+                    line={"color": MUTED, "dash": "dash", "width": 1}, hoverinfo="skip")
+    style_figure(fig, title, subtitle=subtitle, x_title="Observed prevalence (%)",
+                 y_title="Predicted without its fold (%)", height=520)
+    fig.update_xaxes(range=[0, edge], ticksuffix="%")
+    fig.update_yaxes(range=[0, edge], ticksuffix="%", scaleanchor="x", scaleratio=1)
+    return fig if len(frame) else _empty(fig)
+
+# --- published pools beside the model ----------------------------------------------------------
+
+POOLED_NAME = "Published studies, pooled"
+MODELLED_NAME = "Modelled"
+NOT_ESTIMABLE = "not estimable"
+NOT_ESTIMABLE_HATCH = "x"  # bar pattern of modelled cells where the model extrapolates
+NOT_ESTIMABLE_NOTE = ("Hatched grey bars: not estimable, the model extrapolates beyond its "
+                      "data; read them as no estimate.")
+
+
+def _modelled_hover(r: Any) -> list[str]:
+    """Hover lines of one modelled cell: its interval (or why there is none) and support."""
+    value = (f"{NOT_ESTIMABLE} (the model has no estimates of this group near these ages)"
+             if not r.estimable else
+             f"{format_percent(r.estimate)} (95% CI {format_interval(r.ci_low, r.ci_high)})")
+    support = (f"{format_count(r.support_diet)} studies of this group, "
+               f"{format_count(r.support_age)} at these ages, "
+               f"{format_count(r.support_location)} in this place")
+    return [value, support]
+
+
+def observed_modelled_figure(
+    pooled: pd.DataFrame,
+    modelled: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+) -> go.Figure:
+    """Published pools and the model's estimates of the same age band x diet cells.
+
+    Bars: the model (``aggregate.summarize_modelled``: [age_band, diet_group, estimate,
+    ci_low, ci_high, estimable, support_diet, support_age, support_location]) with its 95%
+    CI; a cell the model cannot estimate is a hatched grey bar labelled "not estimable",
+    without an interval, never a plain number. Dots: the random-effects pool of published
+    estimates (``aggregate.pool_groups``) with its 95% CI, on the bar of its cell. One
+    colour per diet group; the legend (below the plot, clear of the subtitle) groups the
+    two sources.
+    """
+    _require(pooled, ["age_band", "diet_group", *_POOLED_COLUMNS], "observed_modelled_figure")
+    _require(modelled, ["age_band", "diet_group", "estimate", "ci_low", "ci_high", "estimable",
+                        "support_diet", "support_age", "support_location"],
+             "observed_modelled_figure")
+    fig = go.Figure()
+    categories = _order(list(modelled["age_band"]) + list(pooled["age_band"]),
+                        schema.STUDY_AGE_BANDS)
+    diets = _order(list(modelled["diet_group"]) + list(pooled["diet_group"]),
+                   schema.STUDY_DIET_GROUPS)
+    flagged = False
+    for diet in diets:
+        part = modelled.loc[modelled["diet_group"].astype(str) == diet]
+        if len(part):
+            ok = part["estimable"].astype(bool).to_numpy()
+            flagged |= bool((~ok).any())
+            colour = _colour(diet)
+            fig.add_bar(
+                x=part["age_band"].astype(str).tolist(),
+                y=(pd.to_numeric(part["estimate"]) * 100).tolist(),
+                name=_label("diet_group", diet), legendgroup="modelled",
+                legendgrouptitle={"text": MODELLED_NAME}, offsetgroup=diet,
+                marker={"color": [_rgba(colour, 0.35) if e else NO_DATA for e in ok],
+                        "line": {"color": [colour if e else MUTED for e in ok], "width": 1.5},
+                        "pattern": {"shape": ["" if e else NOT_ESTIMABLE_HATCH for e in ok],
+                                    "fgcolor": MUTED, "fillmode": "overlay"}},
+                text=["" if e else NOT_ESTIMABLE for e in ok], textposition="inside",
+                textangle=-90, insidetextanchor="start", textfont={"color": INK, "size": 11},
+                error_y={**_errors(part["estimate"].where(ok), part["ci_low"].where(ok),
+                                   part["ci_high"].where(ok)), "color": colour},
+                customdata=[_modelled_hover(r) for r in part.itertuples()],
+                hovertemplate=(f"{MODELLED_NAME}: %{{fullData.name}}, %{{x}}<br>"
+                               "%{customdata[0]}<br>%{customdata[1]}<extra></extra>"),
+            )
+    for diet in diets:
+        part = pooled.loc[pooled["diet_group"].astype(str) == diet]
+        if len(part):
+            custom, template = _pooled_hover(part)
+            fig.add_scatter(
+                x=part["age_band"].astype(str).tolist(),
+                y=(pd.to_numeric(part["estimate"]) * 100).tolist(), mode="markers",
+                name=_label("diet_group", diet), legendgroup="pooled",
+                legendgrouptitle={"text": POOLED_NAME}, offsetgroup=diet,
+                marker={"color": _colour(diet), "size": 10, "symbol": "circle",
+                        "line": {"color": "white", "width": 1.5}},
+                error_y={**_errors(part["estimate"], part["ci_low"], part["ci_high"]),
+                         "color": INK},
+                customdata=custom,
+                hovertemplate=f"{POOLED_NAME}: " + template,
+            )
+    note = NOT_ESTIMABLE_NOTE if flagged else None
+    entries = len(fig.data)
+    style_figure(fig, title, subtitle=" ".join(s for s in (subtitle, note) if s) or None,
+                 x_title=_NAMES["age_band"], y_title="Prevalence (%), with 95% CI",
+                 legend_rows=max(2, -(-entries // 4)),
+                 height=DEFAULT_HEIGHT + 60)
+    fig.update_layout(barmode="group", scattermode="group", bargap=0.2,
+                      legend={"groupclick": "toggleitem"})
+    fig.update_xaxes(categoryorder="array", categoryarray=categories, type="category")
+    fig.update_yaxes(rangemode="tozero", ticksuffix="%")
+    return fig if entries else _empty(fig)
+
+
+def cutoff_curves_figure(
+    curves: pd.DataFrame,
+    observed: pd.DataFrame,
+    cutoff: float,
+    title: str,
+    *,
+    subtitle: str | None = None,
+) -> go.Figure:
+    """The share below any serum B12 cut-off: the model's crosswalk curves and the published
+    definitions' pools on the same axes (cut-off in pmol/L on x).
+
+    ``curves``: ``aggregate.summarize_modelled`` of cells at several cut-offs, columns
+    [age_band, diet_group, cutoff, estimate, ci_low, ci_high, estimable]; one line per age
+    band (and diet group, as the dash) with its 95% CI as a band; a curve the model cannot
+    estimate is dotted, without a band, and named "not estimable". ``observed``:
+    ``aggregate.pool_by_cutoff`` output, one point per definition and group with its 95% CI,
+    in its age band's colour (bands the curves lack in grey). A vertical line marks
+    ``cutoff``. The legend sits below the plot, never over the subtitle.
+    """
+    _require(curves, ["age_band", "diet_group", "cutoff", "estimate", "ci_low", "ci_high",
+                      "estimable"], "cutoff_curves_figure")
+    _require(observed, ["cutoff", "age_band", "diet_group", "definition_label",
+                        *_POOLED_COLUMNS], "cutoff_curves_figure")
+    fig = go.Figure()
+    bands = _order(curves["age_band"], schema.STUDY_AGE_BANDS)
+    colour = {b: SERIES_COLOURS[i % len(SERIES_COLOURS)] for i, b in enumerate(bands)}
+    diets = _order(curves["diet_group"], schema.STUDY_DIET_GROUPS)
+    dashes = ("solid", "dash", "dashdot", "longdash", "longdashdot")
+    several = len(diets) > 1
+    for band in bands:
+        for k, diet in enumerate(diets):
+            part = curves.loc[(curves["age_band"].astype(str) == band)
+                              & (curves["diet_group"].astype(str) == diet)].sort_values("cutoff")
+            if part.empty:
+                continue
+            ok = bool(part["estimable"].all())
+            name = f"{band}" + (f", {_label('diet_group', diet).lower()}" if several else "")
+            x = pd.to_numeric(part["cutoff"]).tolist()
+            if ok:
+                fig.add_scatter(
+                    x=x + x[::-1],
+                    y=(pd.concat([part["ci_high"], part["ci_low"][::-1]]).astype(float)
+                       * 100).tolist(),
+                    fill="toself", fillcolor=_rgba(colour[band], 0.15), line={"width": 0},
+                    mode="lines", hoverinfo="skip", showlegend=False, legendgroup=name,
+                    name=f"{name}: 95% CI")
+            fig.add_scatter(
+                x=x, y=(pd.to_numeric(part["estimate"]) * 100).tolist(), mode="lines",
+                line={"color": colour[band], "width": 2, "shape": "spline",
+                      "dash": dashes[k % len(dashes)] if ok else "dot"},
+                name=f"{MODELLED_NAME}, {name}" + ("" if ok else f" ({NOT_ESTIMABLE})"),
+                legendgroup=name,
+                customdata=[[format_interval(r.ci_low, r.ci_high) if ok else NOT_ESTIMABLE]
+                            for r in part.itertuples()],
+                hovertemplate=(f"{MODELLED_NAME}, {name}<br>Below %{{x:.0f}} pmol/L: "
+                               + ("%{y:.1f}% (95% CI %{customdata[0]})" if ok
+                                  else NOT_ESTIMABLE) + "<extra></extra>"),
+            )
+    for band in _order(observed["age_band"], schema.STUDY_AGE_BANDS):
+        part = observed.loc[observed["age_band"].astype(str) == band]
+        fig.add_scatter(
+            x=pd.to_numeric(part["cutoff"]).tolist(),
+            y=(pd.to_numeric(part["estimate"]) * 100).tolist(), mode="markers",
+            name=f"{POOLED_NAME}, {band}",
+            marker={"color": colour.get(band, MUTED), "size": 10, "symbol": "diamond",
+                    "line": {"color": "white", "width": 1}},
+            error_y={**_errors(part["estimate"], part["ci_low"], part["ci_high"]),
+                     "color": colour.get(band, MUTED)},
+            customdata=[[str(r.definition_label), format_interval(r.ci_low, r.ci_high),
+                         format_count(r.k), format_count(r.n_total),
+                         _label("diet_group", r.diet_group).lower()]
+                        for r in part.itertuples()],
+            hovertemplate=(f"{POOLED_NAME}, {band}, %{{customdata[4]}}<br>%{{customdata[0]}}: "
+                           "%{y:.1f}% (95% CI %{customdata[1]})<br>%{customdata[2]} studies, "
+                           "n = %{customdata[3]}<extra></extra>"),
+        )
+    if len(curves) or len(observed):
+        fig.add_vline(x=float(cutoff), line={"dash": "dot", "color": INK, "width": 1})
+        fig.add_annotation(x=float(cutoff), y=1, yref="paper", showarrow=False, xanchor="left",
+                           text=f" {float(cutoff):g} pmol/L", font={"size": 11, "color": INK})
+    entries = sum(1 for t in fig.data if t.showlegend is not False)
+    style_figure(fig, title, subtitle=subtitle, x_title="Cut-off: serum B12 below (pmol/L)",
+                 y_title="Prevalence (%), with 95% CI", legend_rows=max(1, -(-entries // 3)),
+                 height=DEFAULT_HEIGHT + 60)
+    fig.update_xaxes(range=[95, 305])
+    fig.update_yaxes(rangemode="tozero", ticksuffix="%")
+    return fig if entries else _empty(fig)
+
+
+def modelled_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """``aggregate.compare_observed_modelled`` formatted for reading (the table alternative of
+    ``observed_modelled_figure``): each source's prevalence with its 95% CI, the studies
+    pooled, and the model's support; a cell the model cannot estimate reads "not estimable",
+    never a number."""
+    _require(comparison, ["age_band", "diet_group", "pooled_estimate", "pooled_ci_low",
+                          "pooled_ci_high", "k", "modelled_estimate", "modelled_ci_low",
+                          "modelled_ci_high", "estimable", "support_diet", "support_age",
+                          "support_location"], "modelled_table")
+
+    def modelled(r: Any) -> str:
+        if _missing(r.modelled_estimate):
+            return ""
+        if not bool(r.estimable):
+            return NOT_ESTIMABLE
+        return (f"{format_percent(r.modelled_estimate)} "
+                f"({format_interval(r.modelled_ci_low, r.modelled_ci_high)})")
+
+    rows = list(comparison.itertuples())
+    return pd.DataFrame({
+        "Age band": comparison["age_band"].astype(str).tolist(),
+        "Diet group": [schema.DIET_LABELS.get(str(v), str(v)) for v in comparison["diet_group"]],
+        f"{POOLED_NAME} (95% CI)": [
+            "" if _missing(r.pooled_estimate) else
+            f"{format_percent(r.pooled_estimate)} "
+            f"({format_interval(r.pooled_ci_low, r.pooled_ci_high)})" for r in rows],
+        "Studies pooled": [format_count(r.k) for r in rows],
+        f"{MODELLED_NAME} (95% CI)": [modelled(r) for r in rows],
+        "Studies behind the model (group / ages / place)": [
+            "" if _missing(r.modelled_estimate) else
+            f"{format_count(r.support_diet)} / {format_count(r.support_age)} / "
+            f"{format_count(r.support_location)}" for r in rows],
+    }, index=comparison.index)
+
+
+def cutoff_table(modelled: pd.DataFrame, cutoff: float) -> pd.DataFrame:
+    """The modelled share below ``cutoff`` per age band and diet group, for reading:
+    prevalence with its 95% CI ("not estimable" where the model extrapolates, never a
+    number) and the studies behind it. Input: ``aggregate.summarize_modelled`` rows."""
+    _require(modelled, ["age_band", "diet_group", "estimate", "ci_low", "ci_high", "estimable",
+                        "support_diet", "support_age", "support_location"], "cutoff_table")
+    rows = list(modelled.itertuples())
+    return pd.DataFrame({
+        "Age band": modelled["age_band"].astype(str).tolist(),
+        "Diet group": [schema.DIET_LABELS.get(str(v), str(v)) for v in modelled["diet_group"]],
+        f"{MODELLED_NAME}: below {float(cutoff):g} pmol/L (95% CI)": [
+            f"{format_percent(r.estimate)} ({format_interval(r.ci_low, r.ci_high)})"
+            if bool(r.estimable) else NOT_ESTIMABLE for r in rows],
+        "Studies behind it (group / ages / place)": [
+            f"{format_count(r.support_diet)} / {format_count(r.support_age)} / "
+            f"{format_count(r.support_location)}" for r in rows],
+    }, index=modelled.index)

@@ -43,6 +43,12 @@ NATURAL_EARTH = ("Natural Earth", 2018, "Admin 0 - Countries, 1:110m, version 4.
 WORLD_BANK = ("World Bank", 2023, "World Bank Country and Lending Groups, FY2024 income "
               "classification", "https://datahelpdesk.worldbank.org/knowledgebase/articles/"
               "906519", "Country income group, a covariate of the prevalence model")
+# The prevalence model behind every modelled figure: a multilevel meta-regression fitted by
+# REML as metafor's rma.mv (dashboard/model.py), cited as its method.
+MODEL = ("Viechtbauer W", 2010, "Conducting meta-analyses in R with the metafor package. "
+         "Journal of Statistical Software 36(3):1-48", "https://doi.org/10.18637/jss.v036.i03",
+         "The prevalence model: multilevel meta-regression (REML, as rma.mv) behind every "
+         "modelled figure (Model page)")
 BIBLIOGRAPHY_COLUMNS = ("section", "reference", "link", "used_for")
 
 
@@ -172,7 +178,7 @@ def bibliography(studies: pd.DataFrame, diet_shares: pd.DataFrame,
                  standard_populations: pd.DataFrame) -> pd.DataFrame:
     """Every source behind the figures, one row each, in sections: the prevalence studies
     (aggregate.reference_list, by author and year), the diet-share surveys, the standard
-    populations, then population data, map and income groups.
+    populations, then population data, map, income groups and the prevalence model's method.
 
     Columns: [section, reference (author (year). title. journal. PMID), link (DOI, else
     PubMed, else the source's URL; "" when none), used_for].
@@ -196,7 +202,8 @@ def bibliography(studies: pd.DataFrame, diet_shares: pd.DataFrame,
         rows.append(("Standard populations", f"{_text(source)}.", "",
                      f"Age standardisation: {label}"))
     for section, (author, year, title, url, used) in (
-        ("Population", WPP), ("Map", NATURAL_EARTH), ("Country income groups", WORLD_BANK)
+        ("Population", WPP), ("Map", NATURAL_EARTH), ("Country income groups", WORLD_BANK),
+        ("Prevalence model", MODEL),
     ):
         rows.append((section, f"{author} ({year}). {title}.", url, used))
     return pd.DataFrame(rows, columns=list(BIBLIOGRAPHY_COLUMNS))

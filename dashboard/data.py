@@ -169,6 +169,10 @@ def stale_inputs(manifest: dict, root: Path = ROOT) -> list[str]:
         if not path.is_file() or _checksum(path) != entry.get("sha256"):
             changed.append(recorded)
     return changed
+def load_model_validation(data_dir: Path = DATA_DIR) -> pd.DataFrame:
+    """Out-of-sample predictions of the prevalence model and the old cell pooling, one row
+    per held-out estimate and fold type (dashboard.validation.validate)."""
+    return load_dataset("model_validation", data_dir)
 
 
 def build_id(manifest: dict) -> str:

@@ -203,10 +203,27 @@ def non_overlapping(rows: pd.DataFrame, prefer: str = "whole") -> pd.DataFrame:
     per ``sample_id`` one publication stays: the one whose kept rows hold the most people
     (ties: the first estimate_id). Returns the kept rows, all poolable, in input order.
     """
+    rows = with_links(rows)
+    keep = non_overlapping_ids(rows, prefer)
+    return rows[rows["estimate_id"].isin(keep)]
+
+
+# The columns ``non_overlapping`` reads; a slim frame of them is enough to choose rows.
+OVERLAP_COLUMNS: tuple[str, ...] = (*LINK_COLUMNS, "study_id", "n", "usable_for")
+
+
+def non_overlapping_ids(rows: pd.DataFrame, prefer: str = "whole") -> set[str]:
+    """The estimate_ids ``non_overlapping`` keeps (it reads only OVERLAP_COLUMNS, as plain
+    lists: a wide table's rows are never materialised, which keeps a refit's choice of rows
+    cheap)."""
     if prefer not in PREFERENCES:
         raise ValueError(f"prefer must be one of {list(PREFERENCES)}, got {prefer!r}")
     rows = with_links(rows)
-    records = {r["estimate_id"]: r for r in rows.to_dict("records")}
+    columns = [c for c in OVERLAP_COLUMNS if c in rows]
+    values = {c: rows[c].astype("object").tolist() for c in columns}
+    records = {
+        eid: {c: values[c][i] for c in columns} for i, eid in enumerate(values["estimate_id"])
+    }
     parent_of = {
         e: r["parent_id"] for e, r in records.items()
         if not _blank(r.get("parent_id")) and r["parent_id"] in records
@@ -257,16 +274,21 @@ def non_overlapping(rows: pd.DataFrame, prefer: str = "whole") -> pd.DataFrame:
                 keep.discard(eid)
                 break
             node = records[node].get("repeat_of")
-    kept = rows[rows["estimate_id"].isin(keep)]
-    if kept.empty:
-        return kept
-    counted = kept.assign(_n=pd.to_numeric(kept["n"], errors="coerce").fillna(0))
-    totals = counted.groupby(["sample_id", "study_id"], sort=False).agg(
-        people=("_n", "sum"), first=("estimate_id", "min")
-    ).reset_index()
-    totals = totals.sort_values(["sample_id", "people", "first"], ascending=[True, False, True])
-    chosen = set(totals.drop_duplicates("sample_id")["study_id"])
-    return kept[kept["study_id"].isin(chosen)]
+    # Per sample, the publication whose kept rows hold most people (ties: first estimate_id).
+    totals: dict[tuple[object, object], list] = {}
+    for eid in keep:
+        r = records[eid]
+        n = 0.0 if _blank(r["n"]) else float(r["n"])
+        entry = totals.setdefault((r["sample_id"], r["study_id"]), [0.0, eid])
+        entry[0] += n
+        entry[1] = min(entry[1], eid)
+    best: dict[object, tuple[float, str, object]] = {}
+    for (sample, study), (people_n, first) in totals.items():
+        current = best.get(sample)
+        if current is None or (-people_n, first) < (-current[0], current[1]):
+            best[sample] = (people_n, first, study)
+    chosen = {study for _, _, study in best.values()}
+    return {eid for eid in keep if records[eid]["study_id"] in chosen}
 
 
 def overlapping_pairs(rows: pd.DataFrame, all_rows: pd.DataFrame) -> list[tuple[str, str]]:

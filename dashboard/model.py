@@ -31,6 +31,9 @@ REFERENCE_CUTOFF = 148.0
 # interior knots at 20 and 50 y, so the curve may bend in childhood, mid-life and old age and
 # is linear beyond the data's usual range (Hastie, Tibshirani & Friedman 2009, sec. 5.2.1).
 AGE_KNOTS: tuple[float, ...] = (1.0, 20.0, 50.0, 85.0)
+# Ages (years) at which the Model page reads the spline as "ten years older": childhood,
+# early, middle and late adulthood.
+AGE_CONTRAST_AGES: tuple[float, ...] = (10.0, 30.0, 50.0, 70.0)
 # Age at which rows that report no age are placed; their own indicator absorbs the difference.
 AGE_UNKNOWN_AT = 40.0
 # Diet groups of the burden model; pescatarians have no estimate of their own yet and take the
@@ -45,11 +48,21 @@ FRAME_TERMS: dict[str, str] = {
     "institution": "institution",
     "diet_cohort": "diet_cohort",
 }
+# The sample frame of the population predicted by default: a population survey.
+GENERAL_FRAME = "national_survey"
 INCOME_TERMS: tuple[str, ...] = ("low", "lower_middle", "upper_middle")  # reference: high
 # Random intercepts, outermost first (metafor: random = ~ 1 | region/country/study/estimate).
 LEVELS: tuple[str, ...] = ("region", "country", "study", "estimate")
+LEVEL_MEANINGS: dict[str, str] = {
+    "region": "how UN regions differ beyond the covariates",
+    "country": "how countries of one region differ",
+    "study": "how studies (samples) of one country differ: sampling, assay, year",
+    "estimate": "how estimates of one study differ beyond their covariates",
+}
 DEFAULT_DRAWS = 1000
 DEFAULT_SEED = 20240101
+# Numbers per block of ``grid_draws``: about 1 MB of float32, within a core's L2 cache.
+_CHUNK_VALUES = 262144
 # Extrapolation rule (``estimable``): a prediction is shown as a number only when the model
 # has estimates of its diet group whose ages reach within this many years of the query's ages
 # and cut-offs within AGE_REACH's companion range below.
@@ -134,35 +147,43 @@ def _cumulative_rows(rows: pd.DataFrame) -> pd.DataFrame:
     "between a and b" row added to the same people's "< a" row, which gives the share below b.
 
     Such a sum is marked ``derived`` and keeps the lower row's effective n (the two figures
-    come from the same people).
+    come from the same people). A band row pairs only with exactly one "< a" row of the same
+    study, population, sex, ages, diet, supplement use and pregnancy (missing matches
+    missing); a sum of 1 or more is dropped.
     """
     below = rows[rows["cutoff_operator"].isin(["<", "<="]) & rows["cutoff_high"].isna()].copy()
     below["derived"] = False
     band = rows[rows["cutoff_operator"] == "between"]
+    if band.empty or below.empty:
+        return below
     same = ["study_id", "population", "sex", "age_min", "age_max", "diet_group",
             "supplement_users", "pregnancy"]
-    added = []
-    for _, r in band.iterrows():
-        match = below
-        for column in same:
-            value = r[column]
-            match = match[match[column].isna()] if _missing(value) else match[
-                match[column].astype("object") == value]
-        match = match[np.isclose(match["cutoff_low"].astype(float), float(r["cutoff_low"]))]
-        if len(match) != 1:
-            continue
-        low = match.iloc[0]
-        new = low.copy()
-        new["estimate_id"] = f"{low['estimate_id']}+{r['estimate_id']}"
-        new["cutoff_low"] = float(r["cutoff_high"])
-        new["prevalence"] = float(low["prevalence"]) + float(r["prevalence"])
-        new["parent_id"] = None
-        new["split"] = None
-        new["repeat_of"] = None
-        new["derived"] = True
-        if new["prevalence"] < 1:
-            added.append(new)
-    return pd.concat([below, pd.DataFrame(added)], ignore_index=True) if added else below
+
+    def keys(frame: pd.DataFrame) -> pd.DataFrame:
+        # One comparable key per row: missing values as one marker, so missing matches missing
+        out = pd.DataFrame({c: ["\0" if _missing(v) else str(v)
+                                for v in frame[c].astype("object")] for c in same})
+        out["_cut"] = np.round(frame["cutoff_low"].to_numpy(dtype=float), 6)
+        return out
+
+    low_keys = keys(below).assign(_low=np.arange(len(below)))
+    band_keys = keys(band).assign(_band=np.arange(len(band)))
+    pairs = band_keys.merge(low_keys, on=[*same, "_cut"], how="inner")
+    pairs = pairs[pairs.groupby("_band")["_low"].transform("size") == 1].sort_values("_band")
+    if pairs.empty:
+        return below
+    low = below.iloc[pairs["_low"].to_numpy()].copy()
+    upper = band.iloc[pairs["_band"].to_numpy()]
+    low["estimate_id"] = (low["estimate_id"].astype("object").to_numpy() + "+"
+                          + upper["estimate_id"].astype("object").to_numpy())
+    low["cutoff_low"] = upper["cutoff_high"].to_numpy(dtype=float)
+    low["prevalence"] = (low["prevalence"].to_numpy(dtype=float)
+                         + upper["prevalence"].to_numpy(dtype=float))
+    for column in ("parent_id", "split", "repeat_of"):
+        low[column] = None
+    low["derived"] = True
+    added = low[low["prevalence"] < 1]
+    return pd.concat([below, added], ignore_index=True) if len(added) else below
 
 
 def model_rows(studies: pd.DataFrame, definition: str = schema.DEFAULT_DEFINITION,
@@ -200,9 +221,17 @@ def model_rows(studies: pd.DataFrame, definition: str = schema.DEFAULT_DEFINITIO
     kept = rows[reasons == ""]
     if crosswalk:
         kept = _cumulative_rows(kept)
-    groups = kept["cutoff_low"].round(3) if crosswalk else pd.Series(0, index=kept.index)
-    parts = [evidence.non_overlapping(g, prefer="finest") for _, g in kept.groupby(groups)]
-    fitted = pd.concat(parts, ignore_index=True) if parts else kept.iloc[0:0]
+    # Choose per cut-off on a slim frame of the link columns, then take the rows once.
+    slim = evidence.with_links(kept)[list(evidence.OVERLAP_COLUMNS)].reset_index(drop=True)
+    groups = (np.round(kept["cutoff_low"].to_numpy(dtype=float), 3) if crosswalk
+              else np.zeros(len(kept)))
+    ids = slim["estimate_id"].to_numpy(dtype=object)
+    order = []
+    for value in np.unique(groups):
+        part = slim[groups == value]
+        chosen = evidence.non_overlapping_ids(part, prefer="finest")
+        order.extend(i for i in np.flatnonzero(groups == value) if ids[i] in chosen)
+    fitted = kept.iloc[order].reset_index(drop=True)
     if "derived" not in fitted:
         fitted["derived"] = False
     overlap = kept[~kept["estimate_id"].isin(fitted["estimate_id"])]
@@ -326,11 +355,46 @@ class Model:
         })
         return out
 
+    def odds_ratios(self, level: float = 0.95) -> pd.DataFrame:
+        """The terms as a reader compares them: every covariate's odds ratio with its CI,
+        except the intercept and the raw age spline terms, which are replaced by the odds
+        ratio of ten years more age at AGE_CONTRAST_AGES (from the spline's basis: log OR =
+        (N(a + 10) - N(a))' beta_age, variance d' Var(beta_age) d). Columns: term, label,
+        odds_ratio, or_low, or_high, beta, se (logit scale), in the fit's order with the age
+        contrasts first."""
+        z = float(stats_norm_ppf(0.5 + level / 2))
+        coef = self.coefficients(level)
+        terms = list(self.fit.terms)
+        age = [t for t in terms if t.startswith("age_") and t != "age_unknown"]
+        rows = []
+        if age:
+            idx = [terms.index(t) for t in age]
+            beta, vcov = self.fit.beta[idx], self.fit.vcov[np.ix_(idx, idx)]
+            columns = [int(t.split("_")[1]) - 1 for t in age]
+            for a in AGE_CONTRAST_AGES:
+                basis = natural_spline_basis([a, a + 10.0])
+                d = basis[1, columns] - basis[0, columns]
+                b, se = float(d @ beta), float(math.sqrt(d @ vcov @ d))
+                rows.append({"term": f"age_{a:g}_{a + 10:g}",
+                             "label": f"Ten years older, at {a:g} to {a + 10:g} y",
+                             "beta": b, "se": se, "odds_ratio": math.exp(b),
+                             "or_low": math.exp(b - z * se), "or_high": math.exp(b + z * se)})
+        rest = coef[~coef["term"].isin(["intercept", *age])]
+        out = pd.concat([pd.DataFrame(rows, columns=coef.columns), rest], ignore_index=True)
+        return out[["term", "label", "odds_ratio", "or_low", "or_high", "beta", "se"]]
+
     def variance_components(self) -> pd.DataFrame:
-        """sigma^2 of each random level (logit scale), with the number of groups fitted."""
+        """sigma^2 of each random level (logit scale) with its SD, the number of groups
+        fitted, and what the level measures (LEVEL_MEANINGS)."""
         groups = [self.data[c].nunique() for c in ("region", "iso3", "sample_id", "estimate_id")]
-        return pd.DataFrame({"level": list(LEVELS), "sigma2": self.fit.sigma2,
-                             "groups": groups})
+        sigma2 = np.asarray(self.fit.sigma2, dtype=float)
+        return pd.DataFrame({"level": list(LEVELS), "sigma2": sigma2, "sd": np.sqrt(sigma2),
+                             "groups": groups,
+                             "meaning": [LEVEL_MEANINGS[level] for level in LEVELS]})
+
+    def dropped_labels(self) -> list[str]:
+        """Labels of the covariates the evidence cannot estimate (``dropped_terms``)."""
+        return [TERM_LABELS.get(t, t) for t in self.dropped_terms]
 
     # -- prediction --------------------------------------------------------------------------
     def predict(self, frame: pd.DataFrame, *, draws: int = DEFAULT_DRAWS,
@@ -375,6 +439,67 @@ class Model:
         every row; one draw of each region's and country's effect shared by its rows."""
         return self._draw(frame, draws=draws, seed=seed)[0]
 
+    def predict_estimates(self, rows: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+        """Where each published estimate in ``rows`` (``model_rows``' rows, e.g. held out of
+        the fit) should fall, given all of its own covariates: country, ages, sex, diet,
+        supplement use, pregnancy, sample frame and cut-off.
+
+        On the logit scale the observed estimate is the fixed part x'beta plus the region,
+        country, study and estimate effects plus its sampling error, so its prediction is
+        ``x'beta + u_region + u_country`` with variance ``x' Var(beta) x + Var(u_region) +
+        Var(u_country) + sigma2_study + sigma2_estimate + vi``: a region or country the fit
+        has seen contributes its BLUP and the BLUP's variance, an unseen one 0 and its
+        sigma2; the study is always taken as new (validation leaves whole samples out), and
+        ``vi`` is the estimate's own sampling variance (``stats.logit_effects`` of its
+        prevalence and effective n). A general-population row has its country's diet shares
+        as fractional diet terms, exactly as in the fit. Exact (normal on the logit scale),
+        no draws. Returns one row per row of ``rows`` (same index): estimate_id, observed
+        (the published prevalence), predicted (inverse logit of the mean), pi_low, pi_high
+        (the ``level`` interval), logit_observed (escalc's yi, 1/2 added to a zero cell),
+        logit_mean, logit_sd and vi.
+        """
+        return self.predict_prepared(
+            prepare_rows(rows, self.countries, self.shares, self.definition), level=level)
+
+    def predict_prepared(self, prepared: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+        """``predict_estimates`` on rows already prepared by ``prepare_rows``."""
+        data, design = _split_prepared(prepared)
+        x = design.reindex(columns=list(self.terms), fill_value=0.0).to_numpy(dtype=float)
+        x = np.column_stack([np.ones(len(x)), x])
+        fit = self.fit
+        mean = x @ fit.beta
+        var = np.einsum("ij,jk,ik->i", x, fit.vcov, x)
+        sig = np.asarray(fit.sigma2, dtype=float)
+        region = data["region"].fillna("").astype(str).to_numpy(dtype=object)
+        country = (data["region"].fillna("").astype(str) + "/"
+                   + data["iso3"].astype(str)).to_numpy(dtype=object)
+        for ids, effects, s2 in ((region, self._effects["region"], sig[0]),
+                                 (country, self._effects["country"], sig[1])):
+            for i, key in enumerate(ids):
+                blup, se = effects.get(key, (0.0, math.sqrt(s2)))
+                mean[i] += blup
+                var[i] += se ** 2
+        vi = data["vi"].to_numpy(dtype=float)
+        sd = np.sqrt(var + sig[2] + sig[3] + vi)
+        z = stats_norm_ppf(0.5 + level / 2)
+        return pd.DataFrame({
+            "estimate_id": data["estimate_id"].to_numpy(),
+            "observed": data["prevalence"].to_numpy(dtype=float),
+            "predicted": _expit(mean), "pi_low": _expit(mean - z * sd),
+            "pi_high": _expit(mean + z * sd),
+            "logit_observed": data["yi"].to_numpy(dtype=float), "logit_mean": mean,
+            "logit_sd": sd, "vi": vi,
+        }, index=prepared.index)
+
+
+    def estimate_draws(self, frame: pd.DataFrame, *, draws: int = DEFAULT_DRAWS,
+                       seed: int = DEFAULT_SEED) -> tuple[np.ndarray, np.ndarray]:
+        """``predict``'s point estimate of each row and the joint draws behind its CI, from
+        one pass: what a population made of many rows (countries, age bands) is averaged
+        from, without the per-row support and extrapolation checks ``predict`` adds."""
+        low, point, _ = self._draw(frame, draws=draws, seed=seed)
+        return point, low
+
     # -- internals ---------------------------------------------------------------------------
     def _queries(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Normalise a prediction frame: age, cut-offs, defaults for optional columns."""
@@ -390,7 +515,11 @@ class Model:
                                 ("pregnancy", "not_pregnant")):
             q[column] = (frame[column].astype("object") if column in frame
                          else pd.Series(default, index=frame.index)).fillna(default)
-        q["sample_frame"] = "national_survey"
+        # Predictions are for the general population unless a row names its sample frame
+        # (validation predicts held-out clinic or cohort samples as what they are).
+        q["sample_frame"] = (frame["sample_frame"].astype("object") if "sample_frame" in frame
+                             else pd.Series(GENERAL_FRAME, index=frame.index)).fillna(
+                                 GENERAL_FRAME)
         low, high = cutoffs_of(frame)
         q["cutoff"] = low
         q["cutoff_high"] = high
@@ -420,19 +549,8 @@ class Model:
         rng = np.random.default_rng(seed)
         fit = self.fit
         beta = rng.multivariate_normal(fit.beta, fit.vcov, size=draws, method="cholesky")
-        region = q["iso3"].map(self.countries.set_index("iso3")["region"]).fillna("")
-        region_ids = region.to_numpy(dtype=object)
-        country_ids = (region + "/" + q["iso3"]).to_numpy(dtype=object)
         sig = fit.sigma2
-        u_point = np.zeros(len(q))
-        u_draw = np.zeros((len(q), draws))
-        for ids, effects, s2 in ((region_ids, self._effects["region"], sig[0]),
-                                 (country_ids, self._effects["country"], sig[1])):
-            for key in pd.unique(ids):
-                mask = ids == key
-                blup, se = effects.get(key, (0.0, math.sqrt(s2)))
-                u_point[mask] += blup
-                u_draw[mask] += blup + se * rng.standard_normal(draws)
+        u_point, u_draw = self._effect_draws(q["iso3"].to_numpy(dtype=object), rng, draws)
         noise = rng.standard_normal((len(q), draws)) * math.sqrt(float(sig[2] + sig[3]))
         shares = self._diet_weights(q)
         point_beta = fit.beta[None, :]
@@ -456,6 +574,142 @@ class Model:
                 p = np.where(band[:, None], upper - p, p)
             results.append(p)
         return results[0], results[1][:, 0], results[2]
+
+    def _effect_draws(self, iso3: np.ndarray, rng: np.random.Generator, draws: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Region + country effect of each row: point (BLUPs, zero where unobserved) and
+        draws (rows x draws), one draw per region and per country in order of first
+        appearance, from the BLUP's distribution where observed and N(0, sigma^2) where not."""
+        region = pd.Series(iso3).map(self.countries.set_index("iso3")["region"]).fillna("")
+        region_ids = region.to_numpy(dtype=object)
+        country_ids = (region + "/" + pd.Series(iso3, dtype=object)).to_numpy(dtype=object)
+        sig = self.fit.sigma2
+        u_point = np.zeros(len(iso3))
+        u_draw = np.zeros((len(iso3), draws))
+        for ids, effects, s2 in ((region_ids, self._effects["region"], sig[0]),
+                                 (country_ids, self._effects["country"], sig[1])):
+            for key in pd.unique(ids):
+                mask = ids == key
+                blup, se = effects.get(key, (0.0, math.sqrt(s2)))
+                u_point[mask] += blup
+                u_draw[mask] += blup + se * rng.standard_normal(draws)
+        return u_point, u_draw
+
+    def location_effects(self, iso3: Sequence[str]) -> pd.DataFrame:
+        """Region and country random effect of each country (logit scale): the BLUP and its
+        se where the model has estimates there, else 0 and sqrt(sigma^2) (a new location of
+        the level). Columns: iso3, region, region_blup, region_se, region_observed,
+        country_blup, country_se, country_observed."""
+        table = self.countries.set_index("iso3")
+        rows = []
+        for c in iso3:
+            region = str(table["region"].get(c, "") or "")
+            r = self._effects["region"].get(region)
+            k = self._effects["country"].get(f"{region}/{c}")
+            rows.append({
+                "iso3": c, "region": region,
+                "region_blup": r[0] if r else 0.0,
+                "region_se": r[1] if r else math.sqrt(self.fit.sigma2[0]),
+                "region_observed": r is not None,
+                "country_blup": k[0] if k else 0.0,
+                "country_se": k[1] if k else math.sqrt(self.fit.sigma2[1]),
+                "country_observed": k is not None,
+            })
+        return pd.DataFrame(rows)
+
+    def grid_draws(self, iso3: Sequence[str], ages: Sequence[tuple[float, float | None]], *,
+                   cutoff: float = REFERENCE_CUTOFF, cutoff_high: float | None = None,
+                   draws: int = DEFAULT_DRAWS, seed: int = DEFAULT_SEED,
+                   dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
+        """Prevalence of every country x age range x diet group (MODEL_DIETS) at once: the
+        fast path of ``draws`` for the burden, with the same model and the same kind of
+        joint draws.
+
+        Rows are the general-population query of ``general_population_frame`` per diet
+        (both sexes, supplement users included, not pregnant, population samples) at
+        ``cutoff`` (with ``cutoff_high``: the band between them, the difference of the two
+        cumulative predictions in every draw). The coefficients are drawn first, as in
+        ``draws``; then one region and one country effect for every country of
+        ``countries`` in its order (then any other asked code), whatever ``iso3`` asks for,
+        so a country's draws are the same in every call with the same seed. The design is
+        additive, so the logit is (country part) + (age part) + (diet part) + effects, and
+        no row-by-row design matrix is built.
+
+        Returns (draws: countries x ages x diets x draws in ``dtype``, point: countries x
+        ages x diets at the fitted coefficients and BLUPs).
+        """
+        if draws < 2:
+            raise ValueError(f"draws must be at least 2, got {draws}")
+        iso3 = [str(c) for c in iso3]
+        cut_low = float(cutoff)
+        cut_high = None if cutoff_high is None or _missing(cutoff_high) else float(cutoff_high)
+        if cut_low <= 0 or (cut_high is not None and cut_high <= cut_low):
+            raise ValueError("cut-offs must be positive and a band's upper one above its lower")
+        rng = np.random.default_rng(seed)
+        fit = self.fit
+        beta = rng.multivariate_normal(fit.beta, fit.vcov, size=draws, method="cholesky")
+        known = self.countries["iso3"].astype(str).tolist()
+        everyone = known + [c for c in dict.fromkeys(iso3) if c not in set(known)]
+        u_all_point, u_all = self._effect_draws(np.array(everyone, dtype=object), rng, draws)
+        pos = pd.Index(everyone).get_indexer(iso3)
+        u_point, u_draw = u_all_point[pos], u_all[pos]
+
+        ages = list(ages)
+        age = np.array([age_of(lo, hi) for lo, hi in ages])
+        # The design is additive in its blocks (country: income group; age: the spline;
+        # diet; cut-off), so one small design matrix gives every part: the country rows at
+        # the first age, the age rows in the first country, and the diet and cut-off rows
+        # as differences from the reference row (first country, first age, omnivores).
+        n_c, n_a = len(iso3), len(ages)
+        parts = pd.DataFrame({
+            "iso3": iso3 + [iso3[0]] * (n_a + len(MODEL_DIETS) + 1),
+            "age": [age[0]] * n_c + list(age) + [age[0]] * (len(MODEL_DIETS) + 1),
+            "diet_group": ["omnivore"] * (n_c + n_a) + list(MODEL_DIETS) + ["omnivore"],
+            "cutoff": [cut_low] * (n_c + n_a + len(MODEL_DIETS))
+            + [cut_low if cut_high is None else cut_high],
+            "sex": "both", "supplement_users": "included", "pregnancy": "not_pregnant",
+            "sample_frame": "national_survey",
+        })
+        x = self._design(parts)
+        ref = x[n_c]
+        country_x, age_x = x[:n_c] - ref, x[n_c:n_c + n_a]
+        diet_x = x[n_c + n_a:n_c + n_a + len(MODEL_DIETS)] - ref
+        cut_x = None if cut_high is None else x[-1] - ref
+
+        def prevalence(b: np.ndarray, u: np.ndarray, kind: type) -> np.ndarray:
+            k = b.shape[0]
+            country = ((country_x @ b.T) + u).astype(kind)
+            age_part = (age_x @ b.T).astype(kind)
+            shifts = (diet_x @ b.T).astype(kind)
+            cut = None if cut_x is None else (cut_x @ b.T).astype(kind)
+            out = np.empty((n_c, n_a, len(MODEL_DIETS), k), dtype=kind)
+            # A few countries at a time, so every pass over the numbers stays in cache.
+            step = max(1, _CHUNK_VALUES // (n_a * k))
+            for start in range(0, n_c, step):
+                stop = min(start + step, n_c)
+                base = country[start:stop, None, :] + age_part[None, :, :]
+                eta = np.empty_like(base)
+                low = None if cut is None else np.empty_like(base)
+                for j, shift in enumerate(shifts):
+                    np.add(base, shift, out=eta)
+                    target = out[start:stop, :, j, :]
+                    if cut is None:
+                        _expit_into(eta, target)
+                    else:
+                        _expit_into(eta, low)
+                        eta += cut
+                        _expit_into(eta, target)
+                        target -= low
+            return out
+
+        values = prevalence(beta, u_draw, dtype)
+        point = prevalence(fit.beta[None, :], u_point[:, None], np.float64)[..., 0]
+        return values, point
+
+    def _design(self, rows: pd.DataFrame) -> np.ndarray:
+        """Design matrix of query rows with the intercept column, in the fit's term order."""
+        x = design_matrix(rows, self.countries, self.shares, self.terms).to_numpy()
+        return np.column_stack([np.ones(len(x)), x])
 
     def _diet_weights(self, q: pd.DataFrame) -> np.ndarray:
         """Weight of each MODEL_DIETS group per row: 1 for the row's own group, the country's
@@ -523,6 +777,20 @@ class Model:
                 near = False
             ok.append(near)
         return pd.Series(ok, index=frame.index, dtype=bool)
+
+
+def _expit_into(eta: np.ndarray, out: np.ndarray) -> None:
+    """out = 1 / (1 + exp(-eta)), in place (faster than scipy's expit on large float32
+    arrays; an overflow of exp gives exactly 0, the right limit)."""
+    with np.errstate(over="ignore"):
+        np.negative(eta, out=out)
+        np.exp(out, out=out)
+        out += 1
+        np.reciprocal(out, out=out)
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
 
 
 def stats_norm_ppf(q: float) -> float:
@@ -605,11 +873,78 @@ def fit_rows(rows: pd.DataFrame, excluded: pd.DataFrame, countries: pd.DataFrame
              shares: pd.DataFrame, definition: str = schema.DEFAULT_DEFINITION) -> Model:
     """``fit`` on estimates already chosen by ``model_rows`` (or a subset of them, as
     out-of-sample validation leaves folds out)."""
-    require_columns(countries, ["iso3", "region", "subregion", "income_group"], "countries")
-    if len(rows) < 3:
-        raise ValueError(f"too few estimates to fit a model for {definition!r} ({len(rows)})")
+    return fit_prepared(prepare_rows(rows, countries, shares, definition), excluded, countries,
+                        shares, definition)
+
+
+# Prefix of the covariate columns of ``prepare_rows`` (and of ``Model.data``).
+DESIGN_PREFIX = "x_"
+
+
+def _is_crosswalk(definition: str) -> bool:
     target = schema.DEFINITIONS_BY_ID.get(definition)
-    crosswalk = target is None or target.biomarker == CROSSWALK_BIOMARKER
+    return target is None or target.biomarker == CROSSWALK_BIOMARKER
+
+
+def prepare_rows(rows: pd.DataFrame, countries: pd.DataFrame, shares: pd.DataFrame,
+                 definition: str = schema.DEFAULT_DEFINITION) -> pd.DataFrame:
+    """``model_rows``' rows as the fit reads them: the estimate's covariates, logit ``yi``
+    and sampling variance ``vi``, and every candidate covariate as ``x_<term>``.
+
+    A row's covariates depend on that row alone, so validation prepares the rows once and
+    refits on subsets of them (``fit_prepared``) without building the design again."""
+    require_columns(countries, ["iso3", "region", "subregion", "income_group"], "countries")
+    crosswalk = _is_crosswalk(definition)
+    data = _estimate_data(rows, countries, crosswalk)
+    x = design_matrix(data, countries, shares)
+    if not crosswalk:
+        x = x.drop(columns=["log_cutoff"])
+    return pd.concat([data, x.add_prefix(DESIGN_PREFIX)], axis=1)
+
+
+def _split_prepared(prepared: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    design = [c for c in prepared.columns if c.startswith(DESIGN_PREFIX)]
+    data = prepared.drop(columns=design)
+    x = prepared[design]
+    x.columns = [c[len(DESIGN_PREFIX):] for c in design]
+    return data, x
+
+
+def fit_prepared(prepared: pd.DataFrame, excluded: pd.DataFrame, countries: pd.DataFrame,
+                 shares: pd.DataFrame, definition: str = schema.DEFAULT_DEFINITION) -> Model:
+    """``fit_rows`` on rows already prepared by ``prepare_rows`` (or a subset of them)."""
+    if len(prepared) < 3:
+        raise ValueError(
+            f"too few estimates to fit a model for {definition!r} ({len(prepared)})")
+    crosswalk = _is_crosswalk(definition)
+    data, x = _split_prepared(prepared.reset_index(drop=True))
+    own_diets = set(data["diet_group"])
+    informative = [c for c in x.columns if x[c].nunique() > 1
+                   and (c not in DIET_TERMS or c in own_diets)]
+    dropped = tuple(c for c in x.columns if c not in informative)
+    x = _full_rank(x[informative])
+    dropped = dropped + tuple(c for c in informative if c not in x.columns)
+    yi, vi = data["yi"].to_numpy(), data["vi"].to_numpy()
+    result = stats.meta_regression(
+        yi, vi, x, random=dict(zip(LEVELS, (data["region"].to_numpy(), data["iso3"].to_numpy(),
+                                            data["sample_id"].to_numpy(),
+                                            data["estimate_id"].to_numpy()), strict=True)),
+        method="REML")
+    effects = {}
+    for name, level in (("region", 0), ("country", 1)):
+        ranef = result.ranef(level)
+        effects[name] = {str(i): (float(b), float(s)) for i, b, s in
+                         zip(ranef["id"], ranef["blup"], ranef["se"], strict=True)}
+    data = pd.concat([data, x.add_prefix(DESIGN_PREFIX)], axis=1)
+    return Model(fit=result, data=data, excluded=excluded, terms=tuple(x.columns),
+                 dropped_terms=dropped, definition=definition, crosswalk=crosswalk,
+                 countries=countries, shares=shares, _effects=effects)
+
+
+def _estimate_data(rows: pd.DataFrame, countries: pd.DataFrame, crosswalk: bool
+                   ) -> pd.DataFrame:
+    """Estimates (``model_rows``' rows) as the model reads them: covariates, age span, and
+    the logit ``yi`` with its sampling variance ``vi`` from the effective n."""
     region = rows["country_iso3"].map(countries.set_index("iso3")["region"])
     data = pd.DataFrame({
         "estimate_id": rows["estimate_id"], "study_id": rows["study_id"],
@@ -623,7 +958,8 @@ def fit_rows(rows: pd.DataFrame, excluded: pd.DataFrame, countries: pd.DataFrame
                                                    rows["age_mean"], strict=True)],
         "cutoff": rows["cutoff_low"].astype(float) if crosswalk else REFERENCE_CUTOFF,
         "prevalence": rows["prevalence"].astype(float),
-        "n": rows["n"], "derived": rows["derived"].astype(bool),
+        "n": rows["n"],
+        "derived": rows["derived"].astype(bool) if "derived" in rows else False,
     })
     lo, hi = _age_bounds(data)
     data["age_lo"], data["age_hi"] = lo, hi
@@ -631,29 +967,7 @@ def fit_rows(rows: pd.DataFrame, excluded: pd.DataFrame, countries: pd.DataFrame
         pd.to_numeric(rows["n"], errors="coerce")).to_numpy(dtype=float)
     yi, vi = stats.logit_effects(prevalence=data["prevalence"].to_numpy(), n_effective=n_eff)
     data["yi"], data["vi"], data["n_effective"] = yi, vi, n_eff
-    x = design_matrix(data, countries, shares)
-    if not crosswalk:
-        x = x.drop(columns=["log_cutoff"])
-    own_diets = set(data["diet_group"])
-    informative = [c for c in x.columns if x[c].nunique() > 1
-                   and (c not in DIET_TERMS or c in own_diets)]
-    dropped = tuple(c for c in x.columns if c not in informative)
-    x = _full_rank(x[informative])
-    dropped = dropped + tuple(c for c in informative if c not in x.columns)
-    result = stats.meta_regression(
-        yi, vi, x, random=dict(zip(LEVELS, (data["region"].to_numpy(), data["iso3"].to_numpy(),
-                                            data["sample_id"].to_numpy(),
-                                            data["estimate_id"].to_numpy()), strict=True)),
-        method="REML")
-    effects = {}
-    for name, level in (("region", 0), ("country", 1)):
-        ranef = result.ranef(level)
-        effects[name] = {str(i): (float(b), float(s)) for i, b, s in
-                         zip(ranef["id"], ranef["blup"], ranef["se"], strict=True)}
-    data = pd.concat([data, x.add_prefix("x_")], axis=1)
-    return Model(fit=result, data=data, excluded=excluded, terms=tuple(x.columns),
-                 dropped_terms=dropped, definition=definition, crosswalk=crosswalk,
-                 countries=countries, shares=shares, _effects=effects)
+    return data
 
 
 def _full_rank(x: pd.DataFrame) -> pd.DataFrame:

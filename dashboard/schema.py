@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bumped whenever a dataset's columns or meaning change; data.py refuses other versions.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
@@ -331,6 +331,9 @@ PAGES: dict[str, Page] = {
              "Forest plots and the study table"),
         Page("burden", "Burden", "burden", ":material/public:", "Population",
              "How many people: modelled from population data"),
+        Page("profile", "Risk profile", "profile", ":material/person_search:", "Population"),
+        Page("model", "Model", "model", ":material/insights:", "Population",
+             "The prevalence model: effects, variance components, validation"),
         Page("cutoffs", "Cutoffs", "cutoffs", ":material/straighten:", "Evidence",
              "How the definition moves prevalence"),
         Page("methods", "Methods & sources", "methods", ":material/menu_book:", "About",
@@ -338,6 +341,17 @@ PAGES: dict[str, Page] = {
         Page("your_data", "Your data", "your-data", ":material/upload_file:", "Population"),
     )
 }
+
+
+# --- Risk profile (dashboard.profile) -----------------------------------------------------
+# What a profile's segment can be: the model's diet groups or the general population (every
+# diet); supplement users included, excluded or only; pregnancy of women of reproductive age
+# (WHO: 15-49 years), by trimester or unspecified.
+PROFILE_DIETS: tuple[str, ...] = (*DIET_GROUPS, "general")
+PROFILE_SUPPLEMENTS: tuple[str, ...] = ("included", "excluded", "only")
+PROFILE_PREGNANCY: tuple[str, ...] = ("not_pregnant", "pregnant_unspecified", "trimester_1",
+                                      "trimester_2", "trimester_3")
+PREGNANCY_AGES: tuple[int, int] = (15, 49)
 
 
 # --- Standard populations ------------------------------------------------------------------
@@ -356,6 +370,7 @@ DATASETS: tuple[str, ...] = (
     "standard_populations",
     "diet_shares",
     "countries",
+    "model_validation",
 )
 
 # --- Dataset columns -----------------------------------------------------------------------
@@ -602,10 +617,38 @@ COUNTRIES_COLUMNS: dict[str, str] = {
     "income_fiscal_year": "str",
 }
 
+# Out-of-sample predictions of the prevalence model and of the old cell pooling
+# (dashboard.validation.validate, both fold types), built from the other datasets.
+MODEL_VALIDATION_COLUMNS: dict[str, str] = {
+    "fold_type": "str",
+    "fold": "str",
+    "estimate_id": "str",
+    "sample_id": "str",
+    "country_iso3": "str",
+    "diet_group": "str",
+    "age_band": "str",
+    "sample_frame": "str",
+    "cutoff": "float64",
+    "observed": "float64",
+    "predicted": "float64",
+    "pi_low": "float64",
+    "pi_high": "float64",
+    "covered": "boolean",
+    "abs_error_pp": "float64",
+    "old_predicted": "float64",
+    "old_pi_low": "float64",
+    "old_pi_high": "float64",
+    "old_covered": "boolean",
+    "old_abs_error_pp": "float64",
+    "old_basis": "str",
+    "old_k": "int64",
+}
+
 DATASET_COLUMNS: dict[str, dict[str, str]] = {
     "studies": STUDIES_COLUMNS,
     "population": POPULATION_COLUMNS,
     "standard_populations": STANDARD_POPULATIONS_COLUMNS,
     "diet_shares": DIET_SHARES_COLUMNS,
     "countries": COUNTRIES_COLUMNS,
+    "model_validation": MODEL_VALIDATION_COLUMNS,
 }

@@ -215,7 +215,7 @@ PARAMETERS: tuple[Param, ...] = (
           values="World, UN WPP 2022 region, subregion and SDG region names, ISO 3166-1 "
           "alpha-3 codes (at least one)",
           aliases=("location", "locations"), min_items=1),
-    Param("year", INT, 2025, "Year", ("burden",), what="a year", values="1990-2050",
+    Param("year", INT, 2025, "Year", ("burden", "profile"), what="a year", values="1990-2050",
           lo=1990, hi=2050),
     Param("std", ONE, schema.DEFAULT_STANDARD, "Standard population", ("burden",),
           allowed=tuple(schema.STANDARD_POPULATIONS), what="a standard population",
@@ -233,10 +233,32 @@ PARAMETERS: tuple[Param, ...] = (
           values="0-1", lo=0.0, hi=1.0),
     Param("seff", FLOAT, 0.0, "Supplementation: assumed effect", ("burden",),
           what="a relative reduction", values="0-1 (0: no effect)", lo=0.0, hi=1.0),
+    # Model.
+    Param("folds", ONE, "study", "Held-out predictions", ("model",),
+          allowed=("study", "country"), what="a fold type",
+          values="study (leave one study out), country (leave one country out)"),
     # Cutoffs.
     Param("defs", MULTI, (), "Definitions to compare", ("cutoffs",), allowed=_definitions,
           what="a definition id", values="definition ids (empty: all reported)",
           aliases=("definitions",)),
+    # Risk profile: one segment (the year is the Burden page's parameter).
+    Param("place", ONE, "USA", "Country", ("profile",), validator=_iso3,
+          what="an ISO 3166-1 alpha-3 country code",
+          values="ISO 3166-1 alpha-3 code of a UN WPP country"),
+    Param("ages", RANGE, (40, 59), "Age (years)", ("profile",), what="an age range lo-hi",
+          values="lo-hi or one age within 0-100 (100: 100 and over)", lo=0, hi=100),
+    Param("psex", ONE, "both", "Sex", ("profile",), allowed=schema.SEXES, what="a sex"),
+    Param("pdiet", ONE, "omnivore", "Diet", ("profile",), allowed=schema.PROFILE_DIETS,
+          what="a diet group", values=", ".join(schema.PROFILE_DIETS) + " (every diet)"),
+    Param("psupp", ONE, "included", "Supplement users", ("profile",),
+          allowed=schema.PROFILE_SUPPLEMENTS, what="a supplement-use label",
+          values="included (users and non-users), excluded (non-users), only (users)"),
+    Param("preg", ONE, "not_pregnant", "Pregnancy", ("profile",),
+          allowed=schema.PROFILE_PREGNANCY, what="a pregnancy state",
+          values=", ".join(schema.PROFILE_PREGNANCY) + " (women aged 15-49 only)"),
+    Param("mcut", FLOAT, 148.0, "Modelled cut-off (pmol/L)", ("cutoffs",),
+          what="a serum B12 cut-off in pmol/L", values="100-300 (pmol/L, serum B12)",
+          lo=100.0, hi=300.0),
     # Your data.
     Param("fp", ONE, "", "File fingerprint", ("your_data",), validator=_fingerprint,
           what="a file fingerprint", values="12 hex digits (empty: no file)"),
@@ -694,7 +716,8 @@ def share_url(state: State, base_url: str = DEFAULT_BASE_URL) -> str:
 
 # Pages with a data twin under /api (dashboard/api.py): every page whose table comes from the
 # bundled data. Your data has none: an upload stays in its session.
-DATA_PAGES: tuple[str, ...] = ("overview", "explore", "evidence", "cutoffs", "burden", "methods")
+DATA_PAGES: tuple[str, ...] = ("overview", "explore", "evidence", "cutoffs", "burden", "model",
+                               "profile", "methods")
 API_PATH = "api"
 EMBED_QUERY: dict[str, str] = {"embed": "true", "embed_options": "light_theme"}
 EMBED_HEIGHT = "600px"
@@ -738,6 +761,32 @@ def carry_query(state: State, target_page: str) -> dict[str, list[str]]:
     target = {p.name for p in _page_params(target_page)}
     query = to_query(state)
     return {k: v for k, v in query.items() if PARAMS[k].shared and k in target}
+
+
+def profile_query(state: State) -> dict[str, list[str]]:
+    """The Risk profile link of the segment a view's shared filters name, defaults left out.
+
+    Each filter gives its first value the profile can take: a country (not MULTI), a sex,
+    a diet group (schema.PROFILE_DIETS), a supplement use (schema.PROFILE_SUPPLEMENTS); the
+    chosen analysis age bands give the ages from the lowest band's start to the highest's
+    end (80+: to 100). A filter left empty, or with no such value, keeps the profile default.
+    """
+    values = state.as_dict()
+    changes: dict[str, Any] = {}
+    for name, target, allowed in (("sex", "psex", schema.SEXES),
+                                  ("diet", "pdiet", schema.PROFILE_DIETS),
+                                  ("supp", "psupp", schema.PROFILE_SUPPLEMENTS)):
+        chosen = [v for v in values.get(name, ()) if v in allowed]
+        if chosen:
+            changes[target] = chosen[0]
+    countries = [c for c in values.get("country", ()) if c != schema.MULTI_COUNTRY]
+    if countries:
+        changes["place"] = countries[0]
+    bands = [b for b in schema.AGE_BANDS if b[0] in values.get("age", ())]
+    if bands:
+        top = bands[-1][2]
+        changes["ages"] = (bands[0][1], int(PARAMS["ages"].hi) if top is None else top)
+    return to_query(default_state("profile").replace(**changes))
 
 
 def filter_kwargs(state: State) -> dict[str, Any]:

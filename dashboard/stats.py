@@ -774,6 +774,11 @@ def survey_prevalence(
     grand mean of the scores, which is 0 for these linearised scores. Without ``psu`` each row
     is its own PSU (``svydesign(ids = ~1)``); without ``weight`` every weight is 1.
 
+    Computed in two steps that can be run apart: :func:`survey_cells` sums the rows per
+    domain x stratum x PSU cell, and :func:`survey_prevalence_from_cells` turns those sums
+    into the estimates (the same function takes sums computed out of core by
+    ``dashboard.engine``).
+
     Parameters
     ----------
     frame : DataFrame
@@ -828,14 +833,67 @@ def survey_prevalence(
     Stat 2(175).
     """
     by = [by] if isinstance(by, str) else list(by)
-    design_cols = [c for c in (weight, strata, psu) if c is not None]
     age_col = standardize[0] if standardize is not None else None
-    _require(frame, [outcome, *by, *design_cols, *([age_col] if age_col else [])])
+    # Checked before the pass over the rows, so a wrong argument costs nothing.
+    _check_estimate_args(by, age_col, ci, level)
+    cells = survey_cells(
+        frame,
+        outcome,
+        by=[*by, *([age_col] if age_col else [])],
+        weight=weight,
+        strata=strata,
+        psu=psu,
+    )
+    return survey_prevalence_from_cells(
+        cells, by=by, strata=strata, psu=psu, ci=ci, level=level, standardize=standardize
+    )
+
+
+def _check_estimate_args(by: Sequence[str], age_col: str | None, ci: str, level: float) -> float:
     level = _check_level(level)
     if ci not in SURVEY_CI_METHODS:
         raise ValueError(f"unknown interval method ci={ci!r}; expected one of {SURVEY_CI_METHODS}")
     if len(set(by)) != len(by) or (age_col is not None and age_col in by):
         raise ValueError("the by and standardize columns must be distinct")
+    return level
+
+
+def survey_cells(
+    frame: pd.DataFrame,
+    outcome: str,
+    by: Sequence[str] | str = (),
+    weight: str | None = None,
+    strata: str | None = None,
+    psu: str | None = None,
+) -> pd.DataFrame:
+    """Additive sums of the rows per group x stratum x PSU cell: what the Taylor
+    linearisation of :func:`survey_prevalence_from_cells` needs, computed in memory.
+
+    Sums of disjoint sets of rows add up, so cells computed from shards of a file (by
+    ``dashboard.engine`` with DuckDB or Spark) and summed again equal the cells of the whole.
+    Rows with a missing outcome are left out (their number is in
+    ``attrs["dropped_missing_outcome"]``); rows with a missing group value keep it (NaN) and
+    so stay in the design. ``outcome``, ``weight``, ``strata`` and ``psu`` are checked as
+    :func:`survey_prevalence` describes.
+
+    Returns
+    -------
+    DataFrame
+        One row per non-empty cell: the ``by`` columns, then ``strata`` and ``psu`` (those
+        given), each a categorical with the column's labels as categories (so group order and
+        empty groups are kept), then ``SURVEY_CELL_SUMS``: ``n`` (rows), ``w_sum`` (sum of
+        weights, ``n`` without a weight column), ``wy_sum`` (sum of weight x outcome) and,
+        only when there is no PSU column (every row its own PSU), ``w2_sum`` and ``w2y_sum``
+        (the same with squared weights).
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    design_cols = [c for c in (weight, strata, psu) if c is not None]
+    _require(frame, [outcome, *by, *design_cols])
+    if len(set(by)) != len(by):
+        raise ValueError("the by columns must be distinct")
+    clash = [c for c in (strata, psu) if c is not None and c in by]
+    if clash or (strata is not None and strata == psu):
+        raise ValueError(f"design columns {clash or [strata]} cannot also be groups or both roles")
     for column in (strata, psu):
         if column is not None and frame[column].isna().any():
             raise ValueError(f"design column {column!r} has missing values")
@@ -844,57 +902,139 @@ def survey_prevalence(
     w = _weights(frame[weight], weight) if weight is not None else None
     if w is not None and len(w) < _PARALLEL_MIN_ROWS:
         _check_weights(w, weight)
-
-    # Grouping columns: the domain columns, then the age groups of the standardisation.
-    group_cols = [*by, *([age_col] if age_col else [])]
-    groups = [_codes(frame[c]) for c in group_cols]
-    parts: list[tuple[np.ndarray, int]] = []
-    any_missing_group = np.zeros(0, dtype=bool)
-    n_missing_by = 0
-    if any(g.has_missing for g in groups):
-        any_missing_group = np.zeros(len(frame), dtype=bool)
-        for g in groups:
-            if g.has_missing:
-                any_missing_group |= g.codes < 0
-        n_missing_by = int((any_missing_group & (y != _MISSING_OUTCOME)).sum())
-    for g in groups:
-        # Missing values get their own extra code: in the design, in no domain.
-        codes = np.where(g.codes < 0, g.size, g.codes) if g.has_missing else g.codes
-        parts.append((codes, g.size + 1 if g.has_missing else g.size))
-
-    std_weights = _standard_weights(groups[-1], standardize[1]) if standardize else None
-
-    cluster = psu is not None
-    n_rows = len(frame)
-    if cluster:
-        units, n_units, stratum_of_unit = _psu_units(frame, strata, psu)
-        parts.extend(units)
-    elif strata is not None:
-        s = _codes(frame[strata])
-        parts.append((s.codes, max(s.size, 1)))
-        n_units, stratum_of_unit = max(s.size, 1), None
-    else:
-        parts.append((np.zeros(n_rows, dtype=np.int8), 1))
-        n_units, stratum_of_unit = 1, None
+    groups = [_codes(frame[c]) for c in by]
+    parts = _group_parts(groups)
+    units = _design_units(frame, strata, psu, len(frame))
+    parts.extend(units.parts)
     parts.append((y, 3))
 
-    count, wsum, wsq = _grouped_sums(parts, w, squares=not cluster, weight_name=str(weight))
-    shape = (*(radix for _, radix in parts[: len(group_cols)]), n_units, 3)
+    squares = psu is None
+    count, wsum, wsq = _grouped_sums(parts, w, squares=squares, weight_name=str(weight))
+    n_units = units.size
+    count = count.reshape(-1, n_units, 3)
+    wsum = wsum.reshape(-1, n_units, 3)
+    n = count[..., 0] + count[..., 1]  # the outcome code 2 (missing) is left out
+    sums = {"n": n, "w_sum": wsum[..., 0] + wsum[..., 1], "wy_sum": wsum[..., 1]}
+    if squares:
+        wsq = wsq.reshape(-1, n_units, 3)
+        sums.update(w2_sum=wsq[..., 0] + wsq[..., 1], w2y_sum=wsq[..., 1])
+    fine, unit = np.nonzero(n)
+    columns: dict[str, object] = {}
+    group_shape = tuple(radix for _, radix in parts[: len(groups)])
+    codes = np.unravel_index(fine, group_shape) if groups else ()
+    for column, g, c in zip(by, groups, codes, strict=True):
+        c = np.where(c >= g.size, -1, c)  # the extra code of missing values
+        columns[column] = pd.Categorical.from_codes(c, categories=pd.Index(g.labels))
+    if strata is not None:
+        columns[strata] = pd.Categorical.from_codes(
+            units.stratum_code[unit], categories=pd.Index(units.strata_labels)
+        )
+    if psu is not None:
+        columns[psu] = pd.Categorical.from_codes(
+            units.psu_code[unit], categories=pd.Index(units.psu_labels)
+        )
+    for name, values in sums.items():
+        columns[name] = values[fine, unit]
+    cells = pd.DataFrame(columns)
+    cells["n"] = cells["n"].astype(np.int64)
+    cells.attrs["dropped_missing_outcome"] = n_missing_outcome
+    return cells
+
+
+# Value columns of a cells frame (survey_cells, dashboard.engine); the last two only for
+# designs without PSUs.
+SURVEY_CELL_SUMS: tuple[str, ...] = ("n", "w_sum", "wy_sum", "w2_sum", "w2y_sum")
+
+
+def survey_prevalence_from_cells(
+    cells: pd.DataFrame,
+    by: Sequence[str] | str = (),
+    strata: str | None = None,
+    psu: str | None = None,
+    ci: str = "korn-graubard",
+    level: float = 0.95,
+    standardize: tuple[str, Mapping[object, float]] | None = None,
+) -> pd.DataFrame:
+    """:func:`survey_prevalence` from cell sums (:func:`survey_cells`, ``dashboard.engine``).
+
+    The estimates, standard errors, df, intervals and reliability flags equal those of
+    :func:`survey_prevalence` on the rows the cells were summed from; every domain and
+    age-standardised case it supports is supported here. Several cells with the same keys
+    (sums from different shards) are added together.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        One row per cell: the ``by`` columns (and the standardisation's age column), the
+        ``strata`` and ``psu`` columns the design has, and the sums ``n``, ``w_sum``,
+        ``wy_sum`` (plus ``w2_sum`` and ``w2y_sum`` when ``psu`` is None). A missing group
+        value (NaN) marks rows in the design but in no domain. ``attrs`` may carry
+        ``dropped_missing_outcome``, which is passed on.
+    by, strata, psu, ci, level, standardize
+        As in :func:`survey_prevalence`. Group order follows the categories of categorical
+        columns, sorted values otherwise.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`survey_prevalence`.
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    age_col = standardize[0] if standardize is not None else None
+    level = _check_estimate_args(by, age_col, ci, level)
+    group_cols = [*by, *([age_col] if age_col else [])]
+    squares = psu is None
+    sum_cols = list(SURVEY_CELL_SUMS if squares else SURVEY_CELL_SUMS[:3])
+    design_cols = [c for c in (strata, psu) if c is not None]
+    _require(cells, [*group_cols, *design_cols, *sum_cols], what="cells frame")
+    for column in design_cols:
+        if cells[column].isna().any():
+            raise ValueError(f"design column {column!r} has missing values")
+    values = {c: cells[c].to_numpy(dtype=float, na_value=np.nan) for c in sum_cols}
+    if len(cells) and not (
+        (values["n"] >= 0).all()
+        and all(np.isfinite(v).all() for v in values.values())
+        and ((values["w_sum"] > 0) | (values["n"] == 0)).all()
+    ):
+        raise ValueError(
+            "cell sums must be finite, with non-negative counts and positive weight sums"
+        )
+
+    groups = [_codes(cells[c]) for c in group_cols]
+    parts = _group_parts(groups)
+    units = _design_units(cells, strata, psu, len(cells))
+    parts.extend(units.parts)
+    total = int(np.prod([radix for _, radix in parts]))
+    idx = _cell_index(parts, slice(None), total) if len(cells) else np.zeros(0, np.intp)
+    shape = (*(radix for _, radix in parts[: len(groups)]), units.size)
+    dense = {
+        c: np.bincount(idx, weights=v, minlength=total).reshape(shape) for c, v in values.items()
+    }
+    n_missing_by = 0
+    if any(g.has_missing for g in groups):
+        any_missing = np.zeros(len(cells), dtype=bool)
+        for g in groups:
+            any_missing |= g.codes < 0
+        n_missing_by = int(values["n"][any_missing].sum())
+
+    std_weights = _standard_weights(groups[-1], standardize[1]) if standardize else None
     if std_weights is not None:
         # Checked on the cell counts rather than the rows: no extra pass over the data.
-        rows_per_age = count.reshape(shape).sum(axis=(*range(len(by)), -2, -1))
+        rows_per_age = dense["n"].sum(axis=(*range(len(by)), -1))
         lacking = np.isnan(std_weights) & (rows_per_age[: len(std_weights)] > 0)
         if lacking.any():
             names = sorted(str(label) for label in groups[-1].labels[lacking])
             raise ValueError(f"age groups in column {age_col!r} without a standard weight: {names}")
         std_weights = np.nan_to_num(std_weights)
     result = _design_estimates(
-        count=count.reshape(shape),
-        wsum=wsum.reshape(shape),
-        wsq=wsq.reshape(shape) if wsq is not None else None,
+        count=dense["n"],
+        wsum=dense["w_sum"],
+        wysum=dense["wy_sum"],
+        wsq=dense.get("w2_sum"),
+        wysq=dense.get("w2y_sum"),
         n_by=len(by),
         groups=groups,
-        stratum_of_unit=stratum_of_unit,
+        stratum_of_unit=units.stratum_of_unit,
         std_weights=std_weights,
     )
     out = _intervals(result, ci, level)
@@ -902,10 +1042,20 @@ def survey_prevalence(
     for i, column in enumerate(by):
         labels[column] = groups[i].labels[out.pop(f"_code{i}")]
     frame_out = pd.DataFrame({**labels, **{c: out[c] for c in SURVEY_COLUMNS}})
-    frame_out.attrs["dropped_missing_outcome"] = n_missing_outcome
+    frame_out.attrs["dropped_missing_outcome"] = int(cells.attrs.get("dropped_missing_outcome", 0))
     frame_out.attrs["dropped_missing_by"] = n_missing_by
     frame_out.attrs["design_df"] = result["design_df"]
     return frame_out
+
+
+def _group_parts(groups: Sequence[_Codes]) -> list[tuple[np.ndarray, int]]:
+    """Cell-index parts of the group columns; missing values get their own extra code (in
+    the design, in no domain)."""
+    parts = []
+    for g in groups:
+        codes = np.where(g.codes < 0, g.size, g.codes) if g.has_missing else g.codes
+        parts.append((codes, g.size + 1 if g.has_missing else g.size))
+    return parts
 
 
 def _standard_weights(ages: _Codes, weights: Mapping[object, float]) -> np.ndarray:
@@ -917,34 +1067,62 @@ def _standard_weights(ages: _Codes, weights: Mapping[object, float]) -> np.ndarr
     return np.array([lookup.get(str(label), np.nan) for label in ages.labels], dtype=float)
 
 
-def _psu_units(
-    frame: pd.DataFrame, strata: str | None, psu: str
-) -> tuple[list[tuple[np.ndarray, int]], int, np.ndarray]:
-    """Cell-index parts that number the PSUs (nested within strata), their count, and the
-    stratum of each PSU number.
+@dataclass
+class _Units:
+    """The design units of a frame: PSUs nested within strata for cluster designs
+    (``stratum_of_unit`` given), strata when every row is its own PSU."""
+
+    parts: list[tuple[np.ndarray, int]]
+    size: int
+    stratum_of_unit: np.ndarray | None
+    stratum_code: np.ndarray  # per unit, into strata_labels
+    psu_code: np.ndarray  # per unit, into psu_labels
+    strata_labels: np.ndarray
+    psu_labels: np.ndarray
+
+
+def _design_units(
+    frame: pd.DataFrame, strata: str | None, psu: str | None, n_rows: int
+) -> _Units:
+    """Cell-index parts that number the design units, and what each unit number stands for.
 
     A small stratum x PSU grid is used directly (two parts, no extra pass over the rows);
     a large one is renumbered compactly.
     """
+    none = np.zeros(0, dtype=object)
+    s = _codes(frame[strata]) if strata is not None else None
+    if psu is None:
+        if s is None:
+            zero = np.zeros(1, dtype=np.intp)
+            return _Units([(np.zeros(n_rows, dtype=np.int8), 1)], 1, None, zero, zero, none, none)
+        size = max(s.size, 1)
+        unit_codes = np.arange(size)
+        return _Units([(s.codes, size)], size, None, unit_codes, unit_codes, s.labels, none)
     p = _codes(frame[psu])
     n_psu = max(p.size, 1)
-    if strata is None:
-        return [(p.codes, n_psu)], n_psu, np.zeros(n_psu, dtype=np.intp)
-    s = _codes(frame[strata])
+    if s is None:
+        unit_codes = np.arange(n_psu)
+        zero = np.zeros(n_psu, dtype=np.intp)
+        return _Units([(p.codes, n_psu)], n_psu, zero, zero, unit_codes, none, p.labels)
     n_strata = max(s.size, 1)
     if n_strata * n_psu <= _MAX_PSU_GRID:
-        stratum_of_unit = np.repeat(np.arange(n_strata), n_psu)
-        return [(s.codes, n_strata), (p.codes, n_psu)], n_strata * n_psu, stratum_of_unit
-    pair = s.codes.astype(np.int64) * n_psu + p.codes
-    unique_pairs, units = np.unique(pair, return_inverse=True)
-    return [(units, len(unique_pairs))], len(unique_pairs), unique_pairs // n_psu
+        pairs = np.arange(n_strata * n_psu)
+        parts = [(s.codes, n_strata), (p.codes, n_psu)]
+    else:
+        pair = s.codes.astype(np.int64) * n_psu + p.codes
+        pairs, unit_of_row = np.unique(pair, return_inverse=True)
+        parts = [(unit_of_row, len(pairs))]
+    stratum_code, psu_code = pairs // n_psu, pairs % n_psu
+    return _Units(parts, len(pairs), stratum_code, stratum_code, psu_code, s.labels, p.labels)
 
 
 def _design_estimates(
     *,
     count: np.ndarray,
     wsum: np.ndarray,
+    wysum: np.ndarray,
     wsq: np.ndarray | None,
+    wysq: np.ndarray | None,
     n_by: int,
     groups: Sequence[_Codes],
     stratum_of_unit: np.ndarray | None,
@@ -952,16 +1130,19 @@ def _design_estimates(
 ) -> dict[str, np.ndarray]:
     """Estimates, linearised SEs, n and df per domain from the per-cell sums.
 
-    Cells are (group codes..., design unit, outcome): the design unit is the PSU for cluster
-    designs (``stratum_of_unit`` given) or the stratum when every row is its own PSU. Only
-    these small arrays are touched here.
+    The one home of the variance formula. Cells are (group codes..., design unit): the
+    design unit is the PSU for cluster designs (``stratum_of_unit`` given) or the stratum
+    when every row is its own PSU. ``wsum``/``wysum`` are the sums of w and w y per cell,
+    ``wsq``/``wysq`` those of w^2 and w^2 y (needed without PSUs only). Only these small
+    arrays are touched here.
     """
     group_shape = count.shape[: len(groups)]
     n_fine = int(np.prod(group_shape))
-    n_units = count.shape[-2]
-    cnt = count.reshape(n_fine, n_units, 3)[..., :2].astype(float)
-    tw = wsum.reshape(n_fine, n_units, 3)[..., :2]
-    design_cnt = cnt.sum(axis=(0, 2))  # rows with a known outcome per design unit
+    n_units = count.shape[-1]
+    cnt = count.reshape(n_fine, n_units).astype(float)
+    tw = wsum.reshape(n_fine, n_units)
+    twy = wysum.reshape(n_fine, n_units)
+    design_cnt = cnt.sum(axis=0)  # rows with a known outcome per design unit
 
     if std_weights is not None:
         # Fine cells are (domain, age group); the last grouping axis is the age group.
@@ -981,10 +1162,10 @@ def _design_estimates(
         dom_shape = group_shape
         in_domain = np.ones(n_fine, dtype=bool)
 
-    w_fine = tw.sum(axis=(1, 2))
+    w_fine = tw.sum(axis=1)
     present = (w_fine > 0) & (pi > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        m_fine = np.where(present, tw[..., 1].sum(axis=1) / w_fine, 0.0)
+        m_fine = np.where(present, twy.sum(axis=1) / w_fine, 0.0)
         pi = np.where(present, pi, 0.0)
         pi_dom = np.bincount(dom_of_fine, weights=pi, minlength=n_dom)
         w_dom = np.bincount(dom_of_fine, weights=w_fine, minlength=n_dom)
@@ -1003,9 +1184,11 @@ def _design_estimates(
     to_dom = np.zeros((n_dom, n_fine))
     to_dom[dom_of_fine, np.arange(n_fine)] = in_domain
     m = m_fine[:, None]
-    unit_score = coef[:, None] * (tw[..., 1] * (1.0 - m) - tw[..., 0] * m)
+    # Sum over the cell's rows of w (y - m): the sums of w y and of w (1 - y) are both
+    # non-negative, so neither term cancels.
+    unit_score = coef[:, None] * ((twy * (1.0 - m)) - np.maximum(tw - twy, 0.0) * m)
     score = to_dom @ unit_score  # (domain, unit) totals of the linearised score
-    members = to_dom @ cnt.sum(axis=2)  # (domain, unit) respondents
+    members = to_dom @ cnt  # (domain, unit) respondents
     n_dom_rows = members.sum(axis=1)
 
     if stratum_of_unit is not None:
@@ -1025,9 +1208,10 @@ def _design_estimates(
         design_df = float(psu_present.sum() - (n_h > 0).sum())
     else:
         # Every row is a PSU and the units are strata: sums of squared scores come from the
-        # per-cell sums of squared weights.
-        wq = wsq.reshape(n_fine, n_units, 3)[..., :2]
-        sq = coef[:, None] ** 2 * (wq[..., 1] * (1.0 - m) ** 2 + wq[..., 0] * m**2)
+        # per-cell sums of squared weights, w^2 (y - m)^2 = w^2 y (1 - m)^2 + w^2 (1 - y) m^2.
+        wq = wsq.reshape(n_fine, n_units)
+        wqy = wysq.reshape(n_fine, n_units)
+        sq = coef[:, None] ** 2 * (wqy * (1.0 - m) ** 2 + np.maximum(wq - wqy, 0.0) * m**2)
         s2 = to_dom @ sq
         n_h = design_cnt
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -18,9 +21,11 @@ from dashboard import (
     data,
     evidence,
     model,
+    profile,
     schema,
     state,
     tables,
+    validation,
 )
 from dashboard.data import DataError
 from dashboard.format import FORMULA_START as FORMULA_START
@@ -79,18 +84,97 @@ def load_countries() -> pd.DataFrame:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _model(build: str, definition: str) -> model.Model:
     del build
-    countries = load_countries()
-    shares = burden.diet_share_model(load_diet_shares(), countries["iso3"].tolist())
-    return model.fit(load_studies(), countries, shares, definition=definition)
+    return tables.fit_model({"studies": load_studies(), "countries": load_countries(),
+                             "diet_shares": load_diet_shares()}, definition)
 
 
 def load_model(definition: str = schema.DEFAULT_DEFINITION) -> model.Model:
     """The prevalence model fitted on the bundled evidence, once per process and data build
-    (shared read-only by every session). Serum B12 definitions share one crosswalk fit."""
-    d = schema.DEFINITIONS_BY_ID.get(definition)
-    serum = (d.biomarker == model.CROSSWALK_BIOMARKER if d is not None
-             else definition.split("_")[0] == schema.DEFINITION_ID_PREFIX["serum_b12"])
-    return _model(current_build(), schema.DEFAULT_DEFINITION if serum else definition)
+    (shared read-only by every session). Serum B12 definitions share one crosswalk fit
+    (tables.model_definition)."""
+    return _model(current_build(), tables.model_definition(definition))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _profile(build: str, iso3: str, ages: tuple[int, int], sex: str, diet_group: str,
+             supplement_users: str, pregnancy: str, year: int) -> profile.SegmentProfile:
+    del build
+    fitted = load_model()
+    return profile.segment_profile(
+        fitted, load_population(), fitted.shares, studies=load_studies(), iso3=iso3, age=ages,
+        sex=sex, diet_group=diet_group, supplement_users=supplement_users,
+        pregnancy=pregnancy, year=year)
+
+
+def load_profile(iso3: str, ages: tuple[int, int], sex: str, diet_group: str,
+                 supplement_users: str, pregnancy: str, year: int) -> profile.SegmentProfile:
+    """The risk profile of one segment from the shared serum B12 model (``load_model``; its
+    diet shares are the diet share model of every country), once per segment and data build."""
+    return _profile(current_build(), iso3, tuple(ages), sex, diet_group, supplement_users,
+                    pregnancy, int(year))
+
+
+def load_model_validation() -> pd.DataFrame:
+    """Held-out predictions of the model and of the old cell pooling, as the build wrote
+    them (the refits take seconds; cached)."""
+    return _load("model_validation", current_build())
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _in_sample_surveys(build: str, definition: str) -> pd.DataFrame:
+    del build
+    return validation.in_sample_surveys(load_model(definition), load_studies())
+
+
+def model_in_sample_surveys(definition: str = schema.DEFAULT_DEFINITION) -> pd.DataFrame:
+    """Each national survey's published figure beside the fitted model's prediction
+    (validation.in_sample_surveys), once per process and data build."""
+    return _in_sample_surveys(current_build(), definition)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _population_weights(build: str) -> pd.DataFrame:
+    del build
+    return aggregate.population_weights(load_population(), load_countries()["iso3"].tolist())
+
+
+@st.cache_data(show_spinner="Asking the model for this view...", max_entries=64)
+def _modelled(build: str, definition: str, countries: tuple[str, ...], regions: tuple[str, ...],
+              sexes: tuple[str, ...], supp: tuple[str, ...], diets: tuple[str, ...],
+              cutoffs: tuple[float, ...]) -> aggregate.ModelledCells | str:
+    return tables.modelled_cells(load_model, load_countries(), _population_weights(build),
+                                 definition, countries, regions, sexes, supp, diets, cutoffs)
+
+
+def load_modelled(view: state.State, *, diets: Sequence[str] = (),
+                  cutoffs: Sequence[float] = ()) -> aggregate.ModelledCells | str:
+    """The model's estimates of every age band x diet cell (``diets``: these only; with
+    ``cutoffs``: at each of those cut-offs) for the population of the view's places, sex and
+    supplement use (``aggregate.model_population``), cached per data build and view; or,
+    when there is nothing to model, the reason in words."""
+    values = view.as_dict()
+    return _modelled(current_build(), values.get("def", schema.DEFAULT_DEFINITION),
+                     tuple(values.get("country", ())), tuple(values.get("region", ())),
+                     tuple(values.get("sex", ())), tuple(values.get("supp", ())), tuple(diets),
+                     tuple(float(c) for c in cutoffs))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _pooled_by_cutoff(build: str, filters: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    del build
+    kwargs = {k: list(v) if isinstance(v, tuple) and k != "year_range" else v
+              for k, v in filters}
+    return aggregate.pool_by_cutoff(aggregate.filter_studies(load_studies(), **kwargs))
+
+
+def pooled_by_cutoff(view: state.State) -> pd.DataFrame:
+    """``aggregate.pool_by_cutoff`` of the studies the view's population filters keep (every
+    definition and status), cached per data build and filters: pooling every cut-off's
+    groups costs more than a page may spend on each run."""
+    kwargs = state.filter_kwargs(view) | {"definition": None, "status": None}
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                          for k, v in kwargs.items()))
+    return _pooled_by_cutoff(current_build(), frozen)
 
 
 def load_manifest() -> dict:
@@ -98,14 +182,19 @@ def load_manifest() -> dict:
     return data.load_manifest()
 
 
-def studies_or_stop() -> pd.DataFrame:
-    """The published estimates; on a dataset problem, the message with its fix and the page
-    stops (the opening of every evidence page)."""
+def loaded_or_stop(*loaders: Callable[[], Any]) -> tuple[Any, ...]:
+    """What each loader returns; on a dataset problem, the message with its fix and the page
+    stops (the opening of every page that reads the bundled data)."""
     try:
-        return load_studies()
+        return tuple(load() for load in loaders)
     except DataError as err:
         render_data_error(err)
         st.stop()
+
+
+def studies_or_stop() -> pd.DataFrame:
+    """The published estimates, or the page stops with the data problem (``loaded_or_stop``)."""
+    return loaded_or_stop(load_studies)[0]
 
 
 def render_data_error(err: DataError) -> None:
@@ -155,6 +244,49 @@ def filter_choices(studies: pd.DataFrame) -> dict[str, list[str]]:
     return tables.filter_choices(studies)
 
 
+def definition_statuses(studies: pd.DataFrame) -> dict[str, list[str]]:
+    """The statuses each definition reports in the data, in schema.STATUSES order.
+
+    A definition fixes what its cut-off means: a 148-221 pmol/L band is "marginal", a
+    < 148 pmol/L cut-off "deficient"; other pairs select nothing."""
+    pairs = studies[["definition", "status"]].dropna().astype(str).drop_duplicates()
+    rank = {s: i for i, s in enumerate(schema.STATUSES)}
+    return {d: sorted(group["status"], key=lambda s: rank.get(s, len(rank)))
+            for d, group in pairs.groupby("definition", sort=False)}
+
+
+def definition_counts(studies: pd.DataFrame, view: state.State) -> dict[str, int]:
+    """Studies (publications) per definition under the view's other filters, any status."""
+    kwargs = {**state.filter_kwargs(view), "definition": None, "status": None}
+    rows = aggregate.filter_studies(studies, **kwargs)
+    return rows.groupby("definition")["study_id"].nunique().astype(int).to_dict()
+
+
+def _follow_definition(studies: pd.DataFrame, view: state.State) -> list[str]:
+    """The statuses the chosen definition allows; a status it does not report (from a link,
+    or left over from the previous definition) is replaced by its first, with a notice."""
+    definition = st.session_state.get("def", view["def"])
+    allowed = definition_statuses(studies).get(definition) or list(schema.STATUSES)
+    current = st.session_state.get("status", view["status"])
+    if current not in allowed:
+        st.session_state["status"] = allowed[0]
+        st.info(
+            f"{aggregate.definition_label(definition)} is reported only as "
+            f"{', '.join(schema.STATUS_LABELS[s].lower() for s in allowed)}: status set to "
+            f"{schema.STATUS_LABELS[allowed[0]].lower()} (was "
+            f"{schema.STATUS_LABELS.get(current, literal(current)).lower()}).",
+            icon=":material/sync_alt:",
+        )
+    return allowed
+
+
+def _definition_option(counts: Mapping[str, int]) -> Callable[[str], str]:
+    def label(definition: str) -> str:
+        k = counts.get(definition, 0)
+        return f"{aggregate.definition_label(definition)} ({k} stud{'y' if k == 1 else 'ies'})"
+    return label
+
+
 def _with_current(options: Sequence[str], current: Any) -> list[str]:
     """Options plus any value of the current state they lack (a link may name one)."""
     chosen = [current] if isinstance(current, str) else list(current or ())
@@ -185,14 +317,20 @@ def render_filters(
     country_options = sorted(countries, key=lambda c: countries[c])
     with st.sidebar:
         st.header("Filters")
+        allowed = _follow_definition(studies, view) if "status" in names else []
         if "def" in names:
-            st.selectbox(p["def"].label, _with_current(choices["def"], view["def"]), key="def",
-                         format_func=aggregate.definition_label,
-                         help="Biomarker and cut-off. Only studies using this cut-off are shown "
-                         "and pooled together.")
+            counts = definition_counts(studies, view)
+            chosen = st.selectbox(
+                p["def"].label, _with_current(choices["def"], view["def"]), key="def",
+                format_func=_definition_option(counts),
+                help="Biomarker and cut-off; in brackets, the studies reporting it under the "
+                "other filters. Only studies using this cut-off are shown and pooled together.")
+            # The box cuts long labels: the chosen one in full, with its count, below it.
+            st.caption(_definition_option(counts)(chosen))
         if "status" in names:
-            st.selectbox(p["status"].label, list(schema.STATUSES), key="status",
-                         format_func=schema.STATUS_LABELS.get)
+            st.selectbox(p["status"].label, allowed, key="status",
+                         format_func=schema.STATUS_LABELS.get,
+                         help="Only the statuses the chosen definition reports.")
         if "sex" in names:
             st.multiselect(p["sex"].label, list(schema.SEXES), key="sex",
                            placeholder="All", help="'both': estimates for women and men together.")
@@ -302,13 +440,98 @@ def reliability_note(flag: str) -> str:
     return f"{note[:-1]} ({footnote})." if footnote else note
 
 
+# Alternatives offered when filters leave nothing (render_empty).
+MAX_ALTERNATIVES = 6
+MAX_OTHER_DEFINITIONS = 3
+
+
+def _region_parents(studies: pd.DataFrame) -> dict[str, str]:
+    pairs = studies[["subregion", "region"]].dropna().astype(str).drop_duplicates("subregion")
+    return dict(zip(pairs["subregion"], pairs["region"], strict=True))
+
+
+def empty_alternatives(studies: pd.DataFrame, view: state.State
+                       ) -> list[tuple[str, state.State, int]]:
+    """The nearest views that are not empty: one change each, with the estimates it shows.
+
+    Other definitions (with a status each reports; the MAX_OTHER_DEFINITIONS with most rows),
+    then each narrowing filter widened: a subregion to its region, any other filter cleared.
+    Returns (what changes, the new state, rows), at most MAX_ALTERNATIVES, rows > 0.
+    """
+    kwargs = state.filter_kwargs(view)
+    choices = filter_choices(studies)
+
+    def rows(candidate: state.State) -> int:
+        return len(aggregate.filter_studies(studies, **state.filter_kwargs(candidate)))
+
+    definitions = []
+    for definition, statuses in definition_statuses(studies).items():
+        for status in statuses:
+            if (definition, status) == (kwargs["definition"], kwargs["status"]):
+                continue
+            candidate = view.replace(choices, **{"def": definition, "status": status})
+            n = rows(candidate)
+            if n:
+                what = (f"{aggregate.definition_label(definition)}, "
+                        f"{schema.STATUS_LABELS[status].lower()}")
+                definitions.append((what, candidate, n))
+    definitions.sort(key=lambda item: -item[2])
+    widened = []
+    parents = _region_parents(studies)
+    values = view.as_dict()
+    for name in FILTER_NAMES[2:]:
+        param = state.PARAMS[name]
+        if name not in values or values[name] == param.default:
+            continue
+        if name == "region" and any(r in parents for r in values[name]):
+            wider = tuple(dict.fromkeys(parents.get(r, r) for r in values[name]))
+            candidate = view.replace(choices, region=wider)
+            what = f"region {', '.join(wider)} instead of {', '.join(values[name])}"
+        else:
+            candidate = view.replace(choices, **{name: param.default})
+            what = f"any {param.label.lower()}" if param.kind == state.MULTI else (
+                f"without the filter '{param.label}'")
+        n = rows(candidate)
+        if n:
+            widened.append((what, candidate, n))
+    return (widened + definitions[:MAX_OTHER_DEFINITIONS])[:MAX_ALTERNATIVES]
+
+
+def other_definition_rows(studies: pd.DataFrame, view: state.State) -> int:
+    """Estimates the view's filters other than definition and status select, under another
+    definition or status than the view's."""
+    kwargs = state.filter_kwargs(view)
+    rows = aggregate.filter_studies(studies, **{**kwargs, "definition": None, "status": None})
+    same = (rows["definition"] == kwargs["definition"]) & (rows["status"] == kwargs["status"])
+    return int((~same).sum())
+
+
 def render_empty(view: state.State) -> None:
-    """Say that the filters leave nothing to show, naming them."""
+    """Say that the filters leave nothing to show, naming them, and link the nearest views
+    that are not empty (empty_alternatives) with what each would show."""
     st.warning(
         f"No published estimate matches these filters ({describe_filters(view)}). "
-        "Widen or clear a filter in the sidebar.",
+        "Widen or clear a filter in the sidebar, or try one of the views below.",
         icon=":material/filter_alt_off:",
     )
+    studies = load_studies()
+    alternatives = empty_alternatives(studies, view)
+    if not alternatives:
+        return
+    others = other_definition_rows(studies, view)
+    st.markdown("**Nearest views with estimates**" + (
+        f" ({others} estimate{'s' if others != 1 else ''} match the other filters under other "
+        "definitions)" if others else ""))
+    st.markdown("\n".join(
+        f"- [{literal(what)}: {n} estimate{'s' if n != 1 else ''}]({alternative_href(candidate)})"
+        for what, candidate, n in alternatives))
+
+
+def alternative_href(view: state.State) -> str:
+    """A link to ``view`` relative to the page showing it: "?" and its query (defaults left
+    out; "v=1" when every value is a default, so that the link still replaces the query)."""
+    query = state.to_query(view) or {state.VERSION_KEY: [str(state.STATE_VERSION)]}
+    return "?" + urlencode(query, doseq=True, quote_via=quote)
 
 
 # --- where a view comes from: citation, source notes ---------------------------------------
@@ -358,18 +581,25 @@ def source_lines(view: state.State | None = None) -> list[str]:
         return [line for line in lines if line]
     values = view.as_dict()
     lines = []
+    modelled_page = view.page in ("burden", "model", "profile")
     if view.page == "cutoffs":
         chosen = ", ".join(aggregate.definition_label(d) for d in values["defs"])
         lines.append(f"Definitions: {chosen or 'every reported definition'}.")
     elif "def" in values:
         status = schema.STATUS_LABELS.get(values["status"], values["status"]).lower()
         lines.append(f"Definition: {aggregate.definition_label(values['def'])}; {status}.")
-    lines.append("Intervals: 95% uncertainty intervals of the model." if view.page == "burden"
-                 else "Intervals: 95% confidence intervals.")
+    elif modelled_page:
+        lines.append("Prevalence model: serum/plasma B12, every published cut-off "
+                     "(crosswalk).")
+    lines.append("Intervals: 95% uncertainty intervals of the model." if modelled_page
+                 else "Intervals: 95% confidence intervals (published and pooled), 95% "
+                 "intervals of the model (modelled).")
     lines.append(f"Source: {citation.PROJECT}, data build {build}, {url}")
     try:
-        count = tables.count_studies(load_studies(), view)
-    except DataError:
+        fitted = (load_model(values.get("def", schema.DEFAULT_DEFINITION))
+                  if modelled_page else None)
+        count = tables.count_studies(load_studies(), view, fitted)
+    except (DataError, ValueError):
         count = 0
     lines.append(f"Studies: {count:,} publications.")
     return lines
@@ -402,6 +632,42 @@ def render_downloads(frame: pd.DataFrame, name: str) -> None:
     )
 
 
+# Sets the accessible name of a chart (role figure, aria-label) once Streamlit has mounted it:
+# st.plotly_chart takes no ARIA attributes. The values are JSON with <, > and & escaped, so
+# no text from a file or a link can end the script.
+_NAME_CHART_JS = """<script>(function () {
+  const key = %s, name = %s;
+  let tries = 0;
+  function apply() {
+    const chart = document.querySelector(".st-key-" + key + " .stPlotlyChart");
+    if (chart) {
+      chart.setAttribute("role", "figure");
+      chart.setAttribute("aria-label", name);
+    } else if (tries++ < 100) {
+      setTimeout(apply, 100);
+    }
+  }
+  apply();
+})();</script>"""
+
+
+def _script_json(value: str) -> str:
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace(
+        "&", "\\u0026")
+
+
+def chart_name(fig: Any, caption: str) -> str:
+    """A chart's accessible name: its title (without markup) and the first sentence of its
+    caption, the one-sentence summary of what it shows."""
+    # Plotly's own tags go (b, i, br, ...); a "<" of "B12 < 148" stays; entities are decoded.
+    title = html.unescape(re.sub(r"</?(?:b|i|em|br|sup|sub|span|a)\b[^>]*>", " ",
+                                 str(fig.layout.title.text or ""))).strip()
+    first = re.split(r"(?<=[.!?])\s", caption.strip(), maxsplit=1)[0] if caption else ""
+    first = re.sub(r"[*_`\\]", "", first)  # Markdown marks and escapes of the caption
+    title = re.sub(r"\s+", " ", title)
+    return f"{title}. {first}" if first else title
+
+
 def render_figure(
     fig: Any,
     table: pd.DataFrame,
@@ -411,18 +677,26 @@ def render_figure(
     column_config: Mapping[str, Any] | None = None,
 ) -> None:
     """A plotly chart with its source note (charts.with_source: definition, 95% interval,
-    source, view URL and studies, so PNG and SVG downloads carry them), its caption, the
-    image format of the modebar's download, and a table of the same numbers in an expander
-    for readers who cannot use the chart."""
+    source, view URL and studies, so PNG and SVG downloads carry them), named for screen
+    readers (chart_name: title and a one-sentence summary), its caption, the image format of
+    the modebar's download, and a table of the same numbers in an expander for readers who
+    cannot use the chart."""
+    # charts imports plotly, which only pages with a figure need.
+    from dashboard import charts
+
+    box = f"figure-{key}"
     image_format = st.session_state.get(f"_image_{key}") or "png"
-    st.plotly_chart(charts.with_source(fig, source_lines()),
-                    config=charts.plotly_config(f"b12-risk-atlas-{key}", image_format), key=key,
-                    width="stretch")
-    st.caption(caption)
-    st.segmented_control("Chart download (camera icon of the chart)", charts.IMAGE_FORMATS,
-                         key=f"_image_{key}", default="png", format_func=str.upper)
-    with st.expander("Table of the chart", icon=":material/table:"):
-        st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
+    with st.container(key=box):
+        st.plotly_chart(charts.with_source(fig, source_lines()),
+                        config=charts.plotly_config(f"b12-risk-atlas-{key}", image_format),
+                        key=key, width="stretch")
+        st.caption(caption)
+        st.segmented_control("Chart download (camera icon of the chart)", charts.IMAGE_FORMATS,
+                             key=f"_image_{key}", default="png", format_func=str.upper)
+        with st.expander("Table of the chart", icon=":material/table:"):
+            st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
+        st.html(_NAME_CHART_JS % (_script_json(box), _script_json(chart_name(fig, caption))),
+                unsafe_allow_javascript=True)
 
 
 def render_page_links(view: state.State) -> None:
@@ -434,18 +708,21 @@ def render_page_links(view: state.State) -> None:
                          query_params=state.carry_query(view, target.key))
 
 
+def render_profile_link(view: state.State) -> None:
+    """A link to the Risk profile of the segment the view's filters name
+    (``state.profile_query``)."""
+    target = schema.PAGES["profile"]
+    st.page_link(target.file, label="Risk profile of this segment", icon=target.icon,
+                 query_params=state.profile_query(view),
+                 help="The modelled B12 status of one country, age, sex, diet and supplement "
+                 "use, taken from these filters (first value of each)")
+
+
 # --- Burden page -------------------------------------------------------------------------------
 # The Burden page's models, cached once per process and shared by every session. ``build``
 # (current_build) is the first argument of each, so a rebuild of the data is a new key.
 
 BURDEN_PROJECTION_YEARS: tuple[int, ...] = tuple(range(2020, 2051))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def burden_prevalence_model(build: str, definition: str, status: str, method: str) -> pd.DataFrame:
-    """Pooled prevalence per analysis band x diet for one definition and status."""
-    del build
-    return burden.prevalence_model(load_studies(), definition, status, method=method)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -465,13 +742,15 @@ def burden_countries(build: str) -> list[str]:
 @st.cache_data(show_spinner=False, max_entries=32)
 def burden_map_summary(build: str, definition: str, status: str, overrides: tuple,
                        supplementation: tuple, year: int) -> pd.DataFrame:
-    """Modelled cases and share per country in one year (the map's input)."""
-    return burden.estimate_summary(
-        load_population(), burden_share_model(build, overrides),
-        burden_prevalence_model(build, definition, status, "REML"),
+    """Modelled cases and general-population prevalence per country in one year, with the
+    studies behind each country's figure (the map's input)."""
+    fitted = load_model(definition)
+    out = burden.estimate_summary(
+        load_population(), burden_share_model(build, overrides), fitted,
         locations=burden_countries(build), years=[year], by=["iso3", "location"],
-        supplementation=dict(supplementation) or None,
+        definition=definition, status=status, supplementation=dict(supplementation) or None,
     )
+    return out.merge(burden.country_support(fitted, out["iso3"]), on="iso3", how="left")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -479,9 +758,9 @@ def burden_projection_summary(build: str, definition: str, status: str, override
                               supplementation: tuple, locations: tuple[str, ...]) -> pd.DataFrame:
     """Modelled cases and share per location and year, 2020-2050."""
     return burden.estimate_summary(
-        load_population(), burden_share_model(build, overrides),
-        burden_prevalence_model(build, definition, status, "REML"), locations=list(locations),
-        years=list(BURDEN_PROJECTION_YEARS), by=["location", "year"],
+        load_population(), burden_share_model(build, overrides), load_model(definition),
+        locations=list(locations), years=list(BURDEN_PROJECTION_YEARS),
+        by=["location", "year"], definition=definition, status=status,
         supplementation=dict(supplementation) or None,
     )
 
@@ -501,11 +780,12 @@ def burden_location_summaries(build: str, definition: str, status: str, override
                               supplementation: tuple, year: int, locations: tuple[str, ...],
                               standard: str) -> tuple[pd.DataFrame, ...]:
     """What the page shows of the chosen locations' burden: headline (cases with UI, crude and
-    age-standardised prevalence), age x diet cells, people per diet group."""
+    age-standardised prevalence), age x diet cells, people per diet group, and what drives
+    each location's prevalence (tables.burden_summaries, shared with the data API)."""
     return tables.burden_summaries(
-        load_population(), burden_share_model(build, overrides),
-        burden_prevalence_model(build, definition, status, "REML"), load_standard_populations(),
-        list(locations), year, supplementation, standard)
+        load_population(), burden_share_model(build, overrides), load_model(definition),
+        load_standard_populations(), list(locations), year, definition, status,
+        supplementation, standard)
 
 
 @st.cache_resource(show_spinner=False)
@@ -539,6 +819,31 @@ def study_column_config() -> dict[str, Any]:
     the interval's origin, NCHS reliability, and DOI/PubMed as links."""
     col = st.column_config
     return {
+        "citation": col.TextColumn("Study", help="First author and year of publication",
+                                   pinned=True),
+        "first_author": col.TextColumn("First author"),
+        "year": col.NumberColumn("Year", format="%d"),
+        "title": col.TextColumn("Title"),
+        "journal": col.TextColumn("Journal"),
+        "country_iso3": col.TextColumn("Country code"),
+        "country_name": col.TextColumn("Country"),
+        "population": col.TextColumn("Population"),
+        "data_years": col.TextColumn("Survey years"),
+        "sex": col.TextColumn("Sex"),
+        "age_label": col.TextColumn("Age (years)"),
+        "age_band": col.TextColumn("Age band"),
+        "diet_group": col.TextColumn("Diet group"),
+        "supplement_users": col.TextColumn("Supplement users"),
+        "definition": col.TextColumn("Definition"),
+        "status": col.TextColumn("Status"),
+        "cutoff_operator": col.TextColumn("Cut-off rule"),
+        "cutoff_value": col.NumberColumn("Cut-off"),
+        "cutoff_unit": col.TextColumn("Cut-off unit"),
+        "n": col.NumberColumn("n", help="People examined"),
+        "cases": col.NumberColumn("Cases", help="People with low status"),
+        "notes": col.TextColumn("Notes"),
+        "study_id": col.TextColumn("Study id"),
+        "row_id": col.NumberColumn("Row"),
         "prevalence": col.NumberColumn("Prevalence", format="percent"),
         "interval_low": col.NumberColumn("95% CI low", format="percent"),
         "interval_high": col.NumberColumn("95% CI high", format="percent"),
@@ -559,6 +864,29 @@ def study_column_config() -> dict[str, Any]:
         "doi_url": col.LinkColumn("DOI", display_text=r"https://doi\.org/(.*)"),
         "pmid_url": col.LinkColumn("PMID", display_text=r"https://pubmed\.ncbi\.nlm\.nih\.gov/(\d+)"),
     }
+
+
+def with_citation(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with a ``citation`` column, "Author year" (tables.with_citation)."""
+    return tables.with_citation(rows)
+
+
+def render_estimator_note(rows: pd.DataFrame, pooled: pd.DataFrame, by: str, method: str,
+                          labels: Mapping[str, str]) -> None:
+    """Say where REML and DL give the same pool, so that the switch does not look broken."""
+    other = "DL" if method == "REML" else "REML"
+    same = aggregate.coinciding_groups(pooled, aggregate.pool_groups(rows, by=(by,),
+                                                                     method=other), [by])
+    if not same:
+        return
+    names = [schema.DIET_LABELS.get(g, g) if by == "diet_group" else g for g in same]
+    where = "every subgroup" if len(same) == len(pooled) else ", ".join(names)
+    st.info(
+        f"{labels['REML'].split(' (')[0]} and {labels['DL']} give the same pool for {where}: "
+        "they agree when a pool has one or two studies, or when neither finds variation "
+        "between studies, so switching the estimator changes nothing there.",
+        icon=":material/info:",
+    )
 
 
 def render_study_table(rows: pd.DataFrame, columns: Sequence[str], *, key: str,

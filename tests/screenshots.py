@@ -34,11 +34,14 @@ READY: dict[str, str] = {
     "evidence": ".js-plotly-plot .main-svg >> visible=true",
     "burden": ".js-plotly-plot .main-svg >> visible=true",
     "cutoffs": ".js-plotly-plot .main-svg >> visible=true",
+    "profile": ".js-plotly-plot .main-svg >> visible=true",
+    "model": ".js-plotly-plot .main-svg >> visible=true",
     "methods": '[data-testid="stMain"] h1',
     "your_data": '[data-testid="stMain"] h1',
 }
 # Pages that draw at least one chart with no upload and default filters.
-CHART_PAGES: tuple[str, ...] = ("overview", "explore", "evidence", "burden", "cutoffs")
+CHART_PAGES: tuple[str, ...] = ("overview", "explore", "evidence", "burden", "cutoffs",
+                                "profile", "model")
 
 # Streamlit shows its status widget while a script runs, and marks the elements of the
 # previous run stale until the new run replaces them: settled = neither is on the page.
@@ -118,6 +121,20 @@ def wait_until(page: Page, predicate: Callable[[], bool], what: str, timeout_s: 
             raise TimeoutError(f"timed out after {timeout_s:g} s waiting for {what}")
         page.wait_for_timeout(100)
     wait_settled(page)
+
+
+def open_options(page: Page, widget_locator: Any, attempts: int = 4) -> None:
+    """Open a select widget's option list. A click that lands while the page is still
+    rerunning (a cached figure arriving, say) has its list closed by the redraw, so the click
+    is repeated until options show."""
+    for _ in range(attempts):
+        widget_locator.get_by_role("combobox").click()
+        try:
+            page.get_by_role("option").first.wait_for(timeout=3000)
+            return
+        except Exception:  # noqa: BLE001 - closed by a rerun: try again
+            page.keyboard.press("Escape")
+    raise AssertionError("the option list never opened")
 
 
 def widget(page: Page, testid: str, label: str) -> Any:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import aggregate, schema
+from dashboard import aggregate, data, schema
 
 # One row of the studies frame with every documented column; tests override what they need.
 BASE_ROW: dict = {
@@ -616,3 +616,203 @@ def test_definitions_table_without_rows_lists_the_documented_definitions() -> No
     assert list(out["id"]) == [d.id for d in schema.DEFINITIONS]
     assert (out["estimates"] == 0).all()
     assert (out["cited"] == "").all()
+
+
+# --- modelled estimates for a view -----------------------------------------------------------
+
+MODEL_COUNTRIES = pd.DataFrame({
+    "iso3": ["AAA", "AAB", "BBA"],
+    "country_name": ["Aland", "Abland", "Beland"],
+    "region": ["Ra", "Ra", "Rb"],
+    "subregion": ["Ra west", "Ra east", "Rb"],
+})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "scope", "iso3", "sex", "supp"),
+    [
+        ({}, "world", ("AAA", "AAB", "BBA"), "both", "included"),
+        ({"iso3": ["AAB"]}, "country", ("AAB",), "both", "included"),
+        ({"iso3": ["AAA", "BBA"]}, "countries", ("AAA", "BBA"), "both", "included"),
+        ({"regions": ["Ra"]}, "region", ("AAA", "AAB"), "both", "included"),
+        ({"regions": ["Ra east"]}, "region", ("AAB",), "both", "included"),
+        # of the chosen countries, those inside the chosen region: here one country
+        ({"iso3": ["AAA", "BBA"], "regions": ["Ra"]}, "country", ("AAA",), "both", "included"),
+        ({"sexes": ["female"], "supplement_users": ["excluded"]}, "world",
+         ("AAA", "AAB", "BBA"), "female", "excluded"),
+        # several sexes or an unknown supplement stratum: the general population
+        ({"sexes": ["female", "male"], "supplement_users": ["unknown"]}, "world",
+         ("AAA", "AAB", "BBA"), "both", "included"),
+    ],
+)
+def test_model_population_follows_the_places_chosen(kwargs, scope, iso3, sex, supp):
+    population = aggregate.model_population(MODEL_COUNTRIES, **kwargs)
+    assert (population.scope, population.iso3, population.sex,
+            population.supplement_users) == (scope, iso3, sex, supp)
+
+
+def test_model_population_names_itself_and_refuses_unknown_places():
+    assert aggregate.model_population(MODEL_COUNTRIES, iso3=["AAB"]).describe() == "Abland"
+    world = aggregate.model_population(MODEL_COUNTRIES, sexes=["male"]).describe()
+    assert world.startswith("men, the world: 3 countries")
+    assert "2025 population" in world
+    assert aggregate.model_population(MODEL_COUNTRIES, iso3=["MULTI"]) is None
+    assert aggregate.model_population(MODEL_COUNTRIES, iso3=["BBA"], regions=["Ra"]) is None
+
+
+def test_population_weights_sum_five_year_groups_into_analysis_bands():
+    population = pd.DataFrame({
+        "location_type": ["Country/Area"] * 5 + ["World"],
+        "iso3": ["AAA", "AAA", "AAA", "AAA", "AAA", None],
+        "year": [2025, 2025, 2025, 2025, 2024, 2025],
+        "age_min": [0, 15, 20, 100, 0, 0],
+        "population": [10.0, 5.0, 7.0, 1.0, 99.0, 1e9],
+    })
+    out = aggregate.population_weights(population, ["AAA"])
+    # 0-4 and 15-19 -> 0-19 (10 + 5); 20-24 -> 20-39; 100+ -> 80+; 2024 and World ignored
+    assert out.to_dict("records") == [
+        {"iso3": "AAA", "age_band": "0-19", "population": 15.0},
+        {"iso3": "AAA", "age_band": "20-39", "population": 7.0},
+        {"iso3": "AAA", "age_band": "80+", "population": 1.0},
+    ]
+
+
+def test_model_cells_are_the_views_bands_by_modelled_diets():
+    cells = aggregate.model_cells(["20-39", "wide"], ["vegan", "semi_vegetarian"])
+    assert cells.to_dict("records") == [{"age_band": "20-39", "diet_group": "vegan"}]
+    assert len(aggregate.model_cells()) == 5 * len(aggregate.MODELLED_DIETS)
+
+
+class _FakeModel:
+    """A stand-in for model.Model: fixed point and draws per (iso3, age_band, diet)."""
+
+    def __init__(self, values: dict[tuple[str, str, str], list[float]]) -> None:
+        self.values = values
+        self.data = pd.DataFrame({"iso3": ["AAA", "AAA", "BBA"], "sample_id": ["s1", "s2", "s3"]})
+
+    def estimate_draws(self, frame, *, draws, seed):
+        rows = [self.values[(r.iso3, r.age_band, r.diet_group)] for r in frame.itertuples()]
+        return np.array([r[0] for r in rows]), np.array([r[1:] for r in rows])
+
+    def support(self, frame):
+        return pd.DataFrame({"support_diet": [3] * len(frame),
+                             "support_age": [2 if b == "80+" else 5 for b in frame["age_band"]]},
+                            index=frame.index)
+
+    def estimable(self, frame):
+        return pd.Series([d != "vegan" or b != "80+" for b, d in
+                          zip(frame["age_band"], frame["diet_group"], strict=True)],
+                         index=frame.index)
+
+
+def _fake_modelled():
+    values = {  # point, then two draws
+        ("AAA", "20-39", "general"): [0.10, 0.08, 0.12],
+        ("BBA", "20-39", "general"): [0.30, 0.20, 0.40],
+        ("AAA", "80+", "general"): [0.20, 0.10, 0.30],
+        ("BBA", "80+", "general"): [0.40, 0.40, 0.40],
+        ("AAA", "20-39", "vegan"): [0.50, 0.50, 0.50],
+        ("BBA", "20-39", "vegan"): [0.50, 0.50, 0.50],
+        ("AAA", "80+", "vegan"): [0.60, 0.60, 0.60],
+        ("BBA", "80+", "vegan"): [0.60, 0.60, 0.60],
+    }
+    weights = pd.DataFrame({"iso3": ["AAA", "BBA", "AAA", "BBA"],
+                            "age_band": ["20-39", "20-39", "80+", "80+"],
+                            "population": [300.0, 100.0, 100.0, 100.0]})
+    population = aggregate.ModelPopulation(("AAA", "BBA"), "countries", "the chosen countries")
+    cells = pd.DataFrame({"age_band": ["20-39", "80+", "20-39", "80+"],
+                          "diet_group": ["general", "general", "vegan", "vegan"]})
+    return aggregate.draw_modelled(_FakeModel(values), cells, population, weights, draws=2)
+
+
+def test_draw_modelled_weights_countries_by_their_people_draw_by_draw():
+    modelled = _fake_modelled()
+    # 20-39 general: (300 x 0.10 + 100 x 0.30) / 400 = 0.15; draws (24+20)/400, (36+40)/400
+    np.testing.assert_allclose(modelled.point, [0.15, 0.30, 0.50, 0.60])
+    np.testing.assert_allclose(modelled.draws[0], [0.11, 0.19])
+    np.testing.assert_allclose(modelled.draws[1], [0.25, 0.35])
+    assert modelled.band_population == {"20-39": 400.0, "80+": 200.0}
+    assert modelled.support_location == 3  # s1, s2 in AAA and s3 in BBA
+    summary = aggregate.summarize_modelled(modelled, level=0.5)
+    assert list(summary["estimable"]) == [True, True, True, False]
+    assert list(summary["support_age"]) == [5, 2, 5, 2]
+    # quantiles of two draws at 25% and 75%: 0.11 + (0.19 - 0.11) / 4 = 0.13, 0.17
+    np.testing.assert_allclose(summary.loc[0, ["ci_low", "ci_high"]].astype(float), [0.13, 0.17])
+
+
+def test_combine_and_contrast_join_bands_by_their_people():
+    modelled = _fake_modelled()
+    both = aggregate.combine_modelled(modelled, "general", level=0.5)
+    # 400 people aged 20-39, 200 aged 80+: (2 x 0.15 + 0.30) / 3 = 0.20
+    assert both["estimate"] == pytest.approx(0.20)
+    assert both["estimable"]
+    assert both["support_age"] == 2
+    assert aggregate.combine_modelled(modelled, "general", ["20-39"])["estimate"] == (
+        pytest.approx(0.15))
+    assert aggregate.combine_modelled(modelled, "omnivore") is None
+    assert not aggregate.combine_modelled(modelled, "vegan")["estimable"]
+    young = aggregate.contrast_modelled(modelled, "vegan", "general", ["20-39"], level=0.5)
+    # draws 0.50 - 0.11 and 0.50 - 0.19: 0.39, 0.31; point 0.50 - 0.15
+    assert young["difference"] == pytest.approx(0.35)
+    assert (young["ci_low"], young["ci_high"]) == (pytest.approx(0.33), pytest.approx(0.37))
+    assert young["estimable"]
+    assert not aggregate.contrast_modelled(modelled, "vegan", "general")["estimable"]
+
+
+def test_draw_modelled_refuses_bands_without_a_population():
+    with pytest.raises(ValueError, match="analysis age bands"):
+        aggregate.draw_modelled(_FakeModel({}), pd.DataFrame(
+            {"age_band": ["wide"], "diet_group": ["general"]}),
+            aggregate.ModelPopulation(("AAA",), "country", "Aland"), pd.DataFrame())
+
+
+def test_pool_by_cutoff_pools_each_definition_whatever_its_status():
+    studies = data.load_studies()
+    out = aggregate.pool_by_cutoff(studies, by=("age_band",))
+    assert set(out["definition"]) >= {"b12_lt148", "b12_lt221"}
+    assert out["cutoff"].between(100, 300).all()
+    assert not out["definition"].isin(["b12_148_221", "holotc_lt35"]).any()
+    rows = studies[studies["definition"] == "b12_lt221"].assign(status="below")
+    expected = aggregate.pool_groups(rows, by=("age_band",))
+    mine = out[out["definition"] == "b12_lt221"].reset_index(drop=True)
+    assert mine["cutoff"].eq(221.0).all()
+    np.testing.assert_allclose(mine["estimate"], expected["estimate"])
+
+
+def test_compare_observed_modelled_keeps_cells_of_either_side():
+    pooled = pd.DataFrame({"age_band": ["20-39", "wide"], "diet_group": ["vegan", "vegan"],
+                           "estimate": [0.2, 0.3], "ci_low": [0.1, 0.2], "ci_high": [0.3, 0.4],
+                           "k": [2, 1], "n_total": [100, 50]})
+    modelled = pd.DataFrame({"age_band": ["0-19", "20-39"], "diet_group": ["vegan", "vegan"],
+                             "estimate": [0.4, 0.25], "ci_low": [0.3, 0.2],
+                             "ci_high": [0.5, 0.3], "estimable": [False, True],
+                             "support_location": [3, 3], "support_diet": [4, 4],
+                             "support_age": [1, 2]})
+    out = aggregate.compare_observed_modelled(pooled, modelled)
+    assert list(out["age_band"]) == ["0-19", "20-39", "wide"]
+    assert out.loc[1, ["pooled_estimate", "modelled_estimate"]].tolist() == [0.2, 0.25]
+    assert math.isnan(out.loc[0, "pooled_estimate"])
+    assert out.loc[2, "k"] == 1
+    assert math.isnan(out.loc[2, "modelled_estimate"])
+
+
+def test_forest_rows_weights_are_random_effects_shares_within_each_pool():
+    # Two strata of one group: cases 10/100 and 30/100. Logit variances
+    # 1/10 + 1/90 = 0.11111 and 1/30 + 1/70 = 0.047619; with tau2 = 0.1 the weights are
+    # 1/0.21111 = 4.73684 and 1/0.147619 = 6.77419 (sum 11.51103), shares 0.41150, 0.58850.
+    rows = pd.DataFrame({
+        "row_id": [1, 2], "study_id": ["a", "b"], "sample_id": ["a", "b"],
+        "estimate_id": ["a1", "b1"], "parent_id": [None, None], "repeat_of": [None, None],
+        "split": [None, None], "diet_group": ["vegan", "vegan"], "cases": [10, 30],
+        "n": [100, 100], "prevalence": [0.1, 0.3], "usable_for": ["pooling", "pooling"],
+        "definition": ["d", "d"], "status": ["deficient", "deficient"],
+    })
+    pooled = pd.DataFrame({"diet_group": ["vegan"], "tau2": [0.1]})
+    got = aggregate.forest_rows(rows, pooled, ["diet_group"])
+    np.testing.assert_allclose(got["weight"], [0.41150, 0.58850], atol=1e-5)
+
+
+def test_coinciding_groups_names_the_pools_whose_tau2_agree():
+    reml = pd.DataFrame({"diet_group": ["vegan", "omnivore"], "tau2": [0.2, 0.5]})
+    dl = pd.DataFrame({"diet_group": ["omnivore", "vegan"], "tau2": [0.3, 0.2]})
+    assert aggregate.coinciding_groups(reml, dl, ["diet_group"]) == ["vegan"]

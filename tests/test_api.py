@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -45,6 +46,9 @@ PAGE_LINKS = [
     ("evidence", {"diet": ["vegan"], "by": ["age_band"]}),
     ("cutoffs", {"diet": ["omnivore"]}),
     ("burden", {"loc": ["DEU", "IND"], "year": ["2030"], "xvegan": ["2"]}),
+    ("model", {"folds": ["country"]}),
+    ("profile", {"place": ["IND"], "ages": ["20-39"], "pdiet": ["vegetarian"]}),
+    ("profile", {"place": ["DEU"], "ages": ["0-4"], "pdiet": ["vegan"]}),  # the nearest segment
     ("methods", {}),
 ]
 
@@ -61,16 +65,44 @@ def test_the_csv_is_the_table_the_page_shows(client, page, query):
     assert table_bytes(shown, "csv") == response.content
 
 
-def test_the_overview_csv_holds_the_numbers_of_its_chart_table(client):
-    query = {"diet": ["vegan", "omnivore"]}
+@pytest.mark.parametrize("query", [{"diet": ["vegan", "omnivore"]},
+                                   {"country": ["DEU", "GBR"], "age": ["20-39", "40-59"]}])
+def test_the_overview_csv_holds_the_numbers_of_its_chart_table(client, query):
+    # The page shows the pools beside the model's estimates, formatted for reading.
     records = client.get(url("overview", "json", query)).json()
+    assert list(records[0]) == list(tables.OVERVIEW_COLUMNS)
+    assert any(r["modelled_estimate"] is not None for r in records)
     at = page_app("dashboard/pages/overview.py", query).run()
     assert not at.exception
-    chart_columns = ["age_band", "diet_group", "estimate", "ci_low", "pi_low", "k",
-                     "n_estimates", "n_total", "reliability", "study_ids"]
-    expected = charts.figure_table(pd.DataFrame(records), chart_columns)
+    expected = charts.modelled_table(pd.DataFrame(records))
     shown = shown_frame(at, expected.columns)
     pd.testing.assert_frame_equal(shown.reset_index(drop=True), expected, check_dtype=False)
+
+
+def test_the_profile_and_burden_refuse_values_the_data_cannot_take(client):
+    # The pages replace them with a notice; the API names them.
+    for page, query, named in [
+        ("profile", {"place": ["ZZZ"]}, "place"),
+        ("profile", {"psex": ["male"], "preg": ["trimester_1"]}, "preg"),
+        ("profile", {"psex": ["female"], "ages": ["60-79"], "preg": ["trimester_2"]}, "preg"),
+    ]:
+        response = client.get(url(page, "csv", query))
+        assert response.status_code == 400, (page, query)
+        assert [p["name"] for p in response.json()["parameters"]] == [named]
+    ok = client.get(url("profile", "csv", {"psex": ["female"], "ages": ["20-39"],
+                                           "preg": ["trimester_2"]}))
+    assert ok.status_code == 200
+
+
+def test_the_model_csv_holds_every_term_with_its_odds_ratio(client):
+    frame = pd.read_csv(io.BytesIO(client.get(url("model", "csv")).content))
+    assert list(frame.columns) == list(tables.MODEL_COLUMNS)
+    # each odds ratio is exp(beta), inside its 95% CI
+    assert (abs(frame["odds_ratio"] - frame["beta"].map(math.exp))
+            < 1e-9).all()
+    assert ((frame["or_low"] <= frame["odds_ratio"]) & (frame["odds_ratio"] <= frame["or_high"])
+            ).all()
+    assert client.get(url("model", "csv", {"folds": ["nope"]})).status_code == 400
 
 
 def test_json_is_the_csv_as_records(client):

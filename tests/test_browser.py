@@ -88,8 +88,9 @@ def expected_rows(studies: pd.DataFrame, query: dict[str, list[str]]) -> pd.Data
 
 
 def bar_traces(pooled: pd.DataFrame) -> list[dict]:
-    """The bar traces of charts.prevalence_bars_figure: one per diet group in schema order,
-    x = age bands present, y = pooled estimate in percent."""
+    """The pooled traces of charts.prevalence_bars_figure (bars) or
+    charts.observed_modelled_figure (dots): one per diet group in schema order, x = age
+    bands present, y = pooled estimate in percent."""
     traces = []
     for diet in schema.STUDY_DIET_GROUPS:
         part = pooled.loc[pooled["diet_group"].astype(str) == diet]
@@ -103,8 +104,10 @@ def bar_traces(pooled: pd.DataFrame) -> list[dict]:
     return traces
 
 
-def as_bars(figure: list[dict]) -> list[dict]:
-    return [{"name": t["name"], "x": t["x"], "y": t["y"]} for t in figure if t["type"] == "bar"]
+def as_pooled_dots(figure: list[dict]) -> list[dict]:
+    """The published pools of observed_modelled_figure (its dots; the model is the bars)."""
+    return [{"name": t["name"], "x": t["x"], "y": t["y"]} for t in figure
+            if t["type"] == "scatter"]
 
 
 def assert_traces_close(got: list[dict], want: list[dict]) -> None:
@@ -120,7 +123,8 @@ def rows_caption(rows: pd.DataFrame) -> str:
 
 def download_csv(page: Page, tmp_path: Path) -> pd.DataFrame:
     with page.expect_download() as info:
-        page.get_by_role("button", name="Download CSV").click()
+        # the filtered table's buttons come last, after the pooled-and-modelled table's
+        page.get_by_role("button", name="Download CSV").last.click()
     path = tmp_path / info.value.suggested_filename
     info.value.save_as(path)
     return pd.read_csv(path)
@@ -142,7 +146,9 @@ def explore_view(page: Page) -> dict:
 def test_linked_explore_view_shows_the_link_and_the_api_numbers(context, server, studies):
     page = driver.open_page(context, server, "explore", query_string(LINKED))
     shown = explore_view(page)
-    assert shown["def"] == aggregate.definition_label("b12_lt148")
+    # The option names the definition, then the studies reporting it under the filters.
+    assert shown["def"].startswith(aggregate.definition_label("b12_lt148") + " (")
+    assert shown["def"].endswith(" studies)")
     assert shown["status"] == schema.STATUS_LABELS["deficient"]
     assert shown["diet"] == ["Vegetarian", "Vegan"]  # schema order, not link order
     assert shown["view"] == "Grouped bars"
@@ -155,7 +161,7 @@ def test_linked_explore_view_shows_the_link_and_the_api_numbers(context, server,
     assert rows_caption(rows) in shown["caption"]
     pooled = aggregate.pool_groups(rows, by=("age_band", "diet_group"))
     (figure,) = shown["traces"]
-    assert_traces_close(as_bars(figure), bar_traces(pooled))
+    assert_traces_close(as_pooled_dots(figure), bar_traces(pooled))
 
 
 def test_csv_download_holds_exactly_the_rows_shown(context, server, studies, tmp_path):
@@ -182,7 +188,7 @@ def test_share_link_reproduces_a_changed_view_in_a_new_context(browser, context,
     page = driver.open_page(context, server, "explore", query_string(LINKED))
     # Add omnivores through the multiselect, then switch the chart to the heatmap.
     diet = driver.widget(page, "stMultiSelect", "Diet groups")
-    diet.get_by_role("combobox").click()
+    driver.open_options(page, diet)
     page.get_by_role("option", name=schema.DIET_LABELS["omnivore"], exact=True).click()
     page.keyboard.press("Escape")
     driver.wait_until(page, lambda: "diet=omnivore" in page.url, "diet=omnivore in the URL")

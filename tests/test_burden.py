@@ -1,4 +1,5 @@
-"""Tests of dashboard.burden: prevalence model, diet shares, burden, summaries, standardisation."""
+"""Tests of dashboard.burden: burden on the prevalence model, diet shares, summaries,
+standardisation, drivers."""
 
 from __future__ import annotations
 
@@ -7,29 +8,34 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import special
 
-from dashboard import burden, schema
-from tests.test_aggregate import make_studies
+from dashboard import burden, model, schema
+from tests.test_model import COUNTRIES, _known_vegan_effect, expit
+from tests.test_model import SHARES as FIT_SHARES
 
 BANDS = schema.AGE_BAND_LABELS
 DIETS = schema.DIET_GROUPS
 N_WPP = len(schema.WPP_AGE_BANDS)
+WPP_AGES = [(lo, hi) for _, lo, hi in schema.WPP_AGE_BANDS]
 
 
-def make_model(prevalence: float | dict, *, logit_se: float = 0.0, tau2: float = 0.0,
-               default: float = 0.1) -> pd.DataFrame:
-    """A prevalence model with every (analysis band, diet) cell; dict keys override cells."""
-    rows = []
-    for band in BANDS:
-        for diet in DIETS:
-            if isinstance(prevalence, dict):
-                p = prevalence.get((band, diet), prevalence.get(diet, default))
-            else:
-                p = prevalence
-            rows.append({"analysis_band": band, "diet_group": diet, "estimate": p,
-                         "logit": float(special.logit(p)), "logit_se": logit_se, "tau2": tau2})
-    return pd.DataFrame(rows)
+@pytest.fixture(scope="module")
+def toy() -> model.Model:
+    """A model fitted on twelve studies of omnivores and vegans aged 20-39 (vegan log-odds
+    ratio 2) in the six countries of tests.test_model, at 148 pmol/L only."""
+    return model.fit(_known_vegan_effect(), COUNTRIES, FIT_SHARES)
+
+
+@pytest.fixture(scope="module")
+def crosswalk() -> model.Model:
+    """The same studies also reporting < 221 pmol/L (1.2 logits more), so the fit has a
+    cut-off crosswalk and can predict the 148-221 band."""
+    rows = _known_vegan_effect()
+    extra = rows.assign(estimate_id=rows["estimate_id"] + "h", cutoff_low=221.0,
+                        definition="b12_lt221",
+                        prevalence=[expit(math.log(p / (1 - p)) + 1.2)
+                                    for p in rows["prevalence"]])
+    return model.fit(pd.concat([rows, extra], ignore_index=True), COUNTRIES, FIT_SHARES)
 
 
 PLACES = {
@@ -37,6 +43,8 @@ PLACES = {
           "location_type": "Country/Area", "region": "Europe", "subregion": "North"},
     "B": {"location_code": 2, "location": "Bland", "iso3": "BBB",
           "location_type": "Country/Area", "region": "Europe", "subregion": "South"},
+    "C": {"location_code": 3, "location": "Cland", "iso3": "CCA",
+          "location_type": "Country/Area", "region": "Asia", "subregion": "East"},
     "W": {"location_code": 900, "location": "World", "iso3": None, "location_type": "World",
           "region": None, "subregion": None},
     "E": {"location_code": 908, "location": "Europe", "iso3": None, "location_type": "Region",
@@ -71,74 +79,124 @@ def make_shares(**countries: dict[str, float]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def with_prevalence(out: pd.DataFrame, prevalence: dict | float, *, spread: float = 0.0,
+                    draws: int = 400, seed: int = 5) -> pd.DataFrame:
+    """A burden frame with a known prevalence per (analysis band, diet) (dict keys override
+    diets, default 0.1): each row its own cell, draws expit(logit(p) + spread x N(0, 1))
+    shared by a cell's rows."""
+    frame = out.copy()
+
+    def p_of(band: str, diet: str) -> float:
+        if isinstance(prevalence, dict):
+            return prevalence.get((band, diet), prevalence.get(diet, 0.1))
+        return prevalence
+
+    p = np.array([p_of(b, d) for b, d in zip(frame["analysis_band"].astype(str),
+                                              frame["diet_group"].astype(str), strict=True)])
+    frame["prevalence"] = p
+    frame["cases"] = frame["population"] * frame["share"] * p
+    frame["cell"] = np.arange(len(frame))
+    z = np.random.default_rng(seed).standard_normal((len(frame), draws))
+    values = expit_array(np.log(p / (1 - p))[:, None] + spread * z)
+    frame.attrs["prevalence_draws"] = burden.PrevalenceDraws(
+        pd.DataFrame({"row": np.arange(len(frame))}), values, 0.95, seed)
+    return frame
+
+
+def expit_array(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def _query(iso3: str, diets=DIETS, cutoff: float = 148.0, high: float | None = None
+           ) -> pd.DataFrame:
+    """Model.predict rows of one country x WPP band x diet, band-major as burden rows."""
+    return pd.DataFrame([
+        {"iso3": iso3, "age_min": lo, "age_max": hi, "sex": "both", "diet_group": d,
+         "supplement_users": "included", "cutoff": cutoff, "cutoff_high": high}
+        for lo, hi in WPP_AGES for d in diets
+    ])
+
+
 # --- estimate_burden -------------------------------------------------------------------------
 
 
-def test_burden_is_population_times_share_times_prevalence() -> None:
+def test_burden_is_population_times_share_times_the_models_prevalence(toy) -> None:
     population = make_population({"A": 1000})
     shares = make_shares(AAA={"vegan": 0.1})
-    model = make_model({"vegan": 0.2, "omnivore": 0.05})
-    out = burden.estimate_burden(population, shares, model, locations=["AAA"], years=[2025])
+    out = burden.estimate_burden(population, shares, toy, locations=["AAA"], years=[2025])
     assert len(out) == N_WPP * len(DIETS)
-    vegan = out[out["diet_group"] == "vegan"]
-    # 1000 people x share 0.1 x prevalence 0.2 = 20 per five-year band, no uncertainty
-    assert vegan["cases"].to_numpy() == pytest.approx(np.full(N_WPP, 20.0))
-    assert vegan["cases_low"].to_numpy() == pytest.approx(np.full(N_WPP, 20.0))
-    assert vegan["cases_high"].to_numpy() == pytest.approx(np.full(N_WPP, 20.0))
-    omni = out[out["diet_group"] == "omnivore"]
-    # 1000 x 0.9 x 0.05 = 45
-    assert omni["cases"].to_numpy() == pytest.approx(np.full(N_WPP, 45.0))
+    # every cell's prevalence is the model's own prediction for that country, age and diet
+    expected = toy.predict(_query("AAA"), draws=50)["estimate"].to_numpy()
+    np.testing.assert_allclose(out["prevalence"].to_numpy(), expected, rtol=1e-12)
+    people = np.where(out["diet_group"] == "vegan", 1000 * 0.1, 1000 * 0.9)
+    people = np.where(out["diet_group"].isin(["pescatarian", "vegetarian"]), 0.0, people)
+    np.testing.assert_allclose(out["cases"].to_numpy(), people * expected, rtol=1e-12)
     assert list(out.columns[:13]) == [
         "location_code", "location", "iso3", "year", "age_band", "analysis_band",
         "diet_group", "population", "share", "prevalence", "prevalence_low", "prevalence_high",
         "cases",
     ]
+    assert {"cases_low", "cases_high", "estimable", "estimable_general", "cell"} <= set(out)
     assert out.loc[out["age_band"] == "60-64", "analysis_band"].iloc[0] == "60-79"
     assert out.loc[out["age_band"] == "100+", "analysis_band"].iloc[0] == "80+"
-    assert out.loc[out["age_band"] == "15-19", "analysis_band"].iloc[0] == "0-19"
+    # the vegan log-odds ratio of the fit, in every band
+    vegan = out.loc[out["diet_group"] == "vegan", "prevalence"].to_numpy()
+    omni = out.loc[out["diet_group"] == "omnivore", "prevalence"].to_numpy()
+    beta = toy.coefficients().set_index("term").loc["vegan", "beta"]
+    np.testing.assert_allclose(np.log(vegan / (1 - vegan)) - np.log(omni / (1 - omni)), beta)
 
 
-def test_burden_uses_each_analysis_band() -> None:
-    population = make_population({"A": 1000})
-    shares = make_shares(AAA={})
-    model = make_model({(b, "omnivore"): 0.1 * (i + 1) for i, b in enumerate(BANDS)})
-    out = burden.estimate_burden(population, shares, model, locations=[1], years=[2025])
-    summary = burden.summarize_burden(out, by=("analysis_band",))
-    # bands hold 4, 4, 4, 4 and 5 WPP bands of 1000 omnivores: cases 400, 800, 1200, 1600, 2500
-    assert summary["cases"].to_numpy() == pytest.approx([400, 800, 1200, 1600, 2500])
-    assert summary["population"].to_numpy() == pytest.approx([4000, 4000, 4000, 4000, 5000])
+def test_cell_draws_are_the_models_joint_draws(toy) -> None:
+    population = make_population({"A": 1000, "C": 500}, years=(2025, 2050))
+    shares = make_shares(AAA={"vegan": 0.1}, CCA={})
+    out = burden.estimate_burden(population, shares, toy, locations=["AAA", "CCA"],
+                                 years=[2025, 2050], draws=300, seed=9)
+    values = out.attrs["prevalence_draws"].values
+    # Model.draws of every model country in its order draws the effects in the same order
+    frame = pd.concat([_query(c) for c in COUNTRIES["iso3"]], ignore_index=True)
+    direct = toy.draws(frame, draws=300, seed=9).reshape(len(COUNTRIES), N_WPP * len(DIETS), -1)
+    for iso3, position in (("AAA", 0), ("CCA", 4)):
+        rows = out[(out["iso3"] == iso3) & (out["year"] == 2050)]
+        np.testing.assert_allclose(values[rows["cell"].to_numpy()], direct[position],
+                                   rtol=1e-5)
+    # the years share the country's draws: no time trend in the model
+    a = out[out["iso3"] == "AAA"]
+    assert (a.loc[a["year"] == 2025, "cell"].to_numpy()
+            == a.loc[a["year"] == 2050, "cell"].to_numpy()).all()
 
 
-def test_burden_aggregate_takes_population_weighted_shares() -> None:
+def test_aggregates_are_the_sum_of_their_countries_per_draw(toy) -> None:
     population = make_population({"A": 1000, "B": 3000, "W": 4000, "E": 4000})
     shares = make_shares(AAA={"vegan": 0.1}, BBB={"vegan": 0.02})
-    model = make_model({"vegan": 0.5, "omnivore": 0.1})
-    out = burden.estimate_burden(population, shares, model, locations=["World", "Europe"],
-                                 years=[2025])
-    vegan = out[(out["diet_group"] == "vegan") & (out["age_band"] == "0-4")]
-    # (21000 x 0.1 + 63000 x 0.02) / 84000 = 0.04 -> 4000 x 0.04 x 0.5 = 80 cases
+    kwargs = {"years": [2025], "draws": 200}
+    regions = burden.estimate_burden(population, shares, toy, locations=["World", "Europe"],
+                                     **kwargs)
+    countries = burden.estimate_burden(population, shares, toy, locations=["AAA", "BBB"],
+                                       **kwargs)
+    vegan = regions[(regions["diet_group"] == "vegan") & (regions["age_band"] == "0-4")]
+    # (1000 x 0.1 + 3000 x 0.02) / 4000 = 0.04 of the aggregate's 4000 people
     assert vegan["share"].to_numpy() == pytest.approx([0.04, 0.04])
-    assert vegan["cases"].to_numpy() == pytest.approx([80.0, 80.0])
-    # Summing the two countries gives the same: 1000 x 0.1 x 0.5 + 3000 x 0.02 x 0.5 = 80
-    countries = burden.estimate_burden(population, shares, model, locations=["AAA", "BBB"],
-                                       years=[2025])
-    both = countries[(countries["diet_group"] == "vegan") & (countries["age_band"] == "0-4")]
-    assert both["cases"].sum() == pytest.approx(80.0)
+    assert vegan["population"].to_numpy() == pytest.approx([4000, 4000])
+    _, world = burden.case_draws(regions[regions["location"] == "World"], by=())
+    _, summed = burden.case_draws(countries, by=())
+    np.testing.assert_allclose(world, summed, rtol=1e-5)
+    by_band = burden.case_draws(regions[regions["location"] == "Europe"], by=["age_band"])[1]
+    np.testing.assert_allclose(by_band, burden.case_draws(countries, by=["age_band"])[1],
+                               rtol=1e-5)
+    assert regions.groupby("location")["cases"].sum().to_numpy() == pytest.approx(
+        [countries["cases"].sum()] * 2)
 
 
-def test_burden_draws_are_seeded_and_intervals_contain_the_point() -> None:
+def test_seeded_draws_repeat_and_intervals_bracket_the_point(toy) -> None:
     population = make_population({"A": 1000, "B": 500}, years=(2025, 2050))
     shares = make_shares(AAA={"vegan": 0.1, "vegetarian": 0.05}, BBB={"vegan": 0.01})
-    model = make_model({"vegan": 0.3, "omnivore": 0.05}, logit_se=0.2, tau2=0.3)
     kwargs = {"locations": ["AAA", "BBB"], "years": [2025, 2050], "draws": 400}
-    first = burden.estimate_burden(population, shares, model, **kwargs)
-    again = burden.estimate_burden(population, shares, model, **kwargs)
-    other = burden.estimate_burden(population, shares, model, seed=7, **kwargs)
+    first = burden.estimate_burden(population, shares, toy, **kwargs)
+    again = burden.estimate_burden(population, shares, toy, **kwargs)
+    other = burden.estimate_burden(population, shares, toy, seed=7, **kwargs)
     pd.testing.assert_frame_equal(first, again)
     assert first.attrs["prevalence_draws"] == again.attrs["prevalence_draws"]
     assert not np.allclose(first["cases_high"], other["cases_high"])
-    assert (first["cases_low"] <= first["cases"]).all()
-    assert (first["cases"] <= first["cases_high"]).all()
     some = first["share"] > 0
     assert (first.loc[some, "cases_low"] < first.loc[some, "cases_high"]).all()
     summary = burden.summarize_burden(first)
@@ -146,57 +204,105 @@ def test_burden_draws_are_seeded_and_intervals_contain_the_point() -> None:
     assert (summary["cases"] < summary["cases_high"]).all()
 
 
-def test_burden_draws_use_prediction_variance() -> None:
+def test_a_country_without_studies_draws_its_effect_from_sigma2(toy) -> None:
+    effects = toy.location_effects(["AAA", "ZZZ"]).set_index("iso3")
+    assert bool(effects.loc["AAA", "region_observed"])
+    assert not bool(effects.loc["ZZZ", "country_observed"])
+    assert effects.loc["ZZZ", "country_se"] == pytest.approx(math.sqrt(toy.fit.sigma2[1]))
+    assert effects.loc["ZZZ", "country_blup"] == 0.0
+
+
+def test_not_estimable_cells_are_flagged(toy) -> None:
     population = make_population({"A": 1000})
-    shares = make_shares(AAA={})
-    model = make_model(0.2, logit_se=0.1, tau2=0.2)
-    out = burden.estimate_burden(population, shares, model, locations=["AAA"], years=[2025],
-                                 draws=20000)
-    cells = out.drop_duplicates(["analysis_band", "diet_group"])
-    # 95% of expit(logit(0.2) +/- 1.959964 sqrt(0.2 + 0.01)) = expit(-1.386294 -/+ 0.898171)
-    # = 0.09242, 0.38034. Each of the 20 cells has its own Monte Carlo quantiles (SE about
-    # 0.002 with 20000 draws); their mean is within 0.002 of the exact value.
-    assert cells["prevalence_low"].mean() == pytest.approx(0.09242, abs=0.002)
-    assert cells["prevalence_high"].mean() == pytest.approx(0.38034, abs=0.002)
-    # with se alone (no tau2) the interval would end at expit(-1.386294 + 0.195996) = 0.2332
-    assert cells["prevalence_high"].min() > 0.3
-    assert cells["prevalence"].to_numpy() == pytest.approx(np.full(20, 0.2))
+    shares = make_shares(AAA={"vegan": 0.1, "pescatarian": 0.05})
+    out = burden.estimate_burden(population, shares, toy, locations=["AAA"], years=[2025],
+                                 draws=50).set_index(["age_band", "diet_group"])
+    # The fit has estimates at 20-39 only (AGE_REACH 10 years) and none of pescatarians.
+    assert out.loc[("20-24", "vegan"), "estimable"]
+    assert not out.loc[("80-84", "vegan"), "estimable"]
+    assert not out.loc[("20-24", "pescatarian"), "estimable"]
+    assert out.loc[("20-24", "pescatarian"), "estimable_general"]
+    assert not out.loc[("80-84", "omnivore"), "estimable_general"]
+    rows = out.reset_index()
+    by_cell = burden.summarize_burden(rows, by=["age_band", "diet_group"]).set_index(
+        ["age_band", "diet_group"])
+    assert by_cell.loc[("25-29", "omnivore"), "estimable"]
+    assert not by_cell.loc[("25-29", "pescatarian"), "estimable"]
+    # a whole band takes the general population's rule; the whole country has old ages
+    young = rows[rows["age_band"] == "20-24"]
+    assert burden.summarize_burden(young, by=["location"])["estimable"].iloc[0]
+    assert not burden.summarize_burden(rows, by=["location"])["estimable"].iloc[0]
 
 
-def test_summary_sums_draws_not_bounds() -> None:
+def test_the_marginal_band_is_the_difference_of_the_two_thresholds(crosswalk) -> None:
+    population = make_population({"A": 1000})
+    shares = make_shares(AAA={"vegan": 0.1})
+    kwargs = {"locations": ["AAA"], "years": [2025], "draws": 100}
+    low = burden.estimate_burden(population, shares, crosswalk, definition="b12_lt148",
+                                 **kwargs)
+    high = burden.estimate_burden(population, shares, crosswalk, definition="b12_lt221",
+                                  status="low_or_marginal", **kwargs)
+    band = burden.estimate_burden(population, shares, crosswalk, definition="b12_148_221",
+                                  status="marginal", **kwargs)
+    np.testing.assert_allclose(band["prevalence"] + low["prevalence"], high["prevalence"],
+                               atol=1e-12)
+    np.testing.assert_allclose(
+        band.attrs["prevalence_draws"].values + low.attrs["prevalence_draws"].values,
+        high.attrs["prevalence_draws"].values, atol=1e-6)
+    assert (band["prevalence"] > 0).all()
+
+
+@pytest.mark.parametrize(
+    ("definition", "status", "expected"),
+    [
+        ("b12_lt148", "deficient", (148.0, None)),
+        ("b12_lt221", "low_or_marginal", (221.0, None)),
+        ("b12_148_221", "marginal", (148.0, 221.0)),
+        ("b12_lt156", "deficient", (156.0, None)),  # generated id: read from the id
+        ("b12_lt110p7", "deficient", (110.7, None)),
+        ("b12_126_287", "marginal", (126.0, 287.0)),
+    ],
+)
+def test_view_cutoffs(definition: str, status: str, expected: tuple) -> None:
+    assert burden.view_cutoffs(definition, status) == expected
+
+
+@pytest.mark.parametrize(
+    ("definition", "status", "message"),
+    [
+        ("b12_lt148", "marginal", "needs a band"),
+        ("b12_lt148", "bad", "unknown status"),
+        ("thcy_gt12", "deficient", "unknown definition"),
+    ],
+)
+def test_view_cutoffs_refuse(definition: str, status: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        burden.view_cutoffs(definition, status)
+
+
+def test_summary_sums_draws_not_bounds(toy) -> None:
     population = make_population({"A": 1000})
     shares = make_shares(AAA={"vegan": 0.5})
-    model = make_model({"vegan": 0.3, "omnivore": 0.1}, logit_se=0.3, tau2=0.5)
-    out = burden.estimate_burden(population, shares, model, locations=["AAA"], years=[2025],
+    out = burden.estimate_burden(population, shares, toy, locations=["AAA"], years=[2025],
                                  draws=500, seed=11)
     summary = burden.summarize_burden(out, by=("location",))
-    # From first principles: the same standard normals, cell by cell, summed per draw.
-    z = np.random.default_rng(11).standard_normal((len(BANDS) * len(DIETS), 500))
-    logit = np.array([special.logit(0.1), special.logit(0.1), special.logit(0.1),
-                      special.logit(0.3)] * len(BANDS))
-    draws = special.expit(logit[:, None] + math.sqrt(0.5 + 0.09) * z)
-    people = np.zeros(len(BANDS) * len(DIETS))
-    for i, band in enumerate(BANDS):
-        n_wpp = 5 if band == "80+" else 4
-        people[i * 4:(i + 1) * 4] = n_wpp * 1000 * np.array([0.5, 0.0, 0.0, 0.5])
-    sums = people @ draws
+    # From first principles: people x each draw of each cell's prevalence, summed per draw.
+    values = out.attrs["prevalence_draws"].values.astype(float)
+    people = (out["population"] * out["share"]).to_numpy()
+    sums = people @ values[out["cell"].to_numpy()]
     low, high = np.quantile(sums, [0.025, 0.975])
     assert summary["cases_low"].iloc[0] == pytest.approx(low)
     assert summary["cases_high"].iloc[0] == pytest.approx(high)
-    # Adding the rows' bounds would claim a much wider interval.
-    assert out["cases_high"].sum() > high
-    assert out["cases_low"].sum() < low
     assert summary["cases"].iloc[0] == pytest.approx(out["cases"].sum())
     # 21000 people: prevalence = cases / people
     assert summary["population"].iloc[0] == pytest.approx(21000)
     assert summary["prevalence"].iloc[0] == pytest.approx(out["cases"].sum() / 21000)
 
 
-def test_summary_survives_filtering_and_concatenation() -> None:
+def test_summary_survives_filtering_and_concatenation(toy) -> None:
     population = make_population({"A": 1000}, years=(2025, 2050))
     shares = make_shares(AAA={"vegan": 0.1})
-    model = make_model(0.2, logit_se=0.2)
-    out = burden.estimate_burden(population, shares, model, locations=["AAA"],
+    out = burden.estimate_burden(population, shares, toy, locations=["AAA"],
                                  years=[2025, 2050], draws=200)
     subset = out[out["year"] == 2025]
     assert len(burden.summarize_burden(subset, by=("year",))) == 1
@@ -211,30 +317,28 @@ def test_summary_survives_filtering_and_concatenation() -> None:
 
 
 @pytest.mark.parametrize(
-    ("diet", "expected"),
+    ("diet", "factors"),
     [
-        # coverage 0.5 x effect 0.4 = 20% fewer cases: prevalence 0.2 x 0.8 = 0.16 in vegans
-        ("vegan", {"vegan": 0.16, "omnivore": 0.2}),
-        (None, {"vegan": 0.16, "omnivore": 0.16}),
+        # coverage 0.5 x effect 0.4 = 20% fewer cases in the covered group
+        ("vegan", {"vegan": 0.8, "omnivore": 1.0}),
+        (None, {"vegan": 0.8, "omnivore": 0.8}),
     ],
 )
-def test_supplementation_scales_prevalence(diet: str | None, expected: dict) -> None:
+def test_supplementation_scales_prevalence(toy, diet: str | None, factors: dict) -> None:
     population = make_population({"A": 1000})
     shares = make_shares(AAA={"vegan": 0.1})
-    model = make_model(0.2, logit_se=0.2)
-    base = burden.estimate_burden(population, shares, model, locations=["AAA"], years=[2025])
+    kwargs = {"locations": ["AAA"], "years": [2025], "draws": 200}
+    base = burden.estimate_burden(population, shares, toy, **kwargs)
     out = burden.estimate_burden(
-        population, shares, model, locations=["AAA"], years=[2025],
-        supplementation={"diet_group": diet, "coverage": 0.5, "effect": 0.4},
-    )
-    for group, p in expected.items():
+        population, shares, toy, supplementation={"diet_group": diet, "coverage": 0.5,
+                                                  "effect": 0.4}, **kwargs)
+    for group, ratio in factors.items():
         rows = out["diet_group"] == group
-        assert out.loc[rows, "prevalence"].to_numpy() == pytest.approx(np.full(N_WPP, p))
-        ratio = p / 0.2
-        assert out.loc[rows, "cases_high"].to_numpy() == pytest.approx(
-            base.loc[rows, "cases_high"].to_numpy() * ratio)
-    default = burden.estimate_burden(population, shares, model, locations=["AAA"],
-                                     years=[2025], supplementation=None)
+        np.testing.assert_allclose(out.loc[rows, "prevalence"],
+                                   base.loc[rows, "prevalence"] * ratio, rtol=1e-12)
+        np.testing.assert_allclose(out.loc[rows, "cases_high"],
+                                   base.loc[rows, "cases_high"] * ratio, rtol=1e-5)
+    default = burden.estimate_burden(population, shares, toy, supplementation=None, **kwargs)
     pd.testing.assert_frame_equal(default, base)
 
 
@@ -246,6 +350,8 @@ def test_supplementation_scales_prevalence(diet: str | None, expected: dict) -> 
         ({"years": [1900]}, "no complete population by age for: Aland 1900"),
         ({"draws": 1}, "draws must be at least 2"),
         ({"level": 1.5}, "level"),
+        ({"status": "marginal"}, "needs a band"),
+        ({"definition": "holotc_lt35"}, "serum B12 model does not predict"),
         ({"supplementation": {"diet_group": "keto", "coverage": 0.5, "effect": 0.5}},
          "unknown supplementation diet_group 'keto'"),
         ({"supplementation": {"coverage": 1.5, "effect": 0.5}}, "coverage must lie in"),
@@ -253,101 +359,45 @@ def test_supplementation_scales_prevalence(diet: str | None, expected: dict) -> 
         ({"supplementation": {"coverage": 0.5, "dose": 2}}, "unknown supplementation keys"),
     ],
 )
-def test_burden_rejects_bad_input(kwargs: dict, message: str) -> None:
+def test_burden_rejects_bad_input(toy, kwargs: dict, message: str) -> None:
     population = make_population({"A": 1000})
     shares = make_shares(AAA={"vegan": 0.1})
     args = {"locations": ["AAA"], "years": [2025], **kwargs}
     with pytest.raises(ValueError, match=message):
-        burden.estimate_burden(population, shares, make_model(0.2), **args)
+        burden.estimate_burden(population, shares, toy, **args)
 
 
-def test_burden_rejects_incomplete_models_and_shares() -> None:
+def test_burden_rejects_incomplete_shares(toy) -> None:
     population = make_population({"A": 1000, "B": 1000, "W": 2000})
     shares = make_shares(AAA={"vegan": 0.1})
-    model = make_model(0.2)
-    with pytest.raises(ValueError, match="lacks the cells: 80\\+ vegan"):
-        burden.estimate_burden(population, shares, model.iloc[:-1], locations=["AAA"],
-                               years=[2025])
     with pytest.raises(ValueError, match="no row for BBB"):
-        burden.estimate_burden(population, shares, model, locations=["World"], years=[2025])
+        burden.estimate_burden(population, shares, toy, locations=["World"], years=[2025])
     bad = shares.assign(share=shares["share"] * 2)
     with pytest.raises(ValueError, match="sum to 1"):
-        burden.estimate_burden(population, bad, model, locations=["AAA"], years=[2025])
+        burden.estimate_burden(population, bad, toy, locations=["AAA"], years=[2025])
 
 
-# --- prevalence_model ------------------------------------------------------------------------
-
-FALLBACK_ROWS = (
-    {"study_id": "v", "diet_group": "vegan", "age_band": "20-39", "cases": 30, "n": 100},
-    {"study_id": "o", "diet_group": "omnivore", "age_band": "20-39", "cases": 5, "n": 100},
-    {"study_id": "g", "diet_group": "general", "age_band": "60-79", "cases": 10, "n": 100},
-    # another definition and a display row: never used
-    {"study_id": "x", "diet_group": "vegetarian", "age_band": "60-79", "cases": 90, "n": 100,
-     "definition": "b12_lt221", "status": "low_or_marginal"},
-    {"study_id": "y", "diet_group": "vegetarian", "age_band": "20-39", "cases": None,
-     "n": None, "usable_for": "display"},
-)
-
-
-def _cell(model: pd.DataFrame, band: str, diet: str) -> pd.Series:
-    return model[(model["analysis_band"] == band) & (model["diet_group"] == diet)].iloc[0]
-
-
-@pytest.mark.parametrize(
-    ("band", "diet", "basis", "estimate", "k"),
-    [
-        ("20-39", "vegan", "age_diet", 0.30, 1),
-        ("60-79", "vegan", "diet_all_ages", 0.30, 1),  # vegans of all ages
-        ("20-39", "omnivore", "age_diet", 0.05, 1),
-        ("60-79", "omnivore", "general_age", 0.10, 1),  # same-age general population first
-        ("60-79", "pescatarian", "omnivore_proxy", 0.10, 1),  # follows the omnivore cell
-        ("80+", "omnivore", "diet_all_ages", 0.05, 1),  # no general row aged 80+: all ages
-        ("20-39", "pescatarian", "omnivore_proxy", 0.05, 1),
-        ("0-19", "vegetarian", "all_rows", None, 3),  # no vegetarian row: all three rows
-    ],
-)
-def test_prevalence_model_fallbacks(band: str, diet: str, basis: str,
-                                    estimate: float | None, k: int) -> None:
-    model = burden.prevalence_model(make_studies(*FALLBACK_ROWS), "b12_lt148", "deficient")
-    assert len(model) == len(BANDS) * len(DIETS)
-    row = _cell(model, band, diet)
-    assert row["basis"] == basis
-    assert row["k"] == k
-    if estimate is not None:
-        assert row["estimate"] == pytest.approx(estimate)
-        # one study: logit(p) and se sqrt(1/x + 1/(n-x)), no heterogeneity
-        assert row["logit"] == pytest.approx(special.logit(estimate))
-        assert row["tau2"] == 0
-    assert row["source"].endswith(f"(k={k})")
-
-
-def test_prevalence_model_uses_general_population_without_omnivore_studies() -> None:
-    rows = [r for r in FALLBACK_ROWS if r["study_id"] != "o"]
-    model = burden.prevalence_model(make_studies(*rows), "b12_lt148", "deficient")
-    older = _cell(model, "60-79", "omnivore")
-    assert older["basis"] == "general_age"
-    assert older["estimate"] == pytest.approx(0.10)
-    # no general row aged 20-39 either: all rows of the definition (k = 2)
-    assert _cell(model, "20-39", "omnivore")["basis"] == "all_rows"
-    pesc = _cell(model, "60-79", "pescatarian")
-    assert pesc["basis"] == "omnivore_proxy"
-    assert pesc["estimate"] == pytest.approx(0.10)
-    assert "general population aged 60-79" in pesc["source"]
-    # Vegans never borrow the general population.
-    assert _cell(model, "60-79", "vegan")["basis"] == "diet_all_ages"
-
-
-@pytest.mark.parametrize(
-    ("definition", "status", "message"),
-    [
-        ("b12_lt999", "deficient", "unknown definition 'b12_lt999'"),
-        ("b12_lt148", "low", "unknown status 'low'"),
-        ("b12_lt148", "marginal", "no poolable study rows for definition 'b12_lt148'"),
-    ],
-)
-def test_prevalence_model_rejects_bad_input(definition: str, status: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        burden.prevalence_model(make_studies(*FALLBACK_ROWS), definition, status)
+def test_drivers_list_the_terms_with_their_odds_ratios(toy) -> None:
+    population = make_population({"A": 1000, "B": 3000, "E": 4000})
+    shares = make_shares(AAA={"vegan": 0.1}, BBB={})
+    standards = pd.read_csv(schema.SOURCES_DIR / "reference" / "standard_populations.csv")
+    rows = burden.estimate_burden(population, shares, toy, locations=["AAA", "Europe"],
+                                  years=[2025], draws=100)
+    out = burden.estimate_drivers(toy, population, rows, "Aland", standards).set_index("driver")
+    assert list(out.index) == ["Income group (vs high income)", "Region effect (WPP region)",
+                               "Country effect", "Age structure",
+                               "Diet mix (vs everyone omnivorous)", "Vegan (vs omnivore)"]
+    effects = toy.location_effects(["AAA"]).iloc[0]
+    assert out.loc["Country effect", "odds_ratio"] == pytest.approx(
+        math.exp(effects["country_blup"]))
+    assert out.loc["Country effect", "studies"] == 2  # two of the twelve studies are in AAA
+    assert out.loc["Income group (vs high income)", "odds_ratio"] == 1.0  # all high income
+    vegan = toy.coefficients().set_index("term").loc["vegan", "odds_ratio"]
+    assert out.loc["Vegan (vs omnivore)", "odds_ratio"] == pytest.approx(vegan)
+    # 10% vegans with an odds ratio above 1 raise the figure above all-omnivore
+    assert out.loc["Diet mix (vs everyone omnivorous)", "odds_ratio"] > 1
+    region = burden.estimate_drivers(toy, population, rows, "Europe", standards)
+    assert "2 countries" in region.set_index("driver").loc["Country effect", "detail"]
 
 
 # --- diet_share_model ------------------------------------------------------------------------
@@ -479,12 +529,14 @@ TWO_GROUP_STANDARD = pd.DataFrame({
 })
 
 
-def test_age_standardization_by_hand() -> None:
+def test_age_standardization_by_hand(toy) -> None:
     # 1000 people in each five-year band below 60 (12 bands), 100 in each from 60 (9 bands)
     population = make_population({"A": [1000.0] * 12 + [100.0] * 9})
     shares = make_shares(AAA={})
-    model = make_model({(b, "omnivore"): (0.1 if i < 3 else 0.3) for i, b in enumerate(BANDS)})
-    out = burden.estimate_burden(population, shares, model, locations=["AAA"], years=[2025])
+    out = with_prevalence(
+        burden.estimate_burden(population, shares, toy, locations=["AAA"], years=[2025],
+                               draws=20),
+        {(b, "omnivore"): (0.1 if i < 3 else 0.3) for i, b in enumerate(BANDS)})
     result = burden.age_standardized_prevalence(out, TWO_GROUP_STANDARD, "two")
     row = result.iloc[0]
     # standardised: (3 x 0.1 + 1 x 0.3) / 4 = 0.15
@@ -498,15 +550,15 @@ def test_age_standardization_by_hand() -> None:
 
 
 @pytest.mark.parametrize("standard", ["who_2000_2025", "esp_2013", "us_2000", "segi_1960"])
-def test_age_standardization_of_a_flat_rate_is_that_rate(standard: str) -> None:
+def test_age_standardization_of_a_flat_rate_is_that_rate(toy, standard: str) -> None:
     # With the same prevalence at every age any standard gives it back; the top groups
     # (85+, 95+, 100+) must gather WPP's top bands without losing or doubling weight.
     standards = pd.read_csv(schema.SOURCES_DIR / "reference" / "standard_populations.csv")
     population = make_population({"A": [float(1000 + 50 * i) for i in range(N_WPP)]})
     shares = make_shares(AAA={"vegan": 0.2})
-    model = make_model(0.25, logit_se=0.3, tau2=0.1)
-    out = burden.estimate_burden(population, shares, model, locations=["AAA"], years=[2025],
-                                 draws=300)
+    out = with_prevalence(
+        burden.estimate_burden(population, shares, toy, locations=["AAA"], years=[2025],
+                               draws=20), 0.25, spread=0.5)
     row = burden.age_standardized_prevalence(out, standards, standard).iloc[0]
     assert row["age_standardized"] == pytest.approx(0.25)
     assert row["crude"] == pytest.approx(0.25)
@@ -537,19 +589,19 @@ def test_age_standardization_weights_top_group_by_population() -> None:
                        "weight": [1.0, 1.0]}), "x", "without gaps"),
     ],
 )
-def test_age_standardization_rejects_bad_standards(standard: pd.DataFrame, name: str,
+def test_age_standardization_rejects_bad_standards(toy, standard: pd.DataFrame, name: str,
                                                    message: str) -> None:
     population = make_population({"A": 1000})
-    out = burden.estimate_burden(population, make_shares(AAA={}), make_model(0.2),
-                                 locations=["AAA"], years=[2025])
+    out = burden.estimate_burden(population, make_shares(AAA={}), toy,
+                                 locations=["AAA"], years=[2025], draws=20)
     with pytest.raises(ValueError, match=message):
         burden.age_standardized_prevalence(out, standard, name)
 
 
-def test_age_standardization_needs_whole_locations() -> None:
+def test_age_standardization_needs_whole_locations(toy) -> None:
     population = make_population({"A": 1000})
-    out = burden.estimate_burden(population, make_shares(AAA={"vegan": 0.1}), make_model(0.2),
-                                 locations=["AAA"], years=[2025])
+    out = burden.estimate_burden(population, make_shares(AAA={"vegan": 0.1}), toy,
+                                 locations=["AAA"], years=[2025], draws=20)
     with pytest.raises(ValueError, match="every WPP age band and every diet group"):
         burden.age_standardized_prevalence(out[out["diet_group"] != "vegan"],
                                            TWO_GROUP_STANDARD, "two")
@@ -563,16 +615,19 @@ def test_age_standardization_needs_whole_locations() -> None:
 
 
 @pytest.fixture(scope="module")
-def real() -> dict[str, pd.DataFrame]:
+def real() -> dict:
     if not (schema.DATA_DIR / schema.MANIFEST_NAME).exists():
         pytest.skip("data/manifest.json is absent: run `make data` to build the datasets")
     from dashboard import data
 
+    countries = data.load_countries()
+    fit_shares = burden.diet_share_model(data.load_diet_shares(), countries["iso3"].tolist())
     return {
         "studies": data.load_studies(),
         "population": data.load_population(),
         "diet_shares": data.load_diet_shares(),
         "standards": data.load_standard_populations(),
+        "model": model.fit(data.load_studies(), countries, fit_shares),
     }
 
 
@@ -591,41 +646,34 @@ def test_real_every_country_gets_shares_with_a_basis(real: dict) -> None:
     assert shares["share"].between(0, 1).all()
 
 
-def test_real_world_burden_is_positive_and_finite(real: dict) -> None:
-    model = burden.prevalence_model(real["studies"], schema.DEFAULT_DEFINITION,
-                                    schema.DEFAULT_STATUS)
-    assert set(model["basis"]) <= {"age_diet", "diet_all_ages", "general_age", "all_rows",
-                                   "omnivore_proxy"}
+def test_real_world_burden_is_the_sum_of_countries_and_countries_differ(real: dict) -> None:
     iso3 = _countries(real["population"])
     shares = burden.diet_share_model(real["diet_shares"], iso3)
-    world = burden.estimate_burden(real["population"], shares, model, locations=["World"],
-                                   years=[2025], draws=200)
+    world = burden.estimate_burden(real["population"], shares, real["model"],
+                                   locations=["World"], years=[2025], draws=200)
     total = burden.summarize_burden(world).iloc[0]
     assert np.isfinite(total[["cases", "cases_low", "cases_high"]].astype(float)).all()
     assert 0 < total["cases_low"] < total["cases"] < total["cases_high"] < total["population"]
+    by_country = burden.estimate_summary(real["population"], shares, real["model"],
+                                         locations=iso3, years=[2025], by=["iso3"], draws=200)
+    assert by_country["cases"].sum() == pytest.approx(total["cases"])
+    prevalence = by_country.set_index("iso3")["prevalence"]
+    assert prevalence["IND"] > 2 * prevalence["USA"]  # income group, ages and diets differ
     std = burden.age_standardized_prevalence(world, real["standards"], "who_2000_2025")
     assert 0 < std["age_standardized"].iloc[0] < 1
 
 
 @pytest.mark.parametrize("region", list(schema.SDG_REGIONS))
 def test_real_sdg_regions_sum_their_member_countries(real: dict, region: str) -> None:
-    """An SDG region is modelled on WPP's own population for it, with its member countries'
-    diet shares; the members' populations add up to that total (WPP rounds to thousands)."""
-    model = burden.prevalence_model(real["studies"], schema.DEFAULT_DEFINITION,
-                                    schema.DEFAULT_STATUS)
+    """An SDG region is the sum of its member countries; their population adds up to WPP's
+    own figure for the region (WPP rounds to thousands)."""
     shares = burden.diet_share_model(real["diet_shares"], _countries(real["population"]))
-    out = burden.estimate_burden(real["population"], shares, model, locations=[region],
+    out = burden.estimate_burden(real["population"], shares, real["model"], locations=[region],
                                  years=[2025], draws=50)
     pop = real["population"]
     own = pop.loc[(pop["location"] == region) & (pop["location_type"] == "SDG region")
                   & (pop["year"] == 2025), "population"].sum()
-    assert burden.summarize_burden(out)["population"].iloc[0] == pytest.approx(own)
-    members = burden._members(pop[pop["year"] == 2025],
-                              pop[(pop["location"] == region) & (pop["year"] == 2025)
-                                  & (pop["location_type"] == "SDG region")].head(1))
-    (codes,) = members.values()
-    in_members = pop["location_code"].isin(codes) & (pop["year"] == 2025)
-    assert pop.loc[in_members, "population"].sum() == pytest.approx(own, rel=1e-3)
+    assert burden.summarize_burden(out)["population"].iloc[0] == pytest.approx(own, rel=1e-3)
 
 
 # --- locations and view summaries ------------------------------------------------------------
@@ -673,37 +721,35 @@ def test_split_locations(chosen: tuple, covered: list, refused: list) -> None:
     assert burden.split_locations(chosen, LOCATIONS) == (covered, refused)
 
 
-def test_estimate_summary_is_burden_then_summary() -> None:
+def test_estimate_summary_is_burden_then_summary(toy) -> None:
     population = make_population({"A": 1000, "B": 3000}, years=(2025, 2030))
     shares = make_shares(AAA={"vegan": 0.1}, BBB={})
-    model = make_model({"vegan": 0.2, "omnivore": 0.05})
-    out = burden.estimate_summary(population, shares, model, locations=["AAA", "BBB"],
-                                  years=[2030], by=["iso3", "location"])
+    kwargs = {"locations": ["AAA", "BBB"], "years": [2030], "draws": 100}
+    out = burden.estimate_summary(population, shares, toy, by=["iso3", "location"], **kwargs)
+    rows = burden.estimate_burden(population, shares, toy, **kwargs)
     assert list(out["iso3"]) == ["AAA", "BBB"]
     assert list(out["location"]) == ["Aland", "Bland"]
-    # Aland: 21 bands x 1000 = 21000 people; cases 21000 x (0.1 x 0.2 + 0.9 x 0.05) = 1365
-    # Bland: 21 x 3000 = 63000 omnivores x 0.05 = 3150
+    # Aland: 21 bands x 1000 = 21000 people; Bland: 21 x 3000 = 63000
     assert out["population"].to_numpy() == pytest.approx([21000, 63000])
-    assert out["cases"].to_numpy() == pytest.approx([1365, 3150])
-    assert out["prevalence"].to_numpy() == pytest.approx([0.065, 0.05])
+    pd.testing.assert_frame_equal(out, burden.summarize_burden(rows, by=["iso3", "location"]))
 
 
-def test_estimate_summary_applies_supplementation() -> None:
+def test_estimate_summary_applies_supplementation(toy) -> None:
     population = make_population({"A": 1000})
     shares = make_shares(AAA={})
-    model = make_model(0.2)
-    out = burden.estimate_summary(population, shares, model, locations=["AAA"], years=[2025],
-                                  by=["location"],
-                                  supplementation={"coverage": 0.5, "effect": 0.5})
-    # 21000 omnivores x 0.2 x (1 - 0.5 x 0.5) = 3150
-    assert out["cases"].iloc[0] == pytest.approx(3150)
+    kwargs = {"locations": ["AAA"], "years": [2025], "by": ["location"], "draws": 50}
+    base = burden.estimate_summary(population, shares, toy, **kwargs)
+    out = burden.estimate_summary(population, shares, toy,
+                                  supplementation={"coverage": 0.5, "effect": 0.5}, **kwargs)
+    # everyone covered at half, half the effect: 1 - 0.5 x 0.5 = 0.75 of the cases
+    assert out["cases"].iloc[0] == pytest.approx(0.75 * base["cases"].iloc[0])
 
 
-def test_diet_share_summary_shares_sum_to_one_per_location() -> None:
+def test_diet_share_summary_shares_sum_to_one_per_location(toy) -> None:
     population = make_population({"A": 1000, "B": 3000})
     shares = make_shares(AAA={"vegan": 0.1}, BBB={"vegetarian": 0.2})
-    out = burden.estimate_burden(population, shares, make_model(0.1), locations=["AAA", "BBB"],
-                                 years=[2025])
+    out = burden.estimate_burden(population, shares, toy, locations=["AAA", "BBB"],
+                                 years=[2025], draws=20)
     summary = burden.diet_share_summary(out).set_index(["location", "diet_group"])
     # Aland: 21000 people, vegans 0.1 -> 2100; Bland: 63000, vegetarians 0.2 -> 12600
     assert summary.loc[("Aland", "vegan"), "population"] == pytest.approx(2100)

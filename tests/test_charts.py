@@ -225,6 +225,16 @@ def test_study_dots_one_point_per_row_with_interval():
     assert list(fig.layout.yaxis.ticktext) == ["0-19", "20-39"]
 
 
+def _cells(fig, column: str) -> list[str]:
+    """Texts of one right-hand column of a forest plot, top to bottom (heading left out)."""
+    cells = [a for a in fig.layout.annotations if a.name == column]
+    return [a.text for a in sorted(cells, key=lambda a: -a.y)]
+
+
+def _heterogeneity(fig) -> list[str]:
+    return [a.text for a in fig.layout.annotations if a.text.startswith("k = ")]
+
+
 def test_forest_plot_squares_diamond_prediction_interval_and_heterogeneity():
     rows = STUDIES.iloc[:3]
     pooled = POOLED.iloc[[0]]
@@ -240,10 +250,48 @@ def test_forest_plot_squares_diamond_prediction_interval_and_heterogeneity():
     assert list(diamond["x"]) == pytest.approx([8.0, 10.0, 13.0, 10.0, 8.0])
     pi = next(t for t in spec["data"] if t["name"] == "95% prediction interval")
     assert list(pi["x"]) == pytest.approx([5.0, 18.0])
-    assert fig.layout.annotations[0].text == "k = 3, I\u00b2 = 40%, \u03c4\u00b2 = 0.100"
+    # The prediction interval has its own row, below the diamond.
+    assert pi["y"][0] < diamond["y"][0]
+    assert _heterogeneity(fig) == ["k = 3, I\u00b2 = 40%, \u03c4\u00b2 = 0.100"]
+    labels = [t for t in fig.layout.yaxis.ticktext if t]
+    # Each row names its stratum (age band and diet; no sex column here).
+    assert labels == ["Smith 2010 (GBR): 0-19, omnivore", "Lee 2015 (KOR): 20-39, vegan",
+                      "s3 (USA): 20-39, vegan", "<b>Pooled (random effects)</b>",
+                      "95% prediction interval"]
+
+
+def test_forest_plot_has_estimate_ci_n_and_weight_columns():
+    rows = STUDIES.iloc[:3].assign(weight=[0.5, 0.2, 0.3])
+    fig = charts.forest_figure(rows, POOLED.iloc[[0]], TITLE, weight="weight")
+    headings = [a.text for a in fig.layout.annotations if a.yanchor == "bottom"]
+    assert headings == ["<b>Estimate [95% CI]</b>", "<b>n</b>", "<b>Weight</b>"]
+    # Shown intervals (interval_low/high); pooled row bold; the PI row has only its interval.
+    assert _cells(fig, "Estimate [95% CI]") == [
+        "10.0% [5.0-17.0%]", "40.0% [30.0-50.0%]", "20.0% [16.0-24.0%]",
+        "<b>10.0% [8.0-13.0%]</b>", "[5.0-18.0%]"]
+    assert _cells(fig, "n") == ["100", "25", "400", "<b>12,345</b>"]
+    assert _cells(fig, "Weight") == ["50.0%", "20.0%", "30.0%", "<b>100%</b>"]
+    # Squares follow the weight: 5 + 15 * sqrt(w / max w) -> 20, 5 + 15 sqrt(0.4), ...
+    squares = [t for t in _spec(fig)["data"] if t.get("marker", {}).get("symbol") == "square"]
+    assert [t["marker"]["size"] for t in squares] == pytest.approx(
+        [20.0, 5 + 15 * math.sqrt(0.4), 5 + 15 * math.sqrt(0.6)])
+    # The columns sit in the right margin, which is wide enough for them.
+    assert fig.layout.margin.r >= max(edge for _, edge in charts.FOREST_COLUMNS)
+
+
+def test_forest_plot_labels_name_sex_and_age_of_a_study_s_strata():
+    rows = pd.DataFrame({
+        "first_author": ["Evatt"] * 3, "year": [2009] * 3, "country_iso3": ["USA"] * 3,
+        "sex": ["female", "male", "female"], "age_label": ["60-69", "60-69", "70-79"],
+        "diet_group": ["general"] * 3, "prevalence": [0.1, 0.2, 0.3], "n": [10, 20, 30],
+        "interval_low": [0.05, 0.1, 0.2], "interval_high": [0.2, 0.3, 0.4],
+    })
+    pooled = POOLED.iloc[[0]].assign(diet_group="general")
+    fig = charts.forest_figure(rows, pooled, TITLE, by="diet_group")
     labels = list(fig.layout.yaxis.ticktext)
-    assert labels == ["Smith 2010 (GBR)", "Lee 2015 (KOR)", "s3 (USA)",
-                      "Pooled (random effects)"]
+    # The subgroup (diet) is the header, so the rows name sex and age only, each once.
+    assert labels[:4] == ["<b>General population</b>", "Evatt 2009 (USA): female, 60-69",
+                          "Evatt 2009 (USA): male, 60-69", "Evatt 2009 (USA): female, 70-79"]
 
 
 def test_forest_plot_by_subgroup_has_a_diamond_per_group_in_its_diet_colour():
@@ -252,7 +300,7 @@ def test_forest_plot_by_subgroup_has_a_diamond_per_group_in_its_diet_colour():
     assert [t["fillcolor"] for t in diamonds] == [schema.DIET_COLOURS["omnivore"],
                                                   schema.DIET_COLOURS["vegan"]]
     assert "<b>Omnivore</b>" in list(fig.layout.yaxis.ticktext)
-    assert len(fig.layout.annotations) == 2
+    assert len(_heterogeneity(fig)) == 2
     with pytest.raises(ValueError, match="weight column 'w'"):
         charts.forest_figure(STUDIES, POOLED, TITLE, weight="w")
 
@@ -320,6 +368,21 @@ def test_burden_map_rejects_unknown_measure():
         charts.burden_map_figure(MAP_FRAME, WORLD, "rate", "x")
 
 
+def test_burden_map_marks_countries_that_are_not_estimable():
+    frame = MAP_FRAME.assign(estimable=[True, False, True], support_country=[3, 0, 0],
+                             support_region=[8, 14, 0])
+    spec = _spec(charts.burden_map_figure(frame, WORLD, "share", "x"))
+    assert [t["type"] for t in spec["data"]] == ["choropleth", "choropleth", "scattergeo"]
+    marks = spec["data"][2]
+    # India's outline runs from x = 3 to 4 and y = 0 to 1: its mark sits at the box centre
+    assert (list(marks["lon"]), list(marks["lat"])) == ([3.5], [0.5])
+    assert marks["marker"]["symbol"] == charts.NOT_ESTIMABLE_MARKER
+    assert marks["text"] == [f"India: {charts.NOT_ESTIMABLE_TEXT}"]
+    hover = spec["data"][1]["customdata"]
+    assert hover[0][3] == "<br>Studies: 3 in the country, 8 in its region"
+    assert hover[1][3].endswith(charts.NOT_ESTIMABLE_TEXT)
+
+
 BURDEN = pd.DataFrame({
     "age_band": ["0-19", "0-19", "20-39", "20-39"],
     "diet_group": ["omnivore", "vegan", "omnivore", "vegan"],
@@ -347,6 +410,11 @@ def test_burden_bars_by_age_and_diet_with_uncertainty():
     share = charts.burden_bars_figure(BURDEN, "x", measure="share")
     assert list(share.data[1].y) == pytest.approx([30.0, 40.0])
     assert share.layout.yaxis.ticksuffix == "%"
+    # bars the model extrapolates to are hatched and say so in the hover
+    flagged = charts.burden_bars_figure(BURDEN.assign(estimable=[True, True, True, False]), "x")
+    vegan = _spec(flagged)["data"][1]
+    assert list(vegan["marker"]["pattern"]["shape"]) == ["", charts.NOT_ESTIMABLE_PATTERN]
+    assert charts.NOT_ESTIMABLE_TEXT in vegan["customdata"][1][2]
 
 
 def test_projection_line_with_uncertainty_band():
@@ -492,3 +560,264 @@ def test_bar_axes(by, x, colour, x_values, colours):
 )
 def test_study_label_prefers_names_over_ids(row, label) -> None:
     assert charts._study_label(pd.Series(row, dtype=object)) == label
+
+
+# --- Risk profile ------------------------------------------------------------------------------
+
+PROFILE_STATUS = pd.DataFrame({
+    "population": ["segment"] * 3 + ["general"] * 3,
+    "status": ["deficient", "marginal", "adequate"] * 2,
+    "estimate": [0.2, 0.3, 0.5, 0.1, 0.2, 0.7],
+    "ci_low": [0.1, 0.2, 0.4, 0.05, 0.1, 0.6],
+    "ci_high": [0.3, 0.4, 0.6, 0.15, 0.3, 0.8],
+})
+
+
+def test_profile_status_figure_stacks_the_classes_with_cumulative_whiskers():
+    fig = charts.profile_status_figure(PROFILE_STATUS, {"segment": "Seg", "general": "Gen"},
+                                       "Status (%)").to_dict()
+    assert [t["name"] for t in fig["data"]] == ["Deficient", "Marginal", "Adequate"]
+    assert fig["layout"]["barmode"] == "stack"
+    deficient, marginal, adequate = fig["data"]
+    assert deficient["x"] == pytest.approx([20, 10])
+    assert marginal["x"] == pytest.approx([30, 20])
+    assert deficient["error_x"]["array"] == pytest.approx([10, 5])
+    # below 221 = 1 - adequate: 50% (40-60) and 30% (20-40): whiskers 10 either side
+    assert marginal["error_x"]["array"] == pytest.approx([10, 10])
+    assert marginal["error_x"]["arrayminus"] == pytest.approx([10, 10])
+    assert "error_x" not in adequate or not adequate["error_x"].get("array")
+    assert fig["layout"]["xaxis"]["title"]["text"] == "Share of the population (%)"
+
+
+def test_whatif_figure_draws_differences_in_points_in_frame_order():
+    whatif = pd.DataFrame({"label": ["Vegan diet", "Omnivore diet"],
+                           "estimate": [0.5, 0.1], "difference": [0.3, -0.1],
+                           "difference_low": [0.2, -0.15], "difference_high": [0.4, -0.05]})
+    fig = charts.whatif_figure(whatif, "What if").to_dict()
+    (dots,) = fig["data"]
+    assert dots["y"] == ["Vegan diet", "Omnivore diet"]
+    assert dots["x"] == pytest.approx([30, -10])
+    assert dots["error_x"]["array"] == pytest.approx([10, 5])
+    assert fig["layout"]["yaxis"]["categoryarray"] == ["Omnivore diet", "Vegan diet"]
+    assert "percentage points" in fig["layout"]["xaxis"]["title"]["text"]
+# --- the Model page ----------------------------------------------------------------------------
+
+ODDS = pd.DataFrame({
+    "term": ["vegan", "log_cutoff", "upper_middle"],
+    "label": ["Vegan (vs omnivore)", "Cut-off (per doubling, pmol/L)", "Upper-middle income"],
+    "odds_ratio": [4.0, 2.0, 0.5],
+    "or_low": [2.0, 1.5, 0.25],
+    "or_high": [8.0, 3.0, 1.0],
+})
+
+
+def test_odds_ratios_are_dots_with_intervals_on_a_log_axis():
+    fig = charts.odds_ratio_figure(ODDS, "Odds ratios").to_dict()
+    (trace,) = fig["data"]
+    assert list(trace["x"]) == [4.0, 2.0, 0.5]
+    # asymmetric interval: upper minus estimate, estimate minus lower
+    assert list(trace["error_x"]["array"]) == [4.0, 1.0, 0.5]
+    assert list(trace["error_x"]["arrayminus"]) == [2.0, 0.5, 0.25]
+    assert fig["layout"]["xaxis"]["type"] == "log"
+    assert "Odds ratio" in fig["layout"]["xaxis"]["title"]["text"]
+    # the no-effect line at 1, and the first term drawn on top
+    assert [s["x0"] for s in fig["layout"]["shapes"]] == [1.0]
+    assert list(fig["layout"]["yaxis"]["categoryarray"])[-1] == "Vegan (vs omnivore)"
+    assert trace["customdata"][0] == ["Vegan (vs omnivore)", "2.00-8.00"]
+
+
+HELD_OUT = pd.DataFrame({
+    "estimate_id": ["a", "b", "c"],
+    "observed": [0.10, 0.30, 0.42],
+    "predicted": [0.12, 0.25, 0.40],
+    "pi_low": [0.02, 0.10, 0.15],
+    "pi_high": [0.40, 0.60, 0.70],
+    "old_predicted": [0.20, np.nan, 0.30],
+    "old_pi_low": [0.10, np.nan, 0.20],
+    "old_pi_high": [0.30, np.nan, 0.40],
+})
+
+
+def test_validation_plot_has_both_models_in_percent_and_the_identity_line():
+    fig = charts.validation_figure(HELD_OUT, "Held out").to_dict()
+    new, old, line = fig["data"]
+    assert (new["name"], old["name"]) == ("Multilevel model", "Cell pooling (previous)")
+    np.testing.assert_allclose(new["x"], [10, 30, 42])
+    np.testing.assert_allclose(new["y"], [12, 25, 40])
+    # the old model could not predict b: it has no point
+    np.testing.assert_allclose(old["x"], [10, 42])
+    np.testing.assert_allclose(old["y"], [20, 30])
+    assert new["marker"]["color"] != old["marker"]["color"]
+    assert old["customdata"][0] == ["a", "10.0-30.0%"]
+    # y = x up to the next ten percent above the largest value (42 -> 50)
+    assert list(line["x"]) == list(line["y"]) == [0, 50]
+    assert fig["layout"]["xaxis"]["title"]["text"] == "Observed prevalence (%)"
+    assert fig["layout"]["yaxis"]["title"]["text"].startswith("Predicted")
+
+# --- published pools beside the model ----------------------------------------------------------
+
+MODELLED = pd.DataFrame({
+    "age_band": ["20-39", "20-39", "60-79"],
+    "diet_group": ["omnivore", "vegan", "vegan"],
+    "estimate": [0.10, 0.30, 0.50],
+    "ci_low": [0.05, 0.20, 0.30],
+    "ci_high": [0.20, 0.45, 0.70],
+    "estimable": [True, True, False],
+    "support_diet": [8, 4, 4], "support_age": [16, 16, 11], "support_location": [43, 43, 43],
+})
+
+
+def test_observed_modelled_figure_puts_pools_on_the_models_bars():
+    fig = charts.observed_modelled_figure(POOLED, MODELLED, TITLE, subtitle="Modelled for X")
+    spec = fig.to_dict()
+    bars = [t for t in spec["data"] if t["type"] == "bar"]
+    dots = [t for t in spec["data"] if t["type"] == "scatter"]
+    assert {t["legendgroup"] for t in bars} == {"modelled"}
+    assert {t["legendgroup"] for t in dots} == {"pooled"}
+    assert bars[0]["legendgrouptitle"]["text"] == "Modelled"
+    assert dots[0]["legendgrouptitle"]["text"] == "Published studies, pooled"
+    # each dot shares its diet's offset group with the bar, so it sits on it
+    assert {t["offsetgroup"] for t in dots} <= {t["offsetgroup"] for t in bars}
+    vegan = next(t for t in bars if t["name"] == "Vegan")
+    assert list(vegan["y"]) == pytest.approx([30.0, 50.0])
+    # the not-estimable cell: hatched, grey, labelled, without an interval
+    assert list(vegan["marker"]["pattern"]["shape"]) == ["", charts.NOT_ESTIMABLE_HATCH]
+    assert list(vegan["marker"]["color"])[1] == charts.NO_DATA
+    assert list(vegan["text"]) == ["", "not estimable"]
+    assert list(vegan["error_y"]["array"]) == pytest.approx([15.0, 0.0])
+    assert "not estimable" in vegan["customdata"][1][0]
+    assert "4 studies of this group" in vegan["customdata"][0][1]
+    assert "Hatched grey bars: not estimable" in spec["layout"]["title"]["subtitle"]["text"]
+    # the legend is below the plot, clear of the title and subtitle
+    assert spec["layout"]["legend"]["yref"] == "container"
+    assert spec["layout"]["legend"]["y"] == 0
+
+
+def test_modelled_table_never_prints_a_not_estimable_number():
+    comparison = pd.DataFrame({
+        "age_band": ["20-39", "60-79"], "diet_group": ["vegan", "vegan"],
+        "pooled_estimate": [0.25, math.nan], "pooled_ci_low": [0.2, math.nan],
+        "pooled_ci_high": [0.3, math.nan], "k": [3, math.nan],
+        "modelled_estimate": [0.30, 0.50], "modelled_ci_low": [0.20, 0.30],
+        "modelled_ci_high": [0.45, 0.70], "estimable": [True, False],
+        "support_diet": [4, 4], "support_age": [16, 11], "support_location": [43, 43],
+    })
+    table = charts.modelled_table(comparison)
+    assert table.to_dict("list") == {
+        "Age band": ["20-39", "60-79"],
+        "Diet group": ["Vegan", "Vegan"],
+        "Published studies, pooled (95% CI)": ["25.0% (20.0-30.0%)", ""],
+        "Studies pooled": ["3", ""],
+        "Modelled (95% CI)": ["30.0% (20.0-45.0%)", "not estimable"],
+        "Studies behind the model (group / ages / place)": ["4 / 16 / 43", "4 / 11 / 43"],
+    }
+
+
+CURVES = pd.DataFrame({
+    "age_band": ["20-39"] * 3 + ["80+"] * 3,
+    "diet_group": ["general"] * 6,
+    "cutoff": [100.0, 200.0, 300.0] * 2,
+    "estimate": [0.05, 0.20, 0.50, 0.10, 0.30, 0.60],
+    "ci_low": [0.03, 0.15, 0.40, 0.05, 0.20, 0.40],
+    "ci_high": [0.08, 0.25, 0.60, 0.20, 0.40, 0.80],
+    "estimable": [True] * 3 + [False] * 3,
+})
+OBSERVED = pd.DataFrame({
+    "cutoff": [148.0, 221.0], "age_band": ["20-39", "20-39"], "diet_group": ["general"] * 2,
+    "definition_label": ["Serum B12 < 148 pmol/L", "Serum B12 < 221 pmol/L"],
+    "estimate": [0.12, 0.30], "ci_low": [0.08, 0.20], "ci_high": [0.18, 0.40],
+    "k": [7, 1], "n_total": [5000, 300], "reliability": ["ok", "ok"],
+})
+
+
+def test_cutoff_curves_figure_draws_the_crosswalk_and_the_pools_on_one_axis():
+    spec = charts.cutoff_curves_figure(CURVES, OBSERVED, 221.0, "Share below (%)",
+                                       subtitle="Modelled for the world").to_dict()
+    names = [t["name"] for t in spec["data"]]
+    assert names == ["20-39: 95% CI", "Modelled, 20-39", "Modelled, 80+ (not estimable)",
+                     "Published studies, pooled, 20-39"]
+    band, line, flagged, points = spec["data"]
+    assert band["fill"] == "toself"
+    assert list(line["x"]) == [100.0, 200.0, 300.0]
+    assert list(line["y"]) == pytest.approx([5.0, 20.0, 50.0])
+    assert flagged["line"]["dash"] == "dot"  # no band for the curve the model cannot estimate
+    assert list(points["x"]) == [148.0, 221.0]
+    assert points["marker"]["color"] == line["line"]["color"]
+    assert list(points["error_y"]["array"]) == pytest.approx([6.0, 10.0])
+    assert spec["layout"]["xaxis"]["title"]["text"] == "Cut-off: serum B12 below (pmol/L)"
+    assert [s["x0"] for s in spec["layout"]["shapes"]] == [221.0]
+    # the legend is below the plot (container bottom), so it never covers the subtitle
+    legend = spec["layout"]["legend"]
+    assert (legend["yref"], legend["y"], legend["yanchor"]) == ("container", 0, "bottom")
+    assert spec["layout"]["title"]["subtitle"]["text"] == "Modelled for the world"
+
+
+def test_cutoff_table_marks_what_the_model_cannot_estimate():
+    at = CURVES[CURVES["cutoff"] == 200.0].assign(support_diet=31, support_age=[16, 8],
+                                                   support_location=43)
+    table = charts.cutoff_table(at, 200.0)
+    assert list(table["Modelled: below 200 pmol/L (95% CI)"]) == ["20.0% (15.0-25.0%)",
+                                                                  "not estimable"]
+
+
+# --- accessibility: text contrast -------------------------------------------------------------
+
+
+def _font_colours(node, inside_font: bool = False):
+    """Every colour set on a font (layout, titles, annotations, legend, axes), recursively."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "color" and inside_font and isinstance(value, str):
+                yield value
+            else:
+                yield from _font_colours(value, inside_font or key in ("font", "tickfont"))
+    elif isinstance(node, list | tuple):
+        for item in node:
+            yield from _font_colours(item, inside_font)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: charts.prevalence_bars_figure(POOLED, TITLE, subtitle="Sub"),
+        lambda: charts.heatmap_figure(POOLED, TITLE),
+        lambda: charts.study_dots_figure(STUDIES, TITLE),
+        lambda: charts.forest_figure(STUDIES.iloc[:3], POOLED.iloc[[0]], TITLE),
+        lambda: charts.prevalence_bars_figure(POOLED.iloc[0:0], TITLE),  # "no estimate" note
+    ],
+    ids=["bars", "heatmap", "dots", "forest", "empty"],
+)
+def test_chart_text_has_at_least_4_5_to_1_contrast_on_white(build):
+    layout = build().to_dict()["layout"]
+    colours = set(_font_colours(layout))
+    assert colours, "the template sets the text colour"
+    for colour in colours:
+        assert charts.contrast_ratio(colour, "#FFFFFF") >= 4.5, colour
+
+
+def test_contrast_ratio_matches_wcag_reference_values():
+    # WebAIM contrast checker: #767676 on white 4.54:1; black on white 21:1.
+    assert charts.contrast_ratio("#767676", "#FFFFFF") == pytest.approx(4.54, abs=0.01)
+    assert charts.contrast_ratio("#000000", "#FFFFFF") == pytest.approx(21.0)
+    assert charts.contrast_ratio("#FFFFFF", "#000000") == pytest.approx(21.0)
+
+
+def test_theme_text_and_captions_have_at_least_4_5_to_1_contrast():
+    import tomllib
+
+    from tests.live_server import ROOT
+
+    theme = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"]
+    text = theme["textColor"]
+
+    def faded(background: str, alpha: float = 0.6) -> str:
+        # Streamlit's captions and help text: textColor at 60% opacity (fadedText60).
+        fg = [int(text[i : i + 2], 16) for i in (1, 3, 5)]
+        bg = [int(background[i : i + 2], 16) for i in (1, 3, 5)]
+        return "#" + "".join(f"{round(alpha * f + (1 - alpha) * b):02X}"
+                             for f, b in zip(fg, bg, strict=True))
+
+    for background in (theme["backgroundColor"], theme["secondaryBackgroundColor"]):
+        assert charts.contrast_ratio(text, background) >= 7.0, background
+        assert charts.contrast_ratio(faded(background), background) >= 4.5, background
+        assert charts.contrast_ratio(theme["primaryColor"], background) >= 4.5, background

@@ -20,6 +20,7 @@ LOADERS: dict[str, Callable[..., pd.DataFrame]] = {
     "standard_populations": data.load_standard_populations,
     "diet_shares": data.load_diet_shares,
     "countries": data.load_countries,
+    "model_validation": data.load_model_validation,
 }
 
 

@@ -93,6 +93,22 @@ BAD_VALUES = [
         "outside 0-100%",
     ),
     (
+        # Line 3 (header = line 1) holds the swapped pair; line 2 is fine.
+        "table age_min above age_max",
+        [("t.csv", b"diet_group,age_min,age_max,n,cases\nvegan,20,39,10,1\nvegan,60,40,10,2\n")],
+        "age_min above age_max in 1 row (file line 3: '60 > 40')",
+    ),
+    (
+        "table age outside 0-120",
+        [("t.csv", b"diet_group,age_min,age_max,n,cases\nvegan,20,39,10,1\nvegan,-5,300,10,2\n")],
+        "Column 'age_max' (age max): 1 value outside 0-120 (file line 3: 300)",
+    ),
+    (
+        "table age not a number",
+        [("t.csv", b"diet_group,age_min,age_max,n,cases\nvegan,twenty,39,10,1\n")],
+        "Column 'age_min' (age min): 1 value is not a number (file line 2: 'twenty')",
+    ),
+    (
         "unknown table label",
         [("t.csv", (TABLE + "USA,both,keto,10,1,\n").encode())],
         "unknown labels 'keto'",

@@ -8,26 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import model, schema, stats
-
-# Three regions with two countries each; the diet shares and income groups every test uses.
-COUNTRIES = pd.DataFrame({
-    "iso3": ["AAA", "AAB", "BBA", "BBB", "CCA", "CCB"],
-    "region": ["Ra", "Ra", "Rb", "Rb", "Rc", "Rc"],
-    "subregion": ["Ra", "Ra", "Rb", "Rb", "Rc", "Rc"],
-    "income_group": pd.Categorical(["high", "high", "high", "high", "high", "high"],
-                                   categories=schema.INCOME_GROUPS, ordered=True),
-})
-SHARES = pd.DataFrame([
-    {"country_iso3": c, "diet_group": d, "share": s}
-    for c in COUNTRIES["iso3"]
-    for d, s in (("omnivore", 0.9), ("pescatarian", 0.0), ("vegetarian", 0.08),
-                 ("vegan", 0.02))
-])
-
-
-def expit(x: float) -> float:
-    return 1 / (1 + math.exp(-x))
+from dashboard import model, stats
+from tests.model_tables import COUNTRIES, SHARES, expit
 
 
 def _row(i: int, **over) -> dict:
@@ -237,3 +219,19 @@ def test_countries_differ_and_every_prediction_has_an_interval(shipped):
     assert out["estimate"].iloc[1] > 2 * out["estimate"].iloc[0]  # India vs the USA
     assert (out["ci_low"] < out["estimate"]).all()
     assert (out["estimate"] < out["ci_high"]).all()
+
+
+def test_odds_ratios_read_the_age_spline_as_ten_years_more(shipped):
+    fitted, countries = shipped
+    ratios = fitted.odds_ratios().set_index("term")
+    assert "intercept" not in ratios.index
+    assert not any(t.startswith("age_") and t[4:].isdigit() for t in ratios.index)
+    coef = fitted.coefficients().set_index("term")["beta"]
+    for a in model.AGE_CONTRAST_AGES:
+        # the fixed part at a + 10 minus at a, every other covariate equal
+        basis = model.natural_spline_basis([a, a + 10])
+        diff = sum((basis[1, j] - basis[0, j]) * coef[f"age_{j + 1}"] for j in range(3))
+        row = ratios.loc[f"age_{a:g}_{a + 10:g}"]
+        assert row["beta"] == pytest.approx(diff, rel=1e-12)
+        assert row["or_low"] < row["odds_ratio"] < row["or_high"]
+    assert ratios.loc["vegan", "odds_ratio"] == pytest.approx(math.exp(coef["vegan"]))

@@ -1,4 +1,5 @@
-"""AppTest of the Burden page: headline, map on the shipped outlines, bars, projection, state."""
+"""AppTest of the Burden page: headline, map on the shipped outlines, drivers, bars,
+projection, state."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import burden, data, geo, schema
+from dashboard import burden, data, geo, model, schema
 from dashboard.format import format_people, format_people_interval, format_percent
 from tests.apptest import Query, page_app
 
@@ -35,15 +36,20 @@ def page() -> AppTest:
 
 
 @pytest.fixture(scope="module")
-def world_2025() -> tuple:
+def fitted() -> model.Model:
+    countries = data.load_countries()
+    shares = burden.diet_share_model(data.load_diet_shares(), countries["iso3"].tolist())
+    return model.fit(data.load_studies(), countries, shares)
+
+
+@pytest.fixture(scope="module")
+def world_2025(fitted) -> tuple:
     """The core's own figures for the default view: World, 2025, default definition."""
     population = data.load_population()
     iso3 = sorted(population.loc[population["location_type"] == "Country/Area", "iso3"]
                   .astype(str).unique())
     shares = burden.diet_share_model(data.load_diet_shares(), iso3)
-    model = burden.prevalence_model(data.load_studies(), schema.DEFAULT_DEFINITION,
-                                    schema.DEFAULT_STATUS)
-    rows = burden.estimate_burden(population, shares, model, locations=["World"], years=[2025])
+    rows = burden.estimate_burden(population, shares, fitted, locations=["World"], years=[2025])
     asp = burden.age_standardized_prevalence(rows, data.load_standard_populations(),
                                              schema.DEFAULT_STANDARD)
     return burden.summarize_burden(rows, by=["location"]).iloc[0], asp.iloc[0]
@@ -79,6 +85,7 @@ def test_defaults_seed_the_widgets(page: AppTest) -> None:
 def test_map_draws_the_shipped_outlines_not_plotly_geometry(page: AppTest) -> None:
     spec = specs(page)[0]
     shipped = sorted(f["properties"]["iso3"] for f in geo.load_world()["features"])
+    # no country is extrapolated for the default view, so no trace of not-estimable marks
     assert [t["type"] for t in spec["data"]] == ["choropleth", "choropleth"]
     drawn = []
     for trace in spec["data"]:
@@ -95,6 +102,37 @@ def test_map_draws_the_shipped_outlines_not_plotly_geometry(page: AppTest) -> No
     # The data trace colours every country with a population and an outline.
     data_trace = spec["data"][1]
     assert len(data_trace["locations"]) == len(data_trace["z"]) > 150
+    # the hover carries each country's 95% UI and the studies behind it
+    usa = data_trace["customdata"][data_trace["locations"].index("USA")]
+    assert "95% UI" in usa[1]
+    assert "Studies:" in usa[3]
+    assert "in its region" in usa[3]
+
+
+def test_map_shades_by_the_modelled_country_prevalence(page: AppTest, fitted) -> None:
+    population = data.load_population()
+    iso3 = burden.country_codes(burden.locations_table(population))
+    shares = burden.diet_share_model(data.load_diet_shares(), iso3)
+    summary = burden.estimate_summary(population, shares, fitted, locations=iso3,
+                                      years=[2025], by=["iso3"]).set_index("iso3")
+    trace = specs(page)[0]["data"][1]
+    shown = dict(zip(trace["locations"], trace["z"], strict=True))
+    for code in ("USA", "IND", "NGA"):
+        assert shown[code] == pytest.approx(100 * summary.loc[code, "prevalence"])
+    assert shown["IND"] > 2 * shown["USA"]
+
+
+def test_drivers_list_the_terms_that_move_the_figure(page: AppTest) -> None:
+    frames = [d.value for d in page.dataframe if "driver" in d.value.columns]
+    assert len(frames) == 1
+    drivers = frames[0].set_index("driver")
+    for term in ("Income group (vs high income)", "Region effect (WPP region)",
+                 "Country effect", "Age structure", "Diet mix (vs everyone omnivorous)"):
+        assert drivers.loc[term, "odds_ratio"] > 0
+    text = " ".join(m.value for m in page.markdown)
+    assert "What drives this number" in " ".join(h.value for h in page.subheader)
+    assert "evidence behind it" in text
+    assert "support_country" in text
 
 
 def test_bars_and_projection_carry_units_and_intervals(page: AppTest) -> None:
@@ -117,25 +155,22 @@ def test_bars_and_projection_carry_units_and_intervals(page: AppTest) -> None:
 
 def test_assumptions_are_listed_under_the_map(page: AppTest) -> None:
     text = " ".join(m.value for m in page.markdown)
-    for phrase in ("held constant over the years", "prediction distribution",
-                   "medium variant", "No supplementation effect", "borrow another estimate"):
+    for phrase in ("held constant over the years", "seeded joint draws",
+                   "medium variant", "No supplementation effect", "not estimable",
+                   "both sexes", "no time trend"):
         assert phrase in text
 
 
-def test_assumptions_count_fallback_cells_and_default_countries(page: AppTest) -> None:
+def test_assumptions_count_default_countries(page: AppTest) -> None:
     population = data.load_population()
     iso3 = sorted(population.loc[population["location_type"] == "Country/Area", "iso3"]
                   .astype(str).unique())
     shares = burden.diet_share_model(data.load_diet_shares(), iso3)
     measured = shares.loc[shares["diet_group"] != "omnivore"]
     no_survey = int(measured.groupby("country_iso3")["is_default"].all().sum())
-    model = burden.prevalence_model(data.load_studies(), schema.DEFAULT_DEFINITION,
-                                    schema.DEFAULT_STATUS)
-    own = int((model["basis"] == burden.BASIS_AGE_DIET).sum())
     text = " ".join(m.value for m in page.markdown)
     assert f"{no_survey} of {len(iso3)} countries have no survey" in text
     assert 0 < no_survey < len(iso3)
-    assert f"{own} of {len(model)} cells have their own studies" in text
 
 
 QUERY = {
@@ -193,8 +228,8 @@ def test_tampered_query_falls_back_with_notices() -> None:
 @pytest.mark.parametrize(
     ("query", "kind", "message"),
     [
-        # No study reports b12_lt148 as "marginal": nothing to pool.
-        ({"status": "marginal"}, "warning", "cannot be modelled"),
+        # No published MMA > 0.37 umol/L estimate: the model has nothing to fit.
+        ({"def": "mma_gt037"}, "warning", "cannot be modelled"),
         # Ten times the vegetarian and vegan shares exceeds 1 somewhere.
         ({"xvegetarian": "10", "xvegan": "10"}, "error", "diet-share scenario is not possible"),
     ],

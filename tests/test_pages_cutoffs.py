@@ -98,7 +98,9 @@ def test_filters_that_leave_nothing_say_which() -> None:
     assert "No population" in message
     assert "ISL" in message
     assert "HoloTC < 35" in message
-    assert not at.get("plotly_chart")
+    # only the model's chart, for Iceland: no comparison of definitions
+    (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert spec["layout"]["title"]["subtitle"]["text"].startswith("Modelled for Iceland")
 
 
 def test_tampered_query_falls_back_with_notices() -> None:
@@ -116,3 +118,47 @@ def test_widget_change_updates_the_url(page: AppTest) -> None:
     page.multiselect(key="diet").set_value(["vegan", "omnivore"]).run()
     assert not page.exception
     assert page.query_params["diet"] == ["omnivore", "vegan"]
+
+
+def model_spec(at: AppTest) -> dict:
+    return next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if "below a cut-off" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+
+
+def at_cut(at: AppTest):
+    return next(d.value for d in at.dataframe
+                if any(c.startswith("Modelled: below") for c in d.value.columns))
+
+
+def test_cutoff_slider_reads_the_link_and_draws_the_crosswalk() -> None:
+    at = run_page({"mcut": "221", "age": ["20-39", "60-79"]})
+    assert not at.exception
+    assert at.slider(key="mcut").value == 221.0
+    spec = model_spec(at)
+    lines = [t for t in spec["data"] if t["name"].startswith("Modelled, ")]
+    assert [t["name"] for t in lines] == ["Modelled, 20-39", "Modelled, 60-79"]
+    assert 221.0 in lines[0]["x"]
+    assert min(lines[0]["x"]) == 100.0
+    assert max(lines[0]["x"]) == 300.0
+    assert [s["x0"] for s in spec["layout"]["shapes"]] == [221.0]
+    points = [t for t in spec["data"] if t["name"].startswith("Published studies, pooled")]
+    assert points  # published definitions below a cut-off, pooled, at their cut-offs
+    assert all(100 <= x <= 300 for t in points for x in t["x"])
+    assert spec["layout"]["legend"]["yref"] == "container"  # below the plot, off the subtitle
+    table = at_cut(at)
+    assert list(table["Age band"]) == ["20-39", "60-79"]
+    assert all(v.endswith("%)") for v in table["Modelled: below 221 pmol/L (95% CI)"])
+
+
+def test_moving_the_slider_writes_the_link(page: AppTest) -> None:
+    page.slider(key="mcut").set_value(185.0).run()
+    assert not page.exception
+    assert page.query_params["mcut"] == "185"
+    assert "Modelled: below 185 pmol/L (95% CI)" in at_cut(page).columns
+
+
+def test_cutoff_outside_the_slider_falls_back_with_a_notice() -> None:
+    at = run_page({"mcut": "900"})
+    assert not at.exception
+    assert "mcut=900" in " ".join(i.value for i in at.info)
+    assert at.slider(key="mcut").value == 148.0

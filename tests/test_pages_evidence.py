@@ -48,7 +48,7 @@ def _annotations(spec: dict) -> list[str]:
 def test_forest_has_one_pool_per_subgroup_with_heterogeneity(query):
     at = _app(query).run()
     assert not at.exception
-    assert not at.info
+    assert not [i for i in at.info if "Ignored" in i.value]  # no link notice
     assert at.selectbox(key="by").value == query.get("by", "diet_group")
     assert at.radio(key="method").value == query.get("method", "REML")
     pooled = _pooled(query)
@@ -136,3 +136,49 @@ def test_filters_chosen_on_overview_follow_through_the_sidebar():
     assert at.multiselect(key="diet").value == ["vegan"]
     assert at.query_params == {"diet": "vegan"}
     assert len(_annotations(_forest(at))) == len(_pooled({"diet": "vegan"}))
+
+
+def test_forest_rows_show_estimate_n_and_weight_of_what_is_pooled():
+    at = _app({"diet": "vegan"}).run()
+    spec = _forest(at)
+    pooled = _pooled({"diet": "vegan"})
+    view, _ = state.from_query("evidence", {"diet": "vegan"})
+    rows = aggregate.study_estimates(
+        aggregate.filter_studies(ui.load_studies(), **state.filter_kwargs(view)))
+    forest = aggregate.forest_rows(rows, pooled, ["diet_group"])
+    weights = [a["text"] for a in spec["layout"]["annotations"] if a.get("name") == "Weight"]
+    # One weight per pooled estimate plus the pool's 100%, the shares adding up to 100%.
+    assert len(weights) == len(forest) + len(pooled)
+    assert sum(float(w.rstrip("%")) for w in weights if "<b>" not in w) == pytest.approx(
+        100.0, abs=0.1 * len(forest))
+    headings = {a["text"] for a in spec["layout"]["annotations"]
+                if a.get("yanchor") == "bottom" and a.get("name") != "source"}  # not the note
+    assert headings == {"<b>Estimate [95% CI]</b>", "<b>n</b>", "<b>Weight</b>"}
+    labels = [t for t in spec["layout"]["yaxis"]["ticktext"] if t and "(" in t]
+    # Every study row names its stratum after the study.
+    assert labels
+    assert all(": " in t for t in labels if not t.startswith("<b>"))
+
+
+def test_a_note_says_when_reml_and_dl_coincide():
+    # The vegan pool of the default definition has two studies: both estimators agree.
+    pooled = _pooled({"diet": "vegan"})
+    assert pooled["k"].tolist() == [2]
+    at = _app({"diet": "vegan"}).run()
+    (note,) = [i.value for i in at.info if "give the same pool" in i.value]
+    assert "every subgroup" in note
+    at = _app({"diet": ["omnivore", "vegetarian"]}).run()
+    assert not [i for i in at.info if "give the same pool" in i.value]
+
+
+def test_study_table_starts_with_the_citation_and_its_links_under_readable_headers():
+    at = _app({"diet": "vegan"}).run()
+    (table,) = [d for d in at.dataframe if "row_id" in d.value.columns]
+    assert list(table.value.columns[:3]) == ["citation", "doi_url", "pmid_url"]
+    first = table.value.iloc[0]
+    assert first["citation"] == f"{first['first_author']} {int(first['year'])}"
+    config = json.loads(table.proto.columns)
+    assert config["citation"]["label"] == "Study"
+    for column in table.value.columns:
+        label = config.get(column, {}).get("label", column)
+        assert "_" not in label, f"raw header {column!r}"

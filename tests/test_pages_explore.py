@@ -77,7 +77,9 @@ def test_link_sets_widgets_chart_and_table(query, widgets, trace_type):
         assert shown[column].astype(str).tolist() == expected[column].astype(str).tolist()
 
     (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert {t["type"] for t in spec["data"]} == {trace_type}
+    # the bars view draws the model's bars under the published pools' dots
+    expected_types = {"bar", "scatter"} if trace_type == "bar" else {trace_type}
+    assert {t["type"] for t in spec["data"]} == expected_types
     title = spec["layout"]["title"]["text"]
     assert schema.DEFINITIONS_BY_ID[query.get("def", "b12_lt148")].label in title
     assert "(%)" in title
@@ -107,7 +109,8 @@ def test_changing_the_view_and_a_filter_follows_into_the_url():
 def test_downloads_are_offered_for_the_table():
     at = _app({"diet": "vegan"}).run()
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Download CSV", "Download Parquet", "Metadata and citation"]
+    # the pooled-and-modelled comparison, then the filtered table, each with its metadata
+    assert labels == ["Download CSV", "Download Parquet", "Metadata and citation"] * 2
 
 
 def test_tampered_query_falls_back_with_notices():
@@ -146,3 +149,37 @@ def test_empty_selection_warns_and_shows_no_table():
     assert "countries: NOR" in warning.value
     assert not at.dataframe
     assert not at.get("plotly_chart")
+
+
+def test_pooled_and_modelled_cells_side_by_side():
+    at = _app({"diet": ["vegan", "general"], "age": ["20-39", "60-79"]}).run()
+    assert not at.exception
+    (table,) = [d.value for d in at.dataframe if "Modelled (95% CI)" in d.value.columns]
+    assert set(table["Diet group"]) == {"Vegan", "General population"}
+    assert set(table["Age band"]) == {"20-39", "60-79"}
+    general = table[(table["Diet group"] == "General population")
+                    & (table["Age band"] == "20-39")].iloc[0]
+    assert general["Modelled (95% CI)"].endswith("%)")
+    # cells the model cannot estimate are named so, never given as numbers
+    modelled = table["Modelled (95% CI)"]
+    assert all(v == "not estimable" or "%" in v for v in modelled)
+    (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    groups = {t["legendgroup"] for t in spec["data"]}
+    assert groups == {"modelled", "pooled"}
+    assert "the world: 236 countries" in spec["layout"]["title"]["subtitle"]["text"]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Modelled for the world" in captions
+
+
+def test_one_country_is_modelled_for_itself():
+    at = _app({"country": "IND"}).run()
+    assert not at.exception
+    (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert spec["layout"]["title"]["subtitle"]["text"].startswith("Modelled for India")
+
+
+def test_a_generated_definition_says_why_it_has_no_modelled_figures():
+    at = _app({"def": "b12_lt126"}).run()
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "No modelled figures: the model predicts the documented definitions" in captions

@@ -92,7 +92,7 @@ def test_definitions_name_the_studies_using_them(page: AppTest, definition: str,
         r"\frac{n_h}{n_h - 1}",  # Taylor linearisation
         r"\hat\tau^2_{DL}",  # DerSimonian-Laird
         r"\sqrt{\hat\tau^2 + \mathrm{se}(\hat\mu)^2}",  # prediction interval
-        r"\pi_{b(a),g}",  # burden model
+        r"\pi_{c,a,g}",  # burden model
         r"\mathrm{ASP}",  # direct age standardisation
     ],
 )
@@ -122,7 +122,8 @@ def test_bibliography_lists_every_source_the_figures_use(page: AppTest, studies)
     assert "Ahmad OB" in standards
     assert "SEER" in standards
     others = " ".join(shown["reference"])
-    for source in ("World Population Prospects 2022", "Natural Earth", "Country and Lending"):
+    for source in ("World Population Prospects 2022", "Natural Earth", "Country and Lending",
+                   "metafor"):
         assert source in others
 
 
@@ -179,3 +180,14 @@ def test_tampered_query_shows_notices_and_runs() -> None:
     assert "Ignored parameter 'def' (not used on this page)" in notices
     assert "Ignored v=7" in notices
     assert at.header  # the page still renders below the notices
+
+
+def test_prevalence_model_lists_its_covariates_extrapolation_and_validation(page: AppTest) -> None:
+    assert "Prevalence model" in [h.value for h in page.subheader]
+    text = " ".join(m.value for m in page.markdown)
+    for covariate in ("**age**", "**sex**", "**diet group**", "**pregnancy**",
+                      "**supplement users**", "**sample frame**", "**the cut-off**",
+                      "**World Bank income group**"):
+        assert covariate in text, covariate
+    assert "**Extrapolation rule.**" in text
+    assert "leave one country out" in text

@@ -60,16 +60,20 @@ def test_default_view_shows_headlines_chart_and_reading():
     )
     names = {schema.DIET_LABELS[d]: d for d in schema.STUDY_DIET_GROUPS}
     diets_in_data = set(pooled["diet_group"].astype(str))
-    assert {names[t["name"]] for t in spec["data"]} == diets_in_data
-    for trace in spec["data"]:
-        assert trace["type"] == "bar"
+    dots = [t for t in spec["data"] if t["legendgroup"] == "pooled"]
+    assert {names[t["name"]] for t in dots} == diets_in_data
+    for trace in dots:
+        assert trace["type"] == "scatter"
         assert trace["marker"]["color"] == schema.DIET_COLOURS[names[trace["name"]]]
         assert trace["error_y"]["array"]  # 95% CI bars drawn
         assert "n = " in trace["hovertemplate"]
         assert "studies" in trace["hovertemplate"]
-    # the y values are the pooled estimates in percent
-    total = sum(len(t["y"]) for t in spec["data"])
+    # the dots are the pooled estimates in percent, exactly as pooled
+    total = sum(len(t["y"]) for t in dots)
     assert total == len(pooled)
+    bars = [t for t in spec["data"] if t["legendgroup"] == "modelled"]
+    assert {t["type"] for t in bars} == {"bar"}
+    assert {names[t["name"]] for t in bars} == {*schema.DIET_GROUPS, "general"}
     assert f"**{aggregate.describe_pattern(pooled)}**" in [m.value for m in at.markdown]
 
 
@@ -94,14 +98,39 @@ def test_query_sets_widgets_and_numbers():
         assert {t["name"] for t in spec["data"]} <= {"Vegan", "General population"}
 
 
+def test_headlines_set_the_models_figure_beside_each_pool():
+    at = _run()
+    metrics = {m.label: m.value for m in at.metric}
+    markdown = [m.value for m in at.markdown]
+    assert markdown.count("**Published studies, pooled**") == 4
+    assert markdown.count("**Modelled**") == 4
+    for label in ("Modelled: general population", "Modelled: general population aged 60+",
+                  "Modelled: vegans", "Modelled: vegans vs omnivores"):
+        assert metrics[label] == "not estimable" or metrics[label][-1] in "%s"
+    assert metrics["Modelled: general population"].endswith("%")
+    captions = " ".join(c.value for c in at.caption)
+    assert "Modelled for the world: 236 countries and areas" in captions
+    assert "Studies behind it:" in captions
+
+
+def test_one_country_headline_is_modelled_for_that_country():
+    at = _run({"country": "GBR"})
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "Modelled for United Kingdom" in captions
+
+
 def test_links_carry_the_shared_filters():
     at = _run({"def": "b12_lt185", "diet": "vegan"})
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
+    # the profile of the filtered segment: the diet filter becomes its diet
+    assert links.pop("Risk profile of this segment") == "pdiet=vegan"
     assert len(links) == len([p for p in schema.PAGES.values() if p.about]) - 1
+    unfiltered = ("Methods & sources", "Model")
     assert all(q == "def=b12_lt185&diet=vegan" for label, q in links.items()
-               if not label.startswith("Methods")), links
-    # methods reads no filters: its link carries none
-    assert links["Methods & sources"] == ""
+               if label not in unfiltered), links
+    # methods and the model page read no filters: their links carry none
+    assert all(links[label] == "" for label in unfiltered)
 
 
 def test_tampered_query_falls_back_with_notices():

@@ -285,3 +285,59 @@ def test_url_notices_are_shown_as_text():
     assert len(notices) == 2
     for text in notices:
         assert not _LIVE_MARKUP.search(text), text
+
+
+def _inside_collapsible(at: AppTest) -> list[str]:
+    """Texts of the error alerts that sit inside an expander or status container (collapsed
+    until clicked)."""
+    found: list[str] = []
+
+    def walk(node, hidden: bool) -> None:
+        kind = getattr(node, "type", "")
+        hidden = hidden or kind in ("expandable", "status")
+        if kind == "error" and hidden:
+            found.append(str(node.value))
+        for child in getattr(node, "children", {}).values():
+            walk(child, hidden)
+
+    walk(at.main, False)
+    return found
+
+
+def test_a_refused_file_shows_the_full_message_open_not_in_a_collapsed_status():
+    # Every diet label unknown: estimation refuses the file after "Confirm mapping".
+    bad = MICRODATA.replace(b",vegan,", b",raw vegan,")
+    at = _confirm(_upload(_app(), ("raw.csv", bad)))
+    assert not at.exception
+    assert "The file cannot be estimated yet" in _texts(at.error)
+    assert "raw vegan" in _texts(at.error)
+    assert not _inside_collapsible(at)
+
+
+def test_a_refused_prevalence_table_names_the_rows_with_swapped_ages():
+    table = b"diet_group,age_min,age_max,n,cases\nvegan,20,39,100,20\nvegan,60,40,80,10\n"
+    at = _confirm(_upload(_app({"grp": "diet_group"}), ("table.csv", table)))
+    assert not at.exception
+    # Markdown-escaped as shown: age\_min.
+    assert "age\\_min above age\\_max in 1 row (file line 3" in _texts(at.error)
+    assert not _inside_collapsible(at)
+
+
+def test_an_html_page_saved_as_csv_is_named_as_such():
+    at = _upload(_app(), ("export.csv", b"<!DOCTYPE html>\n<html><body>Log in</body></html>"))
+    assert not at.exception
+    assert "its content is an HTML page" in _texts(at.error)
+
+
+def test_removing_a_file_gives_no_shared_link_notice():
+    at = _confirm(_upload(_app(), ("survey_microdata.csv", MICRODATA)))
+    assert at.query_params["fp"] == MICRODATA_FP
+    at.file_uploader(key="yd_files").set_value([])
+    at.run()
+    assert not at.exception
+    assert "This link shows a view of a file" not in _texts(at.info)
+    assert "Upload a file to begin" in _texts(at.info)
+    assert "fp" not in at.query_params
+    # A link that names a file still says so.
+    linked = _app({"fp": OTHER_FP})
+    assert "This link shows a view of a file" in _texts(linked.info)

@@ -31,6 +31,10 @@ def test_api_example_runs_as_written(monkeypatch: pytest.MonkeyPatch, capsys) ->
     assert "95% CI" in printed
     assert namespace["pooled"].k == 3
     assert (namespace["by_diet"]["estimate"].between(0, 1)).all()
+    # and the risk profile: its headline, and status classes that add up to one
+    assert "About 1 in" in printed
+    status = namespace["teens"].status
+    assert status.groupby("population")["estimate"].sum().tolist() == pytest.approx([1, 1])
 
 
 def test_parameter_table_matches_the_registry() -> None:

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import pyarrow.parquet as pq
 import pytest
 
-from dashboard import charts, citation, state
+from dashboard import charts, citation, state, tables
 from dashboard.format import table_bytes
 
 VIEW = state.default_state("explore").replace(diet=["vegan"])
@@ -126,4 +126,29 @@ def test_bibliography_links_are_web_addresses():
     assert got["reference"].iloc[1] == "Survey X 2019."
     assert list(got["section"]) == ["Prevalence studies", "Diet-share surveys",
                                     "Standard populations", "Population", "Map",
-                                    "Country income groups"]
+                                    "Country income groups", "Prevalence model"]
+    assert got["link"].iloc[-1] == "https://doi.org/10.18637/jss.v036.i03"
+
+
+@pytest.mark.parametrize(("definition", "fit"), [
+    ("b12_lt148", "b12_lt148"), ("b12_148_221", "b12_lt148"),
+    ("b12_lt137p5", "b12_lt148"),  # a generated serum B12 cut-off: the crosswalk fit
+    ("holotc_lt35", "holotc_lt35"), ("mma_gt026", "mma_gt026"),
+])
+def test_serum_b12_definitions_share_one_model_fit(definition, fit):
+    assert tables.model_definition(definition) == fit
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ({}, ("USA", "not_pregnant", [])),
+    ({"place": ["ATA"]}, ("USA", "not_pregnant", ["place"])),  # no WPP population
+    ({"psex": ["male"], "preg": ["trimester_1"]}, ("USA", "not_pregnant", ["preg"])),
+    ({"psex": ["female"], "ages": ["40-49"], "preg": ["trimester_1"]},
+     ("USA", "trimester_1", [])),
+    ({"psex": ["female"], "ages": ["45-55"], "preg": ["trimester_1"]},  # past 49
+     ("USA", "not_pregnant", ["preg"])),
+])
+def test_profile_inputs_say_which_values_the_profile_replaces(query, expected):
+    view, problems = state.check_query("profile", query)
+    assert problems == {}
+    assert tables.profile_inputs(view, ["USA", "IND", "DEU"]) == expected

@@ -71,6 +71,7 @@ def test_parameters_markdown_lists_every_parameter():
 
 _SAMPLES = {
     "country": ("FRA", "DEU", "USA", "IND", "MULTI"),
+    "place": ("FRA", "GBR", "USA", "IND"),
     "loc": ("World", "Europe", "Sub-Saharan Africa", "Australia/New Zealand", "GBR", "BRA"),
     "bands": ("0-19,20-39,40-59,60-79,80+", "0-17,18-64,65+", "0-120"),
 }
@@ -552,3 +553,23 @@ def test_the_longest_share_link_is_under_the_limit():
     countries = tuple(c.alpha_3 for c in state.pycountry.countries)
     view = state.default_state("burden").replace(loc=countries)
     assert state.query_length(state.to_query(view, include_defaults=True)) < state.MAX_QUERY_CHARS
+
+
+@pytest.mark.parametrize(
+    ("filters", "query"),
+    [
+        ({}, {}),
+        ({"country": ["GBR"], "sex": ["female"], "diet": ["vegan"], "age": ["20-39"]},
+         {"place": ["GBR"], "ages": ["20-39"], "psex": ["female"], "pdiet": ["vegan"]}),
+        # first usable value of each (countries in code order); the bands span the lowest
+        # band's start to the highest band's end (80+: to 100)
+        ({"country": ["MULTI", "IND", "FRA"], "age": ["0-19", "80+", "wide"],
+          "diet": ["semi_vegetarian", "vegetarian"], "supp": ["unknown", "excluded"]},
+         {"place": ["FRA"], "ages": ["0-100"], "pdiet": ["vegetarian"], "psupp": ["excluded"]}),
+        ({"diet": ["general"], "sex": ["both"]}, {"pdiet": ["general"]}),
+    ],
+)
+def test_profile_query_names_the_filtered_segment(filters, query):
+    view, notices = state.from_query("overview", filters)
+    assert notices == []
+    assert state.profile_query(view) == query

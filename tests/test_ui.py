@@ -4,13 +4,15 @@ figures of the bundled data built once per process for the same inputs."""
 from __future__ import annotations
 
 import io
+import re
+from urllib.parse import parse_qs
 
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import charts, schema, state, ui
+from dashboard import aggregate, charts, schema, state, ui
 
 POOLED = pd.DataFrame({
     "age_band": ["20-39"], "diet_group": ["vegan"], "estimate": [0.3], "ci_low": [0.2],
@@ -206,3 +208,122 @@ def test_no_data_state_warning_when_sources_match():
 
     at = page_app(schema.PAGES["methods"].file).run()
     assert not any("older than their sources" in w.value for w in at.warning)
+
+
+# --- definition drives status; counts; empty results with alternatives ------------------------
+
+EXPLORE = "dashboard/pages/explore.py"
+
+
+def test_each_definition_knows_its_statuses():
+    statuses = ui.definition_statuses(ui.load_studies())
+    assert statuses["b12_148_221"] == ["marginal"]
+    assert statuses["b12_lt148"] == ["deficient"]
+    # schema order: deficient, marginal, low or marginal
+    assert statuses["b12_lt221"] == ["deficient", "marginal", "low_or_marginal"]
+
+
+@pytest.mark.parametrize(
+    ("query", "options", "status"),
+    [
+        ({"def": "b12_148_221"}, ["marginal"], "marginal"),
+        ({"def": "b12_148_221", "status": "low_or_marginal"}, ["marginal"], "marginal"),
+        ({"def": "b12_lt221"}, ["deficient", "marginal", "low_or_marginal"], "deficient"),
+    ],
+)
+def test_status_follows_the_definition(query, options, status):
+    from tests.apptest import page_app
+
+    at = page_app(EXPLORE, query).run()
+    assert not at.exception
+    assert at.selectbox(key="status").options == [schema.STATUS_LABELS[s] for s in options]
+    assert at.session_state["status"] == status
+    # The page shows rows: an incompatible pair can no longer leave it empty.
+    assert not [w for w in at.warning if "No published estimate" in w.value]
+
+
+def test_changing_the_definition_moves_the_status_with_a_notice():
+    from tests.apptest import page_app
+
+    at = page_app(EXPLORE).run()
+    at.selectbox(key="def").set_value("b12_148_221").run()
+    assert not at.exception
+    assert at.session_state["status"] == "marginal"
+    assert at.query_params["status"] == "marginal"
+    assert any("status set to marginal" in i.value for i in at.info)
+
+
+def test_definition_options_count_studies_under_the_other_filters_and_show_the_full_label():
+    from tests.apptest import page_app
+
+    studies = ui.load_studies()
+    view, _ = state.from_query("explore", {"diet": "vegan"})
+    counts = ui.definition_counts(studies, view)
+    vegans = studies.loc[studies["diet_group"] == "vegan"]
+    assert counts["b12_lt148"] == vegans.loc[vegans["definition"] == "b12_lt148",
+                                             "study_id"].nunique()
+    at = page_app(EXPLORE, {"diet": "vegan"}).run()
+    box = at.selectbox(key="def")
+    label = schema.DEFINITIONS_BY_ID["b12_lt148"].label
+    k = counts["b12_lt148"]
+    assert f"{label} ({k} studies)" in box.options
+    assert box.value == "b12_lt148"
+    assert f"{label} ({k} studies)" in [c.value for c in at.sidebar.caption]
+
+
+def test_an_empty_result_links_the_nearest_views_with_their_counts():
+    from tests.apptest import page_app
+
+    query = {"diet": "vegan", "region": "Europe"}
+    studies = ui.load_studies()
+    view, _ = state.from_query("explore", query, ui.filter_choices(studies))
+    assert ui.empty_alternatives(studies, view)  # the case the issue reports: 0 rows here
+    at = page_app(EXPLORE, query).run()
+    assert not at.exception
+    assert any("No published estimate" in w.value for w in at.warning)
+    (listing,) = [m.value for m in at.markdown if "estimate" in m.value and "](?" in m.value]
+    links = re.findall(r"^- \[(.*)\]\(\?(.*)\)$", listing, flags=re.MULTILINE)
+    assert links
+    for label, query_string in links:
+        # Each link opens this page with the one change, and shows what its label counts.
+        linked, notices = state.from_query("explore", parse_qs(query_string),
+                                           ui.filter_choices(studies))
+        assert not notices
+        n = len(aggregate.filter_studies(studies, **state.filter_kwargs(linked)))
+        assert label.endswith(f": {n} estimate{'s' if n != 1 else ''}")
+        assert n > 0
+    assert any(label.startswith("any diet groups") for label, _ in links)
+    others = ui.other_definition_rows(studies, view)
+    vegan_europe = studies.loc[(studies["diet_group"] == "vegan")
+                               & ((studies["region"] == "Europe")
+                                  | (studies["subregion"] == "Europe"))]
+    assert others == len(vegan_europe) > 0
+    assert any(f"{others} estimate" in m.value for m in at.markdown)
+
+
+def test_chart_name_is_the_title_and_the_caption_s_first_sentence():
+    fig = go.Figure(layout={"title": {"text": "Pooled, <b>B12 < 148</b> - a &amp; b (%)"}})
+    caption = "Random-effects pooled prevalence with 95% CI. From 12 estimates."
+    assert ui.chart_name(fig, caption) == (
+        "Pooled, B12 < 148 - a & b (%). Random-effects pooled prevalence with 95% CI.")
+
+
+def test_every_chart_gets_a_name_script_that_no_file_text_can_break_out_of():
+    def page() -> None:
+        import pandas as pd
+        import plotly.graph_objects as go
+
+        from dashboard import ui
+
+        fig = go.Figure(layout={"title": {"text": "B12 < 148 in x</script><img src=x>.csv"}})
+        ui.render_figure(fig, pd.DataFrame({"a": [1]}), key="k1", caption="One sentence.")
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    (body,) = [h.proto.body for h in at.get("html")]
+    assert '".st-key-" + key + " .stPlotlyChart"' in body
+    assert '"figure-k1"' in body
+    assert body.count("</script>") == 1  # <, > and & of the name are escaped
+    assert ("B12 \\u003c 148 in x\\u003c/script\\u003e\\u003cimg src=x\\u003e.csv. One sentence."
+            in body)
+    assert any(e.label == "Table of the chart" for e in at.expander)

@@ -130,12 +130,46 @@ def _sniff_format(content: bytes) -> str:
         return "ole"
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
+    if head.lstrip().startswith(b"%PDF-"):
+        return "pdf"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "csv"  # UTF-16 text with a byte-order mark
+        return _sniff_text(head)  # UTF-16 text with a byte-order mark
     # Control bytes other than tab, newlines and form feed do not occur in text files.
     controls = sum(head.count(bytes([b])) for b in (*range(0, 9), *range(14, 32), 11))
     if controls > len(head) // 100 or b"\x00" in head:
         return "binary"
+    return _sniff_text(head)
+
+
+# Openings of text files that are not tables (lower-cased, after a BOM and white space), in
+# the order they are tried: an RTF file opens with "{", like JSON.
+_TEXT_OPENINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("rtf", ("{\\rtf",)),
+    ("html", ("<!doctype html", "<html", "<head", "<body", "<meta", "<title", "<script",
+              "<!-- saved from url")),
+    ("xml", ("<?xml", "<!doctype", "<svg", "<")),
+    ("json", ("{", "[{", "[[", '["', "[]")),
+)
+
+
+def _sniff_text(head: bytes) -> str:
+    """csv, or the kind of non-table text the head opens with (HTML, XML, JSON, RTF).
+
+    An HTML page saved as .csv would otherwise be read as a one-column table and end in
+    "no column is mapped"; naming the format says what went wrong.
+    """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = head[2:].decode("utf-16-le" if head[:1] == b"\xff" else "utf-16-be",
+                               errors="ignore")
+    else:
+        text = head.removeprefix(b"\xef\xbb\xbf").decode("latin-1")
+    opening = text.lstrip()[:64].lower()
+    compact = re.sub(r"\s+", "", opening)  # "[ {" opens JSON as "[{" does
+    for kind, starts in _TEXT_OPENINGS:
+        if (compact if kind == "json" else opening).startswith(starts):
+            if kind == "xml" and "<html" in text[:4096].lower():
+                return "html"
+            return kind
     return "csv"
 
 
@@ -149,11 +183,20 @@ def _format_mismatch(name: str, expected: str, actual: str) -> str:
         "ole": "an old Excel workbook (.xls)",
         "gzip": "gzip-compressed",
         "binary": "binary data, not text",
+        "html": "an HTML page (a web page saved from the browser), not a table",
+        "xml": "XML text, not a table",
+        "json": "JSON text, not a table",
+        "rtf": "a rich-text (RTF) document, not a table",
+        "pdf": "a PDF document",
     }[actual]
     fix = {
         "csv": f"rename it to .csv if it is CSV, or export it again as {want}",
         "parquet": "rename it to .parquet",
         "xpt": "rename it to .xpt",
+        "html": "download the data file itself (the page's CSV or data link), not the page, "
+                "or copy the table into a spreadsheet and save it as CSV",
+        "json": "convert it to a table first (e.g. pandas.json_normalize, then .to_csv) and "
+                "upload the CSV",
     }.get(actual, f"export the data as {want if expected != 'csv' else 'CSV'} and upload that")
     return f"'{name}' is not {want} as its name says: its content is {described}. Please {fix}."
 

@@ -401,7 +401,8 @@ def prepare_table(upload: Upload, mapping: ColumnMapping) -> PreparedTable:
     """Validate a prevalence table (one row per group: n with cases and/or prevalence).
 
     Problems raised together: n not a positive whole number, cases negative, non-whole or
-    above n, prevalence outside 0-100% (0-1 for a fraction), unknown sex or diet labels. Rows
+    above n, prevalence outside 0-100% (0-1 for a fraction), age_min or age_max outside
+    0-120 or age_min above age_max, unknown sex or diet labels, each with its row numbers. Rows
     with neither cases nor prevalence are dropped and recorded. Where only a prevalence is
     given, cases = round(prevalence x n) (as in the project's literature table) and the
     column `cases_from_prevalence` says so.
@@ -421,6 +422,7 @@ def prepare_table(upload: Upload, mapping: ColumnMapping) -> PreparedTable:
     n = _table_n(upload, mapping.n, problems)
     cases = _table_cases(upload, mapping, n, problems)
     prevalence = _table_prevalence(upload, mapping, problems)
+    _check_table_ages(upload, problems)
     usable, dropped = _usable_rows(upload, cases, prevalence, warnings)
     from_prev = cases.isna() & prevalence.notna() & n.notna()
     cases = cases.where(~from_prev, (prevalence * n).round())
@@ -499,6 +501,42 @@ def _table_prevalence(upload: Upload, mapping: ColumnMapping, problems: list[str
         )
     prevalence = p / top
     return prevalence
+
+
+def _check_table_ages(upload: Upload, problems: list[str]) -> None:
+    """Age bounds of a table's groups: numbers within AGE_RANGE (years), age_min <= age_max.
+
+    A swapped pair (age_min 60, age_max 40) would otherwise become a group no one is in.
+    """
+    index = upload.frame.index
+    columns = {_norm(c): c for c in upload.frame.columns}
+    bounds = {}
+    for role in ("age_min", "age_max"):
+        if role not in columns:
+            continue
+        col = columns[role]
+        values, _ = _numeric(upload, col, role.replace("_", " "), problems)
+        a = values.to_numpy()
+        outside = ~np.isnan(a) & ((a < AGE_RANGE[0]) | (a > AGE_RANGE[1]))
+        if outside.any():
+            problems.append(
+                f"Column '{col}' ({role.replace('_', ' ')}): "
+                f"{_plural(int(outside.sum()), 'value')} outside "
+                f"{AGE_RANGE[0]:g}-{AGE_RANGE[1]:g} "
+                f"({_examples(index, outside, upload, a)}). Ages are in years."
+            )
+        bounds[role] = (col, a)
+    if len(bounds) == 2:
+        (lo_col, lo), (hi_col, hi) = bounds["age_min"], bounds["age_max"]
+        swapped = ~np.isnan(lo) & ~np.isnan(hi) & (lo > hi)
+        if swapped.any():
+            pairs = np.array([f"{_fmt(x)} > {_fmt(y)}" for x, y in zip(lo, hi, strict=True)],
+                             dtype=object)
+            problems.append(
+                f"Columns '{lo_col}' and '{hi_col}': age_min above age_max in "
+                f"{_plural(int(swapped.sum()), 'row')} ({_examples(index, swapped, upload, pairs)})"
+                ". Swap the two values, or correct the one that is wrong."
+            )
 
 
 def _usable_rows(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import aggregate, burden, charts, schema, state, tables, ui
-from dashboard.data import DataError
 from dashboard.format import (
     format_count,
     format_interval,
@@ -27,17 +26,13 @@ def location_label(code: str, names: dict[str, str]) -> str:
 st.title("Burden")
 st.markdown(
     "How many people have low vitamin B12 status, **modelled** as population x diet share x "
-    "pooled prevalence of each age band and diet group. Every figure is an estimate from the "
-    "model, with its 95% uncertainty interval (UI); the assumptions are listed under the map."
+    "the prevalence model's prediction for each country, age band and diet group (one "
+    "meta-regression over all the evidence). Every figure is an estimate from the model, "
+    "with its 95% uncertainty interval (UI); the assumptions are listed under the map."
 )
 
-try:
-    studies = ui.load_studies()
-    population = ui.load_population()
-    standards = ui.load_standard_populations()
-except DataError as err:
-    ui.render_data_error(err)
-    st.stop()
+studies, population, standards = ui.loaded_or_stop(ui.load_studies, ui.load_population,
+                                                    ui.load_standard_populations)
 build = ui.current_build()
 table = burden.locations_table(population)
 country_names = burden.country_names(table)
@@ -78,8 +73,8 @@ view = state.write(view)
 state.render_share(view)
 if ui.describe_population(view) != ui.describe_population(state.default_state("burden")):
     st.caption(f"The evidence filters of the other pages ({ui.describe_population(view)}) are "
-               "kept in the link but not applied here: the model pools every study of the "
-               "definition and status.")
+               "kept in the link but not applied here: the model is fitted on every study and "
+               "predicts the general population (both sexes).")
 
 definition, status, year, measure = view["def"], view["status"], view["year"], view["measure"]
 overrides, supplementation = tables.burden_scenario(view)
@@ -96,7 +91,8 @@ if not covered:
     st.stop()
 
 try:
-    model = ui.burden_prevalence_model(build, definition, status, "REML")
+    model = ui.load_model(definition)
+    burden.model_cutoffs(model, definition, status)
 except ValueError as err:
     st.warning(f"The burden cannot be modelled for {definition_text}: {err}. Choose another "
                "definition or status in the sidebar.", icon=":material/filter_alt_off:")
@@ -108,7 +104,7 @@ except ValueError as err:
              icon=":material/error:")
     st.stop()
 
-headline, cells, share_by_diet = ui.burden_location_summaries(
+headline, cells, share_by_diet, drivers = ui.burden_location_summaries(
     build, definition, status, overrides, supplementation, year, tuple(covered), view["std"])
 variant = ("UN WPP 2022 estimate" if year <= schema.WPP_LAST_ESTIMATE_YEAR
            else "UN WPP 2022 medium-variant projection")
@@ -118,9 +114,14 @@ st.subheader(f"People with low B12 status in {year} (modelled)")
 for r in headline.itertuples():
     st.markdown(f"**{r.location}**: population {format_count(r.population)} "
                 f"({variant}); {definition_text}.")
+    if not r.estimable:
+        st.warning(f"{r.location}: not estimable. {charts.NOT_ESTIMABLE_TEXT.capitalize()} "
+                   "(ages, diet groups or cut-off without estimates near them); the figures "
+                   "below are extrapolations.", icon=":material/warning:")
     c1, c2, c3 = st.columns(3)
     c1.metric("People affected (modelled)", format_people(r.cases),
-              help="Population x diet share x pooled prevalence, summed over ages and diets.")
+              help="Population x diet share x modelled prevalence, summed over ages and diets "
+              "(a region: over its countries).")
     c1.caption(f"95% UI {format_people_interval(r.cases_low, r.cases_high)} persons")
     c2.metric("Crude prevalence (modelled)", format_percent(r.crude))
     c2.caption(f"95% UI {format_interval(r.crude_low, r.crude_high)}")
@@ -132,38 +133,74 @@ for r in headline.itertuples():
 st.subheader("World map")
 world = ui.burden_map_summary(build, definition, status, overrides, supplementation, year)
 map_title = charts.chart_title(
-    "Modelled " + ("share of people" if measure == "share" else "number of people")
-    + " with low B12 status", definition, "%" if measure == "share" else "persons",
-    f"every country, {year}")
+    "Modelled " + ("prevalence in the general population" if measure == "share"
+                   else "number of people") + " with low B12 status", definition,
+    "%" if measure == "share" else "persons", f"every country, {year}")
 ui.render_figure(
     ui.burden_map_figure(build, definition, status, overrides, supplementation, year, measure,
                          map_title, f"{status_text}; {variant}; modelled"),
     charts.figure_table(world, ["location", "iso3", "population", "cases", "cases_low",
-                                "prevalence", "prevalence_low"]),
+                                "prevalence", "prevalence_low", "estimable",
+                                "support_country", "support_region"]),
     key="burden-map",
-    caption="Modelled, not measured: grey countries have no population figure. Natural Earth "
-    "1:110m outlines; boundaries imply no position on disputed territories.",
+    caption="Modelled, not measured: each country's prevalence in its general population "
+    "(its ages and diet mix, both sexes), with the 95% UI and the studies behind it in the "
+    "hover; countries marked x are not estimable (the model extrapolates). Grey countries "
+    "have no population figure. Natural Earth 1:110m outlines; boundaries imply no position "
+    "on disputed territories.",
 )
+n_flagged = int((~world["estimable"].astype(bool)).sum())
+if n_flagged:
+    st.caption(f"{n_flagged} of {len(world)} countries not estimable for {definition_text}.")
+
+# --- what drives this number -------------------------------------------------------------------
+st.subheader("What drives this number")
+st.markdown("The model terms that move each location's modelled prevalence, as odds ratios "
+            "(above 1: more low status). Income group, region and country effects come from "
+            "the fit; age structure and diet mix compare the location's figure with the same "
+            "population at the standard's ages or with everyone omnivorous.")
+for loc_name in headline["location"]:
+    part = drivers.loc[drivers["location"] == loc_name]
+    studies = dict(zip(part["driver"].str.split().str[0], part["studies"], strict=True))
+    st.markdown(f"**{loc_name}**: evidence behind it: {int(studies['Country'])} independent "
+                f"studies in {loc_name}, {int(studies['Region'])} in its WPP region"
+                f"{'' if loc_name in country_names.values() else 's'} (the model's "
+                "support_country and support_region).")
+    st.dataframe(
+        part[["driver", "detail", "odds_ratio", "or_low", "or_high", "studies"]],
+        hide_index=True, width="stretch", key=f"burden-drivers-{loc_name}",
+        column_config={
+            "driver": "Term", "detail": "For this location",
+            "odds_ratio": st.column_config.NumberColumn("Odds ratio", format="%.2f"),
+            "or_low": st.column_config.NumberColumn("95% CI low", format="%.2f"),
+            "or_high": st.column_config.NumberColumn("95% CI high", format="%.2f"),
+            "studies": st.column_config.NumberColumn("Studies", format="%d"),
+        },
+    )
 
 # --- assumptions -------------------------------------------------------------------------------
-fallback = model.loc[model["basis"] != burden.BASIS_AGE_DIET]
+sigma2 = dict(zip(model.variance_components()["level"], model.variance_components()["sigma2"],
+                  strict=True))
 n_default, n_countries = burden.count_default_countries(shares)
 st.markdown("**Assumptions of the model**")
 assumptions = [
-    f"Prevalence: random-effects pooled estimates ({definition_text}) per 20-year age band and "
-    f"diet group; {len(model) - len(fallback)} of {len(model)} cells have their own studies, "
-    f"{len(fallback)} borrow another estimate (table below: omnivores borrow the general "
-    "population of the same age, pescatarians the omnivore estimate, other empty cells the "
-    "same diet at all ages).",
-    f"Uncertainty: {burden.DEFAULT_DRAWS} seeded draws of each cell's prevalence from its "
-    "prediction distribution (between-study variance tau2 plus the pooled estimate's "
-    "variance), shared by every place and year; 95% UI = 2.5th-97.5th percentiles.",
+    f"Prevalence: the prevalence model ({definition_text}; {len(model.data)} estimates) "
+    "predicts every country x five-year age band x diet group for both sexes, supplement "
+    "users included, not pregnant: age spline, diet, the country's World Bank income group "
+    "and its region and country effects. Pescatarians have no estimate of their own and are "
+    "predicted as omnivores; cells far from the data are flagged not estimable (hatched).",
+    f"Uncertainty: {burden.DEFAULT_DRAWS} seeded joint draws: coefficients shared by every "
+    "country, one region and one country effect per location (from its estimate where "
+    "studies exist, from the fitted spread where not: region "
+    f"sigma2 = {sigma2['region']:.3f}, country sigma2 = {sigma2['country']:.3f}); a region's "
+    "or the world's interval is the 2.5th-97.5th percentiles of its countries' summed "
+    "draws. Years share the prevalence (the model has no time trend).",
     f"Diet shares: the best survey per country (health or nutrition surveys first, then the "
     f"most recent); {n_default} of {n_countries} countries have "
     "no survey and take default shares, and groups a survey does not measure take defaults "
     "(table below).",
     "Diet shares are held constant over the years and applied to every age (surveys are of "
-    "adults); a region's shares are its countries' shares weighted by their population.",
+    "adults); a region's figures are the sums of its countries'.",
     f"Population: UN World Population Prospects 2022, estimates to "
     f"{schema.WPP_LAST_ESTIMATE_YEAR} and the medium variant from "
     f"{schema.WPP_LAST_ESTIMATE_YEAR + 1}; both sexes.",
@@ -196,9 +233,11 @@ for tab, loc_name in zip(tabs, headline["location"], strict=True):
                     "%" if measure == "share" else "persons", f"{loc_name}, {year}"),
                 measure=measure, subtitle=f"{status_text}; by age band and diet; modelled"),
             charts.figure_table(part, ["age_band", "diet_group", "population", "cases",
-                                       "cases_low", "prevalence", "prevalence_low"]),
+                                       "cases_low", "prevalence", "prevalence_low",
+                                       "estimable"]),
             key=f"burden-bars-{loc_name}",
-            caption="Modelled; bars are 95% UI. Assumptions as listed under the map.",
+            caption="Modelled; bars are 95% UI; hatched bars are not estimable (the model "
+            "extrapolates to that age and diet group). Assumptions as listed under the map.",
         )
 
 # --- projection --------------------------------------------------------------------------------
@@ -237,15 +276,6 @@ with st.expander("Diet share of every country, with its source or default rule")
                                                                        format="percent"),
                                 "url_or_doi": st.column_config.LinkColumn("url_or_doi")})
     ui.render_downloads(shares, "b12_diet_shares")
-with st.expander("Prevalence of every age band and diet group, with its basis"):
-    model_table = model[["analysis_band", "diet_group", "estimate", "ci_low", "ci_high",
-                         "pi_low", "pi_high", "k", "n_total", "basis", "source"]]
-    st.dataframe(model_table, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(c, format="percent")
-                                for c in ("estimate", "ci_low", "ci_high", "pi_low",
-                                          "pi_high")})
-    ui.render_downloads(model_table, "b12_prevalence_model")
-
 st.subheader("Table")
 table_shown = tables.burden_table(cells)
 st.dataframe(
@@ -256,10 +286,14 @@ st.dataframe(
            for c in ("cases", "cases_low", "cases_high")},
         **{c: st.column_config.NumberColumn(c, format="percent")
            for c in ("prevalence", "prevalence_low", "prevalence_high")},
+        "estimable": st.column_config.CheckboxColumn(
+            "estimable", help="False: the model extrapolates to this age and diet group; "
+            "read the figure as an extrapolation, not an estimate."),
     },
 )
 ui.render_downloads(table_shown, "b12_burden")
 st.caption(f"Modelled people with low B12 status ({definition_text}) by location, age band and "
-           f"diet group in {year}; 95% UI. Sources: UN WPP 2022 (CC BY 3.0 IGO), the studies "
+           f"diet group in {year}; 95% UI; rows with estimable unticked are extrapolations. "
+           "Sources: UN WPP 2022 (CC BY 3.0 IGO), the studies "
            "and diet surveys listed on Methods & sources.")
 ui.render_page_links(view)

@@ -15,7 +15,8 @@ METHODS: dict[str, str] = {
     "REML": "REML (restricted maximum likelihood)",
     "DL": "DerSimonian-Laird",
 }
-# Columns of the study table, in the order shown and downloaded.
+# Columns of the study table, in the order shown and downloaded: the citation and its links
+# first, so a reader can find the paper; ids for cross-reference last.
 TABLE_COLUMNS: tuple[str, ...] = tables.EVIDENCE_COLUMNS  # the /api/evidence.csv columns
 
 st.title("Evidence")
@@ -44,42 +45,45 @@ if rows.empty:
     st.stop()
 
 by = state.SUBGROUP_COLUMNS[view["by"]]
-poolable = rows.loc[(rows["usable_for"] == "pooling").to_numpy(dtype=bool)]
 pooled = aggregate.pool_groups(rows, by=(by,), method=view["method"])
+forest = aggregate.forest_rows(rows, pooled, (by,))
 status = schema.STATUS_LABELS[view["status"]].lower()
 
-st.subheader(f"Forest plot by {SUBGROUPS[view['by']].lower()}")
+st.header(f"Forest plot by {SUBGROUPS[view['by']].lower()}")
 if pooled.empty:
     st.warning(
         f"None of the {len(rows)} matching rows can be pooled (they lack n or cases); they "
         "are listed in the table below.", icon=":material/filter_alt_off:",
     )
 else:
+    ui.render_estimator_note(rows, pooled, by, view["method"], METHODS)
     title = charts.chart_title(f"Prevalence of {status} B12 status by study", view["def"], "%",
                                ui.describe_population(view))
-    fig = ui.figure(charts.forest_figure, poolable, pooled, title, by=by)
+    fig = ui.figure(charts.forest_figure, forest, pooled, title, by=by, weight="weight")
     ui.render_figure(
         fig,
         charts.figure_table(pooled, [by, "estimate", "ci_low", "pi_low", "i2", "tau2", "k",
                                      "n_total", "reliability", "study_ids"]),
         key=f"evidence_forest_{view['by']}",
         caption=(
-            f"Squares: the {len(poolable)} estimates that report n and cases, sized by n, with "
-            "95% intervals (published, else Wilson). Diamonds: random-effects pool on the logit "
+            f"Each row is one of the {len(forest)} estimates pooled (a study's strata that "
+            "share no people count separately), labelled by study and stratum, with its "
+            "estimate [95% CI] (published, else Wilson), n and share of the pool's weight; "
+            "squares are sized by that weight. Diamonds: random-effects pool on the logit "
             f"scale ({METHODS[view['method']]}) with its 95% CI; dotted line: 95% prediction "
-            "interval for a new study (Higgins et al. 2009). I2 and tau2 (logit scale) measure "
-            "heterogeneity. A study with several strata in one subgroup counts once per stratum."
+            "interval for a new study (Higgins et al. 2009). I2 and tau2 (logit scale) "
+            "measure heterogeneity."
         ),
     )
 
-st.subheader("Studies")
+st.header("Studies")
 st.caption(
     f"{len(rows)} estimates from {evidence.count_samples(rows)} independent studies "
     f"({rows['study_id'].nunique()} publications): "
     f"{ui.describe_filters(view)}. NCHS reliability per row (Parker et al. 2017) uses the "
     "reported n; 'display' rows lack n or cases and are not pooled."
 )
-ui.render_study_table(rows, TABLE_COLUMNS, key="evidence_table",
+ui.render_study_table(tables.evidence_table(rows), TABLE_COLUMNS, key="evidence_table",
                       filename=f"b12-studies-{view['def']}-{view['status']}")
 
 st.divider()

@@ -1,4 +1,5 @@
-"""Explore page: every filter, three views of the evidence and the filtered table to download."""
+"""Explore page: every filter, three views of the evidence beside the prevalence model's
+estimates, and the filtered table to download."""
 
 import streamlit as st
 
@@ -37,6 +38,10 @@ if rows.empty:
 status = schema.STATUS_LABELS[view["status"]].lower()
 population = ui.describe_population(view)
 pooled = aggregate.pool_groups(rows, by=("age_band", "diet_group"))
+modelled = ui.load_modelled(view)
+cells = (aggregate.select_cells(aggregate.summarize_modelled(modelled), view["age"],
+                                view["diet"])
+         if isinstance(modelled, aggregate.ModelledCells) else None)
 if view["view"] == "dots":
     title = charts.chart_title(f"Published prevalence of {status} B12 status", view["def"], "%",
                                population)
@@ -59,8 +64,15 @@ elif pooled.empty:
 else:
     title = charts.chart_title(f"Pooled prevalence of {status} B12 status", view["def"], "%",
                                population)
-    build = charts.heatmap_figure if view["view"] == "heatmap" else charts.prevalence_bars_figure
-    fig = ui.figure(build, pooled, title)
+    if view["view"] == "heatmap":
+        fig = ui.figure(charts.heatmap_figure, pooled, title)
+    elif cells is None:
+        fig = ui.figure(charts.prevalence_bars_figure, pooled, title)
+    else:
+        title = charts.chart_title(f"Prevalence of {status} B12 status", view["def"], "%",
+                                   population)
+        fig = ui.figure(charts.observed_modelled_figure, pooled, cells, title,
+                        subtitle=f"Modelled for {modelled.population.describe()}")
     table = charts.figure_table(pooled, ["age_band", "diet_group", "estimate", "ci_low",
                                          "pi_low", "k", "n_estimates", "n_total",
                                          "reliability"])
@@ -70,8 +82,27 @@ else:
         f"{len(rows)} rows shown below. "
         f"{aggregate.describe_pattern(pooled)}"
     )
+    if view["view"] == "bars" and cells is not None:
+        caption = (f"Dots: {caption[0].lower()}{caption[1:]} Bars: the prevalence model's "
+                   "estimate with its 95% interval; hatched grey bars are not estimable.")
 if fig is not None:
     ui.render_figure(fig, table, key=f"explore_{view['view']}", caption=caption)
+
+st.subheader(f"{charts.POOLED_NAME} and {charts.MODELLED_NAME.lower()}, cell by cell")
+if cells is None:
+    st.caption(f"No modelled figures: {modelled}.")
+else:
+    comparison = aggregate.compare_observed_modelled(pooled, cells)
+    st.dataframe(charts.modelled_table(comparison), hide_index=True, width="stretch",
+                 key="explore_modelled")
+    st.caption(
+        f"Modelled for {modelled.population.describe()}: the prevalence model's estimate "
+        "with the 95% interval of that population's prevalence, and the independent studies "
+        "behind it (of the group, at its ages, in its places). 'not estimable': the model "
+        "would extrapolate beyond its data. Survey years and minimum n narrow the published "
+        "pools only."
+    )
+    ui.render_downloads(comparison, f"b12-pooled-modelled-{view['def']}-{view['status']}")
 
 st.subheader("Filtered estimates")
 st.caption(
@@ -79,7 +110,7 @@ st.caption(
     f"{ui.describe_filters(view)}. Prevalence and interval are fractions (0-1) in the "
     "downloads. Rows marked 'display' lack n or cases and are shown but not pooled."
 )
-ui.render_study_table(rows, TABLE_COLUMNS, key="explore_table",
+ui.render_study_table(tables.explore_table(rows), TABLE_COLUMNS, key="explore_table",
                       filename=f"b12-estimates-{view['def']}-{view['status']}")
 
 st.divider()

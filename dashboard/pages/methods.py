@@ -5,8 +5,20 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import aggregate, burden, citation, data, evidence, schema, state, stats, tables, ui
-from dashboard.data import DataError
+from dashboard import (
+    aggregate,
+    burden,
+    citation,
+    data,
+    evidence,
+    model,
+    schema,
+    state,
+    stats,
+    tables,
+    ui,
+    validation,
+)
 
 NATURAL_EARTH_LICENCE = (
     "Natural Earth 1:110m Admin 0 countries (version 4.1.0, via the world-atlas 2.0.2 "
@@ -28,16 +40,9 @@ st.markdown(
     "are generated from the data files this dashboard is running on."
 )
 
-try:
-    manifest = ui.load_manifest()
-    studies = ui.load_studies()
-    # Loading checks each file against the manifest, so a listed file is a verified one.
-    ui.load_population()
-    ui.load_standard_populations()
-    ui.load_diet_shares()
-except DataError as err:
-    ui.render_data_error(err)
-    st.stop()
+# Loading checks each file against the manifest, so a listed file is a verified one.
+manifest, studies, *_ = ui.loaded_or_stop(ui.load_manifest, ui.load_studies, ui.load_population,
+                                          ui.load_standard_populations, ui.load_diet_shares)
 
 # --- definitions -------------------------------------------------------------------------------
 st.header("Definitions of low B12 status", anchor="definitions")
@@ -222,28 +227,29 @@ st.markdown(
     "$a$ and diet group $g$ is modelled as"
 )
 st.latex(
-    r"\text{cases}_{l,t,a,g} = P_{l,t,a}\; s_{l,g}\; \pi_{b(a),g}\,(1 - c_g e)"
+    r"\text{cases}_{c,t,a,g} = P_{c,t,a}\; s_{c,g}\; \pi_{c,a,g}\,(1 - c_g e), \qquad "
+    r"\text{cases}_{R,t,a,g} = \sum_{c \in R} \text{cases}_{c,t,a,g}"
 )
 st.markdown(
-    "with $P$ the UN WPP 2022 population (estimates to "
-    f"{schema.WPP_LAST_ESTIMATE_YEAR}, medium variant after), $s_{{l,g}}$ the diet share of "
-    "the location (for a region or the world, its countries' shares weighted by their "
-    "population), $\\pi_{b,g}$ the pooled prevalence of the 20-year analysis band $b$ holding "
-    "$a$ and of diet $g$, and $(1 - c_g e)$ an optional supplementation scenario (share "
-    "$c_g$ of the group covered, relative reduction $e$; default no effect). A cell without "
-    "studies borrows, in this order and always labelled: "
-    f"`{burden.BASIS_GENERAL_AGE}` (omnivores only: the general population of the same age), "
-    f"`{burden.BASIS_DIET_ALL_AGES}` (the same diet at all ages), "
-    f"`{burden.BASIS_OMNIVORE_PROXY}` (pescatarians: the omnivore estimate), "
-    f"`{burden.BASIS_ALL_ROWS}` (every poolable row of the definition). "
-    f"The 95% uncertainty interval comes from {burden.DEFAULT_DRAWS} seeded draws of each "
-    "cell's prevalence from its prediction distribution, shared by every location and year "
-    "so that sums are coherent:"
+    "with $P$ the UN WPP 2022 population of country $c$ (both sexes; estimates to "
+    f"{schema.WPP_LAST_ESTIMATE_YEAR}, medium variant after), $s_{{c,g}}$ its diet share, "
+    "$\\pi_{c,a,g}$ the prevalence model's prediction for the country's general population "
+    "of age band $a$ and diet $g$ at the view's cut-off (a marginal band: the difference of "
+    "the two cumulative predictions), and $(1 - c_g e)$ an optional supplementation "
+    "scenario (share $c_g$ of the group covered, relative reduction $e$; default no "
+    "effect). A region $R$, an SDG region or the world is the sum of its countries. The 95% "
+    f"uncertainty interval comes from {burden.DEFAULT_DRAWS} seeded joint draws: the "
+    "coefficients $\\beta^{(r)}$ are drawn once and shared by every country; each region and "
+    "country effect $u^{(r)}$ is one draw per location, from its BLUP and standard error "
+    "where the model has estimates there and from $N(0, \\sigma^2)$ of its level where not; "
+    "an aggregate's interval is the quantiles of its countries' summed draws. The model has "
+    "no time trend, so every year shares the country's draws. Cells where the model "
+    "extrapolates (ages, diets or cut-offs without estimates near them) are flagged not "
+    "estimable and shown hatched."
 )
 st.latex(
-    r"\pi^{(r)}_{b,g} = \operatorname{expit}\!\left(\hat\mu_{b,g} + "
-    r"\sqrt{\hat\tau^2_{b,g} + \mathrm{se}_{b,g}^2}\; \varepsilon^{(r)}_{b,g}\right), \qquad "
-    r"\varepsilon \sim N(0, 1)"
+    r"\pi^{(r)}_{c,a,g} = \operatorname{expit}\!\left(x_{c,a,g}^\top \beta^{(r)} + "
+    r"u^{(r)}_{\text{region}(c)} + u^{(r)}_{c}\right)"
 )
 st.markdown(
     "Diet shares come from surveys of adults and are held constant over years and ages; "
@@ -262,6 +268,61 @@ st.markdown(
     "$\\pi_k$ is the share-weighted prevalence over diets of age group $k$; a standard group "
     "spanning several five-year bands (85+, 95+) takes the location's population-weighted "
     "prevalence over those bands. The crude prevalence is cases divided by population."
+)
+
+st.subheader("Prevalence model")
+st.markdown(
+    "One multilevel meta-regression of every serum/plasma B12 estimate that shares no people "
+    "with another (GBD 2019 Risk Factors Collaborators 2020; Zheng et al. 2021, MR-BRT): the "
+    "logit of estimate $i$ of study $s$ in country $c$ of region $r$ is"
+)
+st.latex(
+    r"y_i = x_i'eta + u_r + u_{c} + u_{s} + u_i + e_i, \qquad "
+    r"u_\cdot \sim N(0, \sigma^2_\cdot), \quad e_i \sim N(0, v_i)"
+)
+st.markdown(
+    "fitted by REML (as metafor's `rma.mv`), with $v_i$ the sampling variance from the "
+    "estimate's effective n. The covariates, and why each is there:\n\n"
+    "- **age**: a natural cubic spline of the mean age, else the middle of the age range "
+    f"(knots {', '.join(f'{k:g}' for k in model.AGE_KNOTS)} y): status changes in childhood, "
+    "mid-life and old age; rows without an age sit at "
+    f"{model.AGE_UNKNOWN_AT:g} y with their own indicator, so their within-study contrasts "
+    "still count;\n"
+    "- **sex** (women, men vs both sexes), **diet group** (vs omnivores; a general-population "
+    "row has its country's diet shares as fractional terms), **pregnancy**, **supplement "
+    "users** excluded or only (vs included) and **sample frame** (clinic, care home, "
+    "diet-group cohort vs population samples): the ways published samples differ from the "
+    "populations predicted;\n"
+    f"- **the cut-off**, as log2(cut-off / {model.REFERENCE_CUTOFF:g} pmol/L): a crosswalk "
+    "learnt from studies reporting several cut-offs on the same people, so one fit predicts "
+    "any serum B12 cut-off;\n"
+    "- **World Bank income group** of the country (low, lower-middle, upper-middle vs high): a "
+    "proxy for access to animal-source foods and so to dietary B12.\n\n"
+    "A covariate without any estimate to learn from is dropped and shown as such on the Model "
+    "page. Predictions are for the general population (population-sample frame); a general "
+    "population mixes the diet groups' predictions by the country's diet shares. A country "
+    "without estimates takes its region's effect, with the country variance as its "
+    "uncertainty."
+)
+st.markdown(
+    "**Extrapolation rule.** A prediction is shown as a number only where the model has data "
+    "near it: estimates of its diet group (for the general population, of any diet) whose "
+    f"ages reach within {model.AGE_REACH:g} years of the asked ages, a cut-off within a "
+    f"factor {model.CUTOFF_REACH:g} of the fitted ones, and, for pregnancy, pregnant "
+    "estimates in the fit. A diet group without estimates of its own (pescatarians today) is "
+    "never estimable. Other cells are shown hatched."
+)
+st.markdown(
+    "**Validation.** Each fitted estimate is predicted by the model refitted without its whole "
+    "study (leave one study out) and without its whole country (leave one country out: the "
+    "country's effect is then unknown and comes from its variance), with its own covariates. "
+    "Its 95% prediction interval adds the study and estimate variances and its own sampling "
+    "variance; coverage is the share of held-out estimates inside it (target "
+    f"{validation.COVERAGE_TARGET[0]:.0%}-{validation.COVERAGE_TARGET[1]:.0%}). The previous "
+    "model, a random-effects pool per age band x diet cell with fallbacks, predicts the same "
+    "held-out estimates from the same training estimates; both are scored on the estimates "
+    "both can predict (coverage, median absolute and mean error in percentage points). The "
+    "Model page shows the results."
 )
 
 # --- presentation rules ------------------------------------------------------------------------
@@ -285,9 +346,8 @@ st.markdown(
 
 # --- references --------------------------------------------------------------------------------
 st.header("References", anchor="references")
-references = tables.page_table("methods", {
-    "studies": studies, "diet_shares": ui.load_diet_shares(),
-    "standard_populations": ui.load_standard_populations()}, page_state)
+references = tables.methods_table(studies, ui.load_diet_shares(),
+                                  ui.load_standard_populations())
 sections = references["section"].value_counts()
 st.markdown(
     f"Every source the figures use: the {sections.get('Prevalence studies', 0)} publications "

@@ -167,10 +167,19 @@ def _render_merge(uploads: list[ingest.Upload]) -> ingest.Upload | None:
 
 
 def _linked_fingerprint(view: state.State, upload: ingest.Upload | None) -> str:
-    """The link's file fingerprint: kept while no file is loaded, compared once one is."""
+    """The link's file fingerprint: kept while no file is loaded, compared once one is.
+
+    A fingerprint this session gave the URL itself (a file since removed) is not a link's:
+    it is cleared, so that no shared-link notice appears and Share names no file.
+    """
+    own: set[str] = st.session_state.setdefault("_yd_own_fps", set())
     if upload is None:
-        st.session_state["_yd_linked_fp"] = view["fp"]
+        linked = "" if view["fp"] in own else view["fp"]
+        st.session_state["_yd_linked_fp"] = linked
+        if not linked:
+            st.session_state["fp"] = ""
     else:
+        own.add(upload.fingerprint)
         st.session_state["fp"] = upload.fingerprint
     return st.session_state.get("_yd_linked_fp", "")
 
@@ -382,6 +391,7 @@ def _estimate(upload: ingest.Upload, mapping: ingest.ColumnMapping, outcome: ing
     cached = st.session_state.get("_yd_results")
     if cached is None or cached[0] != cache_key:
         st.session_state.pop("_yd_results", None)
+        refused: ingest.InputError | None = None
         with st.status(f"Estimating from {len(upload.frame):,} rows", expanded=False) as progress:
             try:
                 progress.update(label="Checking values and deriving the outcome")
@@ -392,9 +402,13 @@ def _estimate(upload: ingest.Upload, mapping: ingest.ColumnMapping, outcome: ing
                 results = ingest.estimate(prepared, by)
             except ingest.InputError as err:
                 progress.update(label="The file cannot be estimated yet", state="error")
-                _render_problems("The file cannot be estimated yet:", err.problems)
-                st.stop()
-            progress.update(label="Estimated", state="complete")
+                refused = err
+            else:
+                progress.update(label="Estimated", state="complete")
+        if refused is not None:
+            # Outside the collapsed status: the message says what to fix, so it shows open.
+            _render_problems("The file cannot be estimated yet:", refused.problems)
+            st.stop()
         st.session_state["_yd_results"] = (cache_key, prepared, by, absent, results)
     _, prepared, by, absent, results = st.session_state["_yd_results"]
     return prepared, by, absent, results
