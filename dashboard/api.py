@@ -131,6 +131,7 @@ def metadata(view: state.State, frame: pd.DataFrame, build: str, root: str,
         "intervals": "95% (confidence intervals for published and pooled estimates, "
                      "uncertainty intervals for modelled figures)",
         "rows": len(frame),
+        **({"view_notes": dict(frame.attrs)} if frame.attrs else {}),
         "data_build": build,
         "schema_version": manifest.get("schema_version"),
         "sources": _sources(manifest),

@@ -409,7 +409,12 @@ def _profile(frames: Mapping[str, Any], view: state.State, fit: Fit) -> pd.DataF
     if shown is None:
         raise ViewError("the model cannot estimate this segment, and no nearby segment "
                         "either: " + "; ".join(asked.reasons))
-    return profile_table(shown)
+    table = profile_table(shown).copy()
+    # What the page says above the table, for the metadata (api.metadata reads attrs).
+    table.attrs = {"segment": profile.describe_segment(shown.segment),
+                   "asked": profile.describe_segment(asked.segment),
+                   "nearest": shown is not asked}
+    return table
 
 
 def page_table(page: str, frames: Mapping[str, Any], view: state.State,

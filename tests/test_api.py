@@ -94,6 +94,17 @@ def test_the_profile_and_burden_refuse_values_the_data_cannot_take(client):
     assert ok.status_code == 200
 
 
+def test_the_profile_metadata_says_which_segment_the_table_is_of(client):
+    asked = client.get(url("profile", "metadata.json", {"place": ["IND"]})).json()
+    assert asked["view_notes"]["nearest"] is False
+    assert asked["view_notes"]["segment"] == asked["view_notes"]["asked"]
+    query = {"place": ["DEU"], "ages": ["0-4"], "pdiet": ["vegan"]}
+    nearest = client.get(url("profile", "metadata.json", query)).json()["view_notes"]
+    assert nearest["nearest"] is True
+    assert nearest["segment"] != nearest["asked"]
+    assert "vegan" in nearest["asked"].lower()
+
+
 def test_the_model_csv_holds_every_term_with_its_odds_ratio(client):
     frame = pd.read_csv(io.BytesIO(client.get(url("model", "csv")).content))
     assert list(frame.columns) == list(tables.MODEL_COLUMNS)
