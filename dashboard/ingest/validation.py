@@ -145,6 +145,8 @@ def _kept_rows(out: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     """``out.loc[keep]`` one column at a time, each full column let go once its kept rows are
     copied, so that a large file's analysis columns are never held twice. The row numbers
     are stored as 32-bit integers (they stay below MAX_ROWS + 2)."""
+    if keep.all():  # nothing dropped: the frame as built, with the upload's row numbers
+        return out
     index = out.index[keep]
     if index.dtype.kind == "i" and (not len(index) or index.max() < np.iinfo(np.int32).max):
         index = pd.Index(index.to_numpy().astype(np.int32), name=out.index.name)
@@ -231,7 +233,9 @@ def _biomarker_values(
         )
     out = pd.DataFrame(index=index)
     canonical = f"{outcome.biomarker}_{UNIT_SLUGS[schema.CANONICAL_UNITS[outcome.biomarker]]}"
-    out[canonical] = values * UNIT_FACTORS[outcome.biomarker][bcol.unit]
+    factor = UNIT_FACTORS[outcome.biomarker][bcol.unit]
+    # In the canonical unit already: the values themselves (x * 1.0 is x), not a copy.
+    out[canonical] = values if factor == 1 else values * factor
     out["outcome"] = _compare(values, outcome, bcol.unit)
     return out, keep, dropped
 
@@ -247,7 +251,11 @@ def _add_age(
 ) -> None:
     """Check ages among kept rows (years, 0-120) and add age and age_band to `out`."""
     index = upload.frame.index
-    age, bad = _numeric(upload, column, "age in years", problems)
+    raw = upload.frame[column]
+    if isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iu":
+        age, bad = raw, np.zeros(len(raw), bool)  # whole years, checked and cut as read
+    else:
+        age, bad = _numeric(upload, column, "age in years", problems)
     a = age.to_numpy()
     outside = keep & ~bad & ~np.isnan(a) & ((a < AGE_RANGE[0]) | (a > AGE_RANGE[1]))
     if outside.any():
@@ -257,9 +265,7 @@ def _add_age(
             f"({_examples(index, outside, upload, a)}). Ages must be in whole or decimal "
             "years (not months or birth years): correct them or map another column."
         )
-    raw = upload.frame[column]
-    # Whole years read as small integers stay so (exact, an eighth of the memory).
-    out["age"] = raw if pd.api.types.is_integer_dtype(raw) and not bad.any() else age
+    out["age"] = age  # whole years stay in the integer type they were read in
     out["age_band"] = cut_age_bands(age, age_bands)
     unknown = keep & (out["age_band"] == UNKNOWN_LABEL).to_numpy() & ~outside
     if unknown.any():
