@@ -404,13 +404,14 @@ def _parse_csv(content: bytes, options: dict[str, object], lines: int) -> pd.Dat
     floats join as floats, integers as the smallest integer type that holds them all. A
     column whose chunks were read as different kinds (numbers in some, text in others) is
     parsed again alone, in one piece, so that its type and values are the whole file's.
-    `lines` (the file's line count) bounds the rows: float columns are written into arrays
-    of that length as the chunks come, so that no column is ever held twice.
+    `lines` (the file's line count) bounds the rows: number columns are written into arrays
+    of that length as the chunks come (widened when a chunk needs it), so that no column is
+    ever held twice.
     """
     reader = pd.read_csv(io.BytesIO(content), nrows=MAX_ROWS + 1, chunksize=CHUNK_ROWS,
                          **options)
     names: list[object] = []
-    floats: dict[int, np.ndarray] = {}  # float columns, filled in place
+    numbers: dict[int, np.ndarray] = {}  # integer and float columns, filled in place
     parts: dict[int, list] = {}  # other columns, one compacted array per chunk
     rows = 0
     with reader:
@@ -418,18 +419,22 @@ def _parse_csv(content: bytes, options: dict[str, object], lines: int) -> pd.Dat
             if not names:
                 names = list(chunk.columns)
                 for i in range(len(names)):
-                    if chunk.dtypes.iloc[i] == np.float64:
-                        floats[i] = np.empty(min(lines, MAX_ROWS + 1), dtype=np.float64)
+                    kind = chunk.dtypes.iloc[i].kind
+                    if kind in "fi" and isinstance(chunk.dtypes.iloc[i], np.dtype):
+                        dtype = np.float64 if kind == "f" else _compact(chunk.iloc[:, i]).dtype
+                        numbers[i] = np.empty(min(lines, MAX_ROWS + 1), dtype=dtype)
                     else:
                         parts[i] = []
             n = len(chunk)
             for i in range(len(names)):
                 column = chunk.iloc[:, i]
-                if i in floats and column.dtype.kind in "fi" and rows + n <= len(floats[i]):
-                    floats[i][rows : rows + n] = column.to_numpy()
+                if i in numbers and rows + n <= len(numbers[i]) and isinstance(
+                        column.dtype, np.dtype) and column.dtype.kind in "fi":
+                    numbers[i] = _widen(numbers[i], column)
+                    numbers[i][rows : rows + n] = column.to_numpy()
                     continue
-                if i in floats:  # text after numbers, or more rows than lines: join instead
-                    parts[i] = [floats.pop(i)[:rows]]
+                if i in numbers:  # text after numbers, or more rows than lines: join instead
+                    parts[i] = [numbers.pop(i)[:rows]]
                 # A copy, not a view of the chunk's block, so each chunk is freed when read.
                 parts[i].append(_values(_compact(column)).copy())
             rows += n
@@ -439,8 +444,8 @@ def _parse_csv(content: bytes, options: dict[str, object], lines: int) -> pd.Dat
     columns: dict[int, object] = {}
     mixed = []
     for i in range(len(names)):
-        if i in floats:
-            values = floats.pop(i)
+        if i in numbers:
+            values = numbers.pop(i)
             # The header and a final line end leave a few spare rows: a view keeps them
             # unused; many (line breaks inside quoted cells) are worth a copy.
             spare = len(values) - rows
@@ -459,6 +464,14 @@ def _parse_csv(content: bytes, options: dict[str, object], lines: int) -> pd.Dat
     frame = pd.DataFrame({i: columns.pop(i) for i in range(len(names))}, copy=False)
     frame.columns = names
     return frame
+
+
+def _widen(values: np.ndarray, column: pd.Series) -> np.ndarray:
+    """`values`, or a copy in a type that also holds the chunk `column` exactly: integers
+    and floats make float64, larger integers the larger integer type, as a join would."""
+    dtype = np.float64 if column.dtype.kind == "f" else _compact(column).dtype
+    wider = np.result_type(values.dtype, dtype)
+    return values if wider == values.dtype else values.astype(wider)
 
 
 def _values(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
@@ -628,7 +641,10 @@ def _decode_sas_text(value: object) -> object:
 def _drop_blank_rows(
     frame: pd.DataFrame, name: str, row_label: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    blank = frame.isna().all(axis=1).to_numpy() if frame.shape[1] else np.zeros(len(frame), bool)
+    # Column by column: isna() of the whole frame would be a byte per cell at once.
+    blank = np.full(len(frame), frame.shape[1] > 0)
+    for i in range(frame.shape[1]):
+        blank &= frame.iloc[:, i].isna().to_numpy()
     reason = "blank line" if row_label == "line" else "blank row (every value missing)"
     dropped = _drop_record(name, frame.index[blank], reason)
     # Without blank rows the frame is kept as it is: a copy would double an upload's memory.
