@@ -130,11 +130,12 @@ def test_tampered_query_falls_back_with_notices():
 
 
 def test_rows_that_cannot_be_pooled_are_listed_without_a_pooled_chart():
-    # Serum B12 < 185 pmol/L, deficient: only rows without n (display only)
-    expected = _expected({"def": "b12_lt185"})
+    # Serum B12 < 185 pmol/L, deficient, in China: only rows without n (display only)
+    query = {"def": "b12_lt185", "country": "CHN"}
+    expected = _expected(query)
     assert len(expected)
     assert (expected["usable_for"] == "display").all()
-    at = _app({"def": "b12_lt185"}).run()
+    at = _app(query).run()
     assert not at.exception
     (warning,) = at.warning
     assert f"None of the {len(expected)} matching rows can be pooled" in warning.value
