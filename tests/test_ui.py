@@ -216,9 +216,13 @@ EXPLORE = "dashboard/pages/explore.py"
 
 
 def test_each_definition_knows_its_statuses():
-    statuses = ui.definition_statuses(ui.load_studies())
+    studies = ui.load_studies()
+    statuses = ui.definition_statuses(studies)
     assert statuses["b12_148_221"] == ["marginal"]
-    assert statuses["b12_lt148"] == ["deficient"]
+    # exactly the statuses its rows use: one Delhi study calls < 150 pmol/L "low"
+    lt148 = studies.loc[studies["definition"] == "b12_lt148", "status"].astype(str)
+    assert set(lt148) == {"deficient", "low_or_marginal"}
+    assert statuses["b12_lt148"] == ["deficient", "low_or_marginal"]
     # schema order: deficient, marginal, low or marginal
     assert statuses["b12_lt221"] == ["deficient", "marginal", "low_or_marginal"]
 
