@@ -53,12 +53,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(content: bytes) -> tuple[dict[str, float], pd.DataFrame]:
-    """Each step's seconds, and the estimates."""
+def run(content: bytes, held: list[object] | None = None) -> tuple[dict[str, float], pd.DataFrame]:
+    """Each step's seconds, and the estimates. Memory is released after the read and after
+    the estimates, as the Your data page does (server.release_memory). `held` receives what
+    the page keeps in the session (the Upload, the Prepared frame and the estimates), so that
+    a caller can hold them as long as a session would."""
+    from dashboard import server
+
     times: dict[str, float] = {}
     start = time.perf_counter()
     upload = ingest.read_upload("survey.csv", content)
     times["read_upload"] = time.perf_counter() - start
+    t = time.perf_counter()
+    server.release_memory()
+    times["release_memory"] = time.perf_counter() - t
     t = time.perf_counter()
     mapping = ingest.propose_mapping(upload.frame)
     times["propose_mapping"] = time.perf_counter() - t
@@ -68,11 +76,14 @@ def run(content: bytes) -> tuple[dict[str, float], pd.DataFrame]:
     t = time.perf_counter()
     result = ingest.estimate(prepared, ("age_band", "sex"))
     times["estimate"] = time.perf_counter() - t
+    if held is not None:
+        held.extend((upload, prepared, result))
+    server.release_memory()
     times["total"] = time.perf_counter() - start
     return times, result
 
 
-MEMORY_TARGET = 3.0  # peak RSS the upload adds to the process / file size
+MEMORY_TARGET = 3.0  # the whole process's peak RSS / file size (the hardening issue's target)
 
 
 def make_compressible_csv(rows: int, seed: int = 12) -> bytes:
@@ -115,8 +126,9 @@ def run_memory(mb: float, compressible: bool = False, files: int = 1) -> int:
     """Peak RSS of a process that holds `files` uploads of `mb` MB each (as Streamlit holds
     an uploaded file's bytes) and reads, maps, prepares and estimates them at once (one
     thread each, as two sessions would), then the RSS once they are let go and
-    server.release_memory has run (a closed session). The upload's cost is the peak minus
-    the process before the upload (the interpreter and libraries, about 160 MB)."""
+    server.release_memory has run (a closed session). The verdict is on the whole process's
+    peak RSS; the upload's own cost (the peak minus the process before the upload: the
+    interpreter and libraries, about 165 MB) is printed beside it."""
     import tempfile
     import threading
 
@@ -133,12 +145,13 @@ def run_memory(mb: float, compressible: bool = False, files: int = 1) -> int:
         contents = [path.read_bytes() for path in paths]
     size = sum(len(c) for c in contents) / 1024**2
     results: list[object] = [None] * files
+    held: list[list[object]] = [[] for _ in range(files)]  # each session's objects
     t0 = time.perf_counter()
     errors: list[Exception] = []
 
     def work(i: int) -> None:
         try:
-            results[i] = run(contents[i])
+            results[i] = run(contents[i], held[i])
         except Exception as err:  # reported below: the figures would be of a refused file
             errors.append(err)
 
@@ -149,11 +162,13 @@ def run_memory(mb: float, compressible: bool = False, files: int = 1) -> int:
         thread.join()
     seconds = time.perf_counter() - t0
     peak = peak_rss_mb()
+    holding = current_rss_mb()  # the sessions still open: bytes, frames and estimates
     if errors:
         print(f"FAILED: {errors[0]}")
         return 1
     contents.clear()  # the session ends: Streamlit drops the bytes, the page its frames
     results.clear()
+    held.clear()
     server.release_memory()
     after = current_rss_mb()
     kind = "highly compressible " if compressible else ""
@@ -162,11 +177,12 @@ def run_memory(mb: float, compressible: bool = False, files: int = 1) -> int:
     print(f"peak RSS: {peak:,.0f} MB = {peak / size:.2f}x the file{'s' if files > 1 else ''} "
           f"(process before the upload: {start:,.0f} MB); the upload's cost: "
           f"{peak - start:,.0f} MB = {cost:.2f}x")
-    print(f"after the session ends (released): {after:,.0f} MB, "
+    print(f"held while the session{'s are' if files > 1 else ' is'} open: {holding:,.0f} MB; "
+          f"after {'they end' if files > 1 else 'it ends'} (released): {after:,.0f} MB, "
           f"{after - start:+,.0f} MB against the process before the upload")
-    ok = cost < MEMORY_TARGET
-    print(f"{'OK' if ok else 'OVER'}: target: the upload's cost < {MEMORY_TARGET:g}x the file "
-          "size")
+    ok = peak / size < MEMORY_TARGET
+    print(f"{'OK' if ok else 'OVER'}: target: the whole process's peak RSS < "
+          f"{MEMORY_TARGET:g}x the file size ({MEMORY_TARGET * size:,.0f} MB)")
     return 0 if ok else 1
 
 
