@@ -77,6 +77,22 @@ def format_people_interval(low: Any, high: Any) -> str:
     return f"{format_people(low)}-{format_people(high)}"
 
 
+def format_difference(difference: float, low: float, high: float, digits: int = 1) -> str:
+    """A difference of proportions as people should read it: "+15.7 points" when its interval
+    ``low``-``high`` excludes zero, "no clear difference" when the interval spans zero or is
+    missing (the sign alone would then claim more than the data show)."""
+    if not all(math.isfinite(v) for v in (difference, low, high)) or low <= 0 <= high:
+        return "no clear difference"
+    return f"{100 * difference:+.{digits}f} points"
+
+
+def format_difference_interval(low: float, high: float, digits: int = 1) -> str:
+    """A difference's interval in signed percentage points ("-20.1 to +51.5 points")."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "interval not available"
+    return f"{100 * low:+.{digits}f} to {100 * high:+.{digits}f} points"
+
+
 # --- counts rounded to what their interval supports -------------------------------------------
 # The rule: a count is rounded to the power of ten just at or below a tenth of its interval's
 # width, so the interval itself keeps about two significant figures and the estimate no digit

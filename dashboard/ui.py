@@ -471,6 +471,22 @@ def reliability_note(flag: str) -> str:
     return f"{note[:-1]} ({footnote})." if footnote else note
 
 
+THIN_EVIDENCE = "thin evidence"
+
+
+def render_headline_figure(label: str, value: str, weak: Sequence[str] = (),
+                           help: str | None = None) -> None:
+    """A headline figure: a metric when the evidence holds it, else (``weak`` gives the
+    reasons, aggregate.assess_headline) a plain line with a "thin evidence" badge, so a
+    fragile number never stands in the largest type."""
+    if not weak:
+        st.metric(label, value, help=help)
+        return
+    st.badge(THIN_EVIDENCE, icon=":material/warning:", color="orange")
+    st.markdown(f"{label}: **{value}**", help=help)
+    st.caption("Not a headline figure: " + "; ".join(weak) + ".")
+
+
 # Alternatives offered when filters leave nothing (render_empty).
 MAX_ALTERNATIVES = 6
 MAX_OTHER_DEFINITIONS = 3

@@ -60,6 +60,26 @@ def test_format_people_rounds_modelled_counts(value, text) -> None:
 
 
 @pytest.mark.parametrize(
+    ("difference", "low", "high", "expected"),
+    [
+        # the vegans vs omnivores: +12.0 points, 95% CI -23.5 to +47.5
+        (0.120, -0.235, 0.475, "no clear difference"),
+        (0.120, 0.015, 0.225, "+12.0 points"),
+        (-0.052, -0.091, -0.013, "-5.2 points"),
+        (0.0, 0.0, 0.1, "no clear difference"),  # a bound at zero is not clear of it
+        (0.1, NAN, 0.2, "no clear difference"),
+    ],
+)
+def test_format_difference(difference, low, high, expected) -> None:
+    assert fmt.format_difference(difference, low, high) == expected
+
+
+def test_format_difference_interval() -> None:
+    assert fmt.format_difference_interval(-0.235, 0.475) == "-23.5 to +47.5 points"
+    assert fmt.format_difference_interval(NAN, 0.475) == "interval not available"
+
+
+@pytest.mark.parametrize(
     ("estimate", "low", "high", "unit"),
     [
         # width 2,690,025,207 - 536,947,453 = 2,153,077,754; a tenth 215,307,775 -> 10^8
