@@ -764,6 +764,20 @@ _SEEN = "_state_seen"  # (page, query) last read from or written to the URL
 _VIEWS = "_state_views"  # page -> State last shown on that page in this session
 _SHARED = "_state_shared"  # shared filter values last used on any page
 _CHOICES = "_state_choices"  # page -> choices given to read()
+_CHANGED = "_state_changed"  # set by a widget's on_change: this rerun comes from a widget
+
+
+def widget_changed() -> None:
+    """``on_change`` callback for the view's widgets: the coming rerun holds a value the
+    person just set, so read() keeps the widgets even if the rerun carries a stale URL.
+
+    The browser sends its address with every rerun; when keys are pressed faster than
+    reruns land (a slider stepped with the arrow keys), it still shows the query written
+    two steps back, which would otherwise win and undo the later steps.
+    """
+    import streamlit as st
+
+    st.session_state[_CHANGED] = True
 
 
 def _freeze(query: Mapping[str, list[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -822,14 +836,16 @@ def read(page: str, choices: Choices | None = None) -> State:
     When the URL changed since this session last saw it (first run, a pasted link, moving to
     another page), the URL wins: its parameters are validated, each ignored one is named in
     an ``st.info`` notice, and parameters it lacks take this session's last value (shared
-    filters from any page), else the default. Otherwise the widgets hold the truth.
+    filters from any page), else the default. Otherwise, and on a rerun a widget with the
+    ``widget_changed`` callback started, the widgets hold the truth.
     """
     import streamlit as st
 
     query = {k: st.query_params.get_all(k) for k in st.query_params}
     st.session_state.setdefault(_CHOICES, {})[page] = choices
     seen = st.session_state.get(_SEEN)
-    if seen == (page, _freeze(query)):
+    from_widget = bool(st.session_state.pop(_CHANGED, False))
+    if seen == (page, _freeze(query)) or (from_widget and seen is not None and seen[0] == page):
         fallback = st.session_state.get(_VIEWS, {}).get(page) or default_state(page)
         state = _from_widgets(page, fallback, choices)
     else:

@@ -722,9 +722,19 @@ BURDEN_PROJECTION_YEARS: tuple[int, ...] = tuple(range(2020, 2051))
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def burden_share_model(build: str, overrides: tuple[tuple[str, float], ...]) -> pd.DataFrame:
-    """Diet shares of every WPP country, with a scenario's multipliers applied."""
+    """Diet shares of every WPP country, with a scenario's multipliers applied; a country
+    whose scenario shares would exceed 100% is capped there (``burden.capped_countries``)."""
     return burden.diet_share_model(load_diet_shares(), burden_countries(build),
-                                   overrides=dict(overrides))
+                                   overrides=dict(overrides), cap=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def burden_scenario_limits(build: str, overrides: tuple[tuple[str, float], ...],
+                           locations: tuple[str, ...]) -> dict[str, float]:
+    """Per scenario diet group, the largest multiplier that keeps every country of the
+    locations within 100%, the other groups' multipliers as in ``overrides``."""
+    iso3 = burden.member_countries(load_population(), list(locations)) if locations else []
+    return burden.scenario_limits(burden_share_model(build, ()), dict(overrides), iso3)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
