@@ -184,7 +184,7 @@ def diet_share_model(
     locations = list(dict.fromkeys(str(c) for c in locations_iso3))
     bad_codes = [c for c in locations if not (len(c) == 3 and c.isalpha() and c.isupper())]
     if bad_codes:
-        raise ValueError(f"locations_iso3 must be ISO3 codes, got {bad_codes}")
+        raise ValueError(f"locations_iso3 must be ISO3 codes, got {', '.join(bad_codes)}")
     factors = _check_overrides(overrides)
 
     candidates = _candidates(diet_shares)
@@ -340,9 +340,9 @@ def _check_overrides(overrides: Mapping[str, float] | None) -> dict[str, float]:
         try:
             value = float(factor)
         except (TypeError, ValueError):
-            raise ValueError(f"override for {diet} must be a number, got {factor!r}") from None
+            raise ValueError(f"override for {diet} must be a number, got {factor}") from None
         if not np.isfinite(value) or value < 0:
-            raise ValueError(f"override for {diet} must be a finite factor >= 0, got {factor!r}")
+            raise ValueError(f"override for {diet} must be a finite factor >= 0, got {factor}")
         out[diet] = value
     return out
 

@@ -294,13 +294,13 @@ def _check_registry(parameters: Iterable[Param] = PARAMETERS) -> None:
     names.append(VERSION_KEY)
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
-        raise ValueError(f"parameter names used twice: {sorted(duplicates)}")
+        raise ValueError(f"parameter names used twice: {', '.join(sorted(duplicates))}")
     for p in parameters:
         if p.name != p.name.lower() or not p.name.isidentifier():
             raise ValueError(f"parameter name {p.name!r} must be lower-case letters/digits/_")
         unknown = set(p.pages) - set(schema.PAGES)
         if unknown:
-            raise ValueError(f"parameter {p.name}: unknown pages {sorted(unknown)}")
+            raise ValueError(f"parameter {p.name}: unknown pages {', '.join(sorted(unknown))}")
 
 
 _check_registry()

@@ -44,7 +44,8 @@ def test_arrow_keys_on_a_slider_keep_every_step():
                     page.wait_for_timeout(gap)
                 want = f"{PRESSES * STEP:g}"
                 driver.wait_until(
-                    page, lambda: parse_qs(urlsplit(page.url).query).get("scov") == [want],
+                    page, lambda page=page, want=want: parse_qs(
+                        urlsplit(page.url).query).get("scov") == [want],
                     f"scov={want} in the address")
                 print(f"gap {gap} ms: {PRESSES} presses -> scov={want} in "
                       f"{time.monotonic() - started:.1f} s")
