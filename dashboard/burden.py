@@ -1229,6 +1229,16 @@ def _odds(p: float) -> float:
     return p / (1 - p) if 0 < p < 1 else float("nan")
 
 
+def location_studies(drivers: pd.DataFrame, location: str) -> int:
+    """Independent studies the model fits in ``location`` itself (its countries), from
+    ``estimate_drivers`` output with a ``location`` column: the Country row's ``studies``."""
+    rows = drivers.loc[(drivers["location"] == location)
+                       & drivers["driver"].astype(str).str.startswith("Country")]
+    if rows.empty:
+        raise ValueError(f"no Country driver for {location} in the drivers frame")
+    return int(rows["studies"].iloc[0])
+
+
 def estimate_drivers(
     model: model_module.Model,
     population: pd.DataFrame,

@@ -474,17 +474,26 @@ def reliability_note(flag: str) -> str:
 THIN_EVIDENCE = "thin evidence"
 
 
+def render_thin_evidence(weak: Sequence[str]) -> None:
+    """The "thin evidence" badge and the reasons (aggregate.assess_headline)."""
+    st.badge(THIN_EVIDENCE, icon=":material/warning:", color="orange")
+    st.caption("Not a headline figure: " + "; ".join(weak) + ".")
+
+
 def render_headline_figure(label: str, value: str, weak: Sequence[str] = (),
-                           help: str | None = None) -> None:
+                           help: str | None = None, marked: bool = True) -> None:
     """A headline figure: a metric when the evidence holds it, else (``weak`` gives the
     reasons, aggregate.assess_headline) a plain line with a "thin evidence" badge, so a
-    fragile number never stands in the largest type."""
+    fragile number never stands in the largest type. ``marked`` False leaves the badge out
+    (figures sharing one, drawn once by render_thin_evidence)."""
     if not weak:
         st.metric(label, value, help=help)
         return
-    st.badge(THIN_EVIDENCE, icon=":material/warning:", color="orange")
+    if marked:
+        st.badge(THIN_EVIDENCE, icon=":material/warning:", color="orange")
     st.markdown(f"{label}: **{value}**", help=help)
-    st.caption("Not a headline figure: " + "; ".join(weak) + ".")
+    if marked:
+        st.caption("Not a headline figure: " + "; ".join(weak) + ".")
 
 
 # Alternatives offered when filters leave nothing (render_empty).

@@ -199,7 +199,10 @@ def test_query_parameters_set_the_widgets(linked: AppTest) -> None:
 
 
 def test_linked_view_shows_each_location_and_the_scenario(linked: AppTest) -> None:
-    assert len(metrics(linked)["People affected (modelled)"]) == 2
+    # one figure per location: a metric, or marked text where fewer than 3 studies are in it
+    shown = metrics(linked).get("People affected (modelled)", []) + [
+        m.value for m in linked.markdown if m.value.startswith("People affected (modelled): ")]
+    assert len(shown) == 2
     assert [t.label for t in linked.tabs] == ["Germany", "Western Europe"]
     spec = specs(linked)[0]
     assert spec["data"][1]["colorbar"]["title"]["text"] == "people"
@@ -329,3 +332,18 @@ def test_a_slider_step_survives_a_rerun_that_carries_a_stale_url() -> None:
     assert not at.exception
     assert at.slider(key="scov").value == 0.1
     assert at.query_params["scov"] in ("0.1", ["0.1"])
+
+
+def test_a_location_without_three_studies_is_marked_thin_evidence(page: AppTest) -> None:
+    # The World has dozens of studies: metrics. Nigeria has none of its own (the model
+    # leans on its region): the same figures as marked text, never a metric.
+    world = [m.value for m in page.markdown]
+    assert any(t.startswith("k = ") and "studies in World" in t for t in world)
+    at = run_page({"loc": "NGA"})
+    assert not at.exception
+    text = [m.value for m in at.markdown]
+    assert "k = 0 studies in Nigeria behind the model's figures" in text
+    assert text.count(":orange-badge[:material/warning: thin evidence]") == 1
+    assert not at.metric
+    assert any(t.startswith("People affected (modelled): **") for t in text)
+    assert "Not a headline figure: 0 studies, fewer than 3." in [c.value for c in at.caption]

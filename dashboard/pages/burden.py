@@ -127,17 +127,32 @@ for r in headline.itertuples():
         st.warning(f"{r.location}: not estimable. {charts.NOT_ESTIMABLE_TEXT.capitalize()} "
                    "(ages, diet groups or cut-off without estimates near them); the figures "
                    "below are extrapolations.", icon=":material/warning:")
+    # k: the independent studies in the location itself; fewer than three and the figure
+    # leans on its region and the fixed effects, so it is marked, not a headline.
+    k = burden.location_studies(drivers, r.location)
+    weak = aggregate.assess_headline(k)
+    st.markdown(f"k = {k} {'study' if k == 1 else 'studies'} in {r.location} behind the "
+                "model's figures")
+    if weak:
+        ui.render_thin_evidence(weak)
     c1, c2, c3 = st.columns(3)
     cases, cases_ui = format_people_supported(r.cases, r.cases_low, r.cases_high)
-    c1.metric("People affected (modelled)", cases,
-              help="Population x diet share x modelled prevalence, summed over ages and diets "
-              "(a region: over its countries); rounded to what its interval supports.")
-    c1.caption(f"95% UI {cases_ui} persons")
-    c2.metric("Crude prevalence (modelled)", format_percent(r.crude))
-    c2.caption(f"95% UI {format_interval(r.crude_low, r.crude_high)}")
-    c3.metric("Age-standardised prevalence (modelled)", format_percent(r.age_standardized))
-    c3.caption(f"95% UI {format_interval(r.age_standardized_low, r.age_standardized_high)}"
-               f"; {r.standard_label}")
+    with c1:
+        ui.render_headline_figure(
+            "People affected (modelled)", cases, weak,
+            help="Population x diet share x modelled prevalence, summed over ages and diets "
+            "(a region: over its countries); rounded to what its interval supports.",
+            marked=False)
+        st.caption(f"95% UI {cases_ui} persons")
+    with c2:
+        ui.render_headline_figure("Crude prevalence (modelled)", format_percent(r.crude), weak,
+                                  marked=False)
+        st.caption(f"95% UI {format_interval(r.crude_low, r.crude_high)}")
+    with c3:
+        ui.render_headline_figure("Age-standardised prevalence (modelled)",
+                                  format_percent(r.age_standardized), weak, marked=False)
+        st.caption(f"95% UI {format_interval(r.age_standardized_low, r.age_standardized_high)}"
+                   f"; {r.standard_label}")
 
 # --- map ---------------------------------------------------------------------------------------
 st.header("World map")
