@@ -8,10 +8,12 @@ PORT ?= 8501
 # 127.0.0.1: reachable from this machine only. On a server, ADDRESS=0.0.0.0 listens on every
 # interface (put it behind a proxy with TLS).
 ADDRESS ?= 127.0.0.1
+# make serve: app processes behind nginx, on the ports after PORT (one per core is a start).
+REPLICAS ?= 2
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
 .DEFAULT_GOAL := help
-.PHONY: help run dev test test-spark data lint bench screenshots chromium golden clean-data
+.PHONY: help run serve dev test test-spark data lint bench screenshots chromium nginx golden clean-data
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,6 +38,9 @@ run: $(BIN)/.runtime data/manifest.json  ## Set up and serve the dashboard on ht
 	@echo "serving on http://$(ADDRESS):$(PORT) (ADDRESS=0.0.0.0 to listen on every interface)"
 	$(BIN)/streamlit run serve.py --server.port $(PORT) --server.address $(ADDRESS)
 
+serve: $(BIN)/.runtime data/manifest.json nginx  ## Serve REPLICAS=N app processes (ports PORT+1...) behind nginx on PORT, with session affinity
+	$(BIN)/python -m deploy.replicas --replicas $(REPLICAS) --port $(PORT) --address $(ADDRESS)
+
 dev: $(BIN)/.runtime data/manifest.json  ## Serve with the file watcher on: pages rerun when a file is saved
 	$(BIN)/streamlit run serve.py --server.port $(PORT) --server.address $(ADDRESS) \
 	  --server.fileWatcherType auto --server.runOnSave true
@@ -44,7 +49,11 @@ chromium:  ## Install Debian's chromium for the browser tests when absent
 	@test -x /usr/bin/chromium || ($(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium)
 
-test: $(BIN)/.dev chromium data/manifest.json  ## Set up and run the whole test suite (unit, app, browser)
+nginx:  ## Install Debian's nginx for make serve and the replica test when absent
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || ($(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx)
+
+test: $(BIN)/.dev chromium nginx data/manifest.json  ## Set up and run the whole test suite (unit, app, browser)
 	$(BIN)/python -m pytest -m "not spark"
 
 $(BIN)/.spark: requirements-spark.txt $(BIN)/.dev
@@ -59,8 +68,9 @@ test-spark: $(BIN)/.spark  ## --engine spark in Spark local mode (installs a JRE
 lint: $(BIN)/.dev  ## ruff check
 	$(BIN)/ruff check .
 
-bench: $(BIN)/.dev data/manifest.json  ## Print the speed and memory figures in benchmarks/
+bench: $(BIN)/.dev nginx data/manifest.json  ## Print the speed and memory figures in benchmarks/
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@echo "== benchmarks/bench_sessions.py --replicas 2"; $(BIN)/python benchmarks/bench_sessions.py --replicas 2
 
 screenshots: $(BIN)/.dev chromium data/manifest.json  ## Save a PNG of every page to docs/screenshots/
 	$(BIN)/python -m tests.screenshots

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import streamlit as st
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 
+from dashboard.api import api
 from dashboard.server import SecurityHeaders, memory_release_lifespan
 
 APP = Path(__file__).resolve().parent / "app.py"
-ROUTES: list[BaseRoute] = []
+# The data API (dashboard/api.py): /api/<page>.csv|.json|.metadata.json?<the page's query>.
+ROUTES: list[BaseRoute] = [Mount("/api", app=api)]
 MIDDLEWARE: list[Middleware] = [Middleware(SecurityHeaders)]
 
 app = st.App(APP, routes=ROUTES, middleware=MIDDLEWARE, lifespan=memory_release_lifespan)

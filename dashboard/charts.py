@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -77,12 +78,58 @@ PLOTLY_CONFIG: dict[str, Any] = {
 }
 
 
-def plotly_config(filename: str) -> dict[str, Any]:
-    """PLOTLY_CONFIG with the PNG download named ``filename`` (without extension)."""
+IMAGE_FORMATS: tuple[str, ...] = ("png", "svg")
+
+
+def plotly_config(filename: str, image_format: str = "png") -> dict[str, Any]:
+    """PLOTLY_CONFIG with the modebar's image download named ``filename`` (without
+    extension) in ``image_format`` (png or svg)."""
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"image format {image_format!r}: use {' or '.join(IMAGE_FORMATS)}")
     config = {**PLOTLY_CONFIG}
     config["toImageButtonOptions"] = {**PLOTLY_CONFIG["toImageButtonOptions"],
-                                      "filename": filename}
+                                      "filename": filename, "format": image_format}
     return config
+
+
+# The source note under every chart (with_source): small grey lines, one per fact.
+SOURCE_LINE_HEIGHT = 15
+SOURCE_FONT_SIZE = 11
+TICK_ROOM = 60  # pixels below the plot kept for tick labels and the axis title
+_NON_CARTESIAN = frozenset({"choropleth", "scattergeo", "choroplethmap", "pie"})
+
+
+def with_source(fig: go.Figure, lines: Sequence[str]) -> go.Figure:
+    """A copy of ``fig`` with ``lines`` (definition, interval note, source and URL, studies)
+    as an annotation under the plot, so that a PNG or SVG download carries them.
+
+    The figure grows by the note's height and keeps its plot area; a legend placed below the
+    plot (style_figure's ``legend_rows``) stays at the bottom, under the note. Text is
+    escaped: plotly reads annotation text as HTML-like markup.
+    """
+    # A copy without revalidating what ``fig`` already validated: a forest plot's hundred
+    # annotations would cost a third of a second on every run.
+    out = go.Figure(fig.to_dict(), _validate=False)
+    if not lines:
+        return out
+    block = SOURCE_LINE_HEIGHT * len(lines) + 10
+    cartesian = not out.data or any(t.type not in _NON_CARTESIAN for t in out.data)
+    ticks = TICK_ROOM if cartesian else 0
+    old_bottom = out.layout.margin.b if out.layout.margin.b is not None else 10
+    legend = out.layout.legend
+    legend_space = old_bottom - 10 if legend.yref == "container" and legend.y == 0 else 0
+    bottom = old_bottom + ticks + block
+    out.update_layout(
+        margin_b=bottom,
+        height=(out.layout.height or DEFAULT_HEIGHT) + ticks + block,
+    )
+    out.add_annotation(
+        text="<br>".join(html.escape(str(line), quote=False) for line in lines),
+        xref="paper", yref="paper", x=0, y=0, xanchor="left", yanchor="bottom",
+        yshift=-bottom + legend_space + 4, showarrow=False, align="left",
+        font={"size": SOURCE_FONT_SIZE, "color": "#555555"}, name="source",
+    )
+    return out
 
 
 def contrast_ratio(foreground: str, background: str) -> float:

@@ -365,6 +365,16 @@ def frame_counts(studies: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def source_kind_counts(studies: pd.DataFrame) -> pd.DataFrame:
+    """Rows and independent studies per source kind (schema.SOURCE_KINDS order): figures read
+    in the publication itself, or only in another publication."""
+    records = []
+    for kind in schema.SOURCE_KINDS:
+        rows = studies[studies["source_kind"].astype("object") == kind]
+        records.append({"source_kind": kind, "rows": len(rows), "studies": count_samples(rows)})
+    return pd.DataFrame(records)
+
+
 def overlap_structure(studies: pd.DataFrame) -> pd.DataFrame:
     """Each estimate that has subgroups in the table, once per split: its study, the split,
     how many subgroups, and whether their n add up to its n (a complete partition)."""
@@ -472,14 +482,17 @@ def summary_line(studies: pd.DataFrame) -> str:
 
 def checks_markdown(studies: pd.DataFrame) -> str:
     """The data checks of the evidence table as markdown, for data/README.md (a test keeps the
-    two identical): coverage, sample frames, overlap structure, shared samples, count/percent
-    disagreements and the reasons rows are kept out of pooling and modelling."""
+    two identical): coverage, sample frames, source kinds, overlap structure, shared samples,
+    count/percent disagreements and the reasons rows are kept out of pooling and modelling."""
     parts = [
         summary_line(studies) + "\n",
         "**Coverage** (every definition; cells: rows / independent studies / studies with n):\n",
         _markdown(coverage_summary(studies)),
         "**Sample frames**:\n",
         _markdown(frame_counts(studies).rename(columns={"sample_frame": "sample frame"})),
+        "**Where the figures were read** (secondary: only in another publication, named in "
+        "`notes`):\n",
+        _markdown(source_kind_counts(studies).rename(columns={"source_kind": "source kind"})),
         "**Subgroups** (estimates with subgroups in the table; complete = their n add up):\n",
         _markdown(overlap_structure(studies)),
         "**Samples reported by several publications** (one enters any pool):\n",

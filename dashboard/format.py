@@ -7,8 +7,10 @@ Pure functions, no Streamlit: charts (hover text, tables), aggregate (sentences)
 
 from __future__ import annotations
 
+import io
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -202,3 +204,53 @@ def markdown_literal(text: object) -> str:
     escaped = _INLINE_MARKUP.sub(r"\\\1", one_line)
     escaped = _BLOCK_START.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], escaped)
     return _AUTOLINK.sub(WORD_JOINER, escaped)
+
+
+# --- tables as files -----------------------------------------------------------------------
+# A text cell that starts with one of these is a formula to a spreadsheet (OWASP, CSV
+# Injection: "=", "+", "-", "@", tab and carriage return); the CSV prefixes it with "'".
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells and column names that a spreadsheet would run as a formula
+    start with "'" (OWASP's advice for CSV files); numbers are untouched, so -0.5 stays a
+    number."""
+    text = [c for c in frame.columns
+            if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+                    or pd.api.types.is_datetime64_any_dtype(frame[c]))]
+    out = frame.copy()
+    for c in text:
+        out[c] = out[c].astype(object).map(_inert)
+    out.columns = [_inert(str(c)) for c in frame.columns]
+    return out
+
+
+def table_bytes(frame: pd.DataFrame, fmt: str,
+                metadata: Mapping[str, str] | None = None) -> bytes:
+    """The frame as a CSV (UTF-8, no index; formula-leading text cells neutralised, see
+    neutralize_formulas) or Parquet (pyarrow; every value as it is) file.
+
+    ``metadata`` (e.g. the citation) goes into the Parquet file's key-value metadata, next to
+    pandas' own; a CSV has no place for it (the caller offers a sidecar .metadata.json).
+    """
+    if fmt == "csv":
+        return neutralize_formulas(frame).to_csv(index=False).encode("utf-8")
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if metadata:
+            extra = {str(k).encode(): str(v).encode() for k, v in metadata.items()}
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        return buffer.getvalue()
+    raise ValueError(f"unknown table format {fmt!r}: use 'csv' or 'parquet'")

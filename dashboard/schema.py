@@ -475,6 +475,9 @@ MARKER_RULES: tuple[str, ...] = ("and", "or", "score", "other")
 # Whether a published estimate is survey-weighted ("yes"), a plain sample proportion ("no"),
 # or not stated (empty).
 WEIGHTED: tuple[str, ...] = ("yes", "no")
+# Where a row's figure was read (literature column `source_kind`): in the publication itself
+# (abstract or full text), or only in another publication's table (named in `notes`).
+SOURCE_KINDS: tuple[str, ...] = ("primary", "secondary")
 MULTI_COUNTRY = "MULTI"
 MULTI_COUNTRY_NAME = "Multi-country"
 
@@ -537,6 +540,7 @@ STUDIES_COLUMNS: dict[str, str] = {
     "ci_high": "float64",
     "data_check": "str",
     "source_location": "str",
+    "source_kind": "category",
     "notes": "str",
     "usable_for": "category",
     "reason": "str",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -539,6 +540,47 @@ def query_length(query: Mapping[str, list[str]]) -> int:
     return sum(len(key) + len(v) + 2 for key, values in query.items() for v in values)
 
 
+@dataclass(frozen=True)
+class _SortedQuery:
+    """A query's keys sorted out for one page: values per parameter (aliases resolved), keys
+    the registry does not know, keys of other pages, and a notice per refused key."""
+
+    given: dict[str, list[str]]
+    unknown: list[str]
+    elsewhere: list[str]
+    refused: dict[str, str]
+
+
+def _sort_query(page: str, raw: Mapping[str, list[str]]) -> _SortedQuery:
+    own = {p.name for p in _page_params(page)}
+    given: dict[str, list[str]] = {}
+    unknown: list[str] = []
+    elsewhere: list[str] = []
+    refused: dict[str, str] = {}
+    for key, values in raw.items():
+        if key in STREAMLIT_KEYS:
+            continue
+        if key == VERSION_KEY:
+            if [v.strip() for v in values] != [str(STATE_VERSION)]:
+                refused[key] = (
+                    f"Ignored {VERSION_KEY}={_shown(','.join(values))} (this version of the "
+                    f"dashboard reads links of version {STATE_VERSION})"
+                )
+            continue
+        name = _ALIASES.get(key, key)
+        if name not in PARAMS:
+            unknown.append(key)
+            continue
+        if name not in own:
+            elsewhere.append(key)
+            continue
+        if name != key and name in raw:
+            refused[key] = f"Ignored parameter '{key}' (old name of '{name}', also given)"
+            continue
+        given.setdefault(name, []).extend(values)
+    return _SortedQuery(given, unknown, elsewhere, refused)
+
+
 def from_query(
     page: str, query: Mapping[str, list[str]] | Mapping[str, str], choices: Choices | None = None
 ) -> tuple[State, list[str]]:
@@ -552,7 +594,6 @@ def from_query(
     definition ids present in the data. Raises ValueError only for an unknown ``page``.
     """
     params = _page_params(page)
-    own = {p.name for p in params}
     raw = _as_lists(query)
     length = query_length(raw)
     if length > MAX_QUERY_CHARS:
@@ -560,44 +601,60 @@ def from_query(
             f"Ignored the whole link after '?' ({length:,} characters, over the limit of "
             f"{MAX_QUERY_CHARS:,}); using the defaults"
         ]
-    notices: list[str] = []
-    given: dict[str, list[str]] = {}
-    unknown: list[str] = []
-    elsewhere: list[str] = []
-    for key, values in raw.items():
-        if key in STREAMLIT_KEYS:
-            continue
-        if key == VERSION_KEY:
-            if [v.strip() for v in values] != [str(STATE_VERSION)]:
-                notices.append(
-                    f"Ignored {VERSION_KEY}={_shown(','.join(values))} (this version of the "
-                    f"dashboard reads links of version {STATE_VERSION})"
-                )
-            continue
-        name = _ALIASES.get(key, key)
-        if name not in PARAMS:
-            unknown.append(key)
-            continue
-        if name not in own:
-            elsewhere.append(key)
-            continue
-        if name != key and name in raw:
-            notices.append(f"Ignored parameter '{key}' (old name of '{name}', also given)")
-            continue
-        given.setdefault(name, []).extend(values)
-    for keys, why in ((unknown, "unknown"), (elsewhere, "not used on this page")):
+    sorted_query = _sort_query(page, raw)
+    notices = list(sorted_query.refused.values())
+    for keys, why in ((sorted_query.unknown, "unknown"),
+                      (sorted_query.elsewhere, "not used on this page")):
         if keys:
             plural = "s" if len(keys) > 1 else ""
             notices.append(f"Ignored parameter{plural} {_listed(keys, quote=chr(39))} ({why})")
     values_out = []
     for param in params:
-        if param.name in given:
-            value, more = _parse(param, given[param.name], choices)
+        if param.name in sorted_query.given:
+            value, more = _parse(param, sorted_query.given[param.name], choices)
             notices += more
         else:
             value = param.default
         values_out.append((param.name, value))
     return State(page, tuple(values_out)), notices
+
+
+def _strict(notice: str) -> str:
+    """A fallback notice as a refusal: without "Ignored " and the default used instead."""
+    text = notice.removeprefix("Ignored ")
+    return text.split("; using the default")[0]
+
+
+def check_query(
+    page: str, query: Mapping[str, list[str]] | Mapping[str, str], choices: Choices | None = None
+) -> tuple[State, dict[str, str]]:
+    """The state a query asks for on ``page`` read strictly, for the data API: the state and
+    one problem per refused parameter (key as given -> what is wrong), empty when the query
+    is valid. Nothing falls back silently: a caller must refuse a query with problems.
+
+    The same registry and parsing as ``from_query`` (a link the pages read without a notice
+    passes here); ``embed``/``embed_options`` are Streamlit's and pass. Raises ValueError
+    only for an unknown ``page``.
+    """
+    params = _page_params(page)
+    raw = _as_lists(query)
+    length = query_length(raw)
+    if length > MAX_QUERY_CHARS:
+        return default_state(page), {
+            "(query)": f"{length:,} characters, over the limit of {MAX_QUERY_CHARS:,}"}
+    sorted_query = _sort_query(page, raw)
+    problems = {key: _strict(n) for key, n in sorted_query.refused.items()}
+    problems |= {key: "unknown parameter" for key in sorted_query.unknown}
+    problems |= {key: f"not a parameter of the {page} page" for key in sorted_query.elsewhere}
+    values_out = []
+    for param in params:
+        value = param.default
+        if param.name in sorted_query.given:
+            value, notices = _parse(param, sorted_query.given[param.name], choices)
+            if notices:
+                problems[param.name] = "; ".join(_strict(n) for n in notices)
+        values_out.append((param.name, value))
+    return State(page, tuple(values_out)), problems
 
 
 # --- writing -----------------------------------------------------------------------------------
@@ -655,6 +712,45 @@ def share_url(state: State, base_url: str = DEFAULT_BASE_URL) -> str:
     """The full link to a view: page path, every parameter (defaults too) and v=1."""
     query = urlencode(to_query(state, include_defaults=True), doseq=True)
     return f"{page_url(state.page, base_url)}?{query}"
+
+
+# Pages with a data twin under /api (dashboard/api.py): every page whose table comes from the
+# bundled data. Your data has none: an upload stays in its session.
+DATA_PAGES: tuple[str, ...] = ("overview", "explore", "evidence", "cutoffs", "burden", "model",
+                               "profile", "methods")
+API_PATH = "api"
+EMBED_QUERY: dict[str, str] = {"embed": "true", "embed_options": "light_theme"}
+EMBED_HEIGHT = "600px"
+
+
+def data_url(state: State, base_url: str = DEFAULT_BASE_URL, fmt: str = "csv") -> str:
+    """The data API's URL of a view's table: ``<root>/api/<page>.<fmt>?<every parameter, v=1>``
+    (fmt: csv, json or metadata.json)."""
+    if state.page not in DATA_PAGES:
+        raise ValueError(f"page {state.page!r} has no data API")
+    query = urlencode(to_query(state, include_defaults=True), doseq=True)
+    return f"{base_url.rstrip('/')}/{API_PATH}/{state.page}.{fmt}" + (f"?{query}" if query else "")
+
+
+def link_url(state: State, base_url: str = DEFAULT_BASE_URL) -> str:
+    """The short link of a view: page path and its non-default parameters (what the address
+    bar shows), for places with little room such as a chart's source note."""
+    query = urlencode(to_query(state), doseq=True)
+    return page_url(state.page, base_url) + (f"?{query}" if query else "")
+
+
+def embed_url(state: State, base_url: str = DEFAULT_BASE_URL) -> str:
+    """The Share link with Streamlit's embed mode (no toolbar, light theme)."""
+    return f"{share_url(state, base_url)}&{urlencode(EMBED_QUERY)}"
+
+
+def embed_snippet(state: State, base_url: str = DEFAULT_BASE_URL) -> str:
+    """An iframe of the view for another web page (lazy, full width, 600 px high), its
+    attributes HTML-escaped."""
+    title = f"B12 Risk Atlas: {schema.PAGES[state.page].title}"
+    return (f'<iframe src="{html.escape(embed_url(state, base_url))}" loading="lazy" '
+            f'title="{html.escape(title)}" style="width: 100%; height: {EMBED_HEIGHT}; '
+            'border: 0px none;" allow="clipboard-write"></iframe>')
 
 
 def carry_query(state: State, target_page: str) -> dict[str, list[str]]:
@@ -764,6 +860,7 @@ _SEEN = "_state_seen"  # (page, query) last read from or written to the URL
 _VIEWS = "_state_views"  # page -> State last shown on that page in this session
 _SHARED = "_state_shared"  # shared filter values last used on any page
 _CHOICES = "_state_choices"  # page -> choices given to read()
+_CURRENT = "_state_current"  # the State last read or written in this session
 _CHANGED = "_state_changed"  # set by a widget's on_change: this rerun comes from a widget
 
 
@@ -811,6 +908,7 @@ def _remember(state: State) -> None:
     import streamlit as st
 
     st.session_state.setdefault(_VIEWS, {})[state.page] = state
+    st.session_state[_CURRENT] = state
     shared = st.session_state.setdefault(_SHARED, {})
     for name, value in state.values:
         if PARAMS[name].shared:
@@ -899,15 +997,31 @@ def base_url(page: str) -> str:
     return f"http://{host}" if host else DEFAULT_BASE_URL
 
 
-def render_share(state: State, label: str = "Share") -> str:
-    """A Share control showing the full link of this view (defaults included, v=1)."""
+def current() -> State | None:
+    """The view state this session last read or wrote (the page being drawn), or None."""
     import streamlit as st
 
-    url = share_url(state, base_url(state.page))
+    return st.session_state.get(_CURRENT)
+
+
+def render_share(state: State, label: str = "Share") -> str:
+    """A Share control: the full link of this view (defaults included, v=1), the data API
+    URL of its table, and an iframe snippet to embed it in another page."""
+    import streamlit as st
+
+    base = base_url(state.page)
+    url = share_url(state, base)
     with st.popover(label, icon=":material/share:"):
         st.caption(
             f"Link to exactly this view: every setting plus state version {STATE_VERSION}, "
             "so a later change of defaults does not change what it shows."
         )
         st.code(url, language=None, wrap_lines=True)
+        if state.page in DATA_PAGES:
+            st.caption("The table of this view as data (CSV; `.json` gives records and "
+                       "`.metadata.json` its definition, units, sources and citation):")
+            st.code(data_url(state, base, "csv"), language=None, wrap_lines=True)
+        if state.page != "your_data":
+            st.caption("Embed this view in another web page (no toolbar, light theme):")
+            st.code(embed_snippet(state, base), language="html", wrap_lines=True)
     return url

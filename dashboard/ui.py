@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import html
-import io
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -18,16 +17,20 @@ from dashboard import (
     aggregate,
     burden,
     charts,
+    citation,
     data,
     evidence,
     model,
     profile,
     schema,
     state,
+    tables,
     validation,
 )
 from dashboard.data import DataError
-from dashboard.format import markdown_literal
+from dashboard.format import FORMULA_START as FORMULA_START
+from dashboard.format import markdown_literal, table_bytes
+from dashboard.format import neutralize_formulas as neutralize_formulas
 from dashboard.schema import DATASETS
 
 # Loaded once per process and shared by every session (cache_resource: no per-call copy of
@@ -81,18 +84,15 @@ def load_countries() -> pd.DataFrame:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _model(build: str, definition: str) -> model.Model:
     del build
-    countries = load_countries()
-    shares = burden.diet_share_model(load_diet_shares(), countries["iso3"].tolist())
-    return model.fit(load_studies(), countries, shares, definition=definition)
+    return tables.fit_model({"studies": load_studies(), "countries": load_countries(),
+                             "diet_shares": load_diet_shares()}, definition)
 
 
 def load_model(definition: str = schema.DEFAULT_DEFINITION) -> model.Model:
     """The prevalence model fitted on the bundled evidence, once per process and data build
-    (shared read-only by every session). Serum B12 definitions share one crosswalk fit."""
-    d = schema.DEFINITIONS_BY_ID.get(definition)
-    serum = (d.biomarker == model.CROSSWALK_BIOMARKER if d is not None
-             else definition.split("_")[0] == schema.DEFINITION_ID_PREFIX["serum_b12"])
-    return _model(current_build(), schema.DEFAULT_DEFINITION if serum else definition)
+    (shared read-only by every session). Serum B12 definitions share one crosswalk fit
+    (tables.model_definition)."""
+    return _model(current_build(), tables.model_definition(definition))
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -142,26 +142,8 @@ def _population_weights(build: str) -> pd.DataFrame:
 def _modelled(build: str, definition: str, countries: tuple[str, ...], regions: tuple[str, ...],
               sexes: tuple[str, ...], supp: tuple[str, ...], diets: tuple[str, ...],
               cutoffs: tuple[float, ...]) -> aggregate.ModelledCells | str:
-    del build
-    population = aggregate.model_population(load_countries(), iso3=countries, regions=regions,
-                                            sexes=sexes, supplement_users=supp)
-    if population is None:
-        return "the places chosen hold no country the model knows"
-    if definition not in schema.DEFINITIONS_BY_ID:
-        return ("the model predicts the documented definitions; the Cutoffs page gives any "
-                "serum B12 cut-off")
-    try:
-        fitted = load_model(definition)
-    except ValueError as err:
-        return f"the model cannot be fitted for this definition ({err})"
-    if not fitted.crosswalk and fitted.definition != definition:
-        return "the model has no fit for this definition"
-    cells = aggregate.model_cells(diet_groups=diets or None)
-    if cutoffs:
-        cells = aggregate.cutoff_cells(cells, cutoffs)
-    return aggregate.draw_modelled(fitted, cells, population,
-                                   _population_weights(current_build()),
-                                   definition=definition)
+    return tables.modelled_cells(load_model, load_countries(), _population_weights(build),
+                                 definition, countries, regions, sexes, supp, diets, cutoffs)
 
 
 def load_modelled(view: state.State, *, diets: Sequence[str] = (),
@@ -256,23 +238,10 @@ FILTER_NAMES: tuple[str, ...] = (
 )
 
 
-def _ordered_definitions(ids: Iterable[str]) -> list[str]:
-    """Definition ids in schema order, then generated ids alphabetically."""
-    rank = {d.id: i for i, d in enumerate(schema.DEFINITIONS)}
-    return sorted(set(ids), key=lambda d: (rank.get(d, len(rank)), d))
-
-
 def filter_choices(studies: pd.DataFrame) -> dict[str, list[str]]:
-    """Values the data adds to the URL vocabulary (for ``state.read(page, choices)``).
-
-    Generated definition ids (cut-offs outside the documented definitions) and the region and
-    subregion names as the studies table spells them, so that links naming them are valid.
-    """
-    regions = pd.concat([studies["region"], studies["subregion"]]).dropna().astype(str)
-    return {
-        "def": _ordered_definitions(studies["definition"].dropna().astype(str)),
-        "region": sorted(regions.unique()),
-    }
+    """Values the data adds to the URL vocabulary (tables.filter_choices, shared with the
+    data API)."""
+    return tables.filter_choices(studies)
 
 
 def definition_statuses(studies: pd.DataFrame) -> dict[str, list[str]]:
@@ -590,55 +559,101 @@ def alternative_href(view: state.State) -> str:
     return "?" + urlencode(query, doseq=True, quote_via=quote)
 
 
-# A text cell that starts with one of these is a formula to a spreadsheet (OWASP, CSV
-# Injection: "=", "+", "-", "@", tab and carriage return); the CSV prefixes it with "'".
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# --- where a view comes from: citation, source notes ---------------------------------------
 
 
-def _inert(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+def view_url(view: state.State | None = None) -> str | None:
+    """The short link of a view on the deployment's public address (citation.public_url),
+    else as this browser reached it; None without a view."""
+    view = view or state.current()
+    if view is None:
+        return None
+    return state.link_url(view, citation.public_url() or state.base_url(view.page))
 
 
-def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy whose text cells and column names that a spreadsheet would run as a formula
-    start with "'" (OWASP's advice for CSV files); numbers are untouched, so -0.5 stays a
-    number."""
-    text = [c for c in frame.columns
-            if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
-                    or pd.api.types.is_datetime64_any_dtype(frame[c]))]
-    out = frame.copy()
-    for c in text:
-        out[c] = out[c].astype(object).map(_inert)
-    out.columns = [_inert(str(c)) for c in frame.columns]
-    return out
+def view_citation(view: state.State | None = None) -> citation.Citation:
+    """The citation of a view: its full link on the public address, or no URL when the
+    deployment sets none (never the server's own address)."""
+    view = view or state.current()
+    public = citation.public_url()
+    url = state.share_url(view, public) if public and view is not None else None
+    return citation.make_citation(current_build(), url)
 
 
-def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """The frame as a CSV (UTF-8, no index; formula-leading text cells neutralised, see
-    neutralize_formulas) or Parquet (pyarrow; every value as it is) file."""
-    if fmt == "csv":
-        return neutralize_formulas(frame).to_csv(index=False).encode("utf-8")
-    if fmt == "parquet":
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False, engine="pyarrow")
-        return buffer.getvalue()
-    raise ValueError(f"unknown table format {fmt!r}: use 'csv' or 'parquet'")
+def download_metadata(frame: pd.DataFrame, view: state.State | None = None) -> dict[str, Any]:
+    """The sidecar ``.metadata.json`` of a download: the view, columns, rows, data build and
+    the citation (the same fields as the data API's metadata)."""
+    view = view or state.current()
+    return {
+        "page": view.page if view else None,
+        "filters": state.to_query(view, include_defaults=True) if view else {},
+        "columns": [{"name": str(c), "dtype": str(frame[c].dtype)} for c in frame.columns],
+        "rows": len(frame),
+        "data_build": current_build(),
+        "citation": view_citation(view).as_dict(),
+    }
+
+
+def source_lines(view: state.State | None = None) -> list[str]:
+    """What every chart states under its plot (charts.with_source): definition, the 95%
+    interval note, "Source: B12 Risk Atlas, data build <id>, <view URL>" and the studies."""
+    view = view or state.current()
+    build = current_build()
+    url = view_url(view) or ""
+    if view is None or view.page == "your_data":
+        lines = ["Intervals: 95% confidence intervals (survey design)." if view else "",
+                 f"Source: your data, analysed with {citation.PROJECT}, {url}".rstrip(", ")]
+        return [line for line in lines if line]
+    values = view.as_dict()
+    lines = []
+    modelled_page = view.page in ("burden", "model", "profile")
+    if view.page == "cutoffs":
+        chosen = ", ".join(aggregate.definition_label(d) for d in values["defs"])
+        lines.append(f"Definitions: {chosen or 'every reported definition'}.")
+    elif "def" in values:
+        status = schema.STATUS_LABELS.get(values["status"], values["status"]).lower()
+        lines.append(f"Definition: {aggregate.definition_label(values['def'])}; {status}.")
+    elif modelled_page:
+        lines.append("Prevalence model: serum/plasma B12, every published cut-off "
+                     "(crosswalk).")
+    lines.append("Intervals: 95% uncertainty intervals of the model." if modelled_page
+                 else "Intervals: 95% confidence intervals (published and pooled), 95% "
+                 "intervals of the model (modelled).")
+    lines.append(f"Source: {citation.PROJECT}, data build {build}, {url}")
+    try:
+        fitted = (load_model(values.get("def", schema.DEFAULT_DEFINITION))
+                  if modelled_page else None)
+        count = tables.count_studies(load_studies(), view, fitted)
+    except (DataError, ValueError):
+        count = 0
+    lines.append(f"Studies: {count:,} publications.")
+    return lines
 
 
 def render_downloads(frame: pd.DataFrame, name: str) -> None:
-    """CSV and Parquet download buttons holding exactly ``frame`` (built only when clicked)."""
-    left, right = st.columns(2)
+    """CSV and Parquet download buttons holding exactly ``frame`` (built only when clicked),
+    and its sidecar .metadata.json with the citation (also in the Parquet key-value
+    metadata)."""
+    def parquet() -> bytes:
+        meta = download_metadata(frame)
+        return table_bytes(frame, "parquet", {"b12_risk_atlas": json.dumps(meta),
+                                              "citation": meta["citation"]["text"]})
+
+    left, middle, right = st.columns(3)
     left.download_button(
         "Download CSV", lambda: table_bytes(frame, "csv"), file_name=f"{name}.csv",
         mime="text/csv", key=f"_download_{name}_csv", on_click="ignore",
         icon=":material/download:",
     )
-    right.download_button(
-        "Download Parquet", lambda: table_bytes(frame, "parquet"), file_name=f"{name}.parquet",
+    middle.download_button(
+        "Download Parquet", parquet, file_name=f"{name}.parquet",
         mime="application/vnd.apache.parquet", key=f"_download_{name}_parquet",
         on_click="ignore", icon=":material/download:",
+    )
+    right.download_button(
+        "Metadata and citation", lambda: json.dumps(download_metadata(frame), indent=2) + "\n",
+        file_name=f"{name}.metadata.json", mime="application/json",
+        key=f"_download_{name}_metadata", on_click="ignore", icon=":material/description:",
     )
 
 
@@ -686,17 +701,23 @@ def render_figure(
     caption: str,
     column_config: Mapping[str, Any] | None = None,
 ) -> None:
-    """A plotly chart (modebar image download works offline) named for screen readers
-    (chart_name: title and a one-sentence summary), its caption and a table of the same
-    numbers in an expander for readers who cannot use the chart."""
+    """A plotly chart with its source note (charts.with_source: definition, 95% interval,
+    source, view URL and studies, so PNG and SVG downloads carry them), named for screen
+    readers (chart_name: title and a one-sentence summary), its caption, the image format of
+    the modebar's download, and a table of the same numbers in an expander for readers who
+    cannot use the chart."""
     # charts imports plotly, which only pages with a figure need.
     from dashboard import charts
 
     box = f"figure-{key}"
+    image_format = st.session_state.get(f"_image_{key}") or "png"
     with st.container(key=box):
-        st.plotly_chart(fig, config=charts.plotly_config(f"b12-risk-atlas-{key}"), key=key,
-                        width="stretch")
+        st.plotly_chart(charts.with_source(fig, source_lines()),
+                        config=charts.plotly_config(f"b12-risk-atlas-{key}", image_format),
+                        key=key, width="stretch")
         st.caption(caption)
+        st.segmented_control("Chart download (camera icon of the chart)", charts.IMAGE_FORMATS,
+                             key=f"_image_{key}", default="png", format_func=str.upper)
         with st.expander("Table of the chart", icon=":material/table:"):
             st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
         st.html(_NAME_CHART_JS % (_script_json(box), _script_json(chart_name(fig, caption))),
@@ -795,23 +816,11 @@ def burden_location_summaries(build: str, definition: str, status: str, override
                               standard: str) -> tuple[pd.DataFrame, ...]:
     """What the page shows of the chosen locations' burden: headline (cases with UI, crude and
     age-standardised prevalence), age x diet cells, people per diet group, and what drives
-    each location's prevalence (``burden.estimate_drivers``)."""
-    fitted = load_model(definition)
-    rows = burden.estimate_burden(
-        load_population(), burden_share_model(build, overrides), fitted,
-        locations=list(locations), years=[year], definition=definition, status=status,
-        supplementation=dict(supplementation) or None)
-    by_location = burden.summarize_burden(rows, by=["location"])
-    headline = burden.age_standardized_prevalence(
-        rows, load_standard_populations(), standard).merge(
-        by_location[["location", "cases_low", "cases_high", "estimable"]], on="location")
-    cells = burden.summarize_burden(rows, by=["location", "analysis_band", "diet_group"]).rename(
-        columns={"analysis_band": "age_band"})
-    drivers = pd.concat(
-        [burden.estimate_drivers(fitted, load_population(), rows, loc,
-                                 load_standard_populations(), standard).assign(location=loc)
-         for loc in headline["location"]], ignore_index=True)
-    return headline, cells, burden.diet_share_summary(rows), drivers
+    each location's prevalence (tables.burden_summaries, shared with the data API)."""
+    return tables.burden_summaries(
+        load_population(), burden_share_model(build, overrides), load_model(definition),
+        load_standard_populations(), list(locations), year, definition, status,
+        supplementation, standard)
 
 
 @st.cache_resource(show_spinner=False)
@@ -893,12 +902,8 @@ def study_column_config() -> dict[str, Any]:
 
 
 def with_citation(rows: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` with a ``citation`` column, "Author year" ("Evatt 2009"; the study id when
-    no author is recorded), the first thing a reader looks for in a study table."""
-    author = rows["first_author"].astype("object").where(rows["first_author"].notna(),
-                                                           rows["study_id"])
-    year = rows["year"].astype("Int64").astype("string").fillna("")
-    return rows.assign(citation=(author.astype(str) + " " + year).str.strip())
+    """``rows`` with a ``citation`` column, "Author year" (tables.with_citation)."""
+    return tables.with_citation(rows)
 
 
 def render_estimator_note(rows: pd.DataFrame, pooled: pd.DataFrame, by: str, method: str,

@@ -50,10 +50,11 @@ def wait_healthy(base_url: str, timeout: float = 60.0) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(script: str = "app.py") -> Iterator[str]:
-    """Run `streamlit run SCRIPT` headless on a free localhost port; yield its base URL."""
+def streamlit_server(script: str = "app.py", env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `streamlit run SCRIPT` headless on a free localhost port, with ``env`` added to the
+    environment; yield its base URL."""
     port = free_port()
-    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", **(env or {}))
     cmd = [
         sys.executable, "-m", "streamlit", "run", script,
         "--server.port", str(port), "--server.address", "127.0.0.1",

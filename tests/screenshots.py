@@ -173,9 +173,10 @@ def plotly_traces(page: Page) -> list[list[dict[str, Any]]]:
 
 
 def share_link(page: Page) -> str:
-    """Open the Share popover and return the link it shows."""
+    """Open the Share popover and return the link it shows (the first code block; the data
+    URL and the embed snippet follow)."""
     page.get_by_role("button", name="Share").click()
-    code = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"] code')
+    code = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"] code').first
     code.wait_for()
     link = code.inner_text().strip()
     page.keyboard.press("Escape")

@@ -305,7 +305,7 @@ GOOD_ROW = {c: "" for c in build._LITERATURE_COLUMNS} | {
     "pregnancy": "not_pregnant", "country_iso3": "DEU", "sex": "both", "diet_group": "vegan",
     "supplement_users": "unknown", "biomarker": "serum_b12", "cutoff_operator": "<",
     "cutoff_value": "148", "cutoff_unit": "pmol/L", "status": "deficient", "n": "50",
-    "prevalence_pct": "10",
+    "prevalence_pct": "10", "source_kind": "primary",
 }
 
 
@@ -378,6 +378,94 @@ def test_build_studies_derives_prevalence_from_cases() -> None:
     assert (bool(row["prevalence_derived"]), bool(row["cases_derived"])) == (True, False)
 
 
+# --- Merging pending extracted rows ----------------------------------------------------------
+
+TABLE = pd.DataFrame([GOOD_ROW], columns=list(build._LITERATURE_COLUMNS))
+
+
+def test_merge_pending_appends_in_the_table_column_order() -> None:
+    new = GOOD_ROW | {"estimate_id": "y2021-01", "study_id": "y2021", "n": "80"}
+    pending = pd.DataFrame([new])[list(reversed(build._LITERATURE_COLUMNS))]
+    merged = build.merge_pending(TABLE, pending)
+    assert list(merged.columns) == list(build._LITERATURE_COLUMNS)
+    assert merged["estimate_id"].tolist() == ["x2020-01", "y2021-01"]
+    assert merged["n"].tolist() == ["50", "80"]
+
+
+@pytest.mark.parametrize(
+    ("pending", "match"),
+    [
+        ([GOOD_ROW], r"already in the evidence table \['x2020-01'\]"),
+        ([GOOD_ROW | {"estimate_id": "y-01"}, GOOD_ROW | {"estimate_id": "y-01"}],
+         r"repeated in the file \['y-01'\]"),
+        ([GOOD_ROW | {"estimate_id": " "}], r"empty estimate_id in rows \[1\]"),
+    ],
+)
+def test_merge_pending_rejects_reused_ids(pending: list[dict], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        build.merge_pending(TABLE, pd.DataFrame(pending))
+
+
+def test_merge_pending_rejects_other_columns() -> None:
+    row = {k: v for k, v in GOOD_ROW.items() if k != "source_kind"} | {
+        "estimate_id": "y-01", "comment": "x"}
+    with pytest.raises(ValueError, match="missing columns") as info:
+        build.merge_pending(TABLE, pd.DataFrame([row]))
+    assert "missing columns ['source_kind']" in str(info.value)
+    assert "columns not in the evidence table ['comment']" in str(info.value)
+
+
+def _write_rows(path: Path, rows: list[dict]) -> None:
+    pd.DataFrame(rows, columns=list(build._LITERATURE_COLUMNS)).to_csv(
+        path, index=False, lineterminator="\n")
+
+
+def test_merge_pending_file_appends_checked_rows(tmp_path: Path) -> None:
+    table, pending = tmp_path / "table.csv", tmp_path / "pending.csv"
+    _write_rows(table, [GOOD_ROW | {"notes": "a, b"}])
+    _write_rows(pending, [GOOD_ROW | {"estimate_id": "x2020-02", "sex": "female", "n": "20"},
+                          GOOD_ROW | {"estimate_id": "x2020-03", "sex": "male", "n": "30"}])
+    assert build.merge_pending_file(pending, table, geography=GEOGRAPHY) == 2
+    text = table.read_bytes().decode()
+    lines = text.split("\r\n")
+    assert len(lines) == 5  # header, 3 rows, and the CRLF after the last
+    assert lines[-1] == ""
+    assert lines[1].startswith("x2020-01,")
+    assert '"a, b"' in lines[1]
+    assert lines[3].startswith("x2020-03,")
+    merged = pd.read_csv(table, dtype=str, keep_default_na=False)
+    assert merged["n"].tolist() == ["50", "20", "30"]
+    # the same file again: its ids are now taken, nothing changes
+    with pytest.raises(BuildError, match="already in the evidence table"):
+        build.merge_pending_file(pending, table, geography=GEOGRAPHY)
+    assert table.read_bytes().decode() == text
+
+
+def test_merge_pending_file_runs_the_build_checks(tmp_path: Path) -> None:
+    table, pending = tmp_path / "table.csv", tmp_path / "pending.csv"
+    _write_rows(table, [GOOD_ROW])
+    before = table.read_bytes()
+    _write_rows(pending, [GOOD_ROW | {"estimate_id": "x2020-02", "source_kind": "tertiary"}])
+    with pytest.raises(BuildError, match=r"row 2 .*source_kind 'tertiary' is not one of"):
+        build.merge_pending_file(pending, table, geography=GEOGRAPHY)
+    assert table.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pending.csv", "table.csv"]
+
+
+def test_merge_pending_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert build.main(["--merge-pending"]) == 2
+    assert "usage" in capsys.readouterr().err
+    shipped = LITERATURE.read_bytes()
+    taken = read_csv_rows(LITERATURE)[0]
+    pending = tmp_path / "pending.csv"
+    pd.DataFrame([taken]).to_csv(pending, index=False)
+    assert build.main(["--merge-pending", str(pending)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("merge failed: ")
+    assert taken["estimate_id"] in err
+    assert LITERATURE.read_bytes() == shipped
+
+
 # --- Built studies against the source ------------------------------------------------------
 
 
@@ -412,7 +500,10 @@ def test_every_study_row_has_a_definition_or_a_reason(studies: pd.DataFrame) -> 
     assert (studies["definition"].notna() | studies["reason"].notna()).all()
     pooling = studies["usable_for"] == "pooling"
     complete = studies["definition"].notna() & studies["n"].notna() & studies["cases"].notna()
-    assert (pooling == complete).all()
+    excluded = studies["exclude_reason"].notna()
+    assert (pooling == (complete & ~excluded)).all()
+    # an exclude_reason keeps a complete row out: the merged trial and symptom-selected rows
+    assert (complete & excluded).sum() >= 3
     assert studies.loc[pooling, "reason"].isna().all()
     assert studies.loc[~pooling, "reason"].notna().all()
 

@@ -267,6 +267,14 @@ def test_overlap_structure_reports_split_and_completeness():
     ]
 
 
+def test_source_kind_counts_rows_and_samples():
+    frame = _checked(FAMILY).assign(source_kind=["primary", "primary", "secondary", "primary"])
+    got = evidence.source_kind_counts(frame).to_dict("records")
+    # s1-01 and s1-02 (one sample) and s2-01 primary; s1-03 secondary
+    assert got == [{"source_kind": "primary", "rows": 3, "studies": 2},
+                   {"source_kind": "secondary", "rows": 1, "studies": 1}]
+
+
 def test_reason_counts_split_joined_reasons():
     frame = _checked(FAMILY)
     frame.loc[0, ["usable_for", "reason"]] = ["display", "no cut-off reported; no sample size"]

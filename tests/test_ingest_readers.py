@@ -202,3 +202,68 @@ def test_utf8_error_position_is_named_from_the_whole_file():
     content = b"a,b\n" + b"1,2\n" * 10 + b"3,\x81\n"
     with pytest.raises(ingest.InputError, match=r"byte 0x81 on line 12 .*first problem at line 12"):
         ingest.read_upload("x.csv", content)
+
+
+# Files read two rows at a time: each column must come out as one parse of the whole file
+# types it. (column, values, dtype kind): 'i' integer, 'f' float64, 'c' categorical, 'b' bool.
+CHUNKED = (
+    b"n,x,ratio,mixed,sex,flag\n"
+    b"1,1.5,7,1,male,True\n"
+    b"2,2.5,8,2,female,False\n"
+    b"3,,9.5,k,female,True\n"
+    b"400,7,10,3,,False\n"
+    b"5,8,11,4,male,True\n"
+)
+CHUNKED_COLUMNS = [
+    ("n", [1, 2, 3, 400, 5], "i"),  # int8 chunks and an int16 chunk: int16
+    ("x", [1.5, 2.5, np.nan, 7.0, 8.0], "f"),  # float, then a chunk of whole numbers
+    ("ratio", [7.0, 8.0, 9.5, 10.0, 11.0], "f"),  # integers, then floats: float64
+    # Numbers, then text: parsed again in one piece, as text (few labels: categorical).
+    ("mixed", ["1", "2", "k", "3", "4"], "c"),
+    ("sex", ["male", "female", "female", np.nan, "male"], "c"),
+    ("flag", [True, False, True, False, True], "b"),
+]
+
+
+@pytest.mark.parametrize(("column", "values", "kind"), CHUNKED_COLUMNS)
+def test_a_file_read_in_chunks_types_each_column_as_the_whole_file(monkeypatch, column,
+                                                                   values, kind):
+    monkeypatch.setattr(readers, "CHUNK_ROWS", 2)
+    up = ingest.read_upload("a.csv", CHUNKED)
+    got = up.frame[column]
+    if kind == "f":
+        assert got.tolist() == pytest.approx(values, nan_ok=True)
+    else:
+        assert got.astype(object).where(got.notna(), None).tolist() == [
+            None if v is np.nan else v for v in values]
+    dtype = got.dtype
+    assert {"i": pd.api.types.is_integer_dtype(dtype), "f": dtype == np.float64,
+            "c": isinstance(dtype, pd.CategoricalDtype),
+            "b": pd.api.types.is_bool_dtype(dtype)}[kind]
+    assert list(up.frame.index) == [2, 3, 4, 5, 6]
+
+
+def test_compact_types_hold_the_values_exactly():
+    content = b"id,stratum,weight,sex\n70000,1,1234.56,F\n70001,-3,0.1,M\n"
+    frame = ingest.read_upload("a.csv", content).frame
+    # 70001 needs 32 bits, -3..1 fits 8; weights stay float64 (0.1 is not exact in float32).
+    assert [str(t) for t in frame.dtypes[:3]] == ["int32", "int8", "float64"]
+    assert frame["weight"].tolist() == [1234.56, 0.1]
+    assert isinstance(frame["sex"].dtype, pd.CategoricalDtype)
+    assert frame["sex"].tolist() == ["F", "M"]
+
+
+def test_many_distinct_labels_stay_text(monkeypatch):
+    monkeypatch.setattr(readers, "CATEGORY_LABELS", 2)
+    frame = ingest.read_upload("a.csv", b"code\na\nb\nc\n").frame
+    assert not isinstance(frame["code"].dtype, pd.CategoricalDtype)
+    assert frame["code"].tolist() == ["a", "b", "c"]
+
+
+def test_chunked_parse_errors_and_blank_lines_keep_file_line_numbers(monkeypatch):
+    monkeypatch.setattr(readers, "CHUNK_ROWS", 2)
+    up = ingest.read_upload("a.csv", b"a,b\n1,2\n3,4\n\n5,6\n")
+    assert list(up.frame.index) == [2, 3, 5]
+    assert up.dropped["row"].tolist() == [4]
+    with pytest.raises(ingest.InputError, match="line 5 has 3 fields but the header has 2"):
+        ingest.read_upload("a.csv", b"a,b\n1,2\n3,4\n5,6\n7,8,9\n")

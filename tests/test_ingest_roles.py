@@ -141,12 +141,24 @@ def test_propose_mapping_for_a_prevalence_table():
         ),
     ],
 )
-def test_map_labels(values, vocabulary, overrides, mapped, unmapped):
-    series = pd.Series(values, index=range(10, 10 + len(values)), dtype=object)
+@pytest.mark.parametrize("dtype", [object, "category"])
+def test_map_labels(values, vocabulary, overrides, mapped, unmapped, dtype):
+    # A categorical column (as the reader keeps few distinct labels) maps as text does.
+    series = pd.Series(values, index=range(10, 10 + len(values)), dtype=dtype)
     got, preview = ingest.map_labels(series, vocabulary, overrides)
     assert got.index.equals(series.index)
     assert [None if pd.isna(v) else v for v in got] == mapped
     assert list(preview.itertuples(index=False, name=None)) == unmapped
+
+
+def test_categorical_labels_preview_in_order_of_first_appearance():
+    # Categories sort as ['x', 'y']; 'y' appears first, and both have 2 rows: 'y' leads.
+    series = pd.Series(["y", "vegan", "x", "y", None, "x"], dtype="category",
+                       index=range(2, 8))
+    got, preview = ingest.map_labels(series, schema.DIET_GROUPS)
+    assert [None if pd.isna(v) else v for v in got] == [None, "vegan", None, None, None, None]
+    assert list(preview.itertuples(index=False, name=None)) == [("y", 2, "2, 5"),
+                                                                 ("x", 2, "4, 7")]
 
 
 def test_map_labels_rejects_an_override_outside_the_vocabulary():

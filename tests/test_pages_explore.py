@@ -99,7 +99,7 @@ def test_changing_the_view_and_a_filter_follows_into_the_url():
     assert not at.exception
     assert at.query_params == {"view": "heatmap", "diet": "vegan"}
     assert _table(at)["row_id"].tolist() == _expected({"diet": "vegan"})["row_id"].tolist()
-    share = "\n".join(c.value for c in at.code)
+    share = at.code[0].value  # the page link; the data URL and embed snippet follow
     assert "/explore?" in share
     assert "diet=vegan" in share
     assert "view=heatmap" in share
@@ -109,8 +109,8 @@ def test_changing_the_view_and_a_filter_follows_into_the_url():
 def test_downloads_are_offered_for_the_table():
     at = _app({"diet": "vegan"}).run()
     labels = [b.proto.label for b in at.get("download_button")]
-    # the pooled-and-modelled comparison, then the filtered table
-    assert labels == ["Download CSV", "Download Parquet"] * 2
+    # the pooled-and-modelled comparison, then the filtered table, each with its metadata
+    assert labels == ["Download CSV", "Download Parquet", "Metadata and citation"] * 2
 
 
 def test_tampered_query_falls_back_with_notices():
@@ -130,11 +130,12 @@ def test_tampered_query_falls_back_with_notices():
 
 
 def test_rows_that_cannot_be_pooled_are_listed_without_a_pooled_chart():
-    # Serum B12 < 185 pmol/L, deficient: only rows without n (display only)
-    expected = _expected({"def": "b12_lt185"})
+    # Serum B12 < 185 pmol/L, deficient, in China: only rows without n (display only)
+    query = {"def": "b12_lt185", "country": "CHN"}
+    expected = _expected(query)
     assert len(expected)
     assert (expected["usable_for"] == "display").all()
-    at = _app({"def": "b12_lt185"}).run()
+    at = _app(query).run()
     assert not at.exception
     (warning,) = at.warning
     assert f"None of the {len(expected)} matching rows can be pooled" in warning.value

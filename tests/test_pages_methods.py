@@ -111,12 +111,20 @@ def test_nchs_rules_quote_the_constants(page: AppTest) -> None:
         assert phrase in text
 
 
-def test_reference_list_is_generated_from_the_data(page: AppTest, studies) -> None:
-    shown = frame_with(page, "doi_url")
-    expected = aggregate.reference_list(studies)
-    assert list(shown["study_id"]) == list(expected["study_id"])
-    assert shown["doi_url"].dropna().str.startswith("https://doi.org/").all()
-    assert shown["pmid_url"].dropna().str.startswith("https://pubmed.ncbi.nlm.nih.gov/").all()
+def test_bibliography_lists_every_source_the_figures_use(page: AppTest, studies) -> None:
+    shown = frame_with(page, "reference")
+    papers = shown.loc[shown["section"] == "Prevalence studies"]
+    assert len(papers) == len(aggregate.reference_list(studies))
+    assert papers["link"].str.match(r"https://(doi\.org|pubmed\.ncbi\.nlm\.nih\.gov)/|$").all()
+    surveys = shown.loc[shown["section"] == "Diet-share surveys", "reference"]
+    assert len(surveys) == data.load_diet_shares()["source"].nunique()
+    standards = " ".join(shown.loc[shown["section"] == "Standard populations", "reference"])
+    assert "Ahmad OB" in standards
+    assert "SEER" in standards
+    others = " ".join(shown["reference"])
+    for source in ("World Population Prospects 2022", "Natural Earth", "Country and Lending",
+                   "metafor"):
+        assert source in others
 
 
 def test_data_version_shows_every_checksum(page: AppTest) -> None:
@@ -137,13 +145,31 @@ def test_licences_are_listed(page: AppTest, licence: str) -> None:
     assert licence in text
 
 
-def test_suggested_citation_names_the_build(page: AppTest) -> None:
-    citation = page.code[-1].value
-    assert citation.startswith("B12 Risk Atlas")
-    assert "schema version" in citation
+def test_suggested_citation_names_version_build_and_year_in_three_formats(page: AppTest) -> None:
+    text, bibtex, ris = (c.value for c in page.code[-3:])
+    assert text.startswith("B12 Risk Atlas contributors (")
+    assert "Version 0.1.0" in text  # pyproject.toml
     # The build id is printed in the Data version section and repeated in the citation.
-    build = next(m.value for m in page.markdown if m.value.startswith("Build **`"))
-    assert build.split("`")[1] in citation
+    build = next(m.value for m in page.markdown if m.value.startswith("Build **`")).split("`")[1]
+    assert build in text
+    assert build in bibtex
+    assert build in ris
+    assert bibtex.startswith("@misc{b12riskatlas")
+    assert "version = {0.1.0" in bibtex
+    assert ris.startswith("TY  - DATA")
+    assert ris.rstrip().endswith("ER  -")
+    # No public address configured: no URL, never the server's own address.
+    assert "localhost" not in text
+    assert "127.0.0.1" not in text
+    assert any("sets no public address" in c.value for c in page.caption)
+
+
+def test_citation_gives_the_configured_public_url(monkeypatch) -> None:
+    monkeypatch.setenv("B12_PUBLIC_URL", "https://atlas.example.org/")
+    at = run_page()
+    text = at.code[-3].value
+    assert "https://atlas.example.org/methods?v=1." in text
+    assert "UR  - https://atlas.example.org/methods?v=1" in at.code[-1].value
 
 
 def test_tampered_query_shows_notices_and_runs() -> None:

@@ -178,9 +178,9 @@ def test_each_card_names_k_studies_n_and_the_prediction_interval():
                     f"interval {format_interval(pool.pi_low, pool.pi_high)}")
         assert any(c.startswith(interval) for c in captions), interval
     assert expected.overall.n_estimates > expected.overall.k
-    # hand-read from the shipped evidence: 28 studies, 36 estimates; the prediction interval
+    # hand-read from the shipped evidence: 49 studies, 61 estimates; the prediction interval
     # of every age, diet and country is far wider than the CI
-    assert (expected.overall.k, expected.overall.n_estimates) == (28, 36)
+    assert (expected.overall.k, expected.overall.n_estimates) == (49, 61)
     assert expected.overall.pi_high - expected.overall.pi_low > 0.5
 
 
@@ -188,8 +188,9 @@ def test_thin_or_imprecise_pools_are_marked_and_never_a_metric():
     at = _run()
     expected = _expected({})
     vegans = expected.vegans
-    # 2 studies, n = 133, NCHS "suppress": the "Vegans 25.7%" in large type
-    assert (vegans.k, vegans.n_total, vegans.reliability) == (2, 133, "suppress")
+    # 3 studies, n = 209, NCHS "suppress" (the "Vegans 25.7%" in large type came from
+    # 2 studies, n = 133, before the third vegan study was merged)
+    assert (vegans.k, vegans.n_total, vegans.reliability) == (3, 209, "suppress")
     assert aggregate.assess_headline(vegans.k, vegans.reliability)
     labels = {m.label for m in at.metric}
     assert "Vegans, all ages" not in labels
@@ -199,7 +200,8 @@ def test_thin_or_imprecise_pools_are_marked_and_never_a_metric():
     assert markdown.count(badge) == 2
     assert f"Vegans, all ages: **{100 * vegans.estimate:.1f}%**" in markdown
     captions = " ".join(c.value for c in at.caption)
-    assert "Not a headline figure: 2 studies, fewer than 3; too imprecise by NCHS" in captions
+    assert ("Not a headline figure: too imprecise by NCHS standards, which would suppress "
+            "it.") in captions
     # a pool of enough studies that NCHS calls reliable stays a metric
     assert {"All poolable studies", "General population aged 60+"} <= labels
 

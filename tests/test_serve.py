@@ -97,3 +97,23 @@ def test_config_turns_the_file_watcher_off_and_matches_the_session_ttl():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
     assert config["fileWatcherType"] == "none"
     assert config["disconnectedSessionTTL"] == server.RELEASE_SECONDS
+
+
+def test_the_data_api_is_served_with_cors_on_api_only(base):
+    request = urllib.request.Request(f"{base}/api/explore.csv?diet=vegan",
+                                     headers={"Origin": "https://elsewhere.example"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        assert r.headers["Content-Type"].startswith("text/csv")
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+        assert 'rel="describedby"' in r.headers["Link"]
+        assert r.read().startswith(b"row_id,study_id,")
+    page = urllib.request.Request(f"{base}/explore",
+                                  headers={"Origin": "https://elsewhere.example"})
+    with urllib.request.urlopen(page, timeout=10) as r:
+        assert "Access-Control-Allow-Origin" not in r.headers
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(f"{base}/api/explore.csv?diet=bogus", timeout=10)
+    assert info.value.code == 400
+    assert b'"name":"diet"' in info.value.read()
+    with urllib.request.urlopen(f"{base}/api/explore.metadata.json", timeout=10) as r:
+        assert b'"urls"' in r.read()

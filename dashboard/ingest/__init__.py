@@ -39,6 +39,8 @@ from dashboard.ingest.outcomes import (
     parse_outcome,
 )
 from dashboard.ingest.readers import (
+    CATEGORY_LABELS,
+    CHUNK_ROWS,
     DELIMITER_NAMES,
     DELIMITERS,
     EXTRA_NA_VALUES,
@@ -96,6 +98,8 @@ from dashboard.ingest.validation import (
 
 __all__ = [
     "AGE_RANGE",
+    "CATEGORY_LABELS",
+    "CHUNK_ROWS",
     "DELIMITERS",
     "DELIMITER_NAMES",
     "DROPPED_COLUMNS",

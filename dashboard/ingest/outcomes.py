@@ -130,20 +130,27 @@ def parse_age_bands(text: str) -> tuple[tuple[str, int, int | None], ...]:
     return tuple(bands)
 
 
+_BLOCK_ROWS = 1 << 18  # rows at a time where a whole-column step would cost several copies
+
+
 def cut_age_bands(
     age: pd.Series, bands: Sequence[tuple[str, int, int | None]] = schema.AGE_BANDS
 ) -> pd.Series:
     """Age band label of each age; whole years completed (45.9 is in 40-59), so fractional
     ages follow the usual 'age last birthday'. Missing ages and ages in no band -> 'unknown'.
     Returns a categorical with the band labels (then 'unknown') as categories, in order."""
-    years = np.floor(pd.to_numeric(age, errors="coerce").to_numpy(dtype="float64"))
+    ages = pd.to_numeric(age, errors="coerce").to_numpy()
     lows = np.array([b[1] for b in bands], dtype="float64")
     highs = np.array([np.inf if b[2] is None else b[2] for b in bands], dtype="float64")
     labels = [b[0] for b in bands] + [UNKNOWN_LABEL]
-    pos = np.searchsorted(lows, years, side="right") - 1
-    ok = (pos >= 0) & ~np.isnan(years)
-    ok &= years <= highs[np.clip(pos, 0, len(bands) - 1)]
-    codes = np.where(ok, pos, len(bands))
+    codes = np.empty(len(ages), dtype=np.int16 if len(labels) < 2**15 else np.int64)
+    # A block of rows at a time: the temporaries of a few million ages are tens of MB each.
+    for start in range(0, len(ages), _BLOCK_ROWS):
+        years = np.floor(ages[start : start + _BLOCK_ROWS].astype("float64"))
+        pos = np.searchsorted(lows, years, side="right") - 1
+        ok = (pos >= 0) & ~np.isnan(years)
+        ok &= years <= highs[np.clip(pos, 0, len(bands) - 1)]
+        codes[start : start + _BLOCK_ROWS] = np.where(ok, pos, len(bands))
     # Categorical in band order, so that results list bands youngest first.
     return pd.Series(
         pd.Categorical.from_codes(codes, categories=list(labels)), index=age.index, name="age_band"

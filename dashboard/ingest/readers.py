@@ -31,6 +31,12 @@ MAX_COLUMNS = 500
 MAX_CELLS = 50_000_000
 # Bytes validated per step when checking a file's encoding (never the whole text at once).
 _DECODE_BLOCK = 16 * 1024 * 1024
+# Rows parsed at a time: the CSV parser holds about 25 bytes per cell of a chunk while it
+# works, so a whole 150 MB file parsed at once took 4x its size on top of the frame.
+CHUNK_ROWS = 262_144
+# A text column with at most this many distinct labels (in every chunk) is kept as a
+# categorical: one small code per row instead of a string (sex, diet group, country).
+CATEGORY_LABELS = 1_000
 # Bytes inspected to tell text from binary data and to choose the delimiter.
 SNIFF_BYTES = 65_536
 
@@ -346,7 +352,8 @@ def _read_csv(
             f"'{name}': duplicate column names {', '.join(repr(d) for d in dups)} in the header: "
             "give every column a distinct name."
         )
-    _check_cells(name, content.count(b"\n") + 1, len(names))
+    line_count = content.count(b"\n") + 1
+    _check_cells(name, line_count, len(names))
     decimal = "."
     if sep != "," and re.search(r"\d,\d", "\n".join(lines[1:200])):
         decimal = ","
@@ -354,18 +361,11 @@ def _read_csv(
             f"'{name}' uses a decimal comma (numbers such as 148,5 with {DELIMITER_NAMES[sep]}s "
             "between columns): read 148,5 as 148.5."
         )
+    options = {"sep": sep, "encoding": read_encoding, "decimal": decimal,
+               "skip_blank_lines": False, "na_values": list(EXTRA_NA_VALUES),
+               "low_memory": False, "engine": "c"}
     try:
-        frame = pd.read_csv(
-            io.BytesIO(content),
-            sep=sep,
-            encoding=read_encoding,
-            decimal=decimal,
-            skip_blank_lines=False,
-            na_values=list(EXTRA_NA_VALUES),
-            nrows=MAX_ROWS + 1,
-            low_memory=False,
-            engine="c",
-        )
+        frame = _parse_csv(content, options, line_count)
     except pd.errors.ParserError as err:
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
         if match:
@@ -394,6 +394,135 @@ def _read_csv(
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
     meta = {"encoding": encoding, "delimiter": sep, "decimal": decimal}
     return frame, meta, "line", warnings
+
+
+def _parse_csv(content: bytes, options: dict[str, object], lines: int) -> pd.DataFrame:
+    """pandas' C parser over CHUNK_ROWS rows at a time, each column compacted (_compact) and
+    joined, so that the parser's working memory is one chunk's, not the whole file's.
+
+    A column is typed as one parse of the whole file would type it: chunks of integers and
+    floats join as floats, integers as the smallest integer type that holds them all. A
+    column whose chunks were read as different kinds (numbers in some, text in others) is
+    parsed again alone, in one piece, so that its type and values are the whole file's.
+    `lines` (the file's line count) bounds the rows: number columns are written into arrays
+    of that length as the chunks come (widened when a chunk needs it), so that no column is
+    ever held twice.
+    """
+    reader = pd.read_csv(io.BytesIO(content), nrows=MAX_ROWS + 1, chunksize=CHUNK_ROWS,
+                         **options)
+    names: list[object] = []
+    numbers: dict[int, np.ndarray] = {}  # integer and float columns, filled in place
+    parts: dict[int, list] = {}  # other columns, one compacted array per chunk
+    rows = 0
+    with reader:
+        for chunk in reader:
+            if not names:
+                names = list(chunk.columns)
+                for i in range(len(names)):
+                    kind = chunk.dtypes.iloc[i].kind
+                    if kind in "fi" and isinstance(chunk.dtypes.iloc[i], np.dtype):
+                        dtype = np.float64 if kind == "f" else _compact(chunk.iloc[:, i]).dtype
+                        numbers[i] = np.empty(min(lines, MAX_ROWS + 1), dtype=dtype)
+                    else:
+                        parts[i] = []
+            n = len(chunk)
+            for i in range(len(names)):
+                column = chunk.iloc[:, i]
+                if i in numbers and rows + n <= len(numbers[i]) and isinstance(
+                        column.dtype, np.dtype) and column.dtype.kind in "fi":
+                    numbers[i] = _widen(numbers[i], column)
+                    numbers[i][rows : rows + n] = column.to_numpy()
+                    continue
+                if i in numbers:  # text after numbers, or more rows than lines: join instead
+                    parts[i] = [numbers.pop(i)[:rows]]
+                # A copy, not a view of the chunk's block, so each chunk is freed when read.
+                parts[i].append(_values(_compact(column)).copy())
+            rows += n
+            del chunk, column
+    if not names:  # a header and no rows: the parser's own empty frame
+        return pd.read_csv(io.BytesIO(content), nrows=0, **options)
+    columns: dict[int, object] = {}
+    mixed = []
+    for i in range(len(names)):
+        if i in numbers:
+            values = numbers.pop(i)
+            # The header and a final line end leave a few spare rows: a view keeps them
+            # unused; many (line breaks inside quoted cells) are worth a copy.
+            spare = len(values) - rows
+            columns[i] = values[:rows] if spare <= max(1024, rows // 64) else values[:rows].copy()
+            continue
+        joined = _join_chunks(parts.pop(i))
+        if joined is None:
+            mixed.append(i)
+        else:
+            columns[i] = joined
+    if mixed:
+        again = pd.read_csv(io.BytesIO(content), nrows=MAX_ROWS + 1, usecols=mixed, **options)
+        for i in mixed:
+            columns[i] = _values(_compact(again[names[i]]))
+        del again
+    frame = pd.DataFrame({i: columns.pop(i) for i in range(len(names))}, copy=False)
+    frame.columns = names
+    return frame
+
+
+def _widen(values: np.ndarray, column: pd.Series) -> np.ndarray:
+    """`values`, or a copy in a type that also holds the chunk `column` exactly: integers
+    and floats make float64, larger integers the larger integer type, as a join would."""
+    dtype = np.float64 if column.dtype.kind == "f" else _compact(column).dtype
+    wider = np.result_type(values.dtype, dtype)
+    return values if wider == values.dtype else values.astype(wider)
+
+
+def _values(column: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """The column's own array (NumPy or extension), not a copy."""
+    return column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
+
+
+def _compact(column: pd.Series) -> pd.Series:
+    """The column in a type that holds its values exactly in the least memory: integers in
+    the smallest integer type, text with few distinct labels as a categorical. Floats keep
+    float64 (measurements and weights lose nothing), booleans and other text stay as read."""
+    dtype = column.dtype
+    if pd.api.types.is_signed_integer_dtype(dtype) and isinstance(dtype, np.dtype):
+        values = column.to_numpy()
+        if len(values):
+            lo, hi = values.min(), values.max()
+            for small in (np.int8, np.int16, np.int32):
+                info = np.iinfo(small)
+                if info.min <= lo and hi <= info.max:
+                    return column.astype(small)
+        return column
+    if isinstance(dtype, pd.StringDtype) and column.nunique(dropna=True) <= CATEGORY_LABELS:
+        return column.astype("category")
+    return column
+
+
+def _is_text(dtype: object) -> bool:
+    """Text as the parser reads it, or a categorical _compact made of such text."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return isinstance(dtype.categories.dtype, pd.StringDtype)
+    return isinstance(dtype, pd.StringDtype)
+
+
+def _join_chunks(parts: list) -> np.ndarray | pd.api.extensions.ExtensionArray | None:
+    """One column from its chunks' arrays, or None when the chunks were read as different
+    kinds of values (the caller then parses the column in one piece)."""
+    if len(parts) == 1:
+        return parts[0]
+    dtypes = [p.dtype for p in parts]
+    if all(isinstance(d, pd.CategoricalDtype) for d in dtypes):
+        return pd.api.types.union_categoricals(parts)
+    if all(_is_text(d) for d in dtypes):
+        strings = [p.astype("str") if isinstance(p.dtype, pd.CategoricalDtype) else p
+                   for p in parts]
+        return pd.concat([pd.Series(p, copy=False) for p in strings], ignore_index=True).array
+    if all(isinstance(d, np.dtype) and (d.kind == "f" or d.kind == "i") for d in dtypes):
+        target = np.float64 if any(d.kind == "f" for d in dtypes) else np.result_type(*dtypes)
+        return np.concatenate([np.asarray(p, dtype=target) for p in parts])
+    if all(d == dtypes[0] for d in dtypes) and isinstance(dtypes[0], np.dtype):
+        return np.concatenate([np.asarray(p) for p in parts])
+    return None
 
 
 def _drop_unnamed(name: str, frame: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
@@ -512,7 +641,10 @@ def _decode_sas_text(value: object) -> object:
 def _drop_blank_rows(
     frame: pd.DataFrame, name: str, row_label: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    blank = frame.isna().all(axis=1).to_numpy() if frame.shape[1] else np.zeros(len(frame), bool)
+    # Column by column: isna() of the whole frame would be a byte per cell at once.
+    blank = np.full(len(frame), frame.shape[1] > 0)
+    for i in range(frame.shape[1]):
+        blank &= frame.iloc[:, i].isna().to_numpy()
     reason = "blank line" if row_label == "line" else "blank row (every value missing)"
     dropped = _drop_record(name, frame.index[blank], reason)
     # Without blank rows the frame is kept as it is: a copy would double an upload's memory.

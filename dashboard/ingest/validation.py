@@ -10,6 +10,7 @@ import pandas as pd
 from dashboard import schema
 from dashboard.ingest._text import _examples, _fmt, _norm, _plural, _rows_text
 from dashboard.ingest.outcomes import (
+    _BLOCK_ROWS,
     OPERATORS,
     _compare,
     cut_age_bands,
@@ -128,7 +129,7 @@ def prepare_microdata(
     if problems:
         raise InputError(problems)
     return Prepared(
-        frame=out.loc[keep],
+        frame=_kept_rows(out, keep),
         outcome=outcome,
         weight=design["weight"],
         strata=design["stratum"],
@@ -138,6 +139,19 @@ def prepare_microdata(
         warnings=tuple(warnings),
         fingerprint=upload.fingerprint,
     )
+
+
+def _kept_rows(out: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``out.loc[keep]`` one column at a time, each full column let go once its kept rows are
+    copied, so that a large file's analysis columns are never held twice. The row numbers
+    are stored as 32-bit integers (they stay below MAX_ROWS + 2)."""
+    if keep.all():  # nothing dropped: the frame as built, with the upload's row numbers
+        return out
+    index = out.index[keep]
+    if index.dtype.kind == "i" and (not len(index) or index.max() < np.iinfo(np.int32).max):
+        index = pd.Index(index.to_numpy().astype(np.int32), name=out.index.name)
+    columns = {col: out.pop(col).array[keep] for col in list(out.columns)}
+    return pd.DataFrame(columns, index=index, copy=False)
 
 
 def _check_outcome(outcome: Outcome) -> None:
@@ -200,7 +214,7 @@ def _biomarker_values(
             "be negative: correct them, or leave the cells empty for missing values."
         )
     if present.any() and not negative.any():
-        problems.extend(_unit_problems(bcol, outcome.biomarker, values[present]))
+        problems.extend(_unit_problems(bcol, outcome.biomarker, values))
     keep = present
     dropped = [upload.dropped]
     n_missing = int((~present).sum())
@@ -219,7 +233,9 @@ def _biomarker_values(
         )
     out = pd.DataFrame(index=index)
     canonical = f"{outcome.biomarker}_{UNIT_SLUGS[schema.CANONICAL_UNITS[outcome.biomarker]]}"
-    out[canonical] = values * UNIT_FACTORS[outcome.biomarker][bcol.unit]
+    factor = UNIT_FACTORS[outcome.biomarker][bcol.unit]
+    # In the canonical unit already: the values themselves (x * 1.0 is x), not a copy.
+    out[canonical] = values if factor == 1 else values * factor
     out["outcome"] = _compare(values, outcome, bcol.unit)
     return out, keep, dropped
 
@@ -235,7 +251,11 @@ def _add_age(
 ) -> None:
     """Check ages among kept rows (years, 0-120) and add age and age_band to `out`."""
     index = upload.frame.index
-    age, bad = _numeric(upload, column, "age in years", problems)
+    raw = upload.frame[column]
+    if isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iu":
+        age, bad = raw, np.zeros(len(raw), bool)  # whole years, checked and cut as read
+    else:
+        age, bad = _numeric(upload, column, "age in years", problems)
     a = age.to_numpy()
     outside = keep & ~bad & ~np.isnan(a) & ((a < AGE_RANGE[0]) | (a > AGE_RANGE[1]))
     if outside.any():
@@ -245,7 +265,7 @@ def _add_age(
             f"({_examples(index, outside, upload, a)}). Ages must be in whole or decimal "
             "years (not months or birth years): correct them or map another column."
         )
-    out["age"] = age
+    out["age"] = age  # whole years stay in the integer type they were read in
     out["age_band"] = cut_age_bands(age, age_bands)
     unknown = keep & (out["age_band"] == UNKNOWN_LABEL).to_numpy() & ~outside
     if unknown.any():
@@ -314,8 +334,12 @@ def _add_ids(
     out["id"] = ids
 
 def _unit_problems(bcol: BiomarkerColumn, biomarker: str, values: pd.Series) -> list[str]:
-    """A problem when the median is implausible in the stated unit, naming the unit that fits."""
-    median = float(values.median())
+    """A problem when the median (of the values present) is implausible in the stated unit,
+    naming the unit that fits."""
+    present = values.to_numpy(dtype="float64")
+    present = present[~np.isnan(present)]  # a copy, which the median may reorder
+    median = float(np.median(present, overwrite_input=True)) if len(present) else np.nan
+    del present
     lo, hi = PLAUSIBLE_MEDIANS[biomarker]
     factors = UNIT_FACTORS[biomarker]
     canonical = schema.CANONICAL_UNITS[biomarker]
@@ -382,8 +406,7 @@ def _design(
         out[role] = values
         design[role] = role
     if design["stratum"] and design["psu"]:
-        sub = out.loc[keep, ["stratum", "psu"]].dropna()
-        psus = sub.groupby("stratum", sort=True, observed=True)["psu"].nunique()
+        psus = _psus_per_stratum(out, keep)
         lonely = psus[psus == 1]
         if len(lonely):
             names = ", ".join(str(_fmt(s)) for s in lonely.index[:5])
@@ -396,6 +419,18 @@ def _design(
                 'options(survey.lonely.psu = "adjust") does; this is conservative.'
             )
     return design
+
+def _psus_per_stratum(out: pd.DataFrame, keep: np.ndarray) -> pd.Series:
+    """Distinct PSUs of each stratum among the kept rows (strata in order), from the distinct
+    (stratum, PSU) pairs of one block of rows at a time: a grouping of millions of rows at
+    once costs several times their memory."""
+    pairs = []
+    for start in range(0, len(out), _BLOCK_ROWS):
+        block = out.iloc[start : start + _BLOCK_ROWS][["stratum", "psu"]]
+        pairs.append(block[keep[start : start + _BLOCK_ROWS]].dropna().drop_duplicates())
+    distinct = pd.concat(pairs).drop_duplicates()
+    return distinct.groupby("stratum", sort=True, observed=True).size()
+
 
 def prepare_table(upload: Upload, mapping: ColumnMapping) -> PreparedTable:
     """Validate a prevalence table (one row per group: n with cases and/or prevalence).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import aggregate, burden, charts, schema, state, ui
+from dashboard import aggregate, burden, charts, schema, state, tables, ui
 from dashboard.format import (
     format_count,
     format_interval,
@@ -84,10 +84,7 @@ if ui.describe_population(view) != ui.describe_population(state.default_state("b
                "predicts the general population (both sexes).")
 
 definition, status, year, measure = view["def"], view["status"], view["year"], view["measure"]
-supplementation = () if view["scov"] * view["seff"] == 0 else (
-    ("diet_group", None if view["sgrp"] == "all" else view["sgrp"]),
-    ("coverage", float(view["scov"])), ("effect", float(view["seff"])),
-)
+overrides, supplementation = tables.burden_scenario(view)
 definition_text = (f"{aggregate.definition_label(definition)}, "
                    f"{schema.STATUS_LABELS[status].lower()}")
 status_text = f"{schema.STATUS_LABELS[status]} status"
@@ -303,10 +300,7 @@ with st.expander("Diet share of every country, with its source or default rule")
                                 "url_or_doi": st.column_config.LinkColumn("url_or_doi")})
     ui.render_downloads(shares, "b12_diet_shares")
 st.header("Table")
-table_shown = burden.whole_people(
-    cells[["location", "age_band", "diet_group", "population", "cases", "cases_low",
-           "cases_high", "prevalence", "prevalence_low", "prevalence_high", "estimable"]],
-    ["population", "cases", "cases_low", "cases_high"])
+table_shown = tables.burden_table(cells)
 st.dataframe(
     table_shown, hide_index=True, width="stretch",
     column_config={

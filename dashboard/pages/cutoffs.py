@@ -6,16 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import aggregate, charts, schema, state, ui
+from dashboard import aggregate, charts, schema, state, tables, ui
 
 # Shared filters that narrow the populations compared; definition and status do not apply,
 # since the page shows every definition (and the status each study gives it).
 FILTERS: tuple[str, ...] = ("sex", "age", "diet", "country", "region", "years", "undated",
                             "supp", "minn")
-TABLE_COLUMNS: tuple[str, ...] = (
-    "population_label", "country_iso3", "definition", "definition_label", "status",
-    "prevalence", "ci_low", "ci_high", "n", "n_definitions", "spread", "study_id",
-)
 
 st.title("Cutoffs")
 st.markdown(
@@ -26,10 +22,7 @@ st.markdown(
 
 studies = ui.studies_or_stop()
 
-choices = ui.filter_choices(studies)
-# Every documented definition (a link may name one without rows), then generated ids.
-documented = [d.id for d in schema.DEFINITIONS]
-choices["defs"] = documented + [d for d in choices["def"] if d not in documented]
+choices = tables.page_choices("cutoffs", studies)
 view = state.read("cutoffs", choices)
 ui.render_filters("cutoffs", studies, view, names=FILTERS)
 with st.sidebar:
@@ -42,8 +35,7 @@ with st.sidebar:
 view = state.write(view)
 state.render_share(view)
 
-kwargs = {**state.filter_kwargs(view), "definition": list(view["defs"]) or None, "status": None}
-comparison = aggregate.compare_definitions(aggregate.filter_studies(studies, **kwargs))
+comparison = tables.cutoffs_comparison(studies, view)
 population = ui.describe_population(view)
 chosen = ", ".join(aggregate.definition_label(d) for d in view["defs"]) or "all definitions"
 if comparison.empty:
@@ -94,7 +86,7 @@ else:
     )
 
     st.subheader("Estimates compared")
-    table = comparison[list(TABLE_COLUMNS)]
+    table = tables.cutoffs_table(comparison)
     st.dataframe(
         table,
         hide_index=True,

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import aggregate, charts, evidence, schema, state, ui
+from dashboard import aggregate, charts, evidence, schema, state, tables, ui
 
 # Subgroups of the forest plot (URL parameter `by`) and their labels.
 SUBGROUPS: dict[str, str] = {
@@ -17,13 +17,7 @@ METHODS: dict[str, str] = {
 }
 # Columns of the study table, in the order shown and downloaded: the citation and its links
 # first, so a reader can find the paper; ids for cross-reference last.
-TABLE_COLUMNS: tuple[str, ...] = (
-    "citation", "doi_url", "pmid_url", "title", "journal", "country_name", "population",
-    "population_marks", "sample_frame", "data_years", "sex", "age_label", "diet_group",
-    "prevalence", "interval_low", "interval_high", "ci_source",
-    "n", "cases", "reliability", "usable_for", "reason", "source_location", "notes",
-    "first_author", "year", "study_id", "estimate_id", "parent_id", "row_id",
-)
+TABLE_COLUMNS: tuple[str, ...] = tables.EVIDENCE_COLUMNS  # the /api/evidence.csv columns
 
 st.title("Evidence")
 st.markdown(
@@ -44,7 +38,7 @@ right.radio(state.PARAMS["method"].label, list(METHODS), key="method", format_fu
 view = state.write(view)
 state.render_share(view)
 
-rows = aggregate.study_estimates(aggregate.filter_studies(studies, **state.filter_kwargs(view)))
+rows = tables.estimate_rows(studies, view)
 if rows.empty:
     ui.render_empty(view)
     ui.render_page_links(view)
@@ -89,7 +83,7 @@ st.caption(
     f"{ui.describe_filters(view)}. NCHS reliability per row (Parker et al. 2017) uses the "
     "reported n; 'display' rows lack n or cases and are not pooled."
 )
-ui.render_study_table(ui.with_citation(rows), TABLE_COLUMNS, key="evidence_table",
+ui.render_study_table(tables.evidence_table(rows), TABLE_COLUMNS, key="evidence_table",
                       filename=f"b12-studies-{view['def']}-{view['status']}")
 
 st.divider()

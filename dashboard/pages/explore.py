@@ -3,7 +3,7 @@ estimates, and the filtered table to download."""
 
 import streamlit as st
 
-from dashboard import aggregate, charts, schema, state, ui
+from dashboard import aggregate, charts, schema, state, tables, ui
 
 # Chart views (URL parameter `view`) and their labels.
 VIEWS: dict[str, str] = {
@@ -12,13 +12,7 @@ VIEWS: dict[str, str] = {
     "dots": "Study dots",
 }
 # Columns of the filtered table, in the order shown and downloaded.
-TABLE_COLUMNS: tuple[str, ...] = (
-    "row_id", "study_id", "first_author", "year", "country_iso3", "country_name",
-    "population", "population_marks", "data_years", "sex", "age_label", "age_band", "diet_group",
-    "supplement_users", "definition", "status", "cutoff_operator", "cutoff_value", "cutoff_unit",
-    "prevalence", "interval_low", "interval_high", "ci_source", "n", "cases", "reliability",
-    "usable_for", "reason", "source_location", "doi_url",
-)
+TABLE_COLUMNS: tuple[str, ...] = tables.EXPLORE_COLUMNS  # the /api/explore.csv columns
 
 st.title("Explore the evidence")
 st.markdown(
@@ -35,7 +29,7 @@ st.radio(state.PARAMS["view"].label, list(VIEWS), key="view", format_func=VIEWS.
 view = state.write(view)
 state.render_share(view)
 
-rows = aggregate.study_estimates(aggregate.filter_studies(studies, **state.filter_kwargs(view)))
+rows = tables.estimate_rows(studies, view)
 if rows.empty:
     ui.render_empty(view)
     ui.render_page_links(view)
@@ -116,7 +110,7 @@ st.caption(
     f"{ui.describe_filters(view)}. Prevalence and interval are fractions (0-1) in the "
     "downloads. Rows marked 'display' lack n or cases and are shown but not pooled."
 )
-ui.render_study_table(rows, TABLE_COLUMNS, key="explore_table",
+ui.render_study_table(tables.explore_table(rows), TABLE_COLUMNS, key="explore_table",
                       filename=f"b12-estimates-{view['def']}-{view['status']}")
 
 st.divider()

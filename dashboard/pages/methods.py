@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 import streamlit as st
 
-from dashboard import aggregate, burden, data, evidence, model, schema, state, stats, ui, validation
+from dashboard import (
+    aggregate,
+    burden,
+    citation,
+    data,
+    evidence,
+    model,
+    schema,
+    state,
+    stats,
+    tables,
+    ui,
+    validation,
+)
 
 NATURAL_EARTH_LICENCE = (
     "Natural Earth 1:110m Admin 0 countries (version 4.1.0, via the world-atlas 2.0.2 "
@@ -335,33 +346,28 @@ st.markdown(
 
 # --- references --------------------------------------------------------------------------------
 st.header("References", anchor="references")
-references = aggregate.reference_list(studies)
+references = tables.methods_table(studies, ui.load_diet_shares(),
+                                  ui.load_standard_populations())
+sections = references["section"].value_counts()
 st.markdown(
-    f"The {len(references)} publications behind the {len(studies)} published estimates, "
-    "generated from the studies table; cite the original publication when you use one of "
-    "its figures."
+    f"Every source the figures use: the {sections.get('Prevalence studies', 0)} publications "
+    f"behind the {len(studies)} published estimates, the "
+    f"{sections.get('Diet-share surveys', 0)} diet-share surveys and the standard "
+    "populations of the burden model, the population data, the map and the country income "
+    "groups. Cite the original publication when you use one of its figures."
 )
 st.dataframe(
     references,
     hide_index=True,
     width="stretch",
     column_config={
-        "study_id": "Study id",
-        "first_author": "First author",
-        "year": st.column_config.NumberColumn("Year", format="%d"),
-        "title": st.column_config.TextColumn("Title", width="large"),
-        "journal": "Journal",
-        "doi_url": st.column_config.LinkColumn("DOI", display_text=r"https://doi\.org/(.*)"),
-        "pmid_url": st.column_config.LinkColumn(
-            "PubMed", display_text=r"https://pubmed\.ncbi\.nlm\.nih\.gov/(\d+)/?"
-        ),
-        "n_rows": st.column_config.NumberColumn("Estimates"),
+        "section": "Kind",
+        "reference": st.column_config.TextColumn("Reference", width="large"),
+        "link": st.column_config.LinkColumn("DOI, PubMed or web"),
+        "used_for": st.column_config.TextColumn("Used for", width="medium"),
     },
 )
-st.download_button(
-    "References (CSV)", ui.table_bytes(references, "csv"),
-    file_name="b12_references.csv", mime="text/csv", icon=":material/download:",
-)
+ui.render_downloads(references, "b12_references")
 st.markdown(
     "**Methods.** Wilson EB (1927) J Am Stat Assoc 22:209-212. Clopper CJ, Pearson ES (1934) "
     "Biometrika 26:404-413. Korn EL, Graubard BI (1998) Survey Methodology 24:193-201. "
@@ -408,14 +414,23 @@ st.markdown(f"**Country names**  \n{PYCOUNTRY_LICENCE}")
 
 # --- citation ----------------------------------------------------------------------------------
 st.header("Suggested citation", anchor="citation")
-today = dt.date.today().isoformat()
-st.code(
-    "B12 Risk Atlas: prevalence and modelled burden of low vitamin B12 status by age, diet, "
-    f"sex and country. Data build {build} (schema version {manifest['schema_version']}). "
-    f"{state.base_url('methods')}. Accessed {today}.",
-    language=None,
-    wrap_lines=True,
-)
+cite = ui.view_citation(page_state)
+text_tab, bibtex_tab, ris_tab = st.tabs(["Text", "BibTeX", "RIS"])
+text_tab.code(cite.text(), language=None, wrap_lines=True)
+bibtex_tab.code(cite.bibtex(), language="latex", wrap_lines=True)
+ris_tab.code(cite.ris(), language=None, wrap_lines=True)
+c1, c2, c3 = st.columns(3)
+c1.download_button("Citation (text)", cite.text() + "\n", file_name="b12-risk-atlas.txt",
+                   mime="text/plain", icon=":material/download:", on_click="ignore")
+c2.download_button("BibTeX", cite.bibtex(), file_name="b12-risk-atlas.bib",
+                   mime="application/x-bibtex", icon=":material/download:", on_click="ignore")
+c3.download_button("RIS", cite.ris(), file_name="b12-risk-atlas.ris",
+                   mime="application/x-research-info-systems", icon=":material/download:",
+                   on_click="ignore")
+if cite.url is None:
+    st.caption(f"This deployment sets no public address, so the citation gives no URL: set "
+               f"`{citation.PUBLIC_URL_ENV}` or `public_url` in the `[{citation.CONFIG_SECTION}]` "
+               "section of `.streamlit/config.toml` (README, Deployment).")
 st.caption(
     "Cite the original publications for individual estimates, and United Nations, DESA, "
     "Population Division (2022), World Population Prospects 2022, for population figures."

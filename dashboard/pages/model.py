@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import charts, state, ui, validation
+from dashboard import charts, state, tables, ui, validation
 
 FOLD_OPTIONS: dict[str, str] = validation.FOLD_LABELS
 SOURCE = ("Source: the published serum/plasma B12 estimates of the evidence table "
@@ -35,7 +35,7 @@ fig = ui.figure(charts.odds_ratio_figure, ratios,
                 "Odds ratios of low serum B12 status (below a cut-off), with 95% CIs",
                 subtitle=f"All published estimates: {evidence_line}")
 ui.render_figure(
-    fig, ratios[["label", "odds_ratio", "or_low", "or_high", "beta", "se"]],
+    fig, tables.model_table(fitted),  # the /api/model.csv table
     key="model_odds_ratios",
     caption=(
         "Each term holds the others fixed. Diet groups against omnivores; sexes against "

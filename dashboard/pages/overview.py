@@ -3,7 +3,7 @@ of published studies beside the prevalence model's estimate for the same people.
 
 import streamlit as st
 
-from dashboard import aggregate, charts, schema, state, ui
+from dashboard import aggregate, charts, schema, state, tables, ui
 from dashboard.format import (
     format_difference,
     format_difference_interval,
@@ -30,7 +30,7 @@ ui.render_filters("overview", studies, view)
 view = state.write(view)
 state.render_share(view)
 
-rows = aggregate.filter_studies(studies, **state.filter_kwargs(view))
+rows = tables.filter_rows(studies, view)
 status = schema.STATUS_LABELS[view["status"]].lower()
 if rows.empty:
     ui.render_empty(view)
@@ -179,7 +179,7 @@ else:
 
 # --- main chart ------------------------------------------------------------------------------
 st.header("Prevalence by age band and diet group: pooled and modelled")
-pooled = aggregate.pool_groups(rows, by=("age_band", "diet_group"))
+pooled = tables.overview_pooled(rows)
 if pooled.empty:
     st.warning(
         f"None of the {len(rows)} matching rows can be pooled (they lack n or cases): see "
@@ -189,8 +189,7 @@ else:
     st.markdown(f"**{aggregate.describe_pattern(pooled)}**")
     title = charts.chart_title(f"Pooled prevalence of {status} B12 status", view["def"], "%",
                                ui.describe_population(view))
-    cells = (aggregate.summarize_modelled(modelled).pipe(
-        aggregate.select_cells, view["age"], view["diet"]) if model_ok else None)
+    cells = tables.overview_cells(modelled, view)
     if cells is None:
         fig = ui.figure(charts.prevalence_bars_figure, pooled, title)
         table = charts.figure_table(pooled, TABLE_COLUMNS)
@@ -199,7 +198,8 @@ else:
                                    ui.describe_population(view))
         fig = ui.figure(charts.observed_modelled_figure, pooled, cells, title,
                         subtitle=f"Modelled for {modelled.population.describe()}")
-        table = charts.modelled_table(aggregate.compare_observed_modelled(pooled, cells))
+        # The numbers of /api/overview.csv, formatted for reading.
+        table = charts.modelled_table(tables.overview_table(pooled, cells))
     ui.render_figure(
         fig, table, key="overview_bars",
         caption=(

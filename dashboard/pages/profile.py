@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import aggregate, charts, profile, schema, state, ui
+from dashboard import aggregate, charts, profile, schema, state, tables, ui
 from dashboard.format import format_people, format_people_supported
 
 PREGNANCY_LABELS: dict[str, str] = {
@@ -69,27 +69,23 @@ with st.sidebar:
 view = state.write(view)
 state.render_share(view)
 
-place = view["place"]
-if place not in names:
-    st.warning(f"{place} is not a country of the UN WPP population table; showing "
-               f"{names[p['place'].default]} instead.", icon=":material/public_off:")
-    place = p["place"].default
-pregnancy = view["preg"]
-if pregnancy != "not_pregnant" and not eligible:
+place, pregnancy, changed = tables.profile_inputs(view, list(names))
+if "place" in changed:
+    st.warning(f"{view['place']} is not a country of the UN WPP population table; showing "
+               f"{names[place]} instead.", icon=":material/public_off:")
+if "preg" in changed:
     st.info("Pregnancy applies only to women aged 15-49: this segment is shown as not "
             "pregnant.", icon=":material/info:")
-    pregnancy = "not_pregnant"
 
 asked = ui.load_profile(place, view["ages"], view["psex"], view["pdiet"], view["psupp"],
                         pregnancy, view["year"])
-shown = asked
-if not asked.estimable:
+shown = tables.profile_shown(asked)
+if shown is not asked:
     reasons = "; ".join(asked.reasons)
-    if asked.nearest is None:
+    if shown is None:
         st.error(f"The model cannot estimate {profile.describe_segment(asked.segment)} "
                  f"({reasons}), and no nearby segment either.", icon=":material/block:")
         st.stop()
-    shown = asked.nearest
     st.warning(
         f"**The model cannot estimate this segment** "
         f"({profile.describe_segment(asked.segment)}): {reasons}. Shown instead: the nearest "
@@ -133,7 +129,7 @@ fig = ui.figure(charts.profile_status_figure, shown.status, labels,
                 "Serum B12 status, share of the population (%)",
                 subtitle=f"{names.get(segment.iso3, segment.iso3)}, {segment.year}; modelled")
 ui.render_figure(
-    fig, shown.status, key="profile_status",
+    fig, tables.profile_table(shown), key="profile_status",  # the /api/profile.csv table
     caption=(f"Modelled from published surveys: deficient < {cut_low} pmol/L, marginal "
              f"{cut_low}-{cut_high}, adequate >= {cut_high}. Whiskers: 95% CI of the share "
              f"below {cut_low} and below {cut_high} pmol/L."),

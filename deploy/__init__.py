@@ -1,0 +1,1 @@
+"""Deployment: replicas behind nginx (replicas.py, nginx.conf.template) and Kubernetes."""
