@@ -564,6 +564,29 @@ class Headlines:
     vegans_vs_omnivores: Comparison | None
 
 
+# Fewer independent studies than this make a headline "thin evidence": its figure is shown as
+# a line of text with a badge, never in a metric's large type (issue 12).
+MIN_HEADLINE_STUDIES = 3
+
+
+def assess_headline(k: int, reliability: str | None = None) -> tuple[str, ...]:
+    """Why a headline figure is too weak for large type, as phrases (empty when it is not):
+    fewer than MIN_HEADLINE_STUDIES independent studies, or an NCHS flag (Parker et al.
+    2017): "suppress" (too imprecise to publish) or "review" (flagged for statistical
+    review). ``reliability`` is a ``stats.nchs_reliability`` value, None for a figure the
+    NCHS rules do not rate (the model's)."""
+    reasons = []
+    if k < MIN_HEADLINE_STUDIES:
+        reasons.append(f"{k} {'study' if k == 1 else 'studies'}, fewer than "
+                       f"{MIN_HEADLINE_STUDIES}")
+    flag = str(reliability or "").partition("; ")[0]
+    if flag == stats.RELIABILITY_SUPPRESS:
+        reasons.append("too imprecise by NCHS standards, which would suppress it")
+    elif flag == stats.RELIABILITY_REVIEW:
+        reasons.append("flagged for statistical review by NCHS standards")
+    return tuple(reasons)
+
+
 def _citation(row: pd.Series) -> str:
     author = row.get("first_author")
     year = row.get("year")

@@ -296,7 +296,8 @@ def classify_method(method: str) -> str:
         return "poll or panel"
     if text.startswith("national"):
         return "national survey"
-    raise ValueError(f"method {method!r} matches no method class ({schema.METHOD_CLASSES})")
+    raise ValueError(f"method {method!r} matches no method class ("
+                     f"{', '.join(schema.METHOD_CLASSES)})")
 
 
 def normalize_diet_group(diet_group: str, notes: str | None) -> str:
@@ -468,7 +469,7 @@ def build_countries(geography: pd.DataFrame, income: pd.DataFrame, path: Path) -
     model treats as unknown. Income codes not in WPP (Channel Islands, Kosovo) are ignored.
     """
     problems = [
-        f"row {i}: income_group {g!r} is not one of {list(schema.INCOME_GROUPS)}"
+        f"row {i}: income_group {g!r} is not one of {', '.join(schema.INCOME_GROUPS)}"
         for i, g in enumerate(income["income_group"], start=1) if g not in schema.INCOME_GROUPS
     ]
     if income["country_iso3"].duplicated().any():
@@ -683,7 +684,7 @@ def _check_vocab(row: Mapping[str, str], vocab: Mapping[str, tuple[str, ...]]) -
     """Reject labels outside the vocabularies, which the app's filters and colours rely on."""
     for col, allowed in vocab.items():
         if col in row and row[col] not in allowed:
-            raise ValueError(f"{col} {row[col]!r} is not one of {list(allowed)}")
+            raise ValueError(f"{col} {row[col]!r} is not one of {', '.join(map(str, allowed))}")
 
 
 def _geography(iso3: str, geo: pd.DataFrame) -> tuple[str, str | None, str | None]:
@@ -727,7 +728,8 @@ def _cutoff_and_definition(
         if not (operator and value and unit):
             raise ValueError("cut-off operator, value and unit must be given together")
         if operator not in CUTOFF_OPERATORS:
-            raise ValueError(f"cutoff_operator {operator!r} is not one of {CUTOFF_OPERATORS}")
+            raise ValueError(f"cutoff_operator {operator!r} is not one of "
+                             f"{', '.join(CUTOFF_OPERATORS)}")
         try:
             cutoff = convert_cutoff(biomarker, value, unit)
         except UnconvertibleUnitError as err:
@@ -827,7 +829,7 @@ def build_standard_populations(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
         try:
             if row["standard"] not in schema.STANDARD_POPULATIONS:
                 raise ValueError(f"standard {row['standard']!r} is not one of "
-                                 f"{list(schema.STANDARD_POPULATIONS)}")
+                                 f"{', '.join(schema.STANDARD_POPULATIONS)}")
             age_min, age_max = _int_or_none(row["age_min"]), _int_or_none(row["age_max"])
             weight = _float_or_none(row["weight"])
             if age_min is None or weight is None or weight < 0:
@@ -1062,7 +1064,9 @@ def _write_parquet(df: pd.DataFrame, path: Path) -> None:
 def _check_columns(name: str, df: pd.DataFrame) -> None:
     expected = list(schema.DATASET_COLUMNS[name])
     if list(df.columns) != expected:
-        raise BuildError(f"{name}: built columns {list(df.columns)} differ from schema {expected}")
+        raise BuildError(f"{name}: built columns "
+                         f"{', '.join(map(str, df.columns))} differ from schema "
+                         f"{', '.join(expected)}")
 
 
 def _version(package: str) -> str:

@@ -139,6 +139,8 @@ def diet_share_model(
     diet_shares: pd.DataFrame,
     locations_iso3: Sequence[str],
     overrides: Mapping[str, float] | None = None,
+    *,
+    cap: bool = False,
 ) -> pd.DataFrame:
     """Share of each diet group per country, summing to 1, with the basis of every figure.
 
@@ -157,8 +159,10 @@ def diet_share_model(
 
     Omnivores are the remainder. Shares are held constant over years and applied to every age
     (surveys are of adults). ``overrides`` multiplies a group's share for a scenario, e.g.
-    ``{"vegan": 2.0}``; omnivores absorb the difference; a factor that would leave any share
-    outside [0, 1] raises ValueError.
+    ``{"vegan": 2.0}``; omnivores absorb the difference. Scaled shares that would sum above 1
+    raise ValueError, unless ``cap``: then that country's scaled groups are shrunk in
+    proportion to sum to exactly 1 (no omnivores left), ``capped`` is True on its rows and its
+    ``basis`` says so (``capped_countries`` lists them).
     """
     _require_columns(
         diet_shares,
@@ -180,7 +184,7 @@ def diet_share_model(
     locations = list(dict.fromkeys(str(c) for c in locations_iso3))
     bad_codes = [c for c in locations if not (len(c) == 3 and c.isalpha() and c.isupper())]
     if bad_codes:
-        raise ValueError(f"locations_iso3 must be ISO3 codes, got {bad_codes}")
+        raise ValueError(f"locations_iso3 must be ISO3 codes, got {', '.join(bad_codes)}")
     factors = _check_overrides(overrides)
 
     candidates = _candidates(diet_shares)
@@ -214,12 +218,17 @@ def diet_share_model(
             share, basis, *rest = values[diet]
             values[diet] = (share * factor, f"{basis} (scenario: x{factor:g})", *rest)
         others = sum(v[0] for v in values.values())
-        if others > 1 + 1e-12:
+        capped = others > 1 + 1e-12
+        if capped and not cap:
             detail = ", ".join(f"{d} {v[0]:.3f}" for d, v in values.items())
             raise ValueError(
                 f"diet shares for {iso3} exceed 1 ({detail})"
-                + (f" with scenario {dict(factors)}" if factors else "")
+                + (f" with scenario {describe_overrides(factors)}" if factors else "")
             )
+        if capped:
+            values = {d: (share / others, f"{basis} (capped: the groups sum to 100%)", *rest)
+                      for d, (share, basis, *rest) in values.items()}
+            others = 1.0
         values["omnivore"] = (max(0.0, 1.0 - others), "remainder: 1 - the other groups", "",
                               None, "")
         for diet in schema.DIET_GROUPS:
@@ -227,14 +236,94 @@ def diet_share_model(
             records.append({
                 "country_iso3": iso3, "diet_group": diet, "share": share, "basis": basis,
                 "is_default": basis.startswith("default:"), "source": source, "year": year,
-                "url_or_doi": url, "scenario_factor": factors.get(diet, 1.0),
+                "url_or_doi": url, "scenario_factor": factors.get(diet, 1.0), "capped": capped,
             })
     out = pd.DataFrame.from_records(
         records,
         columns=["country_iso3", "diet_group", "share", "basis", "is_default", "source", "year",
-                 "url_or_doi", "scenario_factor"],
+                 "url_or_doi", "scenario_factor", "capped"],
     )
-    return out.astype({"year": "Int64"})
+    return out.astype({"year": "Int64", "capped": bool})
+
+
+def describe_overrides(overrides: Mapping[str, float]) -> str:
+    """A scenario's multipliers as people read them ("vegan x10, vegetarian x2")."""
+    return ", ".join(f"{diet} x{float(factor):g}" for diet, factor in overrides.items())
+
+
+def capped_countries(shares: pd.DataFrame) -> list[str]:
+    """ISO3 codes of the countries whose scenario shares ``diet_share_model(cap=True)`` had
+    to cap at 100%, sorted."""
+    if "capped" not in shares:
+        return []
+    return sorted(shares.loc[shares["capped"].astype(bool), "country_iso3"].astype(str).unique())
+
+
+def scenario_limits(shares: pd.DataFrame, overrides: Mapping[str, float],
+                    iso3: Sequence[str]) -> dict[str, float]:
+    """Per scenario diet group, the largest multiplier that keeps every country in ``iso3``
+    at or below 100%, the other groups' multipliers as in ``overrides`` (1 when absent).
+
+    ``shares`` is a ``diet_share_model`` frame without a scenario. Per country: (1 - the
+    other groups' shares times their multipliers, at least 0) / the group's share; the
+    minimum over the countries; infinite when none of them has any of the group.
+    """
+    factors = _check_overrides(overrides)
+    rows = shares.loc[shares["country_iso3"].isin(list(iso3))
+                      & (shares["diet_group"] != "omnivore")]
+    if (rows["scenario_factor"] != 1.0).any():
+        raise ValueError("scenario_limits needs the shares without a scenario")
+    wide = rows.pivot(index="country_iso3", columns="diet_group", values="share").reindex(
+        columns=list(MEASURED_DIETS), fill_value=0.0).fillna(0.0)
+    scaled = wide * pd.Series({d: factors.get(d, 1.0) for d in MEASURED_DIETS})
+    out = {}
+    for diet in MEASURED_DIETS:
+        room = (1.0 - scaled.drop(columns=diet).sum(axis=1)).clip(lower=0.0).to_numpy()
+        base = wide[diet].to_numpy(dtype=float)
+        limit = np.full(len(base), np.inf)
+        np.divide(room, base, out=limit, where=base > 0)
+        out[diet] = float(limit.min()) if len(limit) else math.inf
+    return out
+
+
+def whole_people(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """A copy of ``frame`` with the count ``columns`` rounded to whole people (nullable
+    integers): a modelled count is a sum of fractions of people, which no table should show."""
+    out = frame.copy()
+    for column in columns:
+        out[column] = pd.to_numeric(out[column], errors="coerce").round().astype("Int64")
+    return out
+
+
+def describe_limit(limit: float) -> str:
+    """The largest valid multiplier of a scenario input as a sentence for its help text."""
+    if not math.isfinite(limit):
+        return "No country of the chosen locations reports this group, so any value is valid."
+    return (f"Up to x{math.floor(100 * limit) / 100:g} keeps every country of the chosen "
+            "locations within 100% (the other multipliers as set); above it a country's "
+            "shares are capped.")
+
+
+def describe_capped(capped: Sequence[str], names: Mapping[str, str],
+                    overrides: Mapping[str, float], limits: Mapping[str, float],
+                    max_named: int = 12) -> str:
+    """The notice for a scenario that ``diet_share_model(cap=True)`` capped: the countries
+    (by name, at most ``max_named``), what capping did, and the largest value of each
+    multiplier, the others as surveyed, valid in every country of the chosen locations
+    (``limits``: ``scenario_limits`` without a scenario)."""
+    shown = [names.get(c, c) for c in capped]
+    named = ", ".join(shown[:max_named]) + (
+        f" and {len(shown) - max_named} more" if len(shown) > max_named else "")
+    valid = "; ".join(
+        f"{diet} x{math.floor(100 * limits[diet]) / 100:g}"
+        for diet in overrides if diet in limits and math.isfinite(limits[diet]))
+    country = "country" if len(capped) == 1 else "countries"
+    return (f"The scenario ({describe_overrides(overrides)}) would put more than 100% of people "
+            f"in these diets in {len(capped)} {country} of the map: {named}. There the "
+            "scenario's groups are shrunk in proportion to sum to 100%, with no omnivores "
+            "left; elsewhere the multipliers apply as entered."
+            + (f" Each alone (the others as surveyed) stays within 100% in every country of "
+               f"the chosen locations up to: {valid}." if valid else ""))
 
 
 def _check_overrides(overrides: Mapping[str, float] | None) -> dict[str, float]:
@@ -251,9 +340,9 @@ def _check_overrides(overrides: Mapping[str, float] | None) -> dict[str, float]:
         try:
             value = float(factor)
         except (TypeError, ValueError):
-            raise ValueError(f"override for {diet} must be a number, got {factor!r}") from None
+            raise ValueError(f"override for {diet} must be a number, got {factor}") from None
         if not np.isfinite(value) or value < 0:
-            raise ValueError(f"override for {diet} must be a finite factor >= 0, got {factor!r}")
+            raise ValueError(f"override for {diet} must be a finite factor >= 0, got {factor}")
         out[diet] = value
     return out
 
@@ -491,6 +580,20 @@ def _members(population: pd.DataFrame, aggregate_rows: pd.DataFrame) -> dict[int
             )
         out[int(code)] = np.sort(members.to_numpy(dtype=int))
     return out
+
+
+def member_countries(population: pd.DataFrame, locations: Sequence) -> list[str]:
+    """Sorted ISO3 codes of the countries the locations stand for: a country itself, an
+    aggregate (World, region, subregion, SDG region) its member countries."""
+    codes = _resolve_locations(population, locations)
+    table = locations_table(population)
+    asked = table.loc[table["location_code"].isin(codes)]
+    aggregates = asked.loc[asked["iso3"].isna().to_numpy()]
+    members = _members(population, aggregates) if len(aggregates) else {}
+    wanted = set(asked["location_code"].loc[asked["iso3"].notna()].astype(int))
+    wanted.update(int(c) for m in members.values() for c in m)
+    iso = table.loc[table["location_code"].isin(wanted), "iso3"].dropna().astype(str)
+    return sorted(iso.unique())
 
 
 def _share_matrix(shares_model: pd.DataFrame) -> tuple[dict[str, int], np.ndarray]:
@@ -1124,6 +1227,16 @@ def country_support(model: model_module.Model, iso3: Sequence[str]) -> pd.DataFr
 
 def _odds(p: float) -> float:
     return p / (1 - p) if 0 < p < 1 else float("nan")
+
+
+def location_studies(drivers: pd.DataFrame, location: str) -> int:
+    """Independent studies the model fits in ``location`` itself (its countries), from
+    ``estimate_drivers`` output with a ``location`` column: the Country row's ``studies``."""
+    rows = drivers.loc[(drivers["location"] == location)
+                       & drivers["driver"].astype(str).str.startswith("Country")]
+    if rows.empty:
+        raise ValueError(f"no Country driver for {location} in the drivers frame")
+    return int(rows["studies"].iloc[0])
 
 
 def estimate_drivers(

@@ -18,8 +18,7 @@ from dashboard.format import (
     format_count,
     format_count_interval,
     format_interval,
-    format_people,
-    format_people_interval,
+    format_people_supported,
     format_percent,
 )
 from dashboard.format import is_missing as _missing
@@ -850,7 +849,8 @@ def _measure(measure: str) -> tuple[str, str, str, float, str]:
 def _value_text(measure: str, value: Any, low: Any, high: Any) -> str:
     if measure == "share":
         return f"{format_percent(value)} (95% UI {format_interval(low, high)})"
-    return f"{format_people(value)} (95% UI {format_people_interval(low, high)})"
+    count, interval = format_people_supported(value, low, high)
+    return f"{count} (95% UI {interval})"
 
 
 # How a modelled figure the model extrapolates to is drawn: hatched bars, crossed countries.

@@ -93,7 +93,7 @@ def _verified_checksum(path: Path, expected: str) -> None:
 def load_dataset(name: str, data_dir: Path = DATA_DIR) -> pd.DataFrame:
     """Load one dataset (schema.DATASETS) after checking it against the manifest and schema."""
     if name not in schema.DATASET_COLUMNS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {list(schema.DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(schema.DATASETS)}")
     data_dir = Path(data_dir)
     manifest = load_manifest(data_dir)
     path = data_dir / f"{name}.parquet"

@@ -437,7 +437,7 @@ def _finish_cells(
         if not (known["w_min"] > 0).all():
             raise EngineError(
                 f"weight column '{weight}' must hold positive sampling weights; found "
-                f"{known['w_min'].min()!r}"
+                f"{float(known['w_min'].min()):g}"
             )
         if not np.isfinite(known["w_sum"].to_numpy(dtype=float)).all():
             raise EngineError(f"weight column '{weight}' holds infinite values")

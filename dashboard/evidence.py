@@ -162,7 +162,7 @@ def check_structure(studies: pd.DataFrame) -> list[str]:
         if _blank(record.get("parent_id")) != _blank(split):
             problems.append(f"{eid}: a subgroup needs a split and only a subgroup has one")
         elif not _blank(split) and split not in schema.SPLITS:
-            problems.append(f"{eid}: split {split!r} is not one of {list(schema.SPLITS)}")
+            problems.append(f"{eid}: split {split!r} is not one of {', '.join(schema.SPLITS)}")
     return problems
 
 
@@ -217,7 +217,7 @@ def non_overlapping_ids(rows: pd.DataFrame, prefer: str = "whole") -> set[str]:
     lists: a wide table's rows are never materialised, which keeps a refit's choice of rows
     cheap)."""
     if prefer not in PREFERENCES:
-        raise ValueError(f"prefer must be one of {list(PREFERENCES)}, got {prefer!r}")
+        raise ValueError(f"prefer must be one of {', '.join(PREFERENCES)}, got {prefer!r}")
     rows = with_links(rows)
     columns = [c for c in OVERLAP_COLUMNS if c in rows]
     values = {c: rows[c].astype("object").tolist() for c in columns}

@@ -79,6 +79,74 @@ def format_people_interval(low: Any, high: Any) -> str:
     return f"{format_people(low)}-{format_people(high)}"
 
 
+def format_difference(difference: float, low: float, high: float, digits: int = 1) -> str:
+    """A difference of proportions as people should read it: "+15.7 points" when its interval
+    ``low``-``high`` excludes zero, "no clear difference" when the interval spans zero or is
+    missing (the sign alone would then claim more than the data show)."""
+    if not all(math.isfinite(v) for v in (difference, low, high)) or low <= 0 <= high:
+        return "no clear difference"
+    return f"{100 * difference:+.{digits}f} points"
+
+
+def format_difference_interval(low: float, high: float, digits: int = 1) -> str:
+    """A difference's interval in signed percentage points ("-20.1 to +51.5 points")."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "interval not available"
+    return f"{100 * low:+.{digits}f} to {100 * high:+.{digits}f} points"
+
+
+# --- counts rounded to what their interval supports -------------------------------------------
+# The rule: a count is rounded to the power of ten just at or below a tenth of its interval's
+# width, so the interval itself keeps about two significant figures and the estimate no digit
+# the interval does not support (a 537 million-2.69 billion interval, 2.15 billion wide, rounds
+# to hundreds of millions: "1.1 billion"). The unit is never coarser than the estimate's own
+# leading digit (it keeps at least one significant figure) and never finer than one person.
+# Without a usable interval (missing, or of zero width) counts keep three significant figures.
+
+
+def count_unit(estimate: Any, low: Any, high: Any) -> float | None:
+    """The rounding unit (a power of ten, at least 1) that the interval ``low``-``high``
+    supports for ``estimate``, by the rule above; None when the interval cannot say."""
+    if any(is_missing(v) for v in (estimate, low, high)):
+        return None
+    width = float(high) - float(low)
+    if not (math.isfinite(width) and width > 0):
+        return None
+    unit = 10.0 ** math.floor(math.log10(width / 10))
+    value = abs(float(estimate))
+    if value >= 1:
+        unit = min(unit, 10.0 ** math.floor(math.log10(value)))
+    return max(unit, 1.0)
+
+
+def round_count(x: Any, unit: float | None) -> float:
+    """``x`` rounded to a multiple of ``unit`` (whole people when None); NaN stays NaN."""
+    if is_missing(x):
+        return math.nan
+    step = unit or 1.0
+    return float(round(float(x) / step) * step)
+
+
+def _people_at(value: float, unit: float) -> str:
+    for size, word in ((1e9, "billion"), (1e6, "million")):
+        if abs(value) >= size:
+            decimals = max(0, round(math.log10(size / unit)))
+            return f"{value / size:.{decimals}f} {word}"
+    return f"{round(value):,}"
+
+
+def format_people_supported(estimate: Any, low: Any, high: Any) -> tuple[str, str]:
+    """A modelled count and its interval, each rounded to the unit the interval supports
+    (``count_unit``): ("1.1 billion", "500 million-2.7 billion"). Without a usable interval,
+    format_people's three significant figures; "" for what is missing."""
+    unit = count_unit(estimate, low, high)
+    if unit is None:
+        return format_people(estimate), format_people_interval(low, high)
+    ends = [round_count(v, unit) for v in (low, high)]
+    return (_people_at(round_count(estimate, unit), unit),
+            f"{_people_at(ends[0], unit)}-{_people_at(ends[1], unit)}")
+
+
 def format_estimate(
     estimate: float,
     low: float,

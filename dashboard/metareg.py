@@ -104,10 +104,9 @@ def logit_effects(
             raise ValueError(f"n must be positive, got {m[~(m > 0)][:5]}")
         bad = (x < 0) | (x > m)
         if bad.any():
-            raise ValueError(
-                "cases must lie between 0 and n; offending (cases, n): "
-                f"{list(zip(x[bad][:5].tolist(), m[bad][:5].tolist(), strict=True))}"
-            )
+            offending = "; ".join(f"{c:g} of {k:g}"
+                                  for c, k in zip(x[bad][:5], m[bad][:5], strict=True))
+            raise ValueError(f"cases must lie between 0 and n; offending (cases of n): {offending}")
     non = m - x
     zero_cell = (x == 0) | (non == 0)
     x = np.where(zero_cell, x + 0.5, x)
@@ -458,7 +457,8 @@ class MetaRegression:
         index = None
         if X_new is None:
             if moderators:
-                raise ValueError(f"X_new is needed for the moderators {list(moderators)}")
+                raise ValueError(f"X_new is needed for the moderators "
+                                 f"{', '.join(map(str, moderators))}")
             x = np.zeros((1, 0))
         elif isinstance(X_new, pd.DataFrame):
             missing = [t for t in moderators if t not in X_new.columns]
@@ -508,7 +508,8 @@ class MetaRegression:
             raise ValueError("this result holds no data to predict random effects from")
         if isinstance(level, str):
             if level not in self.levels:
-                raise ValueError(f"unknown level {level!r}; levels are {list(self.levels)}")
+                raise ValueError(f"unknown level {level!r}; levels are "
+                                 f"{', '.join(map(str, self.levels))}")
             j = self.levels.index(level)
         else:
             j = int(level)
@@ -572,7 +573,7 @@ def _random_levels(
         labels.append(a)
     names = tuple(name for name, _ in items)
     if len(set(names)) != len(names):
-        raise ValueError(f"random level names must be distinct, got {list(names)}")
+        raise ValueError(f"random level names must be distinct, got {', '.join(map(str, names))}")
     return labels, names
 
 
@@ -650,10 +651,10 @@ def meta_regression(
         raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
     method = str(method).upper()
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     test = str(test).lower()
     if test not in TESTS:
-        raise ValueError(f"unknown test {test!r}; expected one of {TESTS}")
+        raise ValueError(f"unknown test {test!r}; expected one of {', '.join(TESTS)}")
     y = _vector(yi, "yi")
     v = _vector(vi, "vi")
     if y.shape != v.shape:

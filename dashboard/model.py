@@ -114,7 +114,8 @@ def natural_spline_basis(x: np.ndarray | Sequence[float],
     """
     xi = np.asarray(knots, dtype=float) / 10.0
     if len(xi) < 3 or np.any(np.diff(xi) <= 0):
-        raise ValueError(f"knots must be at least 3 increasing values, got {list(knots)}")
+        raise ValueError(f"knots must be at least 3 increasing values, got "
+                         f"{', '.join(f'{k:g}' for k in knots)}")
     z = np.asarray(x, dtype=float) / 10.0
 
     def d(k: int) -> np.ndarray:
@@ -526,8 +527,8 @@ class Model:
         unknown = [d for d in q["diet_group"].unique()
                    if d not in (*MODEL_DIETS, "general", "semi_vegetarian")]
         if unknown:
-            raise ValueError(f"diet_group must be one of {[*MODEL_DIETS, 'general']}, "
-                             f"got {unknown}")
+            raise ValueError(f"diet_group must be one of {', '.join([*MODEL_DIETS, 'general'])}, "
+                             f"got {', '.join(map(str, unknown))}")
         return q
 
     def _linear(self, q: pd.DataFrame, beta: np.ndarray, cutoff: np.ndarray) -> np.ndarray:

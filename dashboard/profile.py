@@ -101,7 +101,8 @@ class Segment:
                                       PROFILE_SUPPLEMENTS),
                                      ("pregnancy", self.pregnancy, PROFILE_PREGNANCY)):
             if value not in allowed:
-                raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+                raise ValueError(f"{name} must be one of "
+                                 f"{', '.join(map(str, allowed))}, got {value!r}")
         if self.pregnancy != "not_pregnant" and not pregnancy_applies(
                 self.sex, self.age_min, self.age_max):
             raise ValueError("pregnancy applies only to women aged "

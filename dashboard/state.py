@@ -295,13 +295,13 @@ def _check_registry(parameters: Iterable[Param] = PARAMETERS) -> None:
     names.append(VERSION_KEY)
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
-        raise ValueError(f"parameter names used twice: {sorted(duplicates)}")
+        raise ValueError(f"parameter names used twice: {', '.join(sorted(duplicates))}")
     for p in parameters:
         if p.name != p.name.lower() or not p.name.isidentifier():
             raise ValueError(f"parameter name {p.name!r} must be lower-case letters/digits/_")
         unknown = set(p.pages) - set(schema.PAGES)
         if unknown:
-            raise ValueError(f"parameter {p.name}: unknown pages {sorted(unknown)}")
+            raise ValueError(f"parameter {p.name}: unknown pages {', '.join(sorted(unknown))}")
 
 
 _check_registry()
@@ -861,6 +861,20 @@ _VIEWS = "_state_views"  # page -> State last shown on that page in this session
 _SHARED = "_state_shared"  # shared filter values last used on any page
 _CHOICES = "_state_choices"  # page -> choices given to read()
 _CURRENT = "_state_current"  # the State last read or written in this session
+_CHANGED = "_state_changed"  # set by a widget's on_change: this rerun comes from a widget
+
+
+def widget_changed() -> None:
+    """``on_change`` callback for the view's widgets: the coming rerun holds a value the
+    person just set, so read() keeps the widgets even if the rerun carries a stale URL.
+
+    The browser sends its address with every rerun; when keys are pressed faster than
+    reruns land (a slider stepped with the arrow keys), it still shows the query written
+    two steps back, which would otherwise win and undo the later steps.
+    """
+    import streamlit as st
+
+    st.session_state[_CHANGED] = True
 
 
 def _freeze(query: Mapping[str, list[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -920,14 +934,16 @@ def read(page: str, choices: Choices | None = None) -> State:
     When the URL changed since this session last saw it (first run, a pasted link, moving to
     another page), the URL wins: its parameters are validated, each ignored one is named in
     an ``st.info`` notice, and parameters it lacks take this session's last value (shared
-    filters from any page), else the default. Otherwise the widgets hold the truth.
+    filters from any page), else the default. Otherwise, and on a rerun a widget with the
+    ``widget_changed`` callback started, the widgets hold the truth.
     """
     import streamlit as st
 
     query = {k: st.query_params.get_all(k) for k in st.query_params}
     st.session_state.setdefault(_CHOICES, {})[page] = choices
     seen = st.session_state.get(_SEEN)
-    if seen == (page, _freeze(query)):
+    from_widget = bool(st.session_state.pop(_CHANGED, False))
+    if seen == (page, _freeze(query)) or (from_widget and seen is not None and seen[0] == page):
         fallback = st.session_state.get(_VIEWS, {}).get(page) or default_state(page)
         state = _from_widgets(page, fallback, choices)
     else:

@@ -95,7 +95,8 @@ def proportion_ci(
     """
     level = _check_level(level)
     if method not in CI_METHODS:
-        raise ValueError(f"unknown interval method {method!r}; expected one of {CI_METHODS}")
+        raise ValueError(f"unknown interval method {method!r}; expected one of "
+                         f"{', '.join(CI_METHODS)}")
     scalar = np.ndim(cases) == 0 and np.ndim(n) == 0
     x, m = _check_counts(cases, n)
     x, m = np.broadcast_arrays(x, m)
@@ -332,7 +333,8 @@ def pool_prevalence(
     level = _check_level(level)
     method_key = str(method).upper()
     if method_key not in POOL_METHODS:
-        raise ValueError(f"unknown pooling method {method!r}; expected one of {POOL_METHODS}")
+        raise ValueError(f"unknown pooling method {method!r}; expected one of "
+                         f"{', '.join(POOL_METHODS)}")
     x, m = _check_counts(np.atleast_1d(cases), np.atleast_1d(n))
     x, m = (a.ravel() for a in np.broadcast_arrays(x, m))
     k = len(x)
@@ -852,7 +854,8 @@ def survey_prevalence(
 def _check_estimate_args(by: Sequence[str], age_col: str | None, ci: str, level: float) -> float:
     level = _check_level(level)
     if ci not in SURVEY_CI_METHODS:
-        raise ValueError(f"unknown interval method ci={ci!r}; expected one of {SURVEY_CI_METHODS}")
+        raise ValueError(f"unknown interval method ci={ci!r}; expected one of "
+                         f"{', '.join(SURVEY_CI_METHODS)}")
     if len(set(by)) != len(by) or (age_col is not None and age_col in by):
         raise ValueError("the by and standardize columns must be distinct")
     return level

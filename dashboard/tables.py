@@ -314,8 +314,10 @@ def burden_summaries(population: pd.DataFrame, shares: pd.DataFrame, fitted: mod
 
 
 def burden_table(cells: pd.DataFrame) -> pd.DataFrame:
-    """The Burden page's table: the age x diet cells of every chosen location."""
-    return cells[list(BURDEN_COLUMNS)]
+    """The Burden page's table: the age x diet cells of every chosen location, its counts in
+    whole people (burden.whole_people)."""
+    return burden.whole_people(cells[list(BURDEN_COLUMNS)],
+                               ["population", "cases", "cases_low", "cases_high"])
 
 
 def model_table(fitted: model.Model) -> pd.DataFrame:
@@ -380,12 +382,10 @@ def _burden(frames: Mapping[str, Any], view: state.State, fit: Fit) -> pd.DataFr
         burden.model_cutoffs(fitted, definition, status)
     except ValueError as err:
         raise ViewError(f"the burden cannot be modelled for this definition: {err}") from None
-    try:
-        countries = burden.country_codes(burden.locations_table(population))
-        shares = burden.diet_share_model(frames["diet_shares"], countries,
-                                         overrides=dict(overrides))
-    except ValueError as err:
-        raise ViewError(f"the diet-share scenario is not possible: {err}") from None
+    # As on the page: a country whose scenario shares would pass 100% is capped there.
+    countries = burden.country_codes(burden.locations_table(population))
+    shares = burden.diet_share_model(frames["diet_shares"], countries,
+                                     overrides=dict(overrides), cap=True)
     _, cells, _, _ = burden_summaries(population, shares, fitted,
                                       frames["standard_populations"], covered,
                                       int(view["year"]), definition, status, supplementation,

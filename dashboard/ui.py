@@ -440,6 +440,31 @@ def reliability_note(flag: str) -> str:
     return f"{note[:-1]} ({footnote})." if footnote else note
 
 
+THIN_EVIDENCE = "thin evidence"
+
+
+def render_thin_evidence(weak: Sequence[str]) -> None:
+    """The "thin evidence" badge and the reasons (aggregate.assess_headline)."""
+    st.badge(THIN_EVIDENCE, icon=":material/warning:", color="orange")
+    st.caption("Not a headline figure: " + "; ".join(weak) + ".")
+
+
+def render_headline_figure(label: str, value: str, weak: Sequence[str] = (),
+                           help: str | None = None, marked: bool = True) -> None:
+    """A headline figure: a metric when the evidence holds it, else (``weak`` gives the
+    reasons, aggregate.assess_headline) a plain line with a "thin evidence" badge, so a
+    fragile number never stands in the largest type. ``marked`` False leaves the badge out
+    (figures sharing one, drawn once by render_thin_evidence)."""
+    if not weak:
+        st.metric(label, value, help=help)
+        return
+    if marked:
+        st.badge(THIN_EVIDENCE, icon=":material/warning:", color="orange")
+    st.markdown(f"{label}: **{value}**", help=help)
+    if marked:
+        st.caption("Not a headline figure: " + "; ".join(weak) + ".")
+
+
 # Alternatives offered when filters leave nothing (render_empty).
 MAX_ALTERNATIVES = 6
 MAX_OTHER_DEFINITIONS = 3
@@ -727,9 +752,19 @@ BURDEN_PROJECTION_YEARS: tuple[int, ...] = tuple(range(2020, 2051))
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def burden_share_model(build: str, overrides: tuple[tuple[str, float], ...]) -> pd.DataFrame:
-    """Diet shares of every WPP country, with a scenario's multipliers applied."""
+    """Diet shares of every WPP country, with a scenario's multipliers applied; a country
+    whose scenario shares would exceed 100% is capped there (``burden.capped_countries``)."""
     return burden.diet_share_model(load_diet_shares(), burden_countries(build),
-                                   overrides=dict(overrides))
+                                   overrides=dict(overrides), cap=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def burden_scenario_limits(build: str, overrides: tuple[tuple[str, float], ...],
+                           locations: tuple[str, ...]) -> dict[str, float]:
+    """Per scenario diet group, the largest multiplier that keeps every country of the
+    locations within 100%, the other groups' multipliers as in ``overrides``."""
+    iso3 = burden.member_countries(load_population(), list(locations)) if locations else []
+    return burden.scenario_limits(burden_share_model(build, ()), dict(overrides), iso3)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -65,7 +65,7 @@ def fold_indices(rows: pd.DataFrame, folds: str = "study") -> Iterator[tuple[str
     rows), in sorted fold order. A fold holds every estimate of one sample (``"study"``:
     publications of one sample share people, so they leave together) or of one country."""
     if folds not in FOLD_TYPES:
-        raise ValueError(f"folds must be one of {list(FOLD_TYPES)}, got {folds!r}")
+        raise ValueError(f"folds must be one of {', '.join(FOLD_TYPES)}, got {folds!r}")
     keys = rows[FOLD_TYPES[folds]].astype("object").to_numpy()
     for key in sorted(set(keys)):
         yield str(key), keys == key

@@ -816,3 +816,21 @@ def test_coinciding_groups_names_the_pools_whose_tau2_agree():
     reml = pd.DataFrame({"diet_group": ["vegan", "omnivore"], "tau2": [0.2, 0.5]})
     dl = pd.DataFrame({"diet_group": ["omnivore", "vegan"], "tau2": [0.3, 0.2]})
     assert aggregate.coinciding_groups(reml, dl, ["diet_group"]) == ["vegan"]
+
+
+@pytest.mark.parametrize(
+    ("k", "reliability", "reasons"),
+    [
+        (3, "ok", ()),
+        (28, "ok; complement unreliable", ()),
+        (2, "ok", ("2 studies, fewer than 3",)),
+        (1, None, ("1 study, fewer than 3",)),
+        (2, "suppress", ("2 studies, fewer than 3",
+                         "too imprecise by NCHS standards, which would suppress it")),
+        (4, "suppress", ("too imprecise by NCHS standards, which would suppress it",)),
+        (5, "review; complement unreliable",
+         ("flagged for statistical review by NCHS standards",)),
+    ],
+)
+def test_assess_headline_names_why_a_figure_is_weak(k, reliability, reasons) -> None:
+    assert aggregate.assess_headline(k, reliability) == reasons

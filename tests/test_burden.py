@@ -495,6 +495,67 @@ def test_diet_share_overrides_move_omnivores(overrides: dict, diet: str,
     assert out.loc[diet, "scenario_factor"] == overrides[diet]
 
 
+def test_cap_shrinks_a_country_over_100_percent_and_says_so() -> None:
+    out = burden.diet_share_model(SHARES, ["AAA", "BBB"], {"vegan": 200.0}, cap=True)
+    share = out.set_index(["country_iso3", "diet_group"])["share"]
+    # AAA: vegan 0.01 x 200 = 2.00, vegetarian 0.04, pescatarian 0.02 (default): 2.06 in all,
+    # each divided by 2.06; no omnivores left
+    assert share["AAA", "vegan"] == pytest.approx(2.0 / 2.06)
+    assert share["AAA", "vegetarian"] == pytest.approx(0.04 / 2.06)
+    assert share["AAA", "pescatarian"] == pytest.approx(0.02 / 2.06)
+    assert share["AAA", "omnivore"] == 0.0
+    # BBB: vegan 0.03 x 200 = 6 > 1 as well
+    assert burden.capped_countries(out) == ["AAA", "BBB"]
+    assert out.groupby("country_iso3")["share"].sum().to_numpy() == pytest.approx([1.0, 1.0])
+    assert "(capped: the groups sum to 100%)" in out.set_index(
+        ["country_iso3", "diet_group"]).loc[("AAA", "vegan"), "basis"]
+    # x20: AAA 0.20 + 0.06 is fine, BBB 0.60 + 0.04 too: nothing capped
+    assert burden.capped_countries(
+        burden.diet_share_model(SHARES, ["AAA", "BBB"], {"vegan": 20.0}, cap=True)) == []
+
+
+def test_scenario_limits_keep_every_country_within_100_percent() -> None:
+    shares = burden.diet_share_model(SHARES, ["AAA", "BBB"])
+    # vegan: AAA (1 - 0.04 - 0.02) / 0.01 = 94, BBB (1 - 0.02 - 0.02) / 0.03 = 32 -> 32
+    # vegetarian: AAA (1 - 0.01 - 0.02) / 0.04 = 24.25, BBB (1 - 0.05) / 0.02 = 47.5
+    # pescatarian: AAA (1 - 0.05) / 0.02 = 47.5, BBB (1 - 0.05) / 0.02 = 47.5
+    assert burden.scenario_limits(shares, {}, ["AAA", "BBB"]) == pytest.approx(
+        {"pescatarian": 47.5, "vegetarian": 24.25, "vegan": 32.0})
+    assert burden.scenario_limits(shares, {}, ["AAA"])["vegan"] == pytest.approx(94.0)
+    # with vegans x32, BBB has 1 - 0.96 - 0.02 = 0.02 left for its 0.02 of vegetarians: x1
+    limits = burden.scenario_limits(shares, {"vegan": 32.0}, ["AAA", "BBB"])
+    assert limits["vegetarian"] == pytest.approx(1.0)
+    # a multiplier at its limit is valid (sums to exactly 1), just past it is capped
+    at_limit = burden.diet_share_model(SHARES, ["AAA", "BBB"], {"vegan": 32.0}, cap=True)
+    assert burden.capped_countries(at_limit) == []
+    past = burden.diet_share_model(SHARES, ["AAA", "BBB"], {"vegan": 32.5}, cap=True)
+    assert burden.capped_countries(past) == ["BBB"]
+
+
+def test_scenario_messages_name_countries_and_multipliers_in_words() -> None:
+    text = burden.describe_capped(["AAA", "BBB"], {"AAA": "Aland"}, {"vegan": 200.0},
+                                  {"vegan": 32.0, "vegetarian": 24.25})
+    assert "(vegan x200)" in text
+    assert "in 2 countries of the map: Aland, BBB." in text
+    assert text.endswith("up to: vegan x32.")
+    many = burden.describe_capped([f"C{i:02d}" for i in range(15)], {}, {"vegan": 2.0}, {})
+    assert "C11 and 3 more." in many
+    assert burden.describe_limit(24.2599) == (
+        "Up to x24.25 keeps every country of the chosen locations within 100% (the other "
+        "multipliers as set); above it a country's shares are capped.")
+    with pytest.raises(ValueError, match=r"for AAA exceed 1 .* with scenario vegan x200$"):
+        burden.diet_share_model(SHARES, ["AAA"], {"vegan": 200.0})
+
+
+def test_whole_people_rounds_counts_in_tables() -> None:
+    frame = pd.DataFrame({"cases": [2_387_784_996.687, 0.4, np.nan], "share": [0.5, 0.25, 1]})
+    out = burden.whole_people(frame, ["cases"])
+    assert out["cases"].tolist()[:2] == [2_387_784_997, 0]
+    assert out["cases"].isna().tolist() == [False, False, True]
+    assert out["share"].tolist() == [0.5, 0.25, 1]  # other columns untouched
+    assert frame["cases"].iloc[0] == 2_387_784_996.687  # input not modified
+
+
 @pytest.mark.parametrize(
     ("frame", "locations", "overrides", "message"),
     [
@@ -776,3 +837,19 @@ def test_count_default_countries_ignores_omnivores(defaults: dict, expected: tup
         rows += [{"country_iso3": iso3, "diet_group": d, "is_default": f}
                  for d, f in zip(("pescatarian", "vegetarian", "vegan"), flags, strict=True)]
     assert burden.count_default_countries(pd.DataFrame(rows)) == expected
+
+
+def test_real_member_countries_of_locations(real: dict) -> None:
+    population = real["population"]
+    # Germany itself and the nine WPP countries of Western Europe (Germany among them)
+    assert burden.member_countries(population, ["DEU", "Western Europe"]) == [
+        "AUT", "BEL", "CHE", "DEU", "FRA", "LIE", "LUX", "MCO", "NLD"]
+    assert burden.member_countries(population, ["World"]) == _countries(population)
+
+
+def test_real_ten_times_the_vegan_share_is_capped_in_mexico_only(real: dict) -> None:
+    iso3 = _countries(real["population"])
+    shares = burden.diet_share_model(real["diet_shares"], iso3, {"vegan": 10.0}, cap=True)
+    assert burden.capped_countries(shares) == ["MEX"]
+    limits = burden.scenario_limits(burden.diet_share_model(real["diet_shares"], iso3), {}, iso3)
+    assert 1.0 < limits["vegan"] < 10.0

@@ -332,7 +332,8 @@ MAP_FRAME = pd.DataFrame({
     ("measure", "z", "hover"),
     [
         ("share", [10.0, 15.0], "10.0% (95% UI 7.0-13.0%)"),
-        ("number", [8.4e6, 2.1e8], "8.4 million (95% UI 6 million-11 million)"),
+        # a 5 million wide interval supports hundreds of thousands (format.count_unit)
+        ("number", [8.4e6, 2.1e8], "8.4 million (95% UI 6.0 million-11.0 million)"),
     ],
 )
 def test_burden_map_uses_only_the_shipped_geometry(measure, z, hover):

@@ -8,7 +8,7 @@ import math
 from streamlit.testing.v1 import AppTest
 
 from dashboard import aggregate, schema, state, ui
-from dashboard.format import format_estimate
+from dashboard.format import format_interval
 from tests.apptest import Query, page_app
 
 PAGE = "dashboard/pages/overview.py"
@@ -42,13 +42,11 @@ def test_default_view_shows_headlines_chart_and_reading():
     assert metrics["General population aged 60+"] == (
         f"{100 * expected.older_adults.estimate:.1f}%"
     )
-    diff = expected.vegans_vs_omnivores.difference
-    assert metrics["Vegans vs omnivores"] == f"{100 * diff:+.1f} points"
     captions = [c.value for c in at.caption]
     overall = expected.overall
-    assert format_estimate(overall.estimate, overall.ci_low, overall.ci_high) in captions
+    assert any(format_interval(overall.ci_low, overall.ci_high) in c for c in captions)
     pooled = f"{overall.n_estimates} estimates from {overall.k} studies"
-    assert any(f"n = {overall.n_total:,}" in c and pooled in c for c in captions)
+    assert any(pooled in c for c in captions)
 
     (spec,) = _specs(at)
     title = spec["layout"]["title"]["text"]
@@ -89,10 +87,15 @@ def test_query_sets_widgets_and_numbers():
     assert at.multiselect(key="diet").value == ["vegan", "general"]
     expected = _expected(query)
     metrics = {m.label: m.value for m in at.metric}
-    if expected.overall is None:
+    overall = expected.overall
+    if overall is None:
         assert metrics["All poolable studies"] == "no data"
+    elif aggregate.assess_headline(overall.k, overall.reliability):
+        assert "All poolable studies" not in metrics
+        assert (f"All poolable studies: **{100 * overall.estimate:.1f}%**"
+                in [m.value for m in at.markdown])
     else:
-        assert metrics["All poolable studies"] == f"{100 * expected.overall.estimate:.1f}%"
+        assert metrics["All poolable studies"] == f"{100 * overall.estimate:.1f}%"
     for spec in _specs(at):
         assert schema.DEFINITIONS_BY_ID["b12_lt221"].label in spec["layout"]["title"]["text"]
         assert {t["name"] for t in spec["data"]} <= {"Vegan", "General population"}
@@ -154,3 +157,86 @@ def test_empty_selection_warns_naming_the_filters():
     assert "age bands: 80+" in warning.value
     assert not at.get("plotly_chart")
     assert not at.metric
+
+
+# --- how strong each headline is (issue 12, item 1) -------------------------------------------
+
+
+def _markdown(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def test_each_card_names_k_studies_n_and_the_prediction_interval():
+    at = _run()
+    expected = _expected({})
+    markdown, captions = _markdown(at), [c.value for c in at.caption]
+    for pool in (expected.overall, expected.older_adults, expected.vegans):
+        # k counts independent studies, not rows: the overall pool has more estimates
+        assert f"k = {pool.k} {'study' if pool.k == 1 else 'studies'}, n = {pool.n_total:,}" in (
+            markdown)
+        interval = (f"95% CI {format_interval(pool.ci_low, pool.ci_high)}; 95% prediction "
+                    f"interval {format_interval(pool.pi_low, pool.pi_high)}")
+        assert any(c.startswith(interval) for c in captions), interval
+    assert expected.overall.n_estimates > expected.overall.k
+    # hand-read from the shipped evidence: 49 studies, 61 estimates; the prediction interval
+    # of every age, diet and country is far wider than the CI
+    assert (expected.overall.k, expected.overall.n_estimates) == (49, 61)
+    assert expected.overall.pi_high - expected.overall.pi_low > 0.5
+
+
+def test_thin_or_imprecise_pools_are_marked_and_never_a_metric():
+    at = _run()
+    expected = _expected({})
+    vegans = expected.vegans
+    # 3 studies, n = 209, NCHS "suppress" (the issue's "Vegans 25.7%" in large type came from
+    # 2 studies, n = 133, before the third vegan study was merged)
+    assert (vegans.k, vegans.n_total, vegans.reliability) == (3, 209, "suppress")
+    assert aggregate.assess_headline(vegans.k, vegans.reliability)
+    labels = {m.label for m in at.metric}
+    assert "Vegans, all ages" not in labels
+    assert "Vegans vs omnivores" not in labels  # both pools behind it are weak
+    markdown = _markdown(at)
+    badge = f":orange-badge[:material/warning: {ui.THIN_EVIDENCE}]"
+    assert markdown.count(badge) == 2
+    assert f"Vegans, all ages: **{100 * vegans.estimate:.1f}%**" in markdown
+    captions = " ".join(c.value for c in at.caption)
+    assert ("Not a headline figure: too imprecise by NCHS standards, which would suppress "
+            "it.") in captions
+    # a pool of enough studies that NCHS calls reliable stays a metric
+    assert {"All poolable studies", "General population aged 60+"} <= labels
+
+
+def test_a_difference_whose_interval_spans_zero_reads_no_clear_difference():
+    at = _run()
+    contrast = _expected({}).vegans_vs_omnivores
+    assert contrast.difference_low < 0 < contrast.difference_high
+    markdown = _markdown(at)
+    assert "Vegans vs omnivores: **no clear difference**" in markdown
+    shown = markdown + [m.value for m in at.metric]
+    assert not any(f"{100 * contrast.difference:+.1f} points" in v for v in shown)
+    # the figures stay readable in the caption, with the interval that spans zero
+    captions = " ".join(c.value for c in at.caption)
+    assert (f"{100 * contrast.difference_low:+.1f} to {100 * contrast.difference_high:+.1f} "
+            "points") in captions
+
+
+def test_pool_and_model_sit_side_by_side_in_each_card():
+    at = _run()
+    pairs = []
+    columns = list(at.columns)
+    for left, right in zip(columns, columns[1:], strict=False):
+        first = [m.value for m in left.markdown][:1]
+        second = [m.value for m in right.markdown][:1]
+        if first == ["**Published studies, pooled**"] and second == ["**Modelled**"]:
+            pairs.append((left, right))
+    assert len(pairs) == 4
+    assert [left.metric[0].label if left.metric else None for left, _ in pairs][:2] == [
+        "All poolable studies", "General population aged 60+"]
+
+
+def test_headings_go_from_the_title_to_h2():
+    at = _run()
+    # st.subheader (h3) straight after st.title (h1) skipped a level (axe heading-order)
+    assert not at.main.subheader
+    assert [h.value for h in at.main.header] == [
+        "Prevalence by age band and diet group: pooled and modelled"]

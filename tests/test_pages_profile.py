@@ -119,3 +119,20 @@ def test_the_overview_links_to_the_profile_of_its_filtered_segment():
     link = links["Risk profile of this segment"]
     assert link.page.endswith("profile")
     assert link.query_string == "place=GBR&ages=20-39&psex=female&pdiet=vegan"
+
+
+def test_the_cards_name_the_studies_behind_them(adolescents):
+    want = expected(VEGETARIAN_ADOLESCENT_INDIA)
+    k_diet, k_age = want.support["diet"], want.support["age"]
+    text = [m.value for m in adolescents.markdown]
+    assert (f"k = {k_diet} {'study' if k_diet == 1 else 'studies'} of this diet group, "
+            f"{k_age} at these ages behind the model's figures") in text
+    # enough studies: the figures stay metrics, unmarked
+    assert min(k_diet, k_age) >= 3
+    assert not any("thin evidence" in t for t in text)
+    # the count of people is rounded to its interval (format.count_unit)
+    count = want.count.set_index("status").loc["deficient"]
+    from dashboard.format import format_people_supported
+    cases, cases_ui = format_people_supported(count["cases"], count["cases_low"],
+                                              count["cases_high"])
+    assert any(f"about **{cases}** of them (95% UI {cases_ui})" in t for t in text)

@@ -37,13 +37,13 @@ def _param(name: str, pages: tuple[str, ...] = ("explore",), aliases: tuple[str,
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [
-        ([_param("x"), _param("x")], r"used twice: \['x'\]"),
-        ([_param("x"), _param("y", aliases=("x",))], r"used twice: \['x'\]"),
-        ([_param("x", aliases=("old",)), _param("y", aliases=("old",))], r"used twice: \['old'\]"),
-        ([_param("v")], r"used twice: \['v'\]"),  # the state version's key
+        ([_param("x"), _param("x")], "used twice: x$"),
+        ([_param("x"), _param("y", aliases=("x",))], "used twice: x$"),
+        ([_param("x", aliases=("old",)), _param("y", aliases=("old",))], "used twice: old$"),
+        ([_param("v")], "used twice: v$"),  # the state version's key
         ([_param("Def")], "'Def' must be lower-case"),
         ([_param("min-n")], "'min-n' must be lower-case"),
-        ([_param("x", pages=("explore", "nope"))], r"parameter x: unknown pages \['nope'\]"),
+        ([_param("x", pages=("explore", "nope"))], "parameter x: unknown pages nope$"),
     ],
 )
 def test_registry_check_refuses_a_bad_registry(parameters, message):

@@ -8,8 +8,7 @@ from dashboard import aggregate, burden, charts, schema, state, tables, ui
 from dashboard.format import (
     format_count,
     format_interval,
-    format_people,
-    format_people_interval,
+    format_people_supported,
     format_percent,
 )
 
@@ -40,35 +39,43 @@ country_names = burden.country_names(table)
 view = state.read("burden", ui.filter_choices(studies))
 ui.render_filters("burden", studies, view, names=("def", "status"))
 p = state.PARAMS
+covered, refused = burden.split_locations(view["loc"], table)
+overrides = tuple((d, float(view[f"x{d}"])) for d in state.SCENARIO_DIETS
+                  if view[f"x{d}"] != 1.0)
+limits = ui.burden_scenario_limits(build, overrides, tuple(covered))
 location_options = [schema.WORLD, *schema.WPP_REGIONS, *schema.WPP_SUBREGIONS,
                      *sorted(country_names, key=country_names.get)]
+# on_change: a rerun started by one of these keeps its value even if the URL it carries is
+# a step behind (arrow keys on a slider pressed faster than the page reruns).
+kept = {"on_change": state.widget_changed}
 with st.sidebar:
     st.header("Burden")
     st.multiselect(p["loc"].label, [*location_options,
                                     *(v for v in view["loc"] if v not in location_options)],
                    key="loc", format_func=lambda c: location_label(c, country_names),
-                   help="The World, a UN WPP region or subregion, or countries.")
+                   help="The World, a UN WPP region or subregion, or countries.", **kept)
     st.slider(p["year"].label, int(p["year"].lo), int(p["year"].hi), key="year",
               help=f"UN WPP 2022 estimates to {schema.WPP_LAST_ESTIMATE_YEAR}, medium-variant "
-              "projections after.")
+              "projections after.", **kept)
     st.selectbox(p["std"].label, list(schema.STANDARD_POPULATIONS), key="std",
                  format_func=schema.STANDARD_POPULATIONS.get,
-                 help="Weights of the age-standardised prevalence.")
+                 help="Weights of the age-standardised prevalence.", **kept)
     st.radio(p["measure"].label, ["share", "number"], key="measure",
-             format_func=MEASURE_LABELS.get, horizontal=True)
+             format_func=MEASURE_LABELS.get, horizontal=True, **kept)
     st.subheader("Scenario: diet shares")
     for diet in state.SCENARIO_DIETS:
         st.number_input(p[f"x{diet}"].label, min_value=float(p[f"x{diet}"].lo),
                         max_value=float(p[f"x{diet}"].hi), step=0.1, key=f"x{diet}",
                         help="1 = as surveyed; 2 = twice the surveyed share. Omnivores take "
-                        "up the difference.")
+                        "up the difference. " + burden.describe_limit(limits[diet]), **kept)
     st.subheader("Scenario: supplementation")
     st.selectbox(p["sgrp"].label, list(state.SUPPLEMENT_GROUPS), key="sgrp",
-                 format_func=SUPPLEMENT_LABELS.get)
+                 format_func=SUPPLEMENT_LABELS.get, **kept)
     st.slider(p["scov"].label, 0.0, 1.0, step=0.05, key="scov",
-              help="Share of the group taking a B12 supplement.")
+              help="Share of the group taking a B12 supplement.", **kept)
     st.slider(p["seff"].label, 0.0, 1.0, step=0.05, key="seff",
-              help="Relative reduction of low status among those covered (0: no effect).")
+              help="Relative reduction of low status among those covered (0: no effect).",
+              **kept)
 view = state.write(view)
 state.render_share(view)
 if ui.describe_population(view) != ui.describe_population(state.default_state("burden")):
@@ -82,7 +89,6 @@ definition_text = (f"{aggregate.definition_label(definition)}, "
                    f"{schema.STATUS_LABELS[status].lower()}")
 status_text = f"{schema.STATUS_LABELS[status]} status"
 
-covered, refused = burden.split_locations(view["loc"], table)
 if refused:
     st.warning("Not modelled: " + "; ".join(refused) + ".", icon=":material/location_off:")
 if not covered:
@@ -97,12 +103,12 @@ except ValueError as err:
     st.warning(f"The burden cannot be modelled for {definition_text}: {err}. Choose another "
                "definition or status in the sidebar.", icon=":material/filter_alt_off:")
     st.stop()
-try:
-    shares = ui.burden_share_model(build, overrides)
-except ValueError as err:
-    st.error(f"The diet-share scenario is not possible: {err}. Lower the multipliers.",
-             icon=":material/error:")
-    st.stop()
+shares = ui.burden_share_model(build, overrides)
+capped = burden.capped_countries(shares)
+if capped:
+    st.warning(burden.describe_capped(capped, country_names, dict(overrides),
+                                      ui.burden_scenario_limits(build, (), tuple(covered))),
+               icon=":material/vertical_align_top:")
 
 headline, cells, share_by_diet, drivers = ui.burden_location_summaries(
     build, definition, status, overrides, supplementation, year, tuple(covered), view["std"])
@@ -110,7 +116,7 @@ variant = ("UN WPP 2022 estimate" if year <= schema.WPP_LAST_ESTIMATE_YEAR
            else "UN WPP 2022 medium-variant projection")
 
 # --- headline ----------------------------------------------------------------------------------
-st.subheader(f"People with low B12 status in {year} (modelled)")
+st.header(f"People with low B12 status in {year} (modelled)")
 for r in headline.itertuples():
     st.markdown(f"**{r.location}**: population {format_count(r.population)} "
                 f"({variant}); {definition_text}.")
@@ -118,19 +124,35 @@ for r in headline.itertuples():
         st.warning(f"{r.location}: not estimable. {charts.NOT_ESTIMABLE_TEXT.capitalize()} "
                    "(ages, diet groups or cut-off without estimates near them); the figures "
                    "below are extrapolations.", icon=":material/warning:")
+    # k: the independent studies in the location itself; fewer than three and the figure
+    # leans on its region and the fixed effects, so it is marked, not a headline.
+    k = burden.location_studies(drivers, r.location)
+    weak = aggregate.assess_headline(k)
+    st.markdown(f"k = {k} {'study' if k == 1 else 'studies'} in {r.location} behind the "
+                "model's figures")
+    if weak:
+        ui.render_thin_evidence(weak)
     c1, c2, c3 = st.columns(3)
-    c1.metric("People affected (modelled)", format_people(r.cases),
-              help="Population x diet share x modelled prevalence, summed over ages and diets "
-              "(a region: over its countries).")
-    c1.caption(f"95% UI {format_people_interval(r.cases_low, r.cases_high)} persons")
-    c2.metric("Crude prevalence (modelled)", format_percent(r.crude))
-    c2.caption(f"95% UI {format_interval(r.crude_low, r.crude_high)}")
-    c3.metric("Age-standardised prevalence (modelled)", format_percent(r.age_standardized))
-    c3.caption(f"95% UI {format_interval(r.age_standardized_low, r.age_standardized_high)}"
-               f"; {r.standard_label}")
+    cases, cases_ui = format_people_supported(r.cases, r.cases_low, r.cases_high)
+    with c1:
+        ui.render_headline_figure(
+            "People affected (modelled)", cases, weak,
+            help="Population x diet share x modelled prevalence, summed over ages and diets "
+            "(a region: over its countries); rounded to what its interval supports.",
+            marked=False)
+        st.caption(f"95% UI {cases_ui} persons")
+    with c2:
+        ui.render_headline_figure("Crude prevalence (modelled)", format_percent(r.crude), weak,
+                                  marked=False)
+        st.caption(f"95% UI {format_interval(r.crude_low, r.crude_high)}")
+    with c3:
+        ui.render_headline_figure("Age-standardised prevalence (modelled)",
+                                  format_percent(r.age_standardized), weak, marked=False)
+        st.caption(f"95% UI {format_interval(r.age_standardized_low, r.age_standardized_high)}"
+                   f"; {r.standard_label}")
 
 # --- map ---------------------------------------------------------------------------------------
-st.subheader("World map")
+st.header("World map")
 world = ui.burden_map_summary(build, definition, status, overrides, supplementation, year)
 map_title = charts.chart_title(
     "Modelled " + ("prevalence in the general population" if measure == "share"
@@ -154,7 +176,7 @@ if n_flagged:
     st.caption(f"{n_flagged} of {len(world)} countries not estimable for {definition_text}.")
 
 # --- what drives this number -------------------------------------------------------------------
-st.subheader("What drives this number")
+st.header("What drives this number")
 st.markdown("The model terms that move each location's modelled prevalence, as odds ratios "
             "(above 1: more low status). Income group, region and country effects come from "
             "the fit; age structure and diet mix compare the location's figure with the same "
@@ -220,7 +242,7 @@ else:
 st.markdown("\n".join(f"- {a}" for a in assumptions))
 
 # --- bars by age x diet -------------------------------------------------------------------------
-st.subheader(f"By age and diet, {year}")
+st.header(f"By age and diet, {year}")
 tabs = st.tabs(list(headline["location"])) if len(headline) > 1 else [st.container()]
 for tab, loc_name in zip(tabs, headline["location"], strict=True):
     part = cells.loc[cells["location"] == loc_name]
@@ -241,7 +263,7 @@ for tab, loc_name in zip(tabs, headline["location"], strict=True):
         )
 
 # --- projection --------------------------------------------------------------------------------
-st.subheader("Projection 2020-2050")
+st.header("Projection 2020-2050")
 projection = ui.burden_projection_summary(build, definition, status, overrides, supplementation,
                                           tuple(covered))
 ui.render_figure(
@@ -260,9 +282,10 @@ ui.render_figure(
 )
 
 # --- the inputs --------------------------------------------------------------------------------
-st.subheader("Diet shares used")
+st.header("Diet shares used")
 st.dataframe(
-    share_by_diet[["location", "diet_group", "share", "population"]],
+    burden.whole_people(share_by_diet[["location", "diet_group", "share", "population"]],
+                        ["population"]),
     hide_index=True, width="stretch",
     column_config={"location": "Location", "diet_group": "Diet group",
                    "share": st.column_config.NumberColumn("Share", format="percent"),
@@ -276,7 +299,7 @@ with st.expander("Diet share of every country, with its source or default rule")
                                                                        format="percent"),
                                 "url_or_doi": st.column_config.LinkColumn("url_or_doi")})
     ui.render_downloads(shares, "b12_diet_shares")
-st.subheader("Table")
+st.header("Table")
 table_shown = tables.burden_table(cells)
 st.dataframe(
     table_shown, hide_index=True, width="stretch",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, profile, schema, state, tables, ui
-from dashboard.format import format_people, format_people_interval
+from dashboard import aggregate, charts, profile, schema, state, tables, ui
+from dashboard.format import format_people, format_people_supported
 
 PREGNANCY_LABELS: dict[str, str] = {
     "not_pregnant": "Not pregnant", "pregnant_unspecified": "Pregnant (any trimester)",
@@ -99,13 +99,22 @@ cut_low, cut_high = (f"{c:g}" for c in shown.cutoffs)
 
 # --- headline --------------------------------------------------------------------------------
 st.subheader(shown.headline())
+# The studies the model leans on for this segment: of its diet and at its ages. Fewer than
+# three of either make its figures thin evidence, marked and not in the largest type.
+k_diet, k_age = shown.support["diet"], shown.support["age"]
+weak = aggregate.assess_headline(min(k_diet, k_age))
+st.markdown(f"k = {k_diet} {'study' if k_diet == 1 else 'studies'} of this diet group, "
+            f"{k_age} at these ages behind the model's figures")
+if weak:
+    ui.render_thin_evidence(weak)
 columns = st.columns(3)
 for column, status in zip(columns, profile.STATUS_CLASSES, strict=True):
     rule = {"deficient": f"< {cut_low} pmol/L", "marginal": f"{cut_low}-{cut_high} pmol/L",
             "adequate": f">= {cut_high} pmol/L"}[status]
     with column.container(border=True):
-        st.metric(f"{profile.STATUS_CLASS_LABELS[status]} ({rule})",
-                  f"{100 * shown.value('segment', status):.1f}%")
+        ui.render_headline_figure(f"{profile.STATUS_CLASS_LABELS[status]} ({rule})",
+                                  f"{100 * shown.value('segment', status):.1f}%", weak,
+                                  marked=False)
         st.caption(
             f"95% CI {100 * shown.value('segment', status, 'ci_low'):.1f}-"
             f"{100 * shown.value('segment', status, 'ci_high'):.1f}%; a new survey of this "
@@ -141,14 +150,15 @@ count = shown.count.set_index("status")
 people = count["people"].iloc[0]
 if people == people:  # not NaN: the population table has the country and year
     deficient = count.loc["deficient"]
+    cases, cases_ui = format_people_supported(deficient["cases"], deficient["cases_low"],
+                                              deficient["cases_high"])
     diet = ("" if segment.diet_group == "general"
             else f" are {schema.DIET_LABELS[segment.diet_group].lower()}s")
     st.markdown(
         f"**How many people:** about **{format_people(people)}** people of both sexes aged "
         f"{segment.ages} in {names.get(segment.iso3, segment.iso3)} in {segment.year}{diet} "
-        f"(UN WPP 2022 x diet share); about **{format_people(deficient['cases'])}** "
-        f"of them (95% UI {format_people_interval(deficient['cases_low'], deficient['cases_high'])}"
-        f") are deficient. {shown.count_note} The interval is of the prevalence only; the "
+        f"(UN WPP 2022 x diet share); about **{cases}** of them (95% UI {cases_ui}) are "
+        f"deficient. {shown.count_note} The interval is of the prevalence only; the "
         "diet share is a survey figure without a reported sampling error."
     )
 else:
