@@ -621,13 +621,15 @@ def render_downloads(frame: pd.DataFrame, name: str) -> None:
 # st.plotly_chart takes no ARIA attributes. The values are JSON with <, > and & escaped, so
 # no text from a file or a link can end the script.
 _NAME_CHART_JS = """<script>(function () {
-  const key = %s, name = %s;
+  const key = %s, name = %s, count = %d;
   let tries = 0;
   function apply() {
-    const chart = document.querySelector(".st-key-" + key + " .stPlotlyChart");
-    if (chart) {
-      chart.setAttribute("role", "figure");
-      chart.setAttribute("aria-label", name);
+    const found = document.querySelectorAll(".st-key-" + key + " .stPlotlyChart");
+    if (found.length >= count) {
+      found.forEach(function (chart) {
+        chart.setAttribute("role", "figure");
+        chart.setAttribute("aria-label", name);
+      });
     } else if (tries++ < 100) {
       setTimeout(apply, 100);
     }
@@ -653,6 +655,15 @@ def chart_name(fig: Any, caption: str) -> str:
     return f"{title}. {first}" if first else title
 
 
+# Below this width (px) the narrow form of a chart shows instead of the wide one; Streamlit
+# stacks st.columns below the same width.
+NARROW_SCREEN = 640
+_WIDTH_SWITCH_CSS = """<style>
+@media (max-width: %(edge)dpx) { .st-key-%(box)s-wide { display: none; } }
+@media (min-width: %(over)dpx) { .st-key-%(box)s-narrow { display: none; } }
+</style>"""
+
+
 def render_figure(
     fig: Any,
     table: pd.DataFrame,
@@ -660,21 +671,36 @@ def render_figure(
     key: str,
     caption: str,
     column_config: Mapping[str, Any] | None = None,
+    narrow: Any = None,
 ) -> None:
     """A plotly chart (modebar image download works offline) named for screen readers
     (chart_name: title and a one-sentence summary), its caption and a table of the same
-    numbers in an expander for readers who cannot use the chart."""
+    numbers in an expander for readers who cannot use the chart.
+
+    ``narrow``: another layout of the same chart for screens narrower than NARROW_SCREEN
+    (a phone); the browser shows one of the two by its width (a CSS media query), so the
+    choice follows the screen, also when a phone turns.
+    """
     # charts imports plotly, which only pages with a figure need.
     from dashboard import charts
 
     box = f"figure-{key}"
     with st.container(key=box):
-        st.plotly_chart(fig, config=charts.plotly_config(f"b12-risk-atlas-{key}"), key=key,
-                        width="stretch")
+        if narrow is None:
+            st.plotly_chart(fig, config=charts.plotly_config(f"b12-risk-atlas-{key}"),
+                            key=key, width="stretch")
+        else:
+            st.html(_WIDTH_SWITCH_CSS % {"edge": NARROW_SCREEN, "over": NARROW_SCREEN + 1,
+                                         "box": box})
+            for form, figure in (("wide", fig), ("narrow", narrow)):
+                with st.container(key=f"{box}-{form}"):
+                    st.plotly_chart(figure, key=f"{key}_{form}", width="stretch",
+                                    config=charts.plotly_config(f"b12-risk-atlas-{key}"))
         st.caption(caption)
         with st.expander("Table of the chart", icon=":material/table:"):
             st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
-        st.html(_NAME_CHART_JS % (_script_json(box), _script_json(chart_name(fig, caption))),
+        st.html(_NAME_CHART_JS % (_script_json(box), _script_json(chart_name(fig, caption)),
+                                  1 if narrow is None else 2),
                 unsafe_allow_javascript=True)
 
 

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import aggregate, schema, state, ui
-from tests.apptest import Query, page_app
+from tests.apptest import Query, page_app, plain
 
 PAGE = "dashboard/pages/explore.py"
 
@@ -80,7 +80,7 @@ def test_link_sets_widgets_chart_and_table(query, widgets, trace_type):
     # the bars view draws the model's bars under the published pools' dots
     expected_types = {"bar", "scatter"} if trace_type == "bar" else {trace_type}
     assert {t["type"] for t in spec["data"]} == expected_types
-    title = spec["layout"]["title"]["text"]
+    title = plain(spec["layout"]["title"]["text"])
     assert schema.DEFINITIONS_BY_ID[query.get("def", "b12_lt148")].label in title
     assert "(%)" in title
     if trace_type == "scatter":
@@ -166,7 +166,7 @@ def test_pooled_and_modelled_cells_side_by_side():
     (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     groups = {t["legendgroup"] for t in spec["data"]}
     assert groups == {"modelled", "pooled"}
-    assert "the world: 236 countries" in spec["layout"]["title"]["subtitle"]["text"]
+    assert "the world: 236 countries" in plain(spec["layout"]["title"]["subtitle"]["text"])
     captions = " ".join(c.value for c in at.caption)
     assert "Modelled for the world" in captions
 
@@ -175,7 +175,7 @@ def test_one_country_is_modelled_for_itself():
     at = _app({"country": "IND"}).run()
     assert not at.exception
     (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert spec["layout"]["title"]["subtitle"]["text"].startswith("Modelled for India")
+    assert plain(spec["layout"]["title"]["subtitle"]["text"]).startswith("Modelled for India")
 
 
 def test_a_generated_definition_says_why_it_has_no_modelled_figures():

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import aggregate, schema, state, ui
 from dashboard.format import format_estimate
-from tests.apptest import Query, page_app
+from tests.apptest import Query, page_app, plain
 
 PAGE = "dashboard/pages/overview.py"
 NAN = math.nan
@@ -51,7 +51,7 @@ def test_default_view_shows_headlines_chart_and_reading():
     assert any(f"n = {overall.n_total:,}" in c and pooled in c for c in captions)
 
     (spec,) = _specs(at)
-    title = spec["layout"]["title"]["text"]
+    title = plain(spec["layout"]["title"]["text"])
     assert schema.DEFINITIONS_BY_ID["b12_lt148"].label in title
     assert "(%)" in title
     assert "deficient" in title
@@ -94,7 +94,7 @@ def test_query_sets_widgets_and_numbers():
     else:
         assert metrics["All poolable studies"] == f"{100 * expected.overall.estimate:.1f}%"
     for spec in _specs(at):
-        assert schema.DEFINITIONS_BY_ID["b12_lt221"].label in spec["layout"]["title"]["text"]
+        assert schema.DEFINITIONS_BY_ID["b12_lt221"].label in plain(spec["layout"]["title"]["text"])
         assert {t["name"] for t in spec["data"]} <= {"Vegan", "General population"}
 
 
