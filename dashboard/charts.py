@@ -53,7 +53,7 @@ PREVALENCE_COLOURS: tuple[str, ...] = (
     "#FFFFB2", "#FED976", "#FEB24C", "#FD8D3C", "#F03B20", "#BD0026",
 )
 PREVALENCE_SCALE_NOTE = ("Colours: one fixed scale for every definition and filter, classes "
-                         "0-5, 5-10, 10-20, 20-30, 30-50 and 50-100%.")
+                         "0-5, 5-10, 10-20, 20-30, 30-50 and 50-100% (range 0-100%).")
 PANEL_TITLE_ROOM = 36  # px above a small multiple for its title (two lines at 12 px)
 # Diet groups in narrow panels (the full labels are in the hover and the table).
 SHORT_DIET_LABELS: dict[str, str] = {
@@ -308,37 +308,24 @@ def style_figure(
     return fig
 
 
-def prevalence_class(percent: Any) -> float:
-    """Where a prevalence in percent (0-100) falls on the fixed scale: class i of
-    PREVALENCE_BREAKS (breaks[i] <= p < breaks[i + 1], 100 in the top class) as i + 0.5, the
-    middle of its colour; NaN for a missing value. Values outside 0-100 raise ValueError."""
-    if _missing(percent):
-        return math.nan
-    p = float(percent)
-    if not 0 <= p <= 100:
-        raise ValueError(f"prevalence_class: {p:g} is not a percent between 0 and 100")
-    top = len(PREVALENCE_BREAKS) - 2
-    return min(int(np.searchsorted(PREVALENCE_BREAKS, p, side="right")) - 1, top) + 0.5
-
-
 def prevalence_colour_scale() -> list[list[Any]]:
-    """A stepped Plotly colour scale of PREVALENCE_COLOURS for z = prevalence_class values
-    with zmin 0 and zmax the number of classes (each class one flat colour)."""
-    n = len(PREVALENCE_COLOURS)
+    """A stepped Plotly colour scale over 0-100%: each class of PREVALENCE_BREAKS one flat
+    colour of PREVALENCE_COLOURS (use with zmin 0, zmax 100 and z in percent)."""
     scale: list[list[Any]] = []
-    for i, colour in enumerate(PREVALENCE_COLOURS):
-        scale += [[i / n, colour], [(i + 1) / n, colour]]
+    bounds = zip(PREVALENCE_BREAKS, PREVALENCE_BREAKS[1:], strict=False)
+    for (low, high), colour in zip(bounds, PREVALENCE_COLOURS, strict=True):
+        scale += [[low / 100, colour], [high / 100, colour]]
     return scale
 
 
-def prevalence_colour_axis(title: str = "Prevalence (fixed scale)") -> dict[str, Any]:
-    """Trace settings of the fixed scale: colours, range 0 to the number of classes, and a
-    colour bar labelled with the breaks in percent."""
-    n = len(PREVALENCE_COLOURS)
+def prevalence_colour_axis(title: str = "Prevalence (%), fixed scale") -> dict[str, Any]:
+    """Trace settings of the fixed scale for z in percent: the stepped colours, the range
+    0-100% whatever the data, and a colour bar ticked at the breaks."""
     return {
-        "colorscale": prevalence_colour_scale(), "zmin": 0, "zmax": n, "zauto": False,
-        "colorbar": {"title": {"text": title}, "tickvals": list(range(n + 1)),
-                     "ticktext": [f"{b:g}%" for b in PREVALENCE_BREAKS]},
+        "colorscale": prevalence_colour_scale(), "zmin": 0, "zmax": 100, "zauto": False,
+        # 5% is left unlabelled: on a phone its label would run into 0% and 10%
+        "colorbar": {"title": {"text": title}, "ticksuffix": "%",
+                     "tickvals": [b for b in PREVALENCE_BREAKS if b != 5]},
     }
 
 
@@ -641,7 +628,7 @@ def _heatmap_cells(
     for r, flag in zip(pooled.itertuples(), suppressed, strict=True):
         i = row_values.index(str(getattr(r, rows)))
         j = col_values.index(str(getattr(r, columns)))
-        z[i, j] = prevalence_class(100 * float(r.estimate))
+        z[i, j] = 100 * float(r.estimate)
         text[i, j] = format_percent(r.estimate) + ("*" if flag else "")
         custom[i, j] = [format_interval(r.ci_low, r.ci_high), format_count(r.n_total),
                         format_count(r.k), _reliability_text(r.reliability),
@@ -1271,10 +1258,12 @@ def burden_map_figure(
         geojson=shapes["data"], featureidkey="properties.iso3", locationmode="geojson-id",
         locations=rows["iso3"].astype(str).tolist(),
         z=(pd.to_numeric(rows[value]) * scale).tolist(),
-        colorscale=SEQUENTIAL_SCALE, zmin=0,
+        # a share on the fixed prevalence scale (as Explore's and Cutoffs' heatmaps); a
+        # number of people from none to the most in the view
+        **(prevalence_colour_axis() if measure == "share" else {
+            "colorscale": SEQUENTIAL_SCALE, "zmin": 0,
+            "colorbar": {"title": {"text": "people"}}}),
         marker={"line": {"color": "white", "width": 0.5}},
-        colorbar={"title": {"text": "%" if measure == "share" else "people"},
-                  "ticksuffix": "%" if measure == "share" else ""},
         customdata=[
             [n, _value_text(measure, getattr(r, value), getattr(r, low), getattr(r, high)),
              format_count(getattr(r, "population", None)), _support_text(r)]

@@ -192,10 +192,9 @@ def test_heatmap_cells_labels_and_hover():
     assert trace["type"] == "heatmap"
     assert list(trace["x"]) == ["Omnivore", "Vegan"]
     assert list(trace["y"]) == ["0-19", "20-39"]
-    # colour: the class on the fixed scale (0-5-10-20-30-50-100%), at its middle:
-    # 10% -> class 2 (10-20), 30% -> 4 (30-50), 20% -> 3 (20-30), 50% -> 5 (50-100)
-    assert np.array(trace["z"]) == pytest.approx(np.array([[2.5, 4.5], [3.5, 5.5]]))
-    assert (trace["zmin"], trace["zmax"]) == (0, 6)
+    assert np.array(trace["z"]) == pytest.approx(np.array([[10.0, 30.0], [20.0, 50.0]]))
+    # the fixed scale: 0-100% whatever the estimates (before: 0 to the largest, 50%)
+    assert (trace["zmin"], trace["zmax"]) == (0, 100)
     assert [list(r) for r in trace["text"]] == [["10.0%", "30.0%"], ["20.0%", "50.0%*"]]
     assert list(trace["customdata"][0][0]) == ["8.0-13.0%", "12,345", "3", "reliable", "10.0%"]
     assert "95% CI" in trace["hovertemplate"]
@@ -899,18 +898,12 @@ def test_the_legend_sits_below_the_plot_with_room_for_its_rows():
     assert single.layout.margin.b == 10
 
 
-@pytest.mark.parametrize(("percent", "expected"), [
-    (0, 0.5), (4.99, 0.5), (5, 1.5), (10, 2.5), (19.9, 2.5), (20, 3.5), (30, 4.5),
-    (49.9, 4.5), (50, 5.5), (100, 5.5), (math.nan, math.nan),
-])
-def test_prevalence_class_on_the_fixed_breaks(percent, expected):
-    got = charts.prevalence_class(percent)
-    assert (math.isnan(got) and math.isnan(expected)) or got == expected
-
-
-def test_prevalence_class_refuses_what_is_not_a_percent():
-    with pytest.raises(ValueError, match="not a percent between 0 and 100"):
-        charts.prevalence_class(120)
+def test_prevalence_colour_scale_steps_at_the_fixed_breaks():
+    scale = charts.prevalence_colour_scale()
+    # two stops a class, at its breaks / 100: 0-5% the first colour, 50-100% the last
+    assert scale[:2] == [[0.0, "#FFFFB2"], [0.05, "#FFFFB2"]]
+    assert scale[-2:] == [[0.5, "#BD0026"], [1.0, "#BD0026"]]
+    assert [stop for stop, _ in scale[1::2]] == [0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
 
 
 def test_heatmap_scale_is_the_same_whatever_the_estimates():
@@ -920,9 +913,9 @@ def test_heatmap_scale_is_the_same_whatever_the_estimates():
     high = charts.heatmap_figure(POOLED.assign(estimate=[0.6, 0.7, 0.8, 0.9],
                                                ci_high=0.95), TITLE)
     a, b = low.data[0], high.data[0]
-    assert (a.zmin, a.zmax) == (b.zmin, b.zmax) == (0, 6)
+    assert (a.zmin, a.zmax) == (b.zmin, b.zmax) == (0, 100)
     assert a.colorscale == b.colorscale
-    assert list(a.colorbar.ticktext) == ["0%", "5%", "10%", "20%", "30%", "50%", "100%"]
+    assert list(a.colorbar.tickvals) == [0, 10, 20, 30, 50, 100]
     # the range is stated in the subtitle, and the colour bar lies below the plot
     assert "0-5, 5-10, 10-20, 20-30, 30-50 and 50-100%" in plain(low.layout.title.subtitle.text)
     assert (a.colorbar.orientation, a.colorbar.yanchor) == ("h", "top")
@@ -956,12 +949,12 @@ def test_cutoff_panels_one_heatmap_per_definition_on_one_grid_and_scale():
     # the same rows and columns in every panel, even where a panel lacks the cell
     assert list(first.y) == list(second.y) == ["20-39", "60-79"]
     assert list(first.x) == list(second.x) == ["Omni", "Vegan"]
-    # 12% -> class 2 (10-20%); 4% -> class 0; 45% -> class 4 (30-50%)
-    assert (first.z[0][1], first.z[1][0]) == (2.5, 0.5)
-    assert second.z[0][1] == 4.5
+    assert first.z[0][1] == pytest.approx(12.0)
+    assert first.z[1][0] == pytest.approx(4.0)
+    assert second.z[0][1] == pytest.approx(45.0)
     assert math.isnan(second.z[1][0])
     assert [list(r) for r in first.text] == [["", "12"], ["4", ""]]
-    assert (first.zmin, first.zmax) == (second.zmin, second.zmax) == (0, 6)
+    assert (first.zmin, first.zmax) == (second.zmin, second.zmax) == (0, 100)
     # one colour bar for all panels
     assert [t.showscale for t in fig.data] == [True, False]
     assert "fixed scale" in plain(fig.layout.title.subtitle.text)
@@ -1005,3 +998,15 @@ def test_stacked_forest_plot_puts_label_and_numbers_above_each_marker():
     assert min(gaps) * px_per_unit >= charts.FOREST_LINE - 0.5
     with pytest.raises(ValueError, match="layout must be"):
         charts.forest_figure(rows, POOLED.iloc[[0]], TITLE, layout="grid")
+
+
+def test_burden_map_of_a_share_uses_the_fixed_scale_and_a_number_its_own():
+    share = charts.burden_map_figure(MAP_FRAME, WORLD, "share", "Share").data[1]
+    assert (share.zmin, share.zmax) == (0, 100)  # before: 0 to the largest share (15%)
+    assert share.colorscale == tuple(tuple(s) for s in charts.prevalence_colour_scale())
+    number = charts.burden_map_figure(MAP_FRAME, WORLD, "number", "People").data[1]
+    assert number.zmax is None
+    assert number.colorbar.title.text == "people"
+    # both colour bars lie under the map, horizontal
+    assert {(c.orientation, c.yanchor) for c in (share.colorbar, number.colorbar)} == {
+        ("h", "top")}

@@ -183,3 +183,38 @@ def test_a_generated_definition_says_why_it_has_no_modelled_figures():
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "No modelled figures: the model predicts the documented definitions" in captions
+
+
+# --- one colour scale, headings ------------------------------------------------------------
+
+
+def _heatmap(at: AppTest) -> dict:
+    (trace,) = [t for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]
+                if t["type"] == "heatmap"]
+    return trace
+
+
+@pytest.mark.parametrize("query", [
+    {"view": "heatmap"},
+    {"view": "heatmap", "def": "b12_lt221", "status": "low"},
+    {"view": "heatmap", "diet": "vegan"},
+])
+def test_heatmap_colours_are_on_one_fixed_scale_that_the_caption_states(query) -> None:
+    at = _app(query).run()
+    assert not at.exception
+    trace = _heatmap(at)
+    # before: zmin 0 and the largest estimate of the view, so colours changed with filters
+    assert (trace["zmin"], trace["zmax"]) == (0, 100)
+    assert [s[0] for s in trace["colorscale"][1::2]] == [0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
+    captions = " ".join(c.value for c in at.caption)
+    assert "one fixed scale for every definition and filter, 0-100%" in captions
+
+
+def test_headings_go_from_the_title_to_sections_without_a_skip() -> None:
+    at = _app().run()
+    assert not at.exception
+    # h1 title, then h2 sections (st.header), no h3 straight under the h1 (axe heading-order)
+    assert [h.value for h in at.title] == ["Explore the evidence"]
+    assert [h.value for h in at.header if h.value != "Filters"] == [
+        "Published studies, pooled and modelled, cell by cell", "Filtered estimates"]
+    assert not at.subheader
