@@ -142,7 +142,7 @@ LEGEND_SIZE = 13
 # Average advance of a character in the chart font, in ems: Source Sans 0.5, the Arial and
 # Liberation fallbacks about 0.53: a little over both, so fitted text never runs off the chart.
 CHAR_EM = 0.55
-LEGEND_ROW = 22  # px per row of a horizontal legend at LEGEND_SIZE
+LEGEND_ROW = 24  # px per row of a horizontal legend at LEGEND_SIZE
 LEGEND_ITEM = 46  # px of a legend entry besides its text (symbol and gaps)
 LEGEND_INSET = 64  # px of the y axis' labels: the legend starts where the plot does
 COLOUR_BAR_ROOM = 64  # px of a horizontal colour bar with its title and tick labels
@@ -222,10 +222,20 @@ def _legend_height(fig: go.Figure, legend_title: str | None) -> int:
         return 0
     rows = 1 if legend_title else 0
     width = NARROW_WIDTH - LEGEND_INSET
+    if len(groups) == 1 and not groups[0][0].startswith("\0"):
+        return (rows + legend_rows(groups[0], width)) * LEGEND_ROW + 12
+    # Legend groups: Plotly stacks a group's entries under its title, and sets the groups
+    # side by side while they fit the width, then on a new row.
+    used, tallest = width, 0
     for entries in groups:
-        titled = entries and entries[0].startswith("\0")
-        rows += int(titled) + legend_rows(entries[1:] if titled else entries, width)
-    return rows * LEGEND_ROW + 8 * (len(groups) - 1)
+        lines = [e.lstrip("\0") for e in entries]
+        group_width = LEGEND_ITEM + max(text_width(e, LEGEND_SIZE) for e in lines)
+        if used + group_width > width:
+            rows += tallest
+            used, tallest = 0.0, 0
+        used += group_width
+        tallest = max(tallest, sum(len(re.split(r"<br\s*/?>", e)) for e in lines))
+    return (rows + tallest) * LEGEND_ROW + 10
 
 
 def style_figure(

@@ -224,6 +224,11 @@ def render_data_error(err: DataError) -> None:
     )
 
 
+# Below this width (px) the narrow form of a chart and the phone's page menu show instead of
+# the wide chart and the top navigation; Streamlit stacks st.columns below the same width.
+NARROW_SCREEN = 640
+
+
 def render_data_state() -> None:
     """Above every page: a warning when a source changed after the datasets were built
     (data.stale_inputs), naming the changed files. A manifest problem is left to the page's
@@ -238,6 +243,31 @@ def render_data_state() -> None:
             f"{literal(', '.join(changed))}. The pages show the datasets as last built.",
             icon=":material/update:",
         )
+
+
+# On a screen narrower than NARROW_SCREEN Streamlit moves the top navigation into the sidebar,
+# above the page's filters; there it is hidden, and a "Pages" menu at the top of the page
+# takes its place, so the sidebar opens on the filters. Wider screens keep the top bar.
+_PHONE_NAVIGATION_CSS = """<style>
+@media (max-width: %(edge)dpx) { [data-testid="stSidebarNav"],
+  [data-testid="stSidebarNavSeparator"] { display: none; } }
+@media (min-width: %(over)dpx) { .st-key-phone-navigation { display: none; } }
+</style>"""
+
+
+def render_phone_navigation(current: str | None = None) -> None:
+    """The pages of schema.PAGES, by group, in a "Pages" menu shown on narrow screens only
+    (see _PHONE_NAVIGATION_CSS); ``current`` is the title of the page being shown."""
+    st.html(_PHONE_NAVIGATION_CSS % {"edge": NARROW_SCREEN, "over": NARROW_SCREEN + 1})
+    with st.container(key="phone-navigation"), st.popover(
+            "Pages" if not current else f"Pages: {current}", icon=":material/menu:"):
+        groups: dict[str, list[schema.Page]] = {}
+        for page in schema.PAGES.values():
+            groups.setdefault(page.group, []).append(page)
+        for group, pages in groups.items():
+            st.markdown(f"**{group}**")
+            for page in pages:
+                st.page_link(page.file, label=page.title, icon=page.icon)
 
 
 def literal(text: object) -> str:
@@ -655,9 +685,6 @@ def chart_name(fig: Any, caption: str) -> str:
     return f"{title}. {first}" if first else title
 
 
-# Below this width (px) the narrow form of a chart shows instead of the wide one; Streamlit
-# stacks st.columns below the same width.
-NARROW_SCREEN = 640
 _WIDTH_SWITCH_CSS = """<style>
 @media (max-width: %(edge)dpx) { .st-key-%(box)s-wide { display: none; } }
 @media (min-width: %(over)dpx) { .st-key-%(box)s-narrow { display: none; } }

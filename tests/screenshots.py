@@ -69,12 +69,14 @@ def launch(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def offline_context(browser: Browser, blocked: list[str] | None = None) -> BrowserContext:
-    """A fresh browser context in which every request not to localhost is aborted.
+def offline_context(browser: Browser, blocked: list[str] | None = None,
+                    viewport: dict[str, int] | None = None) -> BrowserContext:
+    """A fresh browser context (``viewport``, else the desktop VIEWPORT) in which every
+    request not to localhost is aborted.
 
     The aborted URLs are appended to ``blocked`` so a test can say what the app tried to fetch.
     """
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    context = browser.new_context(viewport=viewport or VIEWPORT, accept_downloads=True)
 
     def route(r: Route) -> None:
         url = r.request.url

@@ -888,8 +888,9 @@ def test_the_legend_sits_below_the_plot_with_room_for_its_rows():
     fig = charts.prevalence_bars_figure(POOLED, TITLE)
     legend = fig.layout.legend
     assert (legend.orientation, legend.yref, legend.yanchor) == ("h", "paper", "top")
-    # two entries, one row at a phone's width: 22 px; the margin holds it and the axis
-    assert fig.layout.margin.b == 10 + 22 + charts.AXIS_ROOM
+    # two entries, one row at a phone's width: 24 px and 12 of padding; the margin holds it
+    # and the axis
+    assert fig.layout.margin.b == 10 + 24 + 12 + charts.AXIS_ROOM
     plot = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
     # the legend's top is AXIS_ROOM px under the plot
     assert legend.y * plot == pytest.approx(-charts.AXIS_ROOM)
