@@ -62,7 +62,7 @@ lint: $(BIN)/.dev  ## ruff check
 bench: $(BIN)/.dev data/manifest.json  ## Print the speed and memory figures in benchmarks/
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
-screenshots: $(BIN)/.dev chromium data/manifest.json  ## Save a PNG of every page to docs/screenshots/
+screenshots: $(BIN)/.dev chromium data/manifest.json  ## Save a desktop and a phone PNG of every page to docs/screenshots/
 	$(BIN)/python -m tests.screenshots
 
 golden:  ## Regenerate tests/golden/ with R into a temp folder and compare (installs R when absent)

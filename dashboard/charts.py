@@ -64,6 +64,7 @@ SYMBOLS: tuple[str, ...] = ("circle", "square", "diamond", "triangle-up")
 # A row label of a dumbbell chart: two lines of ROW_LABEL_WIDTH px at 12 px (a phone keeps
 # about half its width for the plot), at most ROW_LABEL_CHARS characters in all.
 ROW_LABEL_WIDTH = 150
+ROW_HEIGHT = 40  # px a row: two lines at 12 px and a gap
 ROW_LABEL_CHARS = 44
 LABEL_WIDTH = 60  # characters of a row label before it is cut (the hover has it whole)
 HATCH = "/"  # bar pattern of estimates flagged "suppress"
@@ -1433,8 +1434,7 @@ def cutoffs_figure(
     fig = go.Figure()
     populations = list(dict.fromkeys(frame["population_label"].astype(str)))
     # two short lines a population, so that on a phone the labels leave the plot room
-    short = {p: fit_text(s, ROW_LABEL_WIDTH, 12)
-             for p, s in _shorten(populations, ROW_LABEL_CHARS).items()}
+    short = {p: _two_lines(s) for p, s in _shorten(populations, ROW_LABEL_CHARS).items()}
     spans_x: list[float | None] = []
     spans_y: list[str | None] = []
     for label in populations:
@@ -1468,12 +1468,23 @@ def cutoffs_figure(
                            "<br>n = %{customdata[0]}<extra></extra>"),
         )
     style_figure(fig, title, subtitle=subtitle, x_title="Prevalence (%)",
-                 height=max(DEFAULT_HEIGHT, 34 * len(populations) + 160),
+                 height=max(DEFAULT_HEIGHT, ROW_HEIGHT * len(populations) + 180),
                  legend_title="Definition")
     fig.update_yaxes(categoryorder="array", categoryarray=[short[p] for p in populations][::-1],
                      type="category", tickfont={"size": 12})
     fig.update_xaxes(rangemode="tozero", ticksuffix="%")
     return fig if len(frame) else _empty(fig)
+
+
+def _two_lines(text: str, width: float = ROW_LABEL_WIDTH, size: float = 12) -> str:
+    """``text`` on at most two lines of ``width`` px (fit_text), the second cut with an
+    ellipsis when the words would need a third."""
+    lines = fit_text(text, width, size).split("<br>")
+    if len(lines) <= 2:
+        return "<br>".join(lines)
+    rest = " ".join(lines[1:])
+    chars = int(width / (size * CHAR_EM))
+    return f"{lines[0]}<br>{rest[: chars - 1].rstrip()}\u2026"
 
 
 def _shorten(labels: list[str], width: int = LABEL_WIDTH) -> dict[str, str]:

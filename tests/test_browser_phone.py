@@ -26,8 +26,8 @@ pytestmark = [
                        reason=f"{CHROMIUM} missing: `make chromium` installs it"),
 ]
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1440, "height": 1000}
+PHONE = driver.PHONE_VIEWPORT
+DESKTOP = driver.VIEWPORT
 
 # Boxes [left, top, right, bottom] of the parts of every chart shown (display is not none).
 _CHART_BOXES_JS = """() => {
@@ -45,6 +45,7 @@ _CHART_BOXES_JS = """() => {
         titleBox: one('.gtitle'), subtitle: one('.gtitle-subtitle'), legend: one('.legend'),
         colorbar: one('.colorbar'), plots: all(p, '.draglayer .nsewdrag, .geolayer .geo'),
         xtitle: one('.xtitle'), xticks: all(p, '.xaxislayer-above .xtick text'),
+        yticks: all(p, '.yaxislayer-above .ytick text'),
         annotations: Array.from(p.querySelectorAll('.annotation-text-g')).map(
           e => [...box(e), e.textContent]),
       };
@@ -118,6 +119,10 @@ def test_titles_fit_and_legends_sit_below_clear_of_text(phone, name, query):
                     f"{name}: {key} over the x tick labels: {title}")
                 # below the plot (before: above it, under the subtitle)
                 assert part[1] >= max(p[3] for p in chart["plots"]) - 1, title
+            # row labels (the Cutoffs populations: two lines each) never on one another
+            ticks = chart["yticks"]
+            clashes = [i for i in range(len(ticks) - 1) if _meet(ticks[i], ticks[i + 1])]
+            assert not clashes, f"{name}: y labels overlap: {title}"
             if chart["legend"] and chart["colorbar"]:
                 assert not _meet(chart["legend"], chart["colorbar"]), title
     finally:
