@@ -1434,7 +1434,12 @@ def cutoffs_figure(
     fig = go.Figure()
     populations = list(dict.fromkeys(frame["population_label"].astype(str)))
     # two short lines a population, so that on a phone the labels leave the plot room
-    short = {p: _two_lines(s) for p, s in _shorten(populations, ROW_LABEL_CHARS).items()}
+    short: dict[str, str] = {}
+    for p, cut in _shorten(populations, ROW_LABEL_CHARS).items():
+        label, n = _two_lines(cut), 2
+        while label in short.values():  # cut to two lines, two labels may meet: number them
+            label, n = f"{_two_lines(cut)} ({n})", n + 1
+        short[p] = label
     spans_x: list[float | None] = []
     spans_y: list[str | None] = []
     for label in populations:
