@@ -72,7 +72,7 @@ bench: $(BIN)/.dev nginx data/manifest.json  ## Print the speed and memory figur
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 	@echo "== benchmarks/bench_sessions.py --replicas 2"; $(BIN)/python benchmarks/bench_sessions.py --replicas 2
 
-screenshots: $(BIN)/.dev chromium data/manifest.json  ## Save a PNG of every page to docs/screenshots/
+screenshots: $(BIN)/.dev chromium data/manifest.json  ## Save a desktop and a phone PNG of every page to docs/screenshots/
 	$(BIN)/python -m tests.screenshots
 
 golden:  ## Regenerate tests/golden/ with R into a temp folder and compare (installs R when absent)

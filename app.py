@@ -15,6 +15,8 @@ for page in schema.PAGES.values():
         st.Page(page.file, title=page.title, icon=page.icon, url_path=page.url_path or None,
                 default=not page.url_path)
     )
-pages = st.navigation(navigation)
+# At the top: the sidebar then holds the page's filters first, also on a phone.
+pages = st.navigation(navigation, position="top")
+ui.render_phone_navigation(pages.title)
 ui.render_data_state()
 pages.run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -42,7 +43,29 @@ SERIES_COLOURS: tuple[str, ...] = (
 SEQUENTIAL_SCALE: list[list[Any]] = [
     [0.0, "#FFFFCC"], [0.25, "#FED976"], [0.5, "#FD8D3C"], [0.75, "#E31A1C"], [1.0, "#800026"],
 ]
+# One fixed prevalence scale for every heatmap and map of a share (Explore, Cutoffs, Burden),
+# whatever the definition or filters, so a colour means the same prevalence everywhere:
+# classes with these breaks (percent), lower bound included, 100% in the top class. The
+# breaks are finer at low prevalence, where most estimates of low B12 status lie.
+PREVALENCE_BREAKS: tuple[float, ...] = (0, 5, 10, 20, 30, 50, 100)
+# ColorBrewer YlOrRd, 6 classes (Brewer 2003), one per class of PREVALENCE_BREAKS.
+PREVALENCE_COLOURS: tuple[str, ...] = (
+    "#FFFFB2", "#FED976", "#FEB24C", "#FD8D3C", "#F03B20", "#BD0026",
+)
+PREVALENCE_SCALE_NOTE = ("Colours: one fixed scale for every definition and filter, classes "
+                         "0-5, 5-10, 10-20, 20-30, 30-50 and 50-100% (range 0-100%).")
+PANEL_TITLE_ROOM = 36  # px above a small multiple for its title (two lines at 12 px)
+# Diet groups in narrow panels (the full labels are in the hover and the table).
+SHORT_DIET_LABELS: dict[str, str] = {
+    "omnivore": "Omni", "semi_vegetarian": "Semi-veg", "pescatarian": "Pesc",
+    "vegetarian": "Veget", "vegan": "Vegan", "general": "All",
+}
 SYMBOLS: tuple[str, ...] = ("circle", "square", "diamond", "triangle-up")
+# A row label of a dumbbell chart: two lines of ROW_LABEL_WIDTH px at 12 px (a phone keeps
+# about half its width for the plot), at most ROW_LABEL_CHARS characters in all.
+ROW_LABEL_WIDTH = 150
+ROW_HEIGHT = 40  # px a row: two lines at 12 px and a gap
+ROW_LABEL_CHARS = 44
 LABEL_WIDTH = 60  # characters of a row label before it is cut (the hover has it whole)
 HATCH = "/"  # bar pattern of estimates flagged "suppress"
 RELIABILITY_TEXT: dict[str, str] = {
@@ -155,6 +178,113 @@ def chart_title(measure: str, definition: str, unit: str, population: str) -> st
     return f"{measure}, {label} ({unit}) - {population}"
 
 
+# Layout sizes of the shared template. Plotly neither wraps titles nor knows, when the figure
+# is built, how wide it will be drawn: titles, subtitles and legends are fitted to the
+# narrowest plot the dashboard serves, a 390 px phone (Streamlit's main column leaves about
+# 340 px of it to the chart), so they fit every wider screen too.
+NARROW_WIDTH = 340  # px of a chart on a 390 px wide phone
+TITLE_SIZE = 16
+SUBTITLE_SIZE = 12
+LEGEND_SIZE = 13
+# Average advance of a character in the chart font, in ems: Source Sans 0.5, the Arial and
+# Liberation fallbacks about 0.53: a little over both, so fitted text never runs off the chart.
+CHAR_EM = 0.55
+LEGEND_ROW = 24  # px per row of a horizontal legend at LEGEND_SIZE
+LEGEND_ITEM = 46  # px of a legend entry besides its text (symbol and gaps)
+LEGEND_INSET = 64  # px of the y axis' labels: the legend starts where the plot does
+COLOUR_BAR_ROOM = 64  # px of a horizontal colour bar with its title and tick labels
+AXIS_ROOM = 74  # px under the plot for x tick labels and the x axis title, above the legend
+
+
+def text_width(text: str, size: float) -> float:
+    """Estimated width in px of ``text`` (Plotly tags such as <b> not counted) at ``size``
+    px in the chart font: an upper estimate, CHAR_EM per character."""
+    plain = re.sub(r"<[^<>]*>", "", text) if "<" in text else text
+    plain = re.sub(r"&[a-z]+;|&#\d+;", "x", plain)
+    return len(plain) * size * CHAR_EM
+
+
+def fit_text(text: str, width: float = NARROW_WIDTH, size: float = TITLE_SIZE) -> str:
+    """``text`` broken with <br> between words so that no line is wider than ``width`` px
+    at ``size`` px (text_width); a word longer than a line keeps a line of its own. Breaks
+    already in the text (<br>) are kept."""
+    lines: list[str] = []
+    for paragraph in re.split(r"<br\s*/?>", text):
+        line = ""
+        # a comparison sign stays with its number ("< 148"), "-" with the word after it
+        words = re.sub(r"([<>≤≥=]|&lt;|&gt;|(?:^|(?<=\s))-) ", "\\1\x1f", paragraph).split(" ")
+        for word in (w.replace("\x1f", " ") for w in words if w):
+            candidate = f"{line} {word}" if line else word
+            if line and text_width(candidate, size) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
+        lines.append(line)
+    return "<br>".join(lines)
+
+
+def _lines(text: str | None) -> int:
+    return 0 if not text else len(re.split(r"<br\s*/?>", text))
+
+
+def legend_rows(names: Sequence[str], width: float = NARROW_WIDTH,
+                size: float = LEGEND_SIZE) -> int:
+    """Rows a horizontal legend of these entries takes in ``width`` px: entries packed left to
+    right, a new row when the next would not fit."""
+    rows, used, tall = 0, width, 1
+    for name in names:
+        lines = re.split(r"<br\s*/?>", str(name))
+        item = LEGEND_ITEM + max(text_width(line, size) for line in lines)
+        if used + item > width:
+            rows += tall
+            used, tall = 0.0, 1
+        used += item
+        tall = max(tall, len(lines))
+    return rows + tall - 1 if names else 0
+
+
+def _legend_entries(fig: go.Figure) -> list[list[str]]:
+    """The legend's entries, group by group (a group with a title is laid out on its own
+    rows under it); [] when Plotly would draw no legend."""
+    shown = [t for t in fig.data if t.showlegend is not False]
+    if fig.layout.showlegend is False or not shown or (
+            len(shown) == 1 and shown[0].showlegend is not True):
+        return []
+    groups: dict[str, list[str]] = {}
+    for t in shown:
+        titled = t.legendgrouptitle is not None and t.legendgrouptitle.text
+        key = str(t.legendgroup) if titled else ""
+        groups.setdefault(key, [])
+        if titled and not groups[key]:
+            groups[key].append(f"\0{t.legendgrouptitle.text}")
+        groups[key].append(str(t.name or ""))
+    return list(groups.values())
+
+
+def _legend_height(fig: go.Figure, legend_title: str | None) -> int:
+    """Px the legend below the plot takes at NARROW_WIDTH (0 without a legend)."""
+    groups = _legend_entries(fig)
+    if not groups:
+        return 0
+    rows = 1 if legend_title else 0
+    width = NARROW_WIDTH - LEGEND_INSET
+    if len(groups) == 1 and not groups[0][0].startswith("\0"):
+        return (rows + legend_rows(groups[0], width)) * LEGEND_ROW + 12
+    # Legend groups: Plotly stacks a group's entries under its title, and sets the groups
+    # side by side while they fit the width, then on a new row.
+    used, tallest = width, 0
+    for entries in groups:
+        lines = [e.lstrip("\0") for e in entries]
+        group_width = LEGEND_ITEM + max(text_width(e, LEGEND_SIZE) for e in lines)
+        if used + group_width > width:
+            rows += tallest
+            used, tallest = 0.0, 0
+        used += group_width
+        tallest = max(tallest, sum(len(re.split(r"<br\s*/?>", e)) for e in lines))
+    return (rows + tallest) * LEGEND_ROW + 10
+
+
 def style_figure(
     fig: go.Figure,
     title: str,
@@ -164,18 +294,50 @@ def style_figure(
     y_title: str | None = None,
     height: int | None = None,
     legend_title: str | None = None,
-    legend_rows: int = 0,
+    plot_height: int | None = None,
 ) -> go.Figure:
     """Apply the house style (the one place that owns it) and the titles; returns ``fig``.
 
-    The legend sits above the plot; ``legend_rows`` > 0 moves it below the plot instead and
-    reserves that many rows, for legends too long to share the space with the title.
+    Call it once the traces are added. The title and subtitle are broken into lines that fit
+    a phone (fit_text at NARROW_WIDTH) and the top margin holds them all. The legend, when
+    there is one, sits below the plot, horizontal, under the x axis: the bottom margin holds
+    the rows it takes at NARROW_WIDTH (legend_rows), so it never covers the title, the
+    subtitle or the axis. ``height`` is the plot's share; the legend's rows are added to it.
+    ``plot_height`` instead sets the height of the plot area itself, in px.
     """
-    legend: dict[str, Any] = {"orientation": "h", "title": {"text": legend_title or ""}}
-    if legend_rows:
-        legend |= {"yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"}
-    else:
-        legend |= {"yanchor": "bottom", "y": 1.0, "x": 0, "xanchor": "left"}
+    title = fit_text(title, size=TITLE_SIZE)
+    subtitle = fit_text(subtitle, size=SUBTITLE_SIZE) if subtitle else None
+    # Plotly does not wrap a legend entry: one wider than a phone's legend gets line breaks
+    room = NARROW_WIDTH - LEGEND_INSET - LEGEND_ITEM
+    for t in fig.data:
+        if t.showlegend is not False and t.name and text_width(t.name, LEGEND_SIZE) > room:
+            t.name = fit_text(t.name, room, LEGEND_SIZE)
+    top = 14 + round(_lines(title) * TITLE_SIZE * 1.3)
+    if subtitle:
+        top += 6 + round(_lines(subtitle) * SUBTITLE_SIZE * 1.35)
+    top += 18
+    legend_height = _legend_height(fig, legend_title)
+    scales = [t for t in fig.data if t.type in ("heatmap", "choropleth")
+              and t.showscale is not False and t.colorbar is not None]
+    scale_height = COLOUR_BAR_ROOM if scales else 0
+    below = legend_height + scale_height
+    bottom = 10 + (below + AXIS_ROOM if below else 0)
+    total = (height or DEFAULT_HEIGHT) + below
+    if plot_height is not None:  # the plot itself this tall, whatever the margins
+        total = plot_height + top + bottom
+    # The legend's top sits AXIS_ROOM px under the plot (a paper y below 0), so on a screen
+    # wider than a phone, where it takes fewer rows, the room left over is under it.
+    plot_height = max(total - top - bottom, 1)
+    for t in scales:  # a colour bar is a legend too: horizontal, under the axis
+        t.colorbar.update(orientation="h", x=0, xanchor="left", y=-AXIS_ROOM / plot_height,
+                          yanchor="top", len=1, lenmode="fraction", thickness=12,
+                          title_side="top", ticks="outside")
+    legend: dict[str, Any] = {
+        "orientation": "h", "yref": "paper", "y": -(AXIS_ROOM + scale_height) / plot_height,
+        "yanchor": "top",
+        "x": 0, "xanchor": "left", "font": {"size": LEGEND_SIZE},
+        "title": {"text": legend_title or "", "side": "top"},
+    }
     fig.update_layout(
         template="plotly_white",
         font={"family": FONT, "size": 13, "color": INK},
@@ -183,12 +345,17 @@ def style_figure(
             "text": title,
             "x": 0,
             "xanchor": "left",
-            "font": {"size": 16},
-            "subtitle": {"text": subtitle or "", "font": {"size": 12, "color": SUBTITLE}},
+            "xref": "container",
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 14, "l": 4},
+            "font": {"size": TITLE_SIZE},
+            "subtitle": {"text": subtitle or "",
+                         "font": {"size": SUBTITLE_SIZE, "color": SUBTITLE}},
         },
-        height=height or DEFAULT_HEIGHT,
-        margin={"l": 10, "r": 10, "t": 110 if subtitle else 80,
-                "b": 10 + (24 * legend_rows + 40 if legend_rows else 0)},
+        height=total,
+        margin={"l": 10, "r": 10, "t": top, "b": bottom},
         legend=legend,
         hoverlabel={"font": {"family": FONT}},
         separators=".,",
@@ -196,6 +363,34 @@ def style_figure(
     fig.update_xaxes(title_text=x_title, gridcolor=GRID, zeroline=False, automargin=True)
     fig.update_yaxes(title_text=y_title, gridcolor=GRID, zeroline=False, automargin=True)
     return fig
+
+
+def prevalence_colour_scale() -> list[list[Any]]:
+    """A stepped Plotly colour scale over 0-100%: each class of PREVALENCE_BREAKS one flat
+    colour of PREVALENCE_COLOURS (use with zmin 0, zmax 100 and z in percent)."""
+    scale: list[list[Any]] = []
+    bounds = zip(PREVALENCE_BREAKS, PREVALENCE_BREAKS[1:], strict=False)
+    for (low, high), colour in zip(bounds, PREVALENCE_COLOURS, strict=True):
+        scale += [[low / 100, colour], [high / 100, colour]]
+    return scale
+
+
+def prevalence_colour_axis(title: str = "Prevalence (%), fixed scale") -> dict[str, Any]:
+    """Trace settings of the fixed scale for z in percent: the stepped colours, the range
+    0-100% whatever the data, and a colour bar ticked at the breaks."""
+    return {
+        "colorscale": prevalence_colour_scale(), "zmin": 0, "zmax": 100, "zauto": False,
+        # 5% is left unlabelled: on a phone its label would run into 0% and 10%
+        "colorbar": {"title": {"text": title}, "ticksuffix": "%",
+                     "tickvals": [b for b in PREVALENCE_BREAKS if b != 5]},
+    }
+
+
+def _sentences(*parts: str | None) -> str | None:
+    """Subtitle parts joined as sentences (a full stop added where one lacks it)."""
+    kept = [p.strip() for p in parts if p and p.strip()]
+    return " ".join(p if p[-1] in ".!?" else f"{p}." for p in kept[:-1]) + (
+        f" {kept[-1]}" if len(kept) > 1 else kept[-1]) if kept else None
 
 
 def _empty(fig: go.Figure, message: str = "No estimate for this selection") -> go.Figure:
@@ -478,6 +673,33 @@ def prevalence_bars_figure(
     return fig if len(pooled) else _empty(fig)
 
 
+def _heatmap_cells(
+    pooled: pd.DataFrame, rows: str, columns: str, row_values: list[str], col_values: list[str],
+) -> dict[str, Any]:
+    """z (fixed-scale classes), text and hover data of one age x diet grid of pools."""
+    shape = (len(row_values), len(col_values))
+    z = np.full(shape, np.nan)
+    text = np.full(shape, "", dtype=object)
+    custom = np.full((*shape, 5), "", dtype=object)
+    suppressed = _suppressed(pooled)
+    for r, flag in zip(pooled.itertuples(), suppressed, strict=True):
+        i = row_values.index(str(getattr(r, rows)))
+        j = col_values.index(str(getattr(r, columns)))
+        z[i, j] = 100 * float(r.estimate)
+        text[i, j] = format_percent(r.estimate) + ("*" if flag else "")
+        custom[i, j] = [format_interval(r.ci_low, r.ci_high), format_count(r.n_total),
+                        format_count(r.k), _reliability_text(r.reliability),
+                        format_percent(r.estimate)]
+    return {"z": z.tolist(), "text": text.tolist(), "customdata": custom.tolist(),
+            "suppressed": bool(suppressed.any())}
+
+
+_HEATMAP_HOVER = (
+    "%{y}, %{x}<br>Prevalence %{customdata[4]} (95% CI %{customdata[0]})<br>n = "
+    "%{customdata[1]} in %{customdata[2]} studies<br>%{customdata[3]}<extra></extra>"
+)
+
+
 def heatmap_figure(
     pooled: pd.DataFrame,
     title: str,
@@ -489,40 +711,91 @@ def heatmap_figure(
     """Age x diet heatmap of pooled prevalence, each cell labelled with its percent.
 
     Input as ``prevalence_bars_figure``. Empty cells stay blank; suppressed estimates carry
-    an asterisk and a note. Colour: ColorBrewer YlOrRd from 0% to the largest estimate.
+    an asterisk and a note. Colour: the fixed scale (PREVALENCE_BREAKS, ColorBrewer YlOrRd),
+    the same for every definition and filter, so colours compare across views; the subtitle
+    states it.
     """
     _require(pooled, [rows, columns, *_POOLED_COLUMNS], "heatmap_figure")
     if pooled.duplicated([rows, columns]).any():
         raise ValueError(f"heatmap_figure: expected one row per {rows} and {columns}")
     row_values = _order(pooled[rows])
     col_values = _order(pooled[columns])
-    shape = (len(row_values), len(col_values))
-    z = np.full(shape, np.nan)
-    text = np.full(shape, "", dtype=object)
-    custom = np.full((*shape, 4), "", dtype=object)
-    suppressed = _suppressed(pooled)
-    for r, flag in zip(pooled.itertuples(), suppressed, strict=True):
-        i = row_values.index(str(getattr(r, rows)))
-        j = col_values.index(str(getattr(r, columns)))
-        z[i, j] = 100 * float(r.estimate)
-        text[i, j] = format_percent(r.estimate) + ("*" if flag else "")
-        custom[i, j] = [format_interval(r.ci_low, r.ci_high), format_count(r.n_total),
-                        format_count(r.k), _reliability_text(r.reliability)]
+    cells = _heatmap_cells(pooled, rows, columns, row_values, col_values)
     fig = go.Figure(go.Heatmap(
-        z=z.tolist(), x=[_label(columns, c) for c in col_values], y=row_values,
-        text=text.tolist(), texttemplate="%{text}", customdata=custom.tolist(),
-        colorscale=SEQUENTIAL_SCALE, zmin=0, xgap=2, ygap=2,
-        colorbar={"title": {"text": "%"}, "ticksuffix": "%"},
-        hovertemplate=(
-            "%{y}, %{x}<br>Prevalence %{z:.1f}% (95% CI %{customdata[0]})<br>n = "
-            "%{customdata[1]} in %{customdata[2]} studies<br>%{customdata[3]}<extra></extra>"
-        ),
+        # labels broken over lines rather than turned, which would cover the colour bar
+        z=cells["z"], x=[fit_text(_label(columns, c), 72, 13) for c in col_values],
+        y=row_values,
+        text=cells["text"], texttemplate="%{text}", customdata=cells["customdata"],
+        xgap=2, ygap=2, hovertemplate=_HEATMAP_HOVER, **prevalence_colour_axis(),
     ))
-    note = "* " + SUPPRESSED_NOTE.split(": ", 1)[1] if suppressed.any() else None
-    style_figure(fig, title, subtitle=" ".join(s for s in (subtitle, note) if s) or None,
+    note = "* " + SUPPRESSED_NOTE.split(": ", 1)[1] if cells["suppressed"] else None
+    style_figure(fig, title,
+                 subtitle=_sentences(subtitle, PREVALENCE_SCALE_NOTE, note),
                  x_title=_NAMES.get(columns, columns), y_title=_NAMES.get(rows, rows))
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(type="category", side="bottom")
+    fig.update_xaxes(type="category", side="bottom", tickangle=0)
+    return fig if len(pooled) else _empty(fig)
+
+
+def cutoff_panels_figure(
+    pooled: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+    columns: int = 2,
+) -> go.Figure:
+    """Small multiples: one age band x diet group heatmap per definition (cut-off), all on
+    the fixed prevalence scale and the same rows and columns, so a cell's colour compares
+    across definitions.
+
+    Input: ``aggregate.pool_by_cutoff`` output, columns [definition, definition_label,
+    cutoff, age_band, diet_group, estimate, ci_low, ci_high, k, n_total, reliability];
+    panels in schema order of the definitions, ``columns`` to a row, each titled by its
+    definition. Cells show the percent without decimals (the hover and the table give it
+    with its interval); a cell without a pool stays blank.
+    """
+    _require(pooled, ["definition", "definition_label", "age_band", "diet_group",
+                      *_POOLED_COLUMNS], "cutoff_panels_figure")
+    if columns < 1:
+        raise ValueError(f"cutoff_panels_figure: columns must be 1 or more, got {columns}")
+    from plotly.subplots import make_subplots
+
+    definitions = _definition_order(pooled["definition"])
+    ages = _order(pooled["age_band"], schema.STUDY_AGE_BANDS)
+    diets = _order(pooled["diet_group"], schema.STUDY_DIET_GROUPS)
+    n_rows = max(1, -(-len(definitions) // columns))
+    labels = {str(d): str(lab) for d, lab in zip(pooled["definition"],
+                                                   pooled["definition_label"], strict=True)}
+    panel_titles = [fit_text(labels[d], NARROW_WIDTH / columns - 10, 12)
+                    for d in definitions]
+    panel_height = 26 * len(ages) + PANEL_TITLE_ROOM + 10
+    fig = make_subplots(rows=n_rows, cols=columns, shared_xaxes=True, shared_yaxes=True,
+                        subplot_titles=panel_titles or None, horizontal_spacing=0.04,
+                        vertical_spacing=min(0.3, 60 / (n_rows * panel_height)))
+    short = [SHORT_DIET_LABELS.get(d, _label("diet_group", d)) for d in diets]
+    for k, definition in enumerate(definitions):
+        part = pooled.loc[pooled["definition"].astype(str) == definition]
+        cells = _heatmap_cells(part, "age_band", "diet_group", ages, diets)
+        fig.add_trace(go.Heatmap(
+            z=cells["z"], x=short, y=ages, xgap=1, ygap=1,
+            text=[[v.split(".")[0].rstrip("%") if v else "" for v in row]
+                  for row in cells["text"]],
+            texttemplate="%{text}", textfont={"size": 10},
+            customdata=cells["customdata"], name=labels[definition],
+            hovertemplate=f"{labels[definition]}<br>" + _HEATMAP_HOVER,
+            showscale=k == 0, **prevalence_colour_axis(),
+        ), row=k // columns + 1, col=k % columns + 1)
+    for annotation in fig.layout.annotations:  # the panel titles
+        annotation.update(font={"size": 12, "color": INK}, xanchor="center")
+    style_figure(fig, title,
+                 subtitle=_sentences(subtitle, PREVALENCE_SCALE_NOTE),
+                 height=max(DEFAULT_HEIGHT - 160, n_rows * panel_height + 40))
+    # room above the first row for its panel titles (two lines each)
+    fig.update_layout(margin_t=fig.layout.margin.t + PANEL_TITLE_ROOM,
+                      height=fig.layout.height + PANEL_TITLE_ROOM)
+    fig.update_yaxes(autorange="reversed", type="category", showgrid=False,
+                     tickfont={"size": 11})
+    fig.update_xaxes(type="category", showgrid=False, tickfont={"size": 11}, tickangle=-90)
     return fig if len(pooled) else _empty(fig)
 
 
@@ -693,8 +966,14 @@ def forest_figure(
     subtitle: str | None = None,
     by: str | None = None,
     weight: str | None = None,
+    layout: str = "columns",
 ) -> go.Figure:
     """A standard forest plot: one row per estimate, a pooled diamond per subgroup.
+
+    ``layout="columns"`` puts the labels left of the plot and the estimate [95% CI], n and
+    weight in columns right of it, for screens of a laptop's width; ``layout="stacked"``
+    (forest_stacked_figure) gives each row its label and numbers on lines above its marker
+    and the plot the whole width, for a phone.
 
     ``studies`` as ``study_dots_figure`` (plus ``by`` when given), best the estimates each
     pool combines (``aggregate.forest_rows``, whose ``weight`` column is the share of the
@@ -706,6 +985,11 @@ def forest_figure(
     95% prediction interval for a new study (Higgins et al. 2009); k, I2 and tau2 (logit
     scale) follow on the next row.
     """
+    if layout not in ("columns", "stacked"):
+        raise ValueError(f"layout must be 'columns' or 'stacked', got {layout!r}")
+    if layout == "stacked":
+        return forest_stacked_figure(studies, pooled, title, subtitle=subtitle, by=by,
+                                     weight=weight)
     low, high = _interval_columns(studies)
     group_columns = [by] if by else []
     _require(studies, [*group_columns, "first_author", "year", "country_iso3", "diet_group",
@@ -772,6 +1056,109 @@ def forest_figure(
                       margin_r=FOREST_MARGIN)
     fig.update_yaxes(tickvals=[t[0] for t in ticks], ticktext=[t[1] for t in ticks],
                      showgrid=False, range=[y, 1.2])
+    fig.update_xaxes(rangemode="tozero", ticksuffix="%")
+    return fig if len(studies) or len(pooled) else _empty(fig)
+
+
+FOREST_LINE = 18  # px per line of the stacked forest plot
+FOREST_TEXT_SIZE = 12
+
+
+def _forest_line(y: float, text: str, *, colour: str = INK, size: int = FOREST_TEXT_SIZE
+                 ) -> dict[str, Any]:
+    """One text line of the stacked forest plot, left-aligned over the plot's width."""
+    return {"x": 0, "xref": "paper", "xanchor": "left", "y": y, "yref": "y",
+            "yanchor": "middle", "showarrow": False, "align": "left", "text": text,
+            "font": {"size": size, "color": colour}}
+
+
+def _fit_line(text: str, size: int = FOREST_TEXT_SIZE) -> str:
+    """``text`` cut with an ellipsis to one line of a phone's chart width."""
+    chars = int((NARROW_WIDTH - 20) / (size * CHAR_EM))
+    return text if len(text) <= chars else text[: chars - 1].rstrip() + "\u2026"
+
+
+def forest_stacked_figure(
+    studies: pd.DataFrame,
+    pooled: pd.DataFrame,
+    title: str,
+    *,
+    subtitle: str | None = None,
+    by: str | None = None,
+    weight: str | None = None,
+) -> go.Figure:
+    """The forest plot of ``forest_figure`` for a phone: every row takes the whole width.
+
+    Same inputs and marks (squares sized by weight, diamond, prediction interval). Each
+    estimate has two lines above its marker: its label (study and stratum, cut to the width;
+    the hover has it whole), then "estimate [95% CI] · n · weight". No text sits beside the
+    plot, so nothing is cut or overlaps at 340 px.
+    """
+    low, high = _interval_columns(studies)
+    group_columns = [by] if by else []
+    _require(studies, [*group_columns, "first_author", "year", "country_iso3", "diet_group",
+                       "prevalence", "n", low, high], "forest_stacked_figure (studies)")
+    _require(pooled, [*group_columns, "estimate", "ci_low", "ci_high", "pi_low", "pi_high",
+                      "tau2", "i2", "k"], "forest_stacked_figure (pooled)")
+    size_column = weight or "n"
+    if size_column not in studies:
+        raise ValueError(f"forest_stacked_figure: studies lack the weight column "
+                         f"{size_column!r}")
+    sizes = pd.to_numeric(studies[size_column], errors="coerce")
+    biggest = float(sizes.max()) if sizes.notna().any() else 1.0
+    groups = _order(pooled[by]) if by else [None]
+    fig = go.Figure()
+    annotations: list[dict[str, Any]] = []
+    y = 0.0
+    legend_done: set[str] = set()
+    for group in groups:
+        rows = studies if group is None else studies.loc[studies[by].astype(str) == group]
+        pool = pooled if group is None else pooled.loc[pooled[by].astype(str) == group]
+        if group is not None:
+            y -= 1.2
+            annotations.append(_forest_line(y, f"<b>{_label(by, group)}</b>", size=13))
+        for r in rows.itertuples():
+            share = getattr(r, weight) if weight else None
+            numbers = [_estimate_text(r.prevalence, getattr(r, low), getattr(r, high)),
+                       f"n = {format_count(r.n)}"]
+            if not _missing(share):
+                numbers.append(f"weight {100 * float(share):.1f}%")
+            y -= 1.1
+            annotations.append(_forest_line(y, _fit_line(_forest_label(r, by))))
+            y -= 1
+            annotations.append(_forest_line(y, " \u00b7 ".join(numbers), colour=MUTED))
+            y -= 1.1
+            size = getattr(r, size_column)
+            area = 0.0 if _missing(size) else float(size) / biggest
+            diet = str(r.diet_group)
+            _add_study_square(fig, r, y, low, high, area, show_legend=diet not in legend_done)
+            legend_done.add(diet)
+        colour = _colour(str(group)) if by == "diet_group" else INK
+        for p in pool.itertuples():
+            y -= 1.3
+            pooled_text = _estimate_text(p.estimate, p.ci_low, p.ci_high)
+            n_total = getattr(p, "n_total", None)
+            annotations.append(_forest_line(
+                y, f"<b>Pooled (random effects): {pooled_text}</b>"))
+            y -= 1.2
+            _add_pooled_diamond(fig, p, y, colour)
+            if not _missing(p.pi_low) and not _missing(p.pi_high):
+                y -= 1.1
+                annotations.append(_forest_line(
+                    y, f"95% prediction interval [{format_interval(p.pi_low, p.pi_high)}]"))
+                y -= 1
+                _add_prediction_interval(fig, p, y, colour)
+            y -= 1.1
+            heterogeneity = _pool_annotation(p, y)["text"]
+            if not _missing(n_total):
+                heterogeneity = f"n = {format_count(n_total)} \u00b7 {heterogeneity}"
+            annotations.append(_forest_line(y, heterogeneity, colour=MUTED, size=11))
+        y -= 0.6
+    fig.update_layout(annotations=annotations, showlegend=True, legend_itemsizing="constant")
+    # FOREST_LINE px per unit of y, whatever the margins
+    style_figure(fig, title, subtitle=subtitle, x_title="Prevalence (%), with 95% CI",
+                 plot_height=int((0.4 - y) * FOREST_LINE))
+    fig.update_yaxes(showticklabels=False, showgrid=False, range=[y, 0.4], zeroline=False)
     fig.update_xaxes(rangemode="tozero", ticksuffix="%")
     return fig if len(studies) or len(pooled) else _empty(fig)
 
@@ -929,10 +1316,12 @@ def burden_map_figure(
         geojson=shapes["data"], featureidkey="properties.iso3", locationmode="geojson-id",
         locations=rows["iso3"].astype(str).tolist(),
         z=(pd.to_numeric(rows[value]) * scale).tolist(),
-        colorscale=SEQUENTIAL_SCALE, zmin=0,
+        # a share on the fixed prevalence scale (as Explore's and Cutoffs' heatmaps); a
+        # number of people from none to the most in the view
+        **(prevalence_colour_axis() if measure == "share" else {
+            "colorscale": SEQUENTIAL_SCALE, "zmin": 0,
+            "colorbar": {"title": {"text": "people"}}}),
         marker={"line": {"color": "white", "width": 0.5}},
-        colorbar={"title": {"text": "%" if measure == "share" else "people"},
-                  "ticksuffix": "%" if measure == "share" else ""},
         customdata=[
             [n, _value_text(measure, getattr(r, value), getattr(r, low), getattr(r, high)),
              format_count(getattr(r, "population", None)), _support_text(r)]
@@ -1091,7 +1480,13 @@ def cutoffs_figure(
                      "prevalence", "n"], "cutoffs_figure")
     fig = go.Figure()
     populations = list(dict.fromkeys(frame["population_label"].astype(str)))
-    short = _shorten(populations)
+    # two short lines a population, so that on a phone the labels leave the plot room
+    short: dict[str, str] = {}
+    for p, cut in _shorten(populations, ROW_LABEL_CHARS).items():
+        label, n = _two_lines(cut), 2
+        while label in short.values():  # cut to two lines, two labels may meet: number them
+            label, n = f"{_two_lines(cut)} ({n})", n + 1
+        short[p] = label
     spans_x: list[float | None] = []
     spans_y: list[str | None] = []
     for label in populations:
@@ -1124,16 +1519,24 @@ def cutoffs_figure(
                            "%{customdata[1]})"
                            "<br>n = %{customdata[0]}<extra></extra>"),
         )
-    # Many definitions: the legend goes below the plot, about two entries a row.
-    entries = sum(1 for t in fig.data if t.showlegend is not False)
-    rows = -(-entries // 2) if entries > 6 else 0
     style_figure(fig, title, subtitle=subtitle, x_title="Prevalence (%)",
-                 height=max(DEFAULT_HEIGHT, 34 * len(populations) + 160 + 24 * rows),
-                 legend_title="Definition", legend_rows=rows)
+                 height=max(DEFAULT_HEIGHT, ROW_HEIGHT * len(populations) + 180),
+                 legend_title="Definition")
     fig.update_yaxes(categoryorder="array", categoryarray=[short[p] for p in populations][::-1],
-                     type="category")
+                     type="category", tickfont={"size": 12})
     fig.update_xaxes(rangemode="tozero", ticksuffix="%")
     return fig if len(frame) else _empty(fig)
+
+
+def _two_lines(text: str, width: float = ROW_LABEL_WIDTH, size: float = 12) -> str:
+    """``text`` on at most two lines of ``width`` px (fit_text), the second cut with an
+    ellipsis when the words would need a third."""
+    lines = fit_text(text, width, size).split("<br>")
+    if len(lines) <= 2:
+        return "<br>".join(lines)
+    rest = " ".join(lines[1:])
+    chars = int(width / (size * CHAR_EM))
+    return f"{lines[0]}<br>{rest[: chars - 1].rstrip()}\u2026"
 
 
 def _shorten(labels: list[str], width: int = LABEL_WIDTH) -> dict[str, str]:
@@ -1426,9 +1829,7 @@ def observed_modelled_figure(
     note = NOT_ESTIMABLE_NOTE if flagged else None
     entries = len(fig.data)
     style_figure(fig, title, subtitle=" ".join(s for s in (subtitle, note) if s) or None,
-                 x_title=_NAMES["age_band"], y_title="Prevalence (%), with 95% CI",
-                 legend_rows=max(2, -(-entries // 4)),
-                 height=DEFAULT_HEIGHT + 60)
+                 x_title=_NAMES["age_band"], y_title="Prevalence (%), with 95% CI")
     fig.update_layout(barmode="group", scattermode="group", bargap=0.2,
                       legend={"groupclick": "toggleitem"})
     fig.update_xaxes(categoryorder="array", categoryarray=categories, type="category")
@@ -1518,8 +1919,7 @@ def cutoff_curves_figure(
                            text=f" {float(cutoff):g} pmol/L", font={"size": 11, "color": INK})
     entries = sum(1 for t in fig.data if t.showlegend is not False)
     style_figure(fig, title, subtitle=subtitle, x_title="Cut-off: serum B12 below (pmol/L)",
-                 y_title="Prevalence (%), with 95% CI", legend_rows=max(1, -(-entries // 3)),
-                 height=DEFAULT_HEIGHT + 60)
+                 y_title="Prevalence (%), with 95% CI")
     fig.update_xaxes(range=[95, 305])
     fig.update_yaxes(rangemode="tozero", ticksuffix="%")
     return fig if entries else _empty(fig)

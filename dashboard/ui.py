@@ -206,6 +206,11 @@ def render_data_error(err: DataError) -> None:
     )
 
 
+# Below this width (px) the narrow form of a chart and the phone's page menu show instead of
+# the wide chart and the top navigation; Streamlit stacks st.columns below the same width.
+NARROW_SCREEN = 640
+
+
 def render_data_state() -> None:
     """Above every page: a warning when a source changed after the datasets were built
     (data.stale_inputs), naming the changed files. A manifest problem is left to the page's
@@ -220,6 +225,31 @@ def render_data_state() -> None:
             f"{literal(', '.join(changed))}. The pages show the datasets as last built.",
             icon=":material/update:",
         )
+
+
+# On a screen narrower than NARROW_SCREEN Streamlit moves the top navigation into the sidebar,
+# above the page's filters; there it is hidden, and a "Pages" menu at the top of the page
+# takes its place, so the sidebar opens on the filters. Wider screens keep the top bar.
+_PHONE_NAVIGATION_CSS = """<style>
+@media (max-width: %(edge)dpx) { [data-testid="stSidebarNav"],
+  [data-testid="stSidebarNavSeparator"] { display: none; } }
+@media (min-width: %(over)dpx) { .st-key-phone-navigation { display: none; } }
+</style>"""
+
+
+def render_phone_navigation(current: str | None = None) -> None:
+    """The pages of schema.PAGES, by group, in a "Pages" menu shown on narrow screens only
+    (see _PHONE_NAVIGATION_CSS); ``current`` is the title of the page being shown."""
+    st.html(_PHONE_NAVIGATION_CSS % {"edge": NARROW_SCREEN, "over": NARROW_SCREEN + 1})
+    with st.container(key="phone-navigation"), st.popover(
+            "Pages" if not current else f"Pages: {current}", icon=":material/menu:"):
+        groups: dict[str, list[schema.Page]] = {}
+        for page in schema.PAGES.values():
+            groups.setdefault(page.group, []).append(page)
+        for group, pages in groups.items():
+            st.markdown(f"**{group}**")
+            for page in pages:
+                st.page_link(page.file, label=page.title, icon=page.icon)
 
 
 def literal(text: object) -> str:
@@ -661,13 +691,15 @@ def render_downloads(frame: pd.DataFrame, name: str) -> None:
 # st.plotly_chart takes no ARIA attributes. The values are JSON with <, > and & escaped, so
 # no text from a file or a link can end the script.
 _NAME_CHART_JS = """<script>(function () {
-  const key = %s, name = %s;
+  const key = %s, name = %s, count = %d;
   let tries = 0;
   function apply() {
-    const chart = document.querySelector(".st-key-" + key + " .stPlotlyChart");
-    if (chart) {
-      chart.setAttribute("role", "figure");
-      chart.setAttribute("aria-label", name);
+    const found = document.querySelectorAll(".st-key-" + key + " .stPlotlyChart");
+    if (found.length >= count) {
+      found.forEach(function (chart) {
+        chart.setAttribute("role", "figure");
+        chart.setAttribute("aria-label", name);
+      });
     } else if (tries++ < 100) {
       setTimeout(apply, 100);
     }
@@ -693,6 +725,12 @@ def chart_name(fig: Any, caption: str) -> str:
     return f"{title}. {first}" if first else title
 
 
+_WIDTH_SWITCH_CSS = """<style>
+@media (max-width: %(edge)dpx) { .st-key-%(box)s-wide { display: none; } }
+@media (min-width: %(over)dpx) { .st-key-%(box)s-narrow { display: none; } }
+</style>"""
+
+
 def render_figure(
     fig: Any,
     table: pd.DataFrame,
@@ -700,27 +738,42 @@ def render_figure(
     key: str,
     caption: str,
     column_config: Mapping[str, Any] | None = None,
+    narrow: Any = None,
 ) -> None:
     """A plotly chart with its source note (charts.with_source: definition, 95% interval,
     source, view URL and studies, so PNG and SVG downloads carry them), named for screen
     readers (chart_name: title and a one-sentence summary), its caption, the image format of
     the modebar's download, and a table of the same numbers in an expander for readers who
-    cannot use the chart."""
+    cannot use the chart.
+
+    ``narrow``: another layout of the same chart for screens narrower than NARROW_SCREEN
+    (a phone); the browser shows one of the two by its width (a CSS media query), so the
+    choice follows the screen, also when a phone turns.
+    """
     # charts imports plotly, which only pages with a figure need.
     from dashboard import charts
 
     box = f"figure-{key}"
     image_format = st.session_state.get(f"_image_{key}") or "png"
     with st.container(key=box):
-        st.plotly_chart(charts.with_source(fig, source_lines()),
-                        config=charts.plotly_config(f"b12-risk-atlas-{key}", image_format),
-                        key=key, width="stretch")
+        config = charts.plotly_config(f"b12-risk-atlas-{key}", image_format)
+        if narrow is None:
+            st.plotly_chart(charts.with_source(fig, source_lines()), config=config, key=key,
+                            width="stretch")
+        else:
+            st.html(_WIDTH_SWITCH_CSS % {"edge": NARROW_SCREEN, "over": NARROW_SCREEN + 1,
+                                         "box": box})
+            for form, figure in (("wide", fig), ("narrow", narrow)):
+                with st.container(key=f"{box}-{form}"):
+                    st.plotly_chart(charts.with_source(figure, source_lines()),
+                                    key=f"{key}_{form}", width="stretch", config=config)
         st.caption(caption)
         st.segmented_control("Chart download (camera icon of the chart)", charts.IMAGE_FORMATS,
                              key=f"_image_{key}", default="png", format_func=str.upper)
         with st.expander("Table of the chart", icon=":material/table:"):
             st.dataframe(table, hide_index=True, width="stretch", column_config=column_config)
-        st.html(_NAME_CHART_JS % (_script_json(box), _script_json(chart_name(fig, caption))),
+        st.html(_NAME_CHART_JS % (_script_json(box), _script_json(chart_name(fig, caption)),
+                                  1 if narrow is None else 2),
                 unsafe_allow_javascript=True)
 
 

@@ -17,3 +17,8 @@ def page_app(page: str, query: Query | None = None, timeout: float = 60) -> AppT
         at.query_params[key] = value
     at.switch_page(page)
     return at
+
+
+def plain(text: str) -> str:
+    """A chart title as read: the line breaks charts.fit_text puts in (<br>) as spaces."""
+    return " ".join(str(text).replace("<br>", " ").split())

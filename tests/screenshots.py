@@ -2,7 +2,7 @@
 
 The helpers here (offline routing, waiting for Streamlit to settle, reading widgets and
 Plotly figures) are shared by tests/test_browser.py. Run as a module to write
-docs/screenshots/<page>.png for the README:
+docs/screenshots/<page>.png (desktop) and <page>-phone.png for the README:
 
     .venv/bin/python -m tests.screenshots
 """
@@ -23,6 +23,7 @@ from tests.live_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
 
 SHOTS_DIR = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1440, "height": 1000}
+PHONE_VIEWPORT = {"width": 390, "height": 844}  # an iPhone 12-15
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 # Generous: the first visit of a page loads and validates every dataset once per process.
 LOAD_TIMEOUT_MS = 60_000
@@ -69,12 +70,14 @@ def launch(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def offline_context(browser: Browser, blocked: list[str] | None = None) -> BrowserContext:
-    """A fresh browser context in which every request not to localhost is aborted.
+def offline_context(browser: Browser, blocked: list[str] | None = None,
+                    viewport: dict[str, int] | None = None) -> BrowserContext:
+    """A fresh browser context (``viewport``, else the desktop VIEWPORT) in which every
+    request not to localhost is aborted.
 
     The aborted URLs are appended to ``blocked`` so a test can say what the app tried to fetch.
     """
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    context = browser.new_context(viewport=viewport or VIEWPORT, accept_downloads=True)
 
     def route(r: Route) -> None:
         url = r.request.url
@@ -198,25 +201,49 @@ def show_sample_results(page: Page, upload: Path = SAMPLE_UPLOAD) -> None:
     chart.scroll_into_view_if_needed()
 
 
+def show_first_chart(page: Page) -> None:
+    """Scroll the page's first chart shown to the top of the window (a phone shows little
+    more than the page's introduction otherwise); a page without a chart stays as it is."""
+    chart = page.locator(".js-plotly-plot").filter(visible=True).first
+    if chart.count():
+        # Streamlit's header covers the top of the window: leave room for it
+        chart.evaluate("""el => { el.scrollIntoView({block: 'start'});
+            let box = el.parentElement;
+            while (box && box.scrollHeight <= box.clientHeight) { box = box.parentElement; }
+            if (box) { box.scrollTop -= 90; } }""")
+
+
+# The two screens every page is shot on: (file name suffix, viewport).
+SCREENS: tuple[tuple[str, dict[str, int]], ...] = (
+    ("", VIEWPORT),
+    ("-phone", PHONE_VIEWPORT),
+)
+
+
 def save_screenshots(out_dir: Path = SHOTS_DIR) -> list[Path]:
     """Serve the app offline and save a PNG of each page as it opens (schema.PAGES order; Your
-    data with a sample file read)."""
+    data with a sample file read), on a desktop (<page>.png, 1440x1000) and on a phone
+    (<page>-phone.png, 390x844)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     with streamlit_server() as base, sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            context = offline_context(browser)
-            for name in schema.PAGES:
-                page = open_page(context, base, name)
-                if name == "your_data":
-                    show_sample_results(page)
-                # Plotly animates its first layout; let transitions end before the shot.
-                page.wait_for_timeout(500)
-                path = out_dir / f"{name}.png"
-                page.screenshot(path=path, full_page=False, animations="disabled")
-                page.close()
-                written.append(path)
+            for suffix, viewport in SCREENS:
+                context = offline_context(browser, viewport=viewport)
+                for name in schema.PAGES:
+                    page = open_page(context, base, name)
+                    if name == "your_data":
+                        show_sample_results(page)
+                    if suffix == "-phone":
+                        show_first_chart(page)
+                    # Plotly animates its first layout; let transitions end before the shot.
+                    page.wait_for_timeout(500)
+                    path = out_dir / f"{name}{suffix}.png"
+                    page.screenshot(path=path, full_page=False, animations="disabled")
+                    page.close()
+                    written.append(path)
+                context.close()
         finally:
             browser.close()
     return written

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from dashboard import charts, schema
+from tests.apptest import plain
 
 TITLE = charts.chart_title("Prevalence of deficiency", "b12_lt148", "% of people", "adults")
 
@@ -57,7 +58,7 @@ def _spec(fig) -> dict:
 
 
 def _title(fig) -> str:
-    return fig.layout.title.text
+    return plain(fig.layout.title.text)
 
 
 # --- config and style --------------------------------------------------------------------------
@@ -192,8 +193,10 @@ def test_heatmap_cells_labels_and_hover():
     assert list(trace["x"]) == ["Omnivore", "Vegan"]
     assert list(trace["y"]) == ["0-19", "20-39"]
     assert np.array(trace["z"]) == pytest.approx(np.array([[10.0, 30.0], [20.0, 50.0]]))
+    # the fixed scale: 0-100% whatever the estimates (before: 0 to the largest, 50%)
+    assert (trace["zmin"], trace["zmax"]) == (0, 100)
     assert [list(r) for r in trace["text"]] == [["10.0%", "30.0%"], ["20.0%", "50.0%*"]]
-    assert list(trace["customdata"][0][0]) == ["8.0-13.0%", "12,345", "3", "reliable"]
+    assert list(trace["customdata"][0][0]) == ["8.0-13.0%", "12,345", "3", "reliable", "10.0%"]
     assert "95% CI" in trace["hovertemplate"]
     assert "Serum B12 < 148 pmol/L" in _title(fig)
     assert "suppressed" in fig.layout.title.subtitle.text
@@ -459,15 +462,20 @@ def test_cutoffs_dumbbell_one_trace_per_definition():
     fig = charts.cutoffs_figure(frame, "Prevalence under each definition (%)")
     spans, *points = _spec(fig)["data"]
     # schema order first, generated ids after
-    assert [t["name"] for t in points] == ["Serum B12 < 148 pmol/L (< 200 pg/mL)",
-                                           "Serum B12 < 221 pmol/L (< 300 pg/mL)", "b12_lt126"]
+    # (a name wider than a phone's legend is broken over lines: Plotly would not wrap it)
+    assert [plain(t["name"]) for t in points] == ["Serum B12 < 148 pmol/L (< 200 pg/mL)",
+                                                  "Serum B12 < 221 pmol/L (< 300 pg/mL)",
+                                                  "b12_lt126"]
+    assert "<br>" in points[0]["name"]
     assert list(points[0]["x"]) == pytest.approx([10.0, 5.0])
     assert len({t["marker"]["color"] for t in points}) == 3
     # each population's range: 10-30% and 4-5%
     assert list(spans["x"]) == pytest.approx([10.0, 30.0, None, 4.0, 5.0, None])
+    # a long label: cut to ROW_LABEL_CHARS and set on two lines that fit half a phone
     long_label = list(fig.layout.yaxis.categoryarray)[0]
-    assert len(long_label) == charts.LABEL_WIDTH
+    assert len(plain(long_label)) == charts.ROW_LABEL_CHARS
     assert long_label.endswith("\u2026")
+    assert long_label.split("<br>") == ["Lee 2015:", "x" * 33 + "\u2026"]
 
 
 # --- survey estimates as bars ------------------------------------------------------------------
@@ -688,10 +696,11 @@ def test_observed_modelled_figure_puts_pools_on_the_models_bars():
     assert list(vegan["error_y"]["array"]) == pytest.approx([15.0, 0.0])
     assert "not estimable" in vegan["customdata"][1][0]
     assert "4 studies of this group" in vegan["customdata"][0][1]
-    assert "Hatched grey bars: not estimable" in spec["layout"]["title"]["subtitle"]["text"]
-    # the legend is below the plot, clear of the title and subtitle
-    assert spec["layout"]["legend"]["yref"] == "container"
-    assert spec["layout"]["legend"]["y"] == 0
+    assert "Hatched grey bars: not estimable" in plain(spec["layout"]["title"]["subtitle"]["text"])
+    # the legend is below the plot, under the x axis, clear of the title and subtitle
+    legend = spec["layout"]["legend"]
+    assert (legend["yref"], legend["yanchor"], legend["orientation"]) == ("paper", "top", "h")
+    assert legend["y"] < 0
 
 
 def test_modelled_table_never_prints_a_not_estimable_number():
@@ -747,9 +756,10 @@ def test_cutoff_curves_figure_draws_the_crosswalk_and_the_pools_on_one_axis():
     assert list(points["error_y"]["array"]) == pytest.approx([6.0, 10.0])
     assert spec["layout"]["xaxis"]["title"]["text"] == "Cut-off: serum B12 below (pmol/L)"
     assert [s["x0"] for s in spec["layout"]["shapes"]] == [221.0]
-    # the legend is below the plot (container bottom), so it never covers the subtitle
+    # the legend is below the plot (under the axis), so it never covers the subtitle
     legend = spec["layout"]["legend"]
-    assert (legend["yref"], legend["y"], legend["yanchor"]) == ("container", 0, "bottom")
+    assert (legend["yref"], legend["yanchor"]) == ("paper", "top")
+    assert legend["y"] < 0
     assert spec["layout"]["title"]["subtitle"]["text"] == "Modelled for the world"
 
 
@@ -822,3 +832,183 @@ def test_theme_text_and_captions_have_at_least_4_5_to_1_contrast():
         assert charts.contrast_ratio(text, background) >= 7.0, background
         assert charts.contrast_ratio(faded(background), background) >= 4.5, background
         assert charts.contrast_ratio(theme["primaryColor"], background) >= 4.5, background
+
+
+# --- layout for every screen: titles, legends, fixed colour scale, small multiples ---------
+
+
+@pytest.mark.parametrize(("text", "width", "size", "expected"), [
+    # 0.55 em a character: at 16 px, 8.8 px; 100 px hold 11 characters
+    ("one two three four", 100, 16, "one two<br>three four"),
+    ("short", 100, 16, "short"),
+    # a word longer than a line keeps a line of its own
+    ("a " + "x" * 20 + " b", 100, 16, "a<br>" + "x" * 20 + "<br>b"),
+    # a comparison sign stays with its number; breaks already there are kept
+    ("B12 < 148 pmol/L", 50, 16, "B12<br>< 148<br>pmol/L"),
+    ("first<br>second line", 1000, 16, "first<br>second line"),
+    ("", 100, 16, ""),
+])
+def test_fit_text_breaks_between_words_to_fit_a_width(text, width, size, expected):
+    assert charts.fit_text(text, width, size) == expected
+    for line in charts.fit_text(text, width, size).split("<br>"):
+        assert " " not in line or charts.text_width(line, size) <= width
+
+
+def test_text_width_counts_characters_without_tags():
+    # "<b>ab</b>" is 2 characters: 2 * 10 px * 0.55
+    assert charts.text_width("<b>ab</b>", 10) == pytest.approx(11.0)
+
+
+@pytest.mark.parametrize(("names", "width", "rows"), [
+    ([], 340, 0),
+    (["Omnivore", "Vegan"], 340, 1),  # 46 + 8 * 7.15 = 103.2, 46 + 35.75 = 81.75: one row
+    (["x" * 40] * 3, 340, 3),  # 46 + 286 = 332 each: one a row
+    (["a<br>b", "c"], 340, 2),  # a two-line entry makes its row two lines tall
+])
+def test_legend_rows_packs_entries_left_to_right(names, width, rows):
+    assert charts.legend_rows(names, width) == rows
+
+
+def test_titles_are_fitted_to_a_phone_and_the_top_margin_holds_them():
+    title = "Prevalence of deficient B12 status, Serum B12 < 148 pmol/L (%) - all ages, " \
+            "every diet group, both sexes"
+    fig = charts.prevalence_bars_figure(POOLED, title, subtitle="Modelled for the world " * 6)
+    lines = fig.layout.title.text.split("<br>")
+    assert len(lines) > 1
+    assert all(charts.text_width(line, charts.TITLE_SIZE) <= charts.NARROW_WIDTH
+               for line in lines)
+    sub = fig.layout.title.subtitle.text.split("<br>")
+    assert len(sub) > 1
+    # 14 + lines * 16 * 1.3 for the title, 6 + lines * 12 * 1.35 for the subtitle, 18 gap
+    expected = 14 + round(len(lines) * 16 * 1.3) + 6 + round(len(sub) * 12 * 1.35) + 18
+    assert fig.layout.margin.t == expected
+    assert (fig.layout.title.yref, fig.layout.title.yanchor) == ("container", "top")
+
+
+def test_the_legend_sits_below_the_plot_with_room_for_its_rows():
+    fig = charts.prevalence_bars_figure(POOLED, TITLE)
+    legend = fig.layout.legend
+    assert (legend.orientation, legend.yref, legend.yanchor) == ("h", "paper", "top")
+    # two entries, one row at a phone's width: 24 px and 12 of padding; the margin holds it
+    # and the axis
+    assert fig.layout.margin.b == 10 + 24 + 12 + charts.AXIS_ROOM
+    plot = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    # the legend's top is AXIS_ROOM px under the plot
+    assert legend.y * plot == pytest.approx(-charts.AXIS_ROOM)
+    # one trace: no legend, no room kept for it
+    single = charts.prevalence_bars_figure(POOLED[POOLED["diet_group"] == "vegan"], TITLE)
+    assert single.layout.margin.b == 10
+
+
+def test_prevalence_colour_scale_steps_at_the_fixed_breaks():
+    scale = charts.prevalence_colour_scale()
+    # two stops a class, at its breaks / 100: 0-5% the first colour, 50-100% the last
+    assert scale[:2] == [[0.0, "#FFFFB2"], [0.05, "#FFFFB2"]]
+    assert scale[-2:] == [[0.5, "#BD0026"], [1.0, "#BD0026"]]
+    assert [stop for stop, _ in scale[1::2]] == [0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
+
+
+def test_heatmap_scale_is_the_same_whatever_the_estimates():
+    # Before: zmin 0 and the largest estimate as zmax, so one view's colours meant another
+    # prevalence in the next. Now two views that share no value share the scale.
+    low = charts.heatmap_figure(POOLED.assign(estimate=[0.01, 0.02, 0.03, 0.04]), TITLE)
+    high = charts.heatmap_figure(POOLED.assign(estimate=[0.6, 0.7, 0.8, 0.9],
+                                               ci_high=0.95), TITLE)
+    a, b = low.data[0], high.data[0]
+    assert (a.zmin, a.zmax) == (b.zmin, b.zmax) == (0, 100)
+    assert a.colorscale == b.colorscale
+    assert list(a.colorbar.tickvals) == [0, 10, 20, 30, 50, 100]
+    # the range is stated in the subtitle, and the colour bar lies below the plot
+    assert "0-5, 5-10, 10-20, 20-30, 30-50 and 50-100%" in plain(low.layout.title.subtitle.text)
+    assert (a.colorbar.orientation, a.colorbar.yanchor) == ("h", "top")
+    assert a.colorbar.y < 0
+    # each class one flat colour: the scale steps at i/6
+    assert a.colorscale[0][1] == a.colorscale[1][1] == charts.PREVALENCE_COLOURS[0]
+
+
+PANELS = pd.DataFrame({
+    "definition": ["b12_lt221", "b12_lt148", "b12_lt148"],
+    "definition_label": ["Serum B12 < 221 pmol/L (< 300 pg/mL)",
+                         "Serum B12 < 148 pmol/L (< 200 pg/mL)",
+                         "Serum B12 < 148 pmol/L (< 200 pg/mL)"],
+    "cutoff": [221.0, 148.0, 148.0],
+    "age_band": ["20-39", "20-39", "60-79"],
+    "diet_group": ["vegan", "vegan", "omnivore"],
+    "estimate": [0.45, 0.12, 0.04], "ci_low": [0.3, 0.08, 0.02], "ci_high": [0.6, 0.17, 0.07],
+    "k": [2, 3, 4], "n_total": [100, 300, 400], "reliability": ["ok", "ok", "ok"],
+})
+
+
+def test_cutoff_panels_one_heatmap_per_definition_on_one_grid_and_scale():
+    fig = charts.cutoff_panels_figure(PANELS, "Prevalence below each cut-off")
+    first, second = fig.data
+    # schema order: 148 before 221; panel titles name the definitions
+    assert [plain(t.name) for t in fig.data] == ["Serum B12 < 148 pmol/L (< 200 pg/mL)",
+                                                 "Serum B12 < 221 pmol/L (< 300 pg/mL)"]
+    titles = [plain(a.text) for a in fig.layout.annotations]
+    assert titles == ["Serum B12 < 148 pmol/L (< 200 pg/mL)",
+                      "Serum B12 < 221 pmol/L (< 300 pg/mL)"]
+    # the same rows and columns in every panel, even where a panel lacks the cell
+    assert list(first.y) == list(second.y) == ["20-39", "60-79"]
+    assert list(first.x) == list(second.x) == ["Omni", "Vegan"]
+    assert first.z[0][1] == pytest.approx(12.0)
+    assert first.z[1][0] == pytest.approx(4.0)
+    assert second.z[0][1] == pytest.approx(45.0)
+    assert math.isnan(second.z[1][0])
+    assert [list(r) for r in first.text] == [["", "12"], ["4", ""]]
+    assert (first.zmin, first.zmax) == (second.zmin, second.zmax) == (0, 100)
+    # one colour bar for all panels
+    assert [t.showscale for t in fig.data] == [True, False]
+    assert "fixed scale" in plain(fig.layout.title.subtitle.text)
+
+
+def test_cutoff_panels_wrap_in_columns_and_refuse_none():
+    three = pd.concat([PANELS, PANELS.iloc[[0]].assign(definition="b12_lt185",
+                                                       definition_label="Serum B12 < 185")])
+    fig = charts.cutoff_panels_figure(three, "T", columns=2)
+    # three panels in two columns: two rows of panels
+    assert {t.xaxis for t in fig.data} == {"x", "x2", "x3"}
+    assert fig.data[2].yaxis == "y3"
+    with pytest.raises(ValueError, match="columns must be 1 or more"):
+        charts.cutoff_panels_figure(PANELS, "T", columns=0)
+
+
+def test_stacked_forest_plot_puts_label_and_numbers_above_each_marker():
+    rows = STUDIES.iloc[:3].assign(weight=[0.5, 0.2, 0.3])
+    fig = charts.forest_figure(rows, POOLED.iloc[[0]], TITLE, weight="weight",
+                               layout="stacked")
+    lines = [(a.y, a.text) for a in fig.layout.annotations]
+    texts = [t for _, t in lines]
+    assert texts[:2] == ["Smith 2010 (GBR): 0-19, omnivore",
+                         "10.0% [5.0-17.0%] \u00b7 n = 100 \u00b7 weight 50.0%"]
+    assert "<b>Pooled (random effects): 10.0% [8.0-13.0%]</b>" in texts
+    assert "95% prediction interval [5.0-18.0%]" in texts
+    assert "n = 12,345 \u00b7 k = 3, I\u00b2 = 40%, \u03c4\u00b2 = 0.100" in texts
+    # every line starts at the plot's left edge; nothing in a right-hand column
+    assert {(a.x, a.xref, a.xanchor) for a in fig.layout.annotations} == {(0, "paper", "left")}
+    assert fig.layout.margin.r == 10
+    assert fig.layout.yaxis.showticklabels is False
+    # each study's marker sits below its two lines
+    squares = [t for t in fig.data if t.marker.symbol == "square"]
+    ys = {t: y for y, t in lines}
+    assert squares[0].y[0] < ys["10.0% [5.0-17.0%] \u00b7 n = 100 \u00b7 weight 50.0%"] < ys[
+        "Smith 2010 (GBR): 0-19, omnivore"]
+    # the lines are FOREST_LINE px apart or more: never on top of each other
+    plot = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    px_per_unit = plot / (fig.layout.yaxis.range[1] - fig.layout.yaxis.range[0])
+    gaps = np.diff(sorted(y for y, _ in lines))
+    assert min(gaps) * px_per_unit >= charts.FOREST_LINE - 0.5
+    with pytest.raises(ValueError, match="layout must be"):
+        charts.forest_figure(rows, POOLED.iloc[[0]], TITLE, layout="grid")
+
+
+def test_burden_map_of_a_share_uses_the_fixed_scale_and_a_number_its_own():
+    share = charts.burden_map_figure(MAP_FRAME, WORLD, "share", "Share").data[1]
+    assert (share.zmin, share.zmax) == (0, 100)  # before: 0 to the largest share (15%)
+    assert share.colorscale == tuple(tuple(s) for s in charts.prevalence_colour_scale())
+    number = charts.burden_map_figure(MAP_FRAME, WORLD, "number", "People").data[1]
+    assert number.zmax is None
+    assert number.colorbar.title.text == "people"
+    # both colour bars lie under the map, horizontal
+    assert {(c.orientation, c.yanchor) for c in (share.colorbar, number.colorbar)} == {
+        ("h", "top")}

@@ -7,8 +7,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import aggregate, data
-from tests.apptest import Query, page_app
+from dashboard import aggregate, charts, data, state, ui
+from tests.apptest import Query, page_app, plain
 
 PAGE = "dashboard/pages/cutoffs.py"
 
@@ -57,10 +57,10 @@ def test_figure_has_one_trace_per_definition(page: AppTest, studies) -> None:
     spec = json.loads(page.get("plotly_chart")[0].proto.spec)
     expected = aggregate.compare_definitions(studies)
     # First trace: grey range lines; then one marker trace per definition.
-    names = [t["name"] for t in spec["data"][1:]]
+    names = [plain(t["name"]) for t in spec["data"][1:]]
     assert sorted(names) == sorted(expected["definition_label"].unique())
     assert spec["layout"]["xaxis"]["title"]["text"] == "Prevalence (%)"
-    assert "(%)" in spec["layout"]["title"]["text"]
+    assert "(%)" in plain(spec["layout"]["title"]["text"])
     # One grey range line per population (labels are shortened for the axis).
     populations = set(spec["data"][0]["y"]) - {None}
     assert len(populations) == expected["population_id"].nunique()
@@ -100,7 +100,7 @@ def test_filters_that_leave_nothing_say_which() -> None:
     assert "HoloTC < 35" in message
     # only the model's chart, for Iceland: no comparison of definitions
     (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert spec["layout"]["title"]["subtitle"]["text"].startswith("Modelled for Iceland")
+    assert plain(spec["layout"]["title"]["subtitle"]["text"]).startswith("Modelled for Iceland")
 
 
 def test_tampered_query_falls_back_with_notices() -> None:
@@ -122,7 +122,7 @@ def test_widget_change_updates_the_url(page: AppTest) -> None:
 
 def model_spec(at: AppTest) -> dict:
     return next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
-                if "below a cut-off" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+                if "below a cut-off" in plain(json.loads(c.proto.spec)["layout"]["title"]["text"]))
 
 
 def at_cut(at: AppTest):
@@ -144,7 +144,9 @@ def test_cutoff_slider_reads_the_link_and_draws_the_crosswalk() -> None:
     points = [t for t in spec["data"] if t["name"].startswith("Published studies, pooled")]
     assert points  # published definitions below a cut-off, pooled, at their cut-offs
     assert all(100 <= x <= 300 for t in points for x in t["x"])
-    assert spec["layout"]["legend"]["yref"] == "container"  # below the plot, off the subtitle
+    legend = spec["layout"]["legend"]  # below the plot, off the subtitle
+    assert (legend["yanchor"], legend["orientation"]) == ("top", "h")
+    assert legend["y"] < 0
     table = at_cut(at)
     assert list(table["Age band"]) == ["20-39", "60-79"]
     assert all(v.endswith("%)") for v in table["Modelled: below 221 pmol/L (95% CI)"])
@@ -162,3 +164,50 @@ def test_cutoff_outside_the_slider_falls_back_with_a_notice() -> None:
     assert not at.exception
     assert "mcut=900" in " ".join(i.value for i in at.info)
     assert at.slider(key="mcut").value == 148.0
+
+
+# --- age x diet under each definition, headings ------------------------------------------
+
+
+def panels_spec(at: AppTest) -> dict:
+    (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if "each cut-off" in plain(json.loads(c.proto.spec)["layout"]["title"]["text"])]
+    return spec
+
+
+def test_small_multiples_one_panel_per_definition_on_one_scale(studies) -> None:
+    page = run_page()  # default filters (the shared page's were changed by the tests above)
+    spec = panels_spec(page)
+    view, _ = state.from_query("cutoffs", {}, ui.filter_choices(studies))
+    expected = ui.pooled_by_cutoff(view)
+    heatmaps = [t for t in spec["data"] if t["type"] == "heatmap"]
+    # one panel per definition below a cut-off, each on the same rows, columns and scale
+    assert len(heatmaps) == expected["definition"].nunique() > 1
+    assert len({tuple(t["y"]) for t in heatmaps}) == 1
+    assert len({tuple(t["x"]) for t in heatmaps}) == 1
+    assert {(t["zmin"], t["zmax"]) for t in heatmaps} == {(0, 100)}
+    assert sum(bool(t.get("showscale", True)) for t in heatmaps) == 1
+    # the cells hold the pooled estimates, in percent
+    first = expected[expected["definition"] == "b12_lt148"].iloc[0]
+    panel = next(t for t in heatmaps if plain(t["name"]).startswith("Serum B12 < 148"))
+    row = panel["y"].index(first["age_band"])
+    cell = panel["z"][row][panel["x"].index(charts.SHORT_DIET_LABELS[first["diet_group"]])]
+    assert cell == pytest.approx(100 * first["estimate"])
+    assert "fixed colour scale" in " ".join(c.value for c in page.caption)
+
+
+def test_small_multiples_follow_the_chosen_definitions() -> None:
+    at = run_page({"defs": ["b12_lt148", "b12_lt221"]})
+    assert not at.exception
+    heatmaps = [t for t in panels_spec(at)["data"] if t["type"] == "heatmap"]
+    assert len(heatmaps) == 2
+
+
+def test_headings_go_from_the_title_to_sections_without_a_skip() -> None:
+    page = run_page()
+    # h1 title, h2 sections (st.header); the h3 tables sit inside the first section
+    assert [h.value for h in page.title] == ["Cutoffs"]
+    assert [h.value for h in page.header if h.value != "Filters"] == [
+        "The same people under several definitions", "Age and diet under each definition",
+        "Any cut-off: the modelled share below it"]
+    assert [h.value for h in page.subheader] == ["Spread by population", "Estimates compared"]

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import aggregate, schema, state, ui
-from tests.apptest import Query, page_app
+from tests.apptest import Query, page_app, plain
 
 PAGE = "dashboard/pages/evidence.py"
 
@@ -19,8 +19,12 @@ def _app(query: Query | None = None) -> AppTest:
 
 
 def _forest(at: AppTest) -> dict:
-    (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    return spec
+    """The forest plot in its wide form (the page sends a stacked one for phones too)."""
+    wide, stacked = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    # the phone's form has no text beside the plot: no tick labels, no right-hand columns
+    assert stacked["layout"]["yaxis"]["showticklabels"] is False
+    assert "margin" not in stacked["layout"] or stacked["layout"]["margin"].get("r", 10) <= 10
+    return wide
 
 
 def _pooled(query: dict) -> pd.DataFrame:
@@ -67,7 +71,7 @@ def test_forest_has_one_pool_per_subgroup_with_heterogeneity(query):
     ]
     assert _annotations(spec) == expected
     assert sum(t.get("name") == "95% prediction interval" for t in spec["data"]) == len(pooled)
-    title = spec["layout"]["title"]["text"]
+    title = plain(spec["layout"]["title"]["text"])
     assert schema.DEFINITIONS_BY_ID["b12_lt148"].label in title
     assert "(%)" in title
     assert spec["layout"]["xaxis"]["ticksuffix"] == "%"

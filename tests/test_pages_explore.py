@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import aggregate, schema, state, ui
-from tests.apptest import Query, page_app
+from tests.apptest import Query, page_app, plain
 
 PAGE = "dashboard/pages/explore.py"
 
@@ -80,7 +80,7 @@ def test_link_sets_widgets_chart_and_table(query, widgets, trace_type):
     # the bars view draws the model's bars under the published pools' dots
     expected_types = {"bar", "scatter"} if trace_type == "bar" else {trace_type}
     assert {t["type"] for t in spec["data"]} == expected_types
-    title = spec["layout"]["title"]["text"]
+    title = plain(spec["layout"]["title"]["text"])
     assert schema.DEFINITIONS_BY_ID[query.get("def", "b12_lt148")].label in title
     assert "(%)" in title
     if trace_type == "scatter":
@@ -167,7 +167,7 @@ def test_pooled_and_modelled_cells_side_by_side():
     (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     groups = {t["legendgroup"] for t in spec["data"]}
     assert groups == {"modelled", "pooled"}
-    assert "the world: 236 countries" in spec["layout"]["title"]["subtitle"]["text"]
+    assert "the world: 236 countries" in plain(spec["layout"]["title"]["subtitle"]["text"])
     captions = " ".join(c.value for c in at.caption)
     assert "Modelled for the world" in captions
 
@@ -176,7 +176,7 @@ def test_one_country_is_modelled_for_itself():
     at = _app({"country": "IND"}).run()
     assert not at.exception
     (spec,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert spec["layout"]["title"]["subtitle"]["text"].startswith("Modelled for India")
+    assert plain(spec["layout"]["title"]["subtitle"]["text"]).startswith("Modelled for India")
 
 
 def test_a_generated_definition_says_why_it_has_no_modelled_figures():
@@ -184,3 +184,38 @@ def test_a_generated_definition_says_why_it_has_no_modelled_figures():
     assert not at.exception
     captions = " ".join(c.value for c in at.caption)
     assert "No modelled figures: the model predicts the documented definitions" in captions
+
+
+# --- one colour scale, headings ------------------------------------------------------------
+
+
+def _heatmap(at: AppTest) -> dict:
+    (trace,) = [t for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]
+                if t["type"] == "heatmap"]
+    return trace
+
+
+@pytest.mark.parametrize("query", [
+    {"view": "heatmap"},
+    {"view": "heatmap", "def": "b12_lt221", "status": "low"},
+    {"view": "heatmap", "diet": "vegan"},
+])
+def test_heatmap_colours_are_on_one_fixed_scale_that_the_caption_states(query) -> None:
+    at = _app(query).run()
+    assert not at.exception
+    trace = _heatmap(at)
+    # before: zmin 0 and the largest estimate of the view, so colours changed with filters
+    assert (trace["zmin"], trace["zmax"]) == (0, 100)
+    assert [s[0] for s in trace["colorscale"][1::2]] == [0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
+    captions = " ".join(c.value for c in at.caption)
+    assert "one fixed scale for every definition and filter, 0-100%" in captions
+
+
+def test_headings_go_from_the_title_to_sections_without_a_skip() -> None:
+    at = _app().run()
+    assert not at.exception
+    # h1 title, then h2 sections (st.header), no h3 straight under the h1 (axe heading-order)
+    assert [h.value for h in at.title] == ["Explore the evidence"]
+    assert [h.value for h in at.header if h.value != "Filters"] == [
+        "Published studies, pooled and modelled, cell by cell", "Filtered estimates"]
+    assert not at.subheader

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import ui, validation
-from tests.apptest import Query, page_app
+from tests.apptest import Query, page_app, plain
 
 PAGE = "dashboard/pages/model.py"
 
@@ -69,7 +69,7 @@ def test_the_plot_follows_the_url_and_the_widget_writes_it_back():
     at = run_page({"folds": "country"})
     assert not at.exception
     assert at.radio(key="folds").value == "country"
-    title = specs(at)[1]["layout"]["title"]["text"]
+    title = plain(specs(at)[1]["layout"]["title"]["text"])
     assert "Leave one country out" in title
     held = ui.load_model_validation()
     n_new = int((held["fold_type"] == "country").sum())
@@ -77,7 +77,7 @@ def test_the_plot_follows_the_url_and_the_widget_writes_it_back():
     at.radio(key="folds").set_value("study").run()
     assert not at.exception
     assert "folds" not in at.query_params  # the default stays out of the URL
-    assert "Leave one study out" in specs(at)[1]["layout"]["title"]["text"]
+    assert "Leave one study out" in plain(specs(at)[1]["layout"]["title"]["text"])
     at.radio(key="folds").set_value("country").run()
     assert at.query_params["folds"] == "country"
 

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import plain
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "dashboard" / "pages" / "your_data.py")
 GOLDEN = ROOT / "tests" / "golden"
@@ -126,7 +128,7 @@ def test_upload_map_and_results_reproduce_r():
     crude = _figures(at)[0]
     assert [t["name"] for t in crude["data"]] == ["Omnivore", "Pescatarian", "Vegetarian",
                                                   "Vegan"]
-    title = crude["layout"]["title"]["text"]
+    title = plain(crude["layout"]["title"]["text"])
     assert "Serum B12 < 148 pmol/L" in title
     assert "(%)" in title
     assert "survey_microdata.csv" in title
@@ -145,8 +147,9 @@ def test_age_standardized_to_the_survey_own_distribution_by_diet():
     assert not at.exception
     figures = _figures(at)
     assert len(figures) == 2
-    assert "Age-standardised prevalence" in figures[1]["layout"]["title"]["text"]
-    assert "survey's own age distribution" in figures[1]["layout"]["title"]["subtitle"]["text"]
+    assert "Age-standardised prevalence" in plain(figures[1]["layout"]["title"]["text"])
+    subtitle = plain(figures[1]["layout"]["title"]["subtitle"]["text"])
+    assert "survey's own age distribution" in subtitle
     # The standard is the weighted number of analysed people per band (sum of weights).
     up = ingest.read_upload("survey_microdata.csv", MICRODATA)
     prepared = ingest.prepare_microdata(up, ingest.propose_mapping(up.frame), "b12_lt148")

@@ -54,6 +54,7 @@ else:
               help="Half the populations move by more than this when the cut-off changes.")
     c4.metric("Largest spread", f"{100 * widest['spread']:.1f} pp", help=widest["population_label"])
 
+    st.header("The same people under several definitions")
     fig = ui.figure(charts.cutoffs_figure,
         comparison,
         "Prevalence of low B12 status under alternative definitions (%)",
@@ -112,8 +113,35 @@ else:
         "the publications named in each row (Methods & sources lists them with DOI and PMID)."
     )
 
+# --- age x diet under each definition, on one colour scale ---------------------------------
+st.header("Age and diet under each definition")
+panels = ui.pooled_by_cutoff(view)
+if view["defs"]:
+    panels = panels[panels["definition"].isin(view["defs"])]
+if panels.empty:
+    st.warning(f"No published estimate below a serum B12 cut-off in this selection "
+               f"({population}; definitions: {chosen}).", icon=":material/filter_alt_off:")
+else:
+    fig = ui.figure(charts.cutoff_panels_figure, panels,
+                    "Pooled prevalence below each cut-off, by age band and diet group",
+                    subtitle=f"Published studies; {population}")
+    ui.render_figure(
+        fig,
+        charts.figure_table(panels, ["definition_label", "age_band", "diet_group", "estimate",
+                                     "ci_low", "k", "n_total", "reliability"]),
+        key="cutoffs_panels",
+        caption=(
+            f"One panel per definition ({panels['definition'].nunique()}), each an age band "
+            "x diet group grid of the random-effects pool of the published estimates below "
+            "that serum B12 cut-off, whatever status their authors gave it. Every panel has "
+            "the same rows, columns and fixed colour scale (0-5, 5-10, 10-20, 20-30, 30-50 "
+            "and 50-100%), so a cell reads across definitions; cells give the percent, the "
+            "hover and the table its 95% CI; blank: no estimate."
+        ),
+    )
+
 # --- any cut-off, from the model's crosswalk ------------------------------------------------
-st.subheader("Any cut-off: the modelled share below it")
+st.header("Any cut-off: the modelled share below it")
 cut = view["mcut"]
 diets = [d for d in view["diet"] if d in aggregate.MODELLED_DIETS] or ["general"]
 grid = ui.load_modelled(view, diets=diets, cutoffs=aggregate.CUTOFF_GRID)

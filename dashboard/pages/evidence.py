@@ -60,6 +60,9 @@ else:
     title = charts.chart_title(f"Prevalence of {status} B12 status by study", view["def"], "%",
                                ui.describe_population(view))
     fig = ui.figure(charts.forest_figure, forest, pooled, title, by=by, weight="weight")
+    # on a phone: every row's label and numbers above its marker, the plot full width
+    stacked = ui.figure(charts.forest_figure, forest, pooled, title, by=by, weight="weight",
+                        layout="stacked")
     ui.render_figure(
         fig,
         charts.figure_table(pooled, [by, "estimate", "ci_low", "pi_low", "i2", "tau2", "k",
@@ -74,6 +77,7 @@ else:
             "interval for a new study (Higgins et al. 2009). I2 and tau2 (logit scale) "
             "measure heterogeneity."
         ),
+        narrow=stacked,
     )
 
 st.header("Studies")

@@ -82,13 +82,17 @@ else:
         f"{len(rows)} rows shown below. "
         f"{aggregate.describe_pattern(pooled)}"
     )
+    if view["view"] == "heatmap":
+        caption += (" Colours: one fixed scale for every definition and filter, 0-100% in "
+                    "classes 0-5, 5-10, 10-20, 20-30, 30-50 and 50-100%, so a colour means the "
+                    "same prevalence in every view.")
     if view["view"] == "bars" and cells is not None:
         caption = (f"Dots: {caption[0].lower()}{caption[1:]} Bars: the prevalence model's "
                    "estimate with its 95% interval; hatched grey bars are not estimable.")
 if fig is not None:
     ui.render_figure(fig, table, key=f"explore_{view['view']}", caption=caption)
 
-st.subheader(f"{charts.POOLED_NAME} and {charts.MODELLED_NAME.lower()}, cell by cell")
+st.header(f"{charts.POOLED_NAME} and {charts.MODELLED_NAME.lower()}, cell by cell")
 if cells is None:
     st.caption(f"No modelled figures: {modelled}.")
 else:
@@ -104,7 +108,7 @@ else:
     )
     ui.render_downloads(comparison, f"b12-pooled-modelled-{view['def']}-{view['status']}")
 
-st.subheader("Filtered estimates")
+st.header("Filtered estimates")
 st.caption(
     f"{len(rows)} rows from {rows['study_id'].nunique()} studies: "
     f"{ui.describe_filters(view)}. Prevalence and interval are fractions (0-1) in the "
