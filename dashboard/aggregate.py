@@ -3,7 +3,10 @@ prevalence model's estimates for the same view."""
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -365,6 +368,48 @@ def _sort_key(column: str):
     return lambda s: s.astype("object").map(lambda v: rank.get(v, len(rank)))
 
 
+# Per-process memo of pure pooling results, keyed by the content of the columns they read
+# (and their arguments): a page rerun with the same view pools nothing again.
+_MEMO_SIZE = 128
+_memo: OrderedDict[tuple, object] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def _fingerprint(frame: pd.DataFrame) -> tuple | None:
+    """A key for ``frame``'s content: its columns, dtypes and a digest of every row's hash
+    (row order included; the index left out, which the memoised results do not read). None
+    when the content cannot be hashed (cells holding lists, say): such a frame is not
+    memoised."""
+    try:
+        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except (TypeError, ValueError):
+        return None
+    digest = hashlib.blake2b(hashes.tobytes(), digest_size=16).hexdigest()
+    return (tuple(map(str, frame.columns)), tuple(str(t) for t in frame.dtypes), len(frame),
+            digest)
+
+
+def _memoised(key: tuple, compute):
+    """``compute()``, or its earlier result for ``key`` in this process (no memo when a part
+    of the key is None or unhashable)."""
+    try:
+        hash(key)
+    except TypeError:
+        return compute()
+    if any(part is None for part in key):
+        return compute()
+    with _memo_lock:
+        if key in _memo:
+            _memo.move_to_end(key)
+            return _memo[key]
+    value = compute()
+    with _memo_lock:
+        _memo[key] = value
+        while len(_memo) > _MEMO_SIZE:
+            _memo.popitem(last=False)
+    return value
+
+
 def pool_groups(
     studies: pd.DataFrame,
     by: Sequence[str] = ("age_band", "diet_group"),
@@ -389,7 +434,14 @@ def pool_groups(
     """
     by = list(by)
     _require_columns(studies, by, "studies frame")
-    rows = evidence.with_links(_pooling_rows(_narrow(studies, [*by, *POOL_READS])))
+    narrow = _narrow(studies, [*by, *POOL_READS])
+    key = ("pool_groups", _fingerprint(narrow), tuple(by), method, level)
+    return _memoised(key, lambda: _pool_groups(narrow, by, method, level)).copy()
+
+
+def _pool_groups(narrow: pd.DataFrame, by: list[str], method: str, level: float
+                 ) -> pd.DataFrame:
+    rows = evidence.with_links(_pooling_rows(narrow))
     columns = _StudyColumns(rows)
     records = [{**dict(zip(by, key, strict=True)), **columns.pool(kept, method, level)}
                for key, kept in _kept_groups(rows, by, columns)]
@@ -763,8 +815,13 @@ def estimate_headlines(
     ``vegans``/``omnivores``: all ages; ``vegans_vs_omnivores`` their unadjusted contrast when
     both exist.
     """
+    narrow = _narrow(studies, _SUBSET_READS)  # once for the four pools
+    key = ("estimate_headlines", _fingerprint(narrow), method, level)
+    return _memoised(key, lambda: _estimate_headlines(narrow, method, level))
+
+
+def _estimate_headlines(studies: pd.DataFrame, method: str, level: float) -> Headlines:
     older = ("60-79", "80+")
-    studies = _narrow(studies, _SUBSET_READS)  # once for the four pools
     pools = {
         "overall": pool_subset(studies, label="All poolable studies", method=method,
                                level=level),
@@ -849,6 +906,10 @@ def compare_definitions(
     """
     _require_columns(studies, [*POPULATION_KEYS, "definition", "status", "prevalence", "n",
                                "biomarker"], "studies frame")
+    # Only the output's columns and the labels' (age_label) are read: work on those.
+    studies = _narrow(studies, [*POPULATION_KEYS, "country_iso3", "first_author", "year",
+                                "definition", "biomarker", "status", "prevalence", "n",
+                                "ci_low", "ci_high", "age_label"])
     rows = studies.loc[studies["definition"].notna().to_numpy(dtype=bool)]
     chosen = _as_list(biomarkers, "biomarkers")
     if chosen is not None:
