@@ -12,10 +12,16 @@ The empty script (``import streamlit as st``) is timed the same way in the same 
 time <= 3x the empty script's, for every page: what an analyst waits for when a link opens.
 The rerun ratio is printed too; an empty script's rerun does no work at all (a few ms), so
 that ratio measures a page's work rather than its overhead.
+
+``--save FILE`` writes the figures as JSON; ``--before FILE`` prints them beside this run's
+(open and rerun before -> after, and after/before): the table of a change that makes pages
+faster, measured with the same script.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import os
 import statistics
@@ -35,7 +41,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from dashboard import schema  # noqa: E402
 
 TARGET_RATIO = 3.0
-SESSIONS = 3
+SESSIONS = 5
 RERUNS = 9
 TIMEOUT_S = 120
 EMPTY_SCRIPT = "import streamlit as st\n"
@@ -78,7 +84,32 @@ def time_page(name: str | None) -> tuple[float, float]:
     return statistics.median(opens), statistics.median(reruns)
 
 
+def _print_before_after(before: dict[str, list[float]], after: dict[str, list[float]]) -> None:
+    """Open and rerun medians of an earlier run (``--save``) beside this run's."""
+    header = (f"{'page':<12}{'open before':>12}{'after':>8}{'x':>6}"
+              f"{'rerun before':>14}{'after':>8}{'x':>6}")
+    print(f"\nBefore -> after (s; x = after / before):\n{header}")
+    print("-" * len(header))
+    for name, (opened, rerun) in after.items():
+        if name not in before:
+            continue
+        b_open, b_rerun = before[name]
+        print(f"{name:<12}{b_open:>12.3f}{opened:>8.3f}{opened / b_open:>6.2f}"
+              f"{b_rerun:>14.3f}{rerun:>8.3f}{rerun / b_rerun:>6.2f}")
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--save", type=Path, help="write this run's figures to a JSON file")
+    parser.add_argument("--before", type=Path, help="a --save file to print beside this run")
+    args = parser.parse_args()
+    before = None
+    if args.before is not None:
+        try:
+            before = json.loads(args.before.read_text())
+        except (OSError, ValueError) as err:
+            print(f"cannot read {args.before}: {err}", file=sys.stderr)
+            return 2
     # AppTest runs scripts outside a server, and Streamlit warns about that on every run.
     logging.disable(logging.WARNING)
     for name in (None, *schema.PAGES):  # warm-up: imports and dataset caches
@@ -93,16 +124,22 @@ def main() -> int:
     header = f"{'page':<12}{'open':>8}{'x empty':>9}{'rerun':>8}{'x empty':>9}  verdict"
     print(header)
     print("-" * len(header))
+    figures = {"(empty)": [empty_open, empty_rerun]}
     print(f"{'(empty)':<12}{empty_open:>8.3f}{1:>9.1f}{empty_rerun:>8.3f}{1:>9.1f}")
     slow = []
     for name in schema.PAGES:
         opened, rerun = time_page(name)
+        figures[name] = [opened, rerun]
         ratio = opened / empty_open
         verdict = "ok" if ratio <= TARGET_RATIO else "over target"
         if ratio > TARGET_RATIO:
             slow.append(name)
         print(f"{name:<12}{opened:>8.3f}{ratio:>9.1f}{rerun:>8.3f}{rerun / empty_rerun:>9.1f}"
               f"  {verdict}")
+    if args.save is not None:
+        args.save.write_text(json.dumps(figures, indent=1) + "\n")
+    if before is not None:
+        _print_before_after(before, figures)
     if slow:
         print(f"\nOpen time above {TARGET_RATIO:g}x the empty script: {', '.join(slow)}")
     return 0

@@ -3,8 +3,11 @@ prevalence model's estimates for the same view."""
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -246,6 +249,24 @@ def study_estimates(studies: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 
 # --- pooling ---------------------------------------------------------------------------------
 
+# Every column the pooling reads (``_pooling_rows``, ``_pool``, ``evidence.non_overlapping``).
+# Pools are computed on a frame of these columns only: selecting rows of the full studies
+# frame (sixty columns, most of them Arrow strings) costs far more than the pooling itself.
+POOL_READS: tuple[str, ...] = (
+    "usable_for", "definition", "status", "cases", "n", "study_id", "prevalence",
+    "n_effective_basis", "n_effective", "population_marks", *evidence.OVERLAP_COLUMNS,
+)
+
+
+def _narrow(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """``frame`` reduced to those of ``columns`` it holds, in its own column order (a missing
+    one stays missing, so the checks downstream report it as they would on the full frame)."""
+    wanted = set(columns)
+    keep = [c for c in frame.columns if c in wanted]
+    if len(keep) == len(frame.columns):
+        return frame
+    return frame.loc[:, keep]
+
 
 def _pooling_rows(studies: pd.DataFrame) -> pd.DataFrame:
     """The rows eligible for pooling, checked to share one definition and one status."""
@@ -347,6 +368,48 @@ def _sort_key(column: str):
     return lambda s: s.astype("object").map(lambda v: rank.get(v, len(rank)))
 
 
+# Per-process memo of pure pooling results, keyed by the content of the columns they read
+# (and their arguments): a page rerun with the same view pools nothing again.
+_MEMO_SIZE = 128
+_memo: OrderedDict[tuple, object] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def _fingerprint(frame: pd.DataFrame) -> tuple | None:
+    """A key for ``frame``'s content: its columns, dtypes and a digest of every row's hash
+    (row order included; the index left out, which the memoised results do not read). None
+    when the content cannot be hashed (cells holding lists, say): such a frame is not
+    memoised."""
+    try:
+        hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except (TypeError, ValueError):
+        return None
+    digest = hashlib.blake2b(hashes.tobytes(), digest_size=16).hexdigest()
+    return (tuple(map(str, frame.columns)), tuple(str(t) for t in frame.dtypes), len(frame),
+            digest)
+
+
+def _memoised(key: tuple, compute):
+    """``compute()``, or its earlier result for ``key`` in this process (no memo when a part
+    of the key is None or unhashable)."""
+    try:
+        hash(key)
+    except TypeError:
+        return compute()
+    if any(part is None for part in key):
+        return compute()
+    with _memo_lock:
+        if key in _memo:
+            _memo.move_to_end(key)
+            return _memo[key]
+    value = compute()
+    with _memo_lock:
+        _memo[key] = value
+        while len(_memo) > _MEMO_SIZE:
+            _memo.popitem(last=False)
+    return value
+
+
 def pool_groups(
     studies: pd.DataFrame,
     by: Sequence[str] = ("age_band", "diet_group"),
@@ -371,8 +434,94 @@ def pool_groups(
     """
     by = list(by)
     _require_columns(studies, by, "studies frame")
-    return _pool_by(evidence.with_links(_pooling_rows(studies)), by, method, level,
-                    separate=True)
+    narrow = _narrow(studies, [*by, *POOL_READS])
+    key = ("pool_groups", _fingerprint(narrow), tuple(by), method, level)
+    return _memoised(key, lambda: _pool_groups(narrow, by, method, level)).copy()
+
+
+def _pool_groups(narrow: pd.DataFrame, by: list[str], method: str, level: float
+                 ) -> pd.DataFrame:
+    rows = evidence.with_links(_pooling_rows(narrow))
+    columns = _StudyColumns(rows)
+    records = [{**dict(zip(by, key, strict=True)), **columns.pool(kept, method, level)}
+               for key, kept in _kept_groups(rows, by, columns)]
+    return _pooled_frame(records, by)
+
+
+class _StudyColumns:
+    """The columns of poolable study rows (``with_links`` applied) as arrays and lists, read
+    once: each group's pool then takes its rows by position instead of slicing a frame."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.links = {c: rows[c].astype("object").tolist()
+                      for c in evidence.OVERLAP_COLUMNS if c in rows}
+        self.cases = rows["cases"].to_numpy(dtype=float)
+        self.n = rows["n"].to_numpy(dtype=float)
+        self.var_cases, self.var_n = _variance_counts(rows)
+        self.study_ids = rows["study_id"].astype(str).tolist()
+        self.samples = rows["sample_id"].tolist()
+        if "population_marks" in rows:
+            marks = rows["population_marks"]
+            self.marked = (marks.notna() & (marks.astype("object").fillna("") != "")).to_numpy(
+                dtype=bool)
+        else:
+            self.marked = np.zeros(len(rows), dtype=bool)
+
+    def kept(self, positions: np.ndarray) -> np.ndarray:
+        """The positions among ``positions`` (one group) that ``evidence.non_overlapping``
+        keeps, in input order."""
+        values = {c: [v[i] for i in positions] for c, v in self.links.items()}
+        keep = evidence.kept_ids(values)
+        eids = values["estimate_id"]
+        return positions[np.fromiter((e in keep for e in eids), dtype=bool, count=len(eids))]
+
+    def pool(self, positions: np.ndarray, method: str, level: float) -> dict:
+        """``_pool`` of the rows at ``positions``: the same figures, read from the arrays."""
+        est = stats.pool_prevalence(self.var_cases[positions], self.var_n[positions],
+                                    method=method, level=level)
+        n_total = float(self.n[positions].sum())
+        reliability = stats.nchs_reliability(
+            np.array([est.estimate]),
+            np.array([_n_eff(est.estimate, est.logit_se, n_total)]),
+            np.array([est.ci_low]),
+            np.array([est.ci_high]),
+            df=None,
+        )
+        samples = {self.samples[i] for i in positions}
+        return {
+            "estimate": est.estimate,
+            "ci_low": est.ci_low,
+            "ci_high": est.ci_high,
+            "pi_low": est.pi_low,
+            "pi_high": est.pi_high,
+            "tau2": est.tau2,
+            "i2": est.i2,
+            "q": est.q,
+            "k": sum(1 for v in samples if not pd.isna(v)),
+            "n_estimates": int(est.k),
+            "n_marked": int(self.marked[positions].sum()),
+            "n_total": int(n_total),
+            "cases_total": int(self.cases[positions].sum()),
+            "reliability": str(np.asarray(reliability, dtype=object).ravel()[0]),
+            "study_ids": ", ".join(sorted({self.study_ids[i] for i in positions})),
+            "logit": est.logit,
+            "logit_se": est.logit_se,
+        }
+
+
+def _kept_groups(rows: pd.DataFrame, by: list[str], columns: _StudyColumns
+                 ) -> list[tuple[tuple, np.ndarray]]:
+    """(key, kept positions) per group of ``rows`` by ``by``, groups in order of first
+    appearance (as ``groupby(sort=False)``); a group keeps what ``evidence.non_overlapping``
+    keeps of it. Without ``by`` the one group is every row (none when ``rows`` is empty)."""
+    if not by:
+        return [((), columns.kept(np.arange(len(rows))))] if len(rows) else []
+    keys = rows[by].astype("object")
+    positions = pd.Series(np.arange(len(rows)), index=rows.index)
+    return [
+        (key if isinstance(key, tuple) else (key,), columns.kept(group.to_numpy()))
+        for key, group in positions.groupby([keys[c] for c in by], sort=False, dropna=False)
+    ]
 
 
 def pooled_rows(studies: pd.DataFrame, by: Sequence[str] = ("age_band", "diet_group")
@@ -383,12 +532,14 @@ def pooled_rows(studies: pd.DataFrame, by: Sequence[str] = ("age_band", "diet_gr
     by = list(by)
     _require_columns(studies, by, "studies frame")
     rows = evidence.with_links(_pooling_rows(studies))
+    narrow = _narrow(rows, [*by, *POOL_READS])
+    kept = [p for _, p in _kept_groups(narrow, by, _StudyColumns(narrow))]
     if not by:
-        return evidence.non_overlapping(rows)
-    keys = rows[by].astype("object")
-    parts = [evidence.non_overlapping(group)
-             for _, group in rows.groupby([keys[c] for c in by], sort=False, dropna=False)]
-    return pd.concat(parts).loc[lambda f: f.index.sort_values()] if parts else rows.iloc[0:0]
+        return rows.iloc[kept[0]] if kept else rows.iloc[0:0]
+    if not kept:
+        return rows.iloc[0:0]
+    chosen = rows.iloc[np.sort(np.concatenate(kept))]
+    return chosen.loc[chosen.index.sort_values()]
 
 
 def forest_rows(studies: pd.DataFrame, pooled: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
@@ -469,6 +620,11 @@ def _pool_by(rows: pd.DataFrame, by: list[str], method: str, level: float,
             records.append({**dict(zip(by, key, strict=True)), **pooled(group)})
     elif len(rows):
         records.append(pooled(rows))
+    return _pooled_frame(records, by)
+
+
+def _pooled_frame(records: list[dict], by: list[str]) -> pd.DataFrame:
+    """The pooled rows as a frame [*by, *POOLED_COLUMNS], groups in the vocabularies' order."""
     out = pd.DataFrame(records, columns=[*by, *POOLED_COLUMNS])
     for column in by:
         key = _sort_key(column)
@@ -587,11 +743,19 @@ def assess_headline(k: int, reliability: str | None = None) -> tuple[str, ...]:
     return tuple(reasons)
 
 
-def _citation(row: pd.Series) -> str:
+def _citation(row: Mapping[str, object]) -> str:
     author = row.get("first_author")
     year = row.get("year")
     author = str(author) if isinstance(author, str) and author else str(row["study_id"])
     return f"{author} {int(year)}" if pd.notna(year) else author
+
+
+# What ``pool_subset`` reads: the filters' columns, the pooling's and the citations'.
+_SUBSET_READS: tuple[str, ...] = (
+    "definition", "status", "sex", "age_band", "diet_group", "country_iso3", "region",
+    "subregion", "year_start", "year_end", "supplement_users", "n", *POOL_READS,
+    "first_author", "year",
+)
 
 
 def pool_subset(
@@ -607,7 +771,8 @@ def pool_subset(
 
     Same method and restrictions as ``pool_groups``; returns None when no row qualifies.
     """
-    subset = filter_studies(studies, age_bands=age_bands, diet_groups=diet_groups)
+    subset = filter_studies(_narrow(studies, _SUBSET_READS), age_bands=age_bands,
+                            diet_groups=diet_groups)
     pooled = pool_groups(subset, by=(), method=method, level=level)
     if pooled.empty:
         return None
@@ -633,7 +798,7 @@ def pool_subset(
         definition_label=definition_label(definition),
         status=str(rows["status"].iloc[0]),
         study_ids=tuple(cited["study_id"].astype(str)),
-        citations=tuple(_citation(row) for _, row in cited.iterrows()),
+        citations=tuple(_citation(row) for row in cited.to_dict("records")),
         logit=float(r["logit"]),
         logit_se=float(r["logit_se"]),
     )
@@ -673,6 +838,12 @@ def estimate_headlines(
     ``vegans``/``omnivores``: all ages; ``vegans_vs_omnivores`` their unadjusted contrast when
     both exist.
     """
+    narrow = _narrow(studies, _SUBSET_READS)  # once for the four pools
+    key = ("estimate_headlines", _fingerprint(narrow), method, level)
+    return _memoised(key, lambda: _estimate_headlines(narrow, method, level))
+
+
+def _estimate_headlines(studies: pd.DataFrame, method: str, level: float) -> Headlines:
     older = ("60-79", "80+")
     pools = {
         "overall": pool_subset(studies, label="All poolable studies", method=method,
@@ -758,6 +929,10 @@ def compare_definitions(
     """
     _require_columns(studies, [*POPULATION_KEYS, "definition", "status", "prevalence", "n",
                                "biomarker"], "studies frame")
+    # Only the output's columns and the labels' (age_label) are read: work on those.
+    studies = _narrow(studies, [*POPULATION_KEYS, "country_iso3", "first_author", "year",
+                                "definition", "biomarker", "status", "prevalence", "n",
+                                "ci_low", "ci_high", "age_label"])
     rows = studies.loc[studies["definition"].notna().to_numpy(dtype=bool)]
     chosen = _as_list(biomarkers, "biomarkers")
     if chosen is not None:

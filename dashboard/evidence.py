@@ -220,7 +220,16 @@ def non_overlapping_ids(rows: pd.DataFrame, prefer: str = "whole") -> set[str]:
         raise ValueError(f"prefer must be one of {', '.join(PREFERENCES)}, got {prefer!r}")
     rows = with_links(rows)
     columns = [c for c in OVERLAP_COLUMNS if c in rows]
-    values = {c: rows[c].astype("object").tolist() for c in columns}
+    return kept_ids({c: rows[c].astype("object").tolist() for c in columns}, prefer)
+
+
+def kept_ids(values: dict[str, list], prefer: str = "whole") -> set[str]:
+    """``non_overlapping_ids`` on plain lists: ``values`` maps each of OVERLAP_COLUMNS the
+    rows hold (the link columns at least, as ``with_links`` adds them) to its values, one per
+    row. Lets a caller that pools many groups convert the columns once, not once a group."""
+    if prefer not in PREFERENCES:
+        raise ValueError(f"prefer must be one of {list(PREFERENCES)}, got {prefer!r}")
+    columns = list(values)
     records = {
         eid: {c: values[c][i] for c in columns} for i, eid in enumerate(values["estimate_id"])
     }

@@ -651,13 +651,22 @@ def source_lines(view: state.State | None = None) -> list[str]:
                  "intervals of the model (modelled).")
     lines.append(f"Source: {citation.PROJECT}, data build {build}, {url}")
     try:
-        fitted = (load_model(values.get("def", schema.DEFAULT_DEFINITION))
-                  if modelled_page else None)
-        count = tables.count_studies(load_studies(), view, fitted)
+        count = _study_count(build, view.page, repr(sorted(values.items())),
+                             repr(sorted(state.filter_kwargs(view).items())), view)
     except (DataError, ValueError):
         count = 0
     lines.append(f"Studies: {count:,} publications.")
     return lines
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _study_count(build: str, page: str, values: str, filters: str, _view: state.State) -> int:
+    """Publications behind a view (tables.count_studies), cached per data build, page, view
+    values and the filters they make: every chart caption of every rerun states it."""
+    modelled_page = page in ("burden", "model", "profile")
+    fitted = (load_model(_view.as_dict().get("def", schema.DEFAULT_DEFINITION))
+              if modelled_page else None)
+    return tables.count_studies(load_studies(), _view, fitted)
 
 
 def render_downloads(frame: pd.DataFrame, name: str) -> None:
