@@ -15,8 +15,11 @@ for page in schema.PAGES.values():
         st.Page(page.file, title=page.title, icon=page.icon, url_path=page.url_path or None,
                 default=not page.url_path)
     )
-# At the top: the sidebar then holds the page's filters first, also on a phone.
-pages = st.navigation(navigation, position="top")
-ui.render_phone_navigation(pages.title)
+# At the top: the sidebar then holds the page's filters first, also on a phone. An embedded
+# view (``?embed=true``, the Share control's iframe) shows its chart without any navigation.
+embedded = bool(st.context.is_embedded)
+pages = st.navigation(navigation, position="hidden" if embedded else "top")
+if not embedded:
+    ui.render_phone_navigation(pages.title)
 ui.render_data_state()
 pages.run()

@@ -772,9 +772,13 @@ def render_figure(
         else:
             st.html(_WIDTH_SWITCH_CSS % {"edge": NARROW_SCREEN, "over": NARROW_SCREEN + 1,
                                          "box": box})
-            for form, figure in (("wide", fig), ("narrow", narrow)):
+            # the phone's form breaks each source line to the phone's width
+            narrow_lines = [part for line in source_lines() for part in charts.fit_text(
+                line, size=charts.SOURCE_FONT_SIZE).split("<br>")]
+            for form, figure, lines in (("wide", fig, source_lines()),
+                                        ("narrow", narrow, narrow_lines)):
                 with st.container(key=f"{box}-{form}"):
-                    st.plotly_chart(charts.with_source(figure, source_lines()),
+                    st.plotly_chart(charts.with_source(figure, lines),
                                     key=f"{key}_{form}", width="stretch", config=config)
         st.caption(caption)
         st.segmented_control("Chart download (camera icon of the chart)", charts.IMAGE_FORMATS,
