@@ -228,7 +228,7 @@ def kept_ids(values: dict[str, list], prefer: str = "whole") -> set[str]:
     rows hold (the link columns at least, as ``with_links`` adds them) to its values, one per
     row. Lets a caller that pools many groups convert the columns once, not once a group."""
     if prefer not in PREFERENCES:
-        raise ValueError(f"prefer must be one of {list(PREFERENCES)}, got {prefer!r}")
+        raise ValueError(f"prefer must be one of {', '.join(PREFERENCES)}, got {prefer!r}")
     columns = list(values)
     records = {
         eid: {c: values[c][i] for c in columns} for i, eid in enumerate(values["estimate_id"])

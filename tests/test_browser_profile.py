@@ -54,7 +54,7 @@ def test_a_shared_profile_link_shows_the_headline_and_the_chart():
             blocked: list[str] = []
             fresh = driver.offline_context(browser, blocked)
             again = driver.open_view(fresh, link, driver.READY["profile"])
-            headline = again.locator('[data-testid="stMain"] h3').first.inner_text()
+            headline = again.locator('[data-testid="stMain"] h2').first.inner_text()
             assert headline.strip() == want.headline()
             assert not again.locator('[data-testid="stException"]').count()
             status = driver.plotly_traces(again)[0]

@@ -44,8 +44,8 @@ def test_an_estimable_segment_shows_headline_status_and_evidence(adolescents):
     assert not at.warning
     want = expected(VEGETARIAN_ADOLESCENT_INDIA)
     assert want.estimable
-    assert at.subheader[0].value == want.headline()
-    assert at.subheader[0].value.startswith("About 1 in ")
+    assert at.main.header[0].value == want.headline()
+    assert at.main.header[0].value.startswith("About 1 in ")
     assert [m.value for m in at.metric] == [
         f"{100 * want.value('segment', s):.1f}%" for s in profile.STATUS_CLASSES]
     text = " ".join(m.value for m in at.markdown)
@@ -80,7 +80,7 @@ def test_a_segment_the_model_cannot_estimate_says_so_and_shows_the_nearest(query
     assert "cannot estimate this segment" in warning.value
     assert want.reasons[0] in warning.value
     assert profile.describe_segment(want.nearest.segment) in warning.value
-    assert at.subheader[0].value == want.nearest.headline()
+    assert at.main.header[0].value == want.nearest.headline()
 
 
 def test_widgets_follow_the_link_and_the_url_follows_the_widgets():

@@ -98,7 +98,7 @@ segment = shown.segment
 cut_low, cut_high = (f"{c:g}" for c in shown.cutoffs)
 
 # --- headline --------------------------------------------------------------------------------
-st.subheader(shown.headline())
+st.header(shown.headline())
 # The studies the model leans on for this segment: of its diet and at its ages. Fewer than
 # three of either make its figures thin evidence, marked and not in the largest type.
 k_diet, k_age = shown.support["diet"], shown.support["age"]
@@ -166,7 +166,7 @@ else:
                 f"{segment.iso3} in {segment.year}.")
 
 # --- what-if ---------------------------------------------------------------------------------
-st.subheader("What would change it: modelled differences")
+st.header("What would change it: modelled differences")
 estimable = shown.whatif[shown.whatif["estimable"]]
 left_out = shown.whatif.loc[~shown.whatif["estimable"], "label"].tolist()
 fig = ui.figure(charts.whatif_figure, estimable,
@@ -185,7 +185,7 @@ ui.render_figure(
 )
 
 # --- evidence --------------------------------------------------------------------------------
-st.subheader("The evidence behind it")
+st.header("The evidence behind it")
 s = shown.support
 st.markdown(
     f"Independent studies the model fits: **{s['country']}** in "
