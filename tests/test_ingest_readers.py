@@ -267,3 +267,10 @@ def test_chunked_parse_errors_and_blank_lines_keep_file_line_numbers(monkeypatch
     assert up.dropped["row"].tolist() == [4]
     with pytest.raises(ingest.InputError, match="line 5 has 3 fields but the header has 2"):
         ingest.read_upload("a.csv", b"a,b\n1,2\n3,4\n5,6\n7,8,9\n")
+
+
+@pytest.mark.parametrize("content", [b"\n!", b"\n\n1,2\n"])
+def test_a_blank_header_line_is_refused_by_name(content: bytes) -> None:
+    # A chunk with no columns at all: the chunked reader once failed on it.
+    with pytest.raises(ingest.InputError, match="'a.csv'"):
+        ingest.read_upload("a.csv", content)

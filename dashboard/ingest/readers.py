@@ -426,6 +426,7 @@ def _parse_csv(content: bytes, options: dict[str, object], lines: int) -> pd.Dat
                     else:
                         parts[i] = []
             n = len(chunk)
+            column = None  # a chunk may have no columns at all (a blank header line)
             for i in range(len(names)):
                 column = chunk.iloc[:, i]
                 if i in numbers and rows + n <= len(numbers[i]) and isinstance(
