@@ -324,7 +324,18 @@ def _pool(rows: pd.DataFrame, method: str, level: float) -> dict:
     cases = rows["cases"].to_numpy(dtype=float)
     n = rows["n"].to_numpy(dtype=float)
     est = stats.pool_prevalence(*_variance_counts(rows), method=method, level=level)
-    n_total = float(n.sum())
+    return _pool_record(
+        est, float(n.sum()),
+        k=evidence.count_samples(rows) if "sample_id" in rows else int(est.k),
+        n_marked=_marked(rows), cases_total=int(cases.sum()),
+        study_ids=sorted(ids.astype(str).unique()),
+    )
+
+
+def _pool_record(est: stats.PooledEstimate, n_total: float, *, k: int, n_marked: int,
+                 cases_total: int, study_ids: list[str]) -> dict:
+    """One pooled group's figures as a row of pool_groups, with its NCHS reliability; the
+    one place both pooling paths (a frame, or positions in _StudyColumns) build it."""
     reliability = stats.nchs_reliability(
         np.array([est.estimate]),
         np.array([_n_eff(est.estimate, est.logit_se, n_total)]),
@@ -341,13 +352,13 @@ def _pool(rows: pd.DataFrame, method: str, level: float) -> dict:
         "tau2": est.tau2,
         "i2": est.i2,
         "q": est.q,
-        "k": evidence.count_samples(rows) if "sample_id" in rows else int(est.k),
+        "k": k,
         "n_estimates": int(est.k),
-        "n_marked": _marked(rows),
+        "n_marked": n_marked,
         "n_total": int(n_total),
-        "cases_total": int(cases.sum()),
+        "cases_total": cases_total,
         "reliability": str(np.asarray(reliability, dtype=object).ravel()[0]),
-        "study_ids": ", ".join(sorted(ids.astype(str).unique())),
+        "study_ids": ", ".join(study_ids),
         "logit": est.logit,
         "logit_se": est.logit_se,
     }
@@ -479,34 +490,14 @@ class _StudyColumns:
         """``_pool`` of the rows at ``positions``: the same figures, read from the arrays."""
         est = stats.pool_prevalence(self.var_cases[positions], self.var_n[positions],
                                     method=method, level=level)
-        n_total = float(self.n[positions].sum())
-        reliability = stats.nchs_reliability(
-            np.array([est.estimate]),
-            np.array([_n_eff(est.estimate, est.logit_se, n_total)]),
-            np.array([est.ci_low]),
-            np.array([est.ci_high]),
-            df=None,
-        )
         samples = {self.samples[i] for i in positions}
-        return {
-            "estimate": est.estimate,
-            "ci_low": est.ci_low,
-            "ci_high": est.ci_high,
-            "pi_low": est.pi_low,
-            "pi_high": est.pi_high,
-            "tau2": est.tau2,
-            "i2": est.i2,
-            "q": est.q,
-            "k": sum(1 for v in samples if not pd.isna(v)),
-            "n_estimates": int(est.k),
-            "n_marked": int(self.marked[positions].sum()),
-            "n_total": int(n_total),
-            "cases_total": int(self.cases[positions].sum()),
-            "reliability": str(np.asarray(reliability, dtype=object).ravel()[0]),
-            "study_ids": ", ".join(sorted({self.study_ids[i] for i in positions})),
-            "logit": est.logit,
-            "logit_se": est.logit_se,
-        }
+        return _pool_record(
+            est, float(self.n[positions].sum()),
+            k=sum(1 for v in samples if not pd.isna(v)),
+            n_marked=int(self.marked[positions].sum()),
+            cases_total=int(self.cases[positions].sum()),
+            study_ids=sorted({self.study_ids[i] for i in positions}),
+        )
 
 
 def _kept_groups(rows: pd.DataFrame, by: list[str], columns: _StudyColumns
