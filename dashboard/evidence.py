@@ -454,6 +454,91 @@ def count_disagreements(studies: pd.DataFrame) -> pd.DataFrame:
     return rows[["estimate_id", "study_id", "data_check"]].reset_index(drop=True)
 
 
+# The evidence-depth goals the table is grown towards (data/sources/literature/README.md).
+DEPTH_GOALS: dict[str, int] = {
+    "rows": 450, "studies": 160, "countries": 60, "diet_cells": 15, "surveys": 30,
+    "survey_countries": 25, "survey_regions": len(schema.WPP_REGIONS), "multi_cutoff": 20,
+}
+DEPTH_DIETS: tuple[str, ...] = ("omnivore", "vegetarian", "vegan")
+SURVEY_FRAMES: tuple[str, ...] = ("national_survey", "subnational_survey")
+
+
+def age_band_surveys(studies: pd.DataFrame) -> pd.DataFrame:
+    """Surveys with general-population rows by age band: per national or subnational survey
+    sample of one country (multi-country reviews left out), its country, region and the age
+    bands (schema.AGE_BAND_LABELS) of its general rows. These anchor the model's country and
+    region effects."""
+    frame = studies.assign(_band=studies["age_band"].astype("object"))
+    rows = frame[frame["sample_frame"].astype("object").isin(SURVEY_FRAMES)
+                 & (frame["country_iso3"].astype("object") != "MULTI")
+                 & (frame["diet_group"].astype("object") == "general")
+                 & frame["_band"].isin(schema.AGE_BAND_LABELS)]
+    records = [
+        {"sample_id": sample, "country_iso3": group["country_iso3"].iloc[0],
+         "region": group["region"].iloc[0] if "region" in group else None,
+         "age_bands": ", ".join(b for b in schema.AGE_BAND_LABELS if b in set(group["_band"]))}
+        for sample, group in rows.groupby("sample_id", sort=True, observed=True)
+    ]
+    return pd.DataFrame(records, columns=["sample_id", "country_iso3", "region", "age_bands"])
+
+
+def multi_cutoff_samples(studies: pd.DataFrame) -> list[str]:
+    """Samples that report two or more cut-off definitions on the same people (one stratum:
+    sex, ages, diet group and pregnancy; later measurements, ``repeat_of``, and
+    multi-country reviews left out): the
+    pairs the cut-off crosswalk learns from."""
+    first = studies[studies["repeat_of"].map(_blank) & studies["definition"].notna()
+                    & (studies["country_iso3"].astype("object") != "MULTI")]
+    keys = ["sample_id", "sex", "age_min", "age_max", "diet_group", "pregnancy"]
+    counts = (first.astype({k: "object" for k in keys})
+              .groupby(keys, dropna=False, sort=True)["definition"].nunique())
+    return sorted({key[0] for key, k in counts.items() if k >= 2})
+
+
+def depth_targets(studies: pd.DataFrame) -> pd.DataFrame:
+    """The evidence-depth goals against the table: goal, value now and whether it is met.
+
+    Studies are independent samples (``count_samples``); countries leave out multi-country
+    rows; a diet cell is an age band x {omnivore, vegetarian, vegan} with >= 3 independent
+    studies with n; surveys are ``age_band_surveys``; pescatarian rows have no goal (as many
+    as exist) and are listed for the record, as are countries with a poolable row.
+    """
+    countries = studies["country_iso3"].astype("object")
+    countries = countries[countries.notna() & (countries != "MULTI")]
+    pooled = studies[studies["usable_for"].astype("object") == "pooling"]
+    pooled_countries = pooled["country_iso3"].astype("object")
+    table = coverage_table(studies)
+    cells = table[table["age_band"].isin(schema.AGE_BAND_LABELS)]
+    backed = int(sum((cells[f"{d}_studies_with_n"] >= 3).sum() for d in DEPTH_DIETS))
+    surveys = age_band_surveys(studies)
+    regions = surveys["region"].dropna()
+    values = {
+        "rows": len(studies), "studies": count_samples(studies),
+        "countries": int(countries.nunique()), "diet_cells": backed,
+        "surveys": len(surveys), "survey_countries": int(surveys["country_iso3"].nunique()),
+        "survey_regions": int(regions[regions.isin(schema.WPP_REGIONS)].nunique()),
+        "multi_cutoff": len(multi_cutoff_samples(studies)),
+    }
+    labels = {
+        "rows": "estimate rows", "studies": "independent studies", "countries": "countries",
+        "diet_cells": "age band x diet cells with >= 3 studies with n (of 15)",
+        "surveys": "surveys with general-population rows by age band",
+        "survey_countries": "countries of those surveys",
+        "survey_regions": f"WPP regions of those surveys (of {len(schema.WPP_REGIONS)})",
+        "multi_cutoff": "studies with two or more cut-offs on the same people",
+    }
+    records = [{"target": labels[k], "goal": DEPTH_GOALS[k], "now": values[k],
+                "met": values[k] >= DEPTH_GOALS[k]} for k in DEPTH_GOALS]
+    records.append({"target": "countries with a poolable row", "goal": None,
+                    "now": int(pooled_countries[pooled_countries != "MULTI"].nunique()),
+                    "met": None})
+    pescatarian = studies[studies["diet_group"].astype("object") == "pescatarian"]
+    records.append({"target": "pescatarian rows", "goal": None, "now": len(pescatarian),
+                    "met": None})
+    return pd.DataFrame(records, columns=["target", "goal", "now", "met"]).astype(
+        {"goal": "Int64", "now": "Int64", "met": "object"})
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     def cell(value: object) -> str:
         if isinstance(value, bool | np.bool_):
@@ -497,6 +582,9 @@ def checks_markdown(studies: pd.DataFrame) -> str:
         summary_line(studies) + "\n",
         "**Coverage** (every definition; cells: rows / independent studies / studies with n):\n",
         _markdown(coverage_summary(studies)),
+        "**Depth goals** (independent studies; `evidence.depth_targets`):\n",
+        _markdown(depth_targets(studies).astype(object).where(
+            lambda t: t.notna(), "")),
         "**Sample frames**:\n",
         _markdown(frame_counts(studies).rename(columns={"sample_frame": "sample frame"})),
         "**Where the figures were read** (secondary: only in another publication, named in "

@@ -439,6 +439,7 @@ def _evidence_checks(build: str) -> dict[str, Any]:
     return {
         "summary": evidence.summary_line(studies),
         "coverage": evidence.coverage_summary(studies),
+        "depth": evidence.depth_targets(studies),
         "frames": evidence.frame_counts(studies),
         "reasons": evidence.reason_counts(studies),
         "subgroups": evidence.overlap_structure(studies),

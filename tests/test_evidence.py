@@ -259,6 +259,67 @@ def test_coverage_counts_rows_studies_and_studies_with_n():
     assert list(table.index) == [*schema.AGE_BAND_LABELS, "wide", "unknown"]
 
 
+def _depth_frame() -> pd.DataFrame:
+    """Three surveys and a diet cohort: s1 (USA, two cut-offs on the same adults and a
+    repeat at a later visit), s2 (GBR, children and older adults), s3 (a multi-country
+    review) and s4 (vegans 65+ without n, a clinic sample, no row that can be pooled)."""
+    frame = _checked([
+        {"estimate_id": "s1-01", "n": 100, "country_iso3": "USA", "region": "Northern America"},
+        {"estimate_id": "s1-02", "n": 100, "country_iso3": "USA", "region": "Northern America",
+         "definition": "b12_lt221", "cutoff_value": "221"},
+        {"estimate_id": "s1-03", "n": 90, "country_iso3": "USA", "region": "Northern America",
+         "definition": "b12_lt185", "repeat_of": "s1-01"},
+        {"estimate_id": "s2-01", "study_id": "s2", "n": 50, "age_min": 6, "age_max": 11,
+         "country_iso3": "GBR", "region": "Europe"},
+        {"estimate_id": "s2-02", "study_id": "s2", "n": 60, "age_min": 65, "age_max": 79,
+         "country_iso3": "GBR", "region": "Europe"},
+        {"estimate_id": "s3-01", "study_id": "s3", "n": 500, "country_iso3": "MULTI",
+         "region": None},
+        {"estimate_id": "s3-02", "study_id": "s3", "n": 500, "country_iso3": "MULTI",
+         "region": None, "definition": "b12_lt221"},
+        {"estimate_id": "s4-01", "study_id": "s4", "n": None, "diet_group": "vegan",
+         "age_min": 65, "age_max": None, "country_iso3": "NZL", "region": "Oceania"},
+        {"estimate_id": "s4-02", "study_id": "s4", "n": None, "diet_group": "pescatarian",
+         "age_min": 65, "age_max": None, "country_iso3": "NZL", "region": "Oceania"},
+    ])
+    frame.loc[frame["study_id"] == "s4", ["sample_frame", "usable_for"]] = [
+        "clinic_sample", "display"]
+    return frame
+
+
+def test_age_band_surveys_lists_single_country_surveys_with_their_bands():
+    got = evidence.age_band_surveys(_depth_frame())
+    assert got.to_dict("records") == [
+        {"sample_id": "s1", "country_iso3": "USA", "region": "Northern America",
+         "age_bands": "20-39"},
+        {"sample_id": "s2", "country_iso3": "GBR", "region": "Europe",
+         "age_bands": "0-19, 60-79"},
+    ]
+
+
+def test_multi_cutoff_samples_need_two_definitions_on_one_stratum():
+    frame = _depth_frame()
+    assert evidence.multi_cutoff_samples(frame) == ["s1"]
+    # s2's two rows are different people (two age bands): one cut-off each.
+    frame.loc[frame["estimate_id"] == "s1-02", "definition"] = "b12_lt148"
+    assert evidence.multi_cutoff_samples(frame) == []
+
+
+def test_depth_targets_count_against_their_goals():
+    got = evidence.depth_targets(_depth_frame()).set_index("target")
+    assert got.loc["estimate rows", "now"] == 9
+    assert got.loc["independent studies", "now"] == 4
+    assert got.loc["countries", "now"] == 3  # MULTI is not a country
+    assert got.loc["countries with a poolable row", "now"] == 2  # NZL's rows are display-only
+    assert got.loc["surveys with general-population rows by age band", "now"] == 2
+    assert got.loc["WPP regions of those surveys (of 6)", "now"] == 2
+    assert got.loc["studies with two or more cut-offs on the same people", "now"] == 1
+    assert got.loc["pescatarian rows", "now"] == 1
+    assert got.loc["age band x diet cells with >= 3 studies with n (of 15)", "now"] == 0
+    assert not got["met"].iloc[:8].any()
+    assert got.loc["estimate rows", "goal"] == 450
+
+
 def test_overlap_structure_reports_split_and_completeness():
     table = evidence.overlap_structure(_checked(FAMILY))
     assert table.to_dict("records") == [

@@ -54,6 +54,9 @@ def test_evidence_checks_show_coverage_and_structure(page: AppTest, studies) -> 
     coverage = frame_with(page, "pescatarian")
     pd.testing.assert_frame_equal(coverage.reset_index(drop=True),
                                   evidence.coverage_summary(studies))
+    depth = frame_with(page, "goal")
+    assert list(depth["target"]) == list(evidence.depth_targets(studies)["target"])
+    assert depth.set_index("target").loc["estimate rows", "now"] == len(studies)
     subgroups = frame_with(page, "split")
     assert set(subgroups["estimate_id"]) == set(studies["parent_id"].dropna())
     assert evidence.summary_line(studies) in [c.value for c in page.caption]

@@ -99,6 +99,12 @@ st.subheader("Coverage: age band x diet group")
 st.dataframe(checks["coverage"], hide_index=True, width="stretch")
 st.caption("Each cell: estimate rows / independent studies / studies reporting n, over every "
            "definition. Empty cells are where the evidence is missing.")
+st.subheader("Depth of the evidence against its goals")
+st.dataframe(checks["depth"], hide_index=True, width="stretch")
+st.caption("Studies are independent samples. Surveys are national or subnational surveys of "
+           "one country with general-population rows in an age band; they anchor the model's "
+           "country and region effects. Countries with only display rows (no cut-off or n, or "
+           "kept out of pools) count as countries but not as countries with a poolable row.")
 left, right = st.columns(2)
 with left:
     st.subheader("Sample frames")
