@@ -56,8 +56,9 @@ def peak_rss_mb() -> float:
 def run(content: bytes, held: list[object] | None = None) -> tuple[dict[str, float], pd.DataFrame]:
     """Each step's seconds, and the estimates. Memory is released after the read and after
     the estimates, as the Your data page does (server.release_memory). `held` receives what
-    the page keeps in the session (the Upload, the Prepared frame and the estimates), so that
-    a caller can hold them as long as a session would."""
+    the page keeps in the session (the Upload and the estimates; the page lets the Prepared
+    frame go once the estimates are made), so that a caller can hold them as long as a
+    session would."""
     from dashboard import server
 
     times: dict[str, float] = {}
@@ -77,7 +78,8 @@ def run(content: bytes, held: list[object] | None = None) -> tuple[dict[str, flo
     result = ingest.estimate(prepared, ("age_band", "sex"))
     times["estimate"] = time.perf_counter() - t
     if held is not None:
-        held.extend((upload, prepared, result))
+        held.extend((upload, result))
+    del prepared
     server.release_memory()
     times["total"] = time.perf_counter() - start
     return times, result

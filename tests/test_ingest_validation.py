@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -139,6 +140,40 @@ def test_missing_biomarker_rows_are_dropped_counted_and_shown():
     assert ingest.summarize_dropped(prepared.dropped) == [
         "'a.csv': 1 row dropped: missing serum_b12 value (column 'serum_b12_pmol_l')."
     ]
+
+
+def test_labels_after_dropped_rows_name_the_file_lines():
+    # Line 3 has no B12 (dropped); line 4's diet 'keto' is unknown: the message names line 4,
+    # and the kept rows keep their lines (2, 4, 5) as 32-bit row numbers.
+    rows = [GOOD_ROWS[0], "2,1,2,1200,45,female,vegan,", "3,2,1,900,62,female,keto,210",
+            GOOD_ROWS[3]]
+    assert_refused([("a.csv", micro(*rows))], "unknown labels 'keto' (1 row, e.g. file line 4)")
+    rows[2] = GOOD_ROWS[2]
+    prepared = analyse([("a.csv", micro(*rows))])
+    assert list(prepared.frame.index) == [2, 4, 5]
+    assert prepared.frame.index.dtype == "int32"
+    assert prepared.frame["diet_group"].tolist() == ["omnivore", "vegetarian", "omnivore"]
+    assert prepared.frame["sex"].tolist() == ["male", "female", "male"]
+
+
+def test_an_id_shared_with_a_dropped_row_is_still_a_duplicate():
+    # Lines 2 and 3 share id 1; line 3 has no B12 and is dropped, line 2 is kept. The id
+    # check looks at the whole file, as before: line 2 is named.
+    rows = [GOOD_ROWS[0], "1,1,2,1200,45,female,vegan,", *GOOD_ROWS[2:]]
+    assert_refused([("a.csv", micro(*rows))], "1 row share an id (file line 2")
+
+
+def test_prepared_columns_share_the_upload_buffers_when_no_row_is_dropped():
+    """Columns that pass through unchanged are the upload's arrays, not copies: preparing a
+    file adds only the derived columns (outcome, age band, mapped labels)."""
+    rows = [r.replace(",1000,", ",1000.5,") + ".5" for r in GOOD_ROWS]  # weights, B12 floats
+    up = ingest.read_upload("a.csv", micro(*rows))
+    prepared = ingest.prepare_microdata(up, ingest.propose_mapping(up.frame), "b12_lt148")
+    for role, column in [("weight", "weight"), ("stratum", "stratum"), ("psu", "psu"),
+                         ("age", "age"), ("id", "respondent_id"),
+                         ("serum_b12_pmol_l", "serum_b12_pmol_l")]:
+        assert np.shares_memory(prepared.frame[role].to_numpy(), up.frame[column].to_numpy()), role
+    assert prepared.frame["weight"].tolist() == [1000.5, 1200, 900, 1100]
 
 
 def test_single_psu_stratum_is_a_warning_naming_the_adjustment():

@@ -184,6 +184,35 @@ def test_age_standardized_to_a_standard_matches_the_statistics_core():
     assert shown[-1]["Prevalence"].tolist() == [f"{100 * v:.1f}%" for v in expected["estimate"]]
 
 
+def test_the_session_keeps_the_estimates_not_the_analysed_rows():
+    """Once the estimates are made the prepared frame is let go (the upload's frame is held,
+    not a second copy of its rows); a new standard population prepares the file again."""
+    import dataclasses
+
+    at = _confirm(_upload(_app({"grp": "diet_group"}), ("survey_microdata.csv", MICRODATA)))
+    assert not at.exception
+    kept = at.session_state["_yd_results"][1]
+    frames = [v for v in (getattr(kept, f.name) for f in dataclasses.fields(kept))
+              if isinstance(v, pd.DataFrame)] + [kept.standardized.frame]
+    assert kept.people > 100
+    assert all(len(frame) < kept.people for frame in frames)  # results and rows left out only
+    assert not any(type(v).__name__ == "Prepared" for v in vars(kept).values())
+    at.selectbox(key="astd").set_value("survey")
+    at = at.run()
+    assert not at.exception
+    subtitle = plain(_figures(at)[1]["layout"]["title"]["subtitle"]["text"])
+    assert "survey's own age distribution" in subtitle
+
+
+def test_without_an_age_column_standardisation_asks_for_one():
+    frame = pd.read_csv(GOLDEN / "survey_microdata.csv").drop(columns=["age"])
+    at = _confirm(_upload(_app({"grp": "diet_group"}),
+                          ("no_age.csv", frame.to_csv(index=False).encode())))
+    assert not at.exception
+    assert "Map an age column to standardise by age." in _texts(at.info)
+    assert len(_figures(at)) == 1  # the crude estimate only
+
+
 def test_link_with_another_file_says_so_and_still_works():
     at = _confirm(_upload(_app({"fp": OTHER_FP}), ("survey_microdata.csv", MICRODATA)))
     assert not at.exception

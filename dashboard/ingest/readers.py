@@ -32,8 +32,10 @@ MAX_CELLS = 50_000_000
 # Bytes validated per step when checking a file's encoding (never the whole text at once).
 _DECODE_BLOCK = 16 * 1024 * 1024
 # Rows parsed at a time: the CSV parser holds about 25 bytes per cell of a chunk while it
-# works, so a whole 150 MB file parsed at once took 4x its size on top of the frame.
-CHUNK_ROWS = 262_144
+# works, so a whole 150 MB file parsed at once took 4x its size on top of the frame. 65,536
+# rows of nine columns are about 15 MB of parser memory (262,144 were 60 MB, at the same speed:
+# benchmarks/README.md).
+CHUNK_ROWS = 65_536
 # A text column with at most this many distinct labels (in every chunk) is kept as a
 # categorical: one small code per row instead of a string (sex, diet group, country).
 CATEGORY_LABELS = 1_000

@@ -116,20 +116,22 @@ def prepare_microdata(
     problems: list[str] = []
     warnings: list[str] = list(upload.warnings)
     out, keep, dropped = _biomarker_values(upload, bcol, outcome, problems, warnings)
+    kept_index = None if keep.all() else _kept_index(upload.frame.index, keep)
     if mapping.age is not None:
         _add_age(upload, mapping.age, age_bands, keep, out, problems, warnings)
     for role in ("sex", "diet_group", "supplement_use"):
         col = getattr(mapping, role)
         if col is not None:
             overrides = mapping.labels.get(role)
-            _add_labels(upload, role, col, overrides, keep, out, problems, warnings)
+            _add_labels(upload, role, col, overrides, keep, kept_index, out, problems,
+                        warnings)
     design = _design(upload, mapping, keep, out, problems, warnings)
     if mapping.id is not None:
         _add_ids(upload, mapping.id, keep, out, problems)
     if problems:
         raise InputError(problems)
     return Prepared(
-        frame=_kept_rows(out, keep),
+        frame=_kept_rows(out, keep, kept_index),
         outcome=outcome,
         weight=design["weight"],
         strata=design["stratum"],
@@ -141,17 +143,37 @@ def prepare_microdata(
     )
 
 
-def _kept_rows(out: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+def _kept_rows(out: pd.DataFrame, keep: np.ndarray, index: pd.Index | None) -> pd.DataFrame:
     """``out.loc[keep]`` one column at a time, each full column let go once its kept rows are
-    copied, so that a large file's analysis columns are never held twice. The row numbers
-    are stored as 32-bit integers (they stay below MAX_ROWS + 2)."""
-    if keep.all():  # nothing dropped: the frame as built, with the upload's row numbers
+    copied, so that a large file's analysis columns are never held twice. `index` is the kept
+    rows' numbers (_kept_index), None when every row is kept."""
+    if index is None:  # nothing dropped: the frame as built, with the upload's row numbers
         return out
-    index = out.index[keep]
-    if index.dtype.kind == "i" and (not len(index) or index.max() < np.iinfo(np.int32).max):
-        index = pd.Index(index.to_numpy().astype(np.int32), name=out.index.name)
     columns = {col: out.pop(col).array[keep] for col in list(out.columns)}
     return pd.DataFrame(columns, index=index, copy=False)
+
+
+def _kept_index(index: pd.Index, keep: np.ndarray) -> pd.Index:
+    """The row numbers of the kept rows, as 32-bit integers when they fit (they stay below
+    MAX_ROWS + 2): half the memory of the 64-bit index a boolean selection makes. Row
+    numbers counted from a start (an upload's lines or rows) are found a block at a time,
+    never as one 64-bit array."""
+    top = np.iinfo(np.int32).max
+    if isinstance(index, pd.RangeIndex) and len(index) and max(index[0], index[-1]) < top \
+            and min(index[0], index[-1]) > -top:
+        positions = np.empty(int(keep.sum()), dtype=np.int32)
+        filled = 0
+        for start in range(0, len(keep), _BLOCK_ROWS):
+            found = np.flatnonzero(keep[start : start + _BLOCK_ROWS])
+            positions[filled : filled + len(found)] = found + start
+            filled += len(found)
+        positions *= np.int32(index.step)
+        positions += np.int32(index.start)
+        return pd.Index(positions, name=index.name, copy=False)
+    kept = index[keep]
+    if kept.dtype.kind == "i" and (not len(kept) or max(kept.max(), -kept.min()) < top):
+        kept = pd.Index(kept.to_numpy().astype(np.int32), name=index.name)
+    return kept
 
 
 def _check_outcome(outcome: Outcome) -> None:
@@ -282,6 +304,7 @@ def _add_labels(
     col: str,
     overrides: dict[str, str] | None,
     keep: np.ndarray,
+    kept_index: pd.Index | None,
     out: pd.DataFrame,
     problems: list[str],
     warnings: list[str],
@@ -290,7 +313,12 @@ def _add_labels(
     index = upload.frame.index
     vocab = ROLE_VOCABULARIES[role]
     raw = upload.frame[col]
-    mapped, preview = map_labels(raw[keep], vocab, overrides)
+    # The kept rows' labels; with rows dropped, under 32-bit row numbers (a selection's own
+    # index would be 8 bytes a row for every label column).
+    kept = raw if kept_index is None else pd.Series(raw.array[keep], index=kept_index,
+                                                    name=raw.name, copy=False)
+    mapped, preview = map_labels(kept, vocab, overrides)
+    del kept
     if not preview.empty:
         listed = "; ".join(
             f"{r.value!r} ({_plural(int(r.count), 'row')}, e.g. "
@@ -310,8 +338,9 @@ def _add_labels(
             f"{role.replace('_', ' ')} label ({_examples(index, missing, upload)}) "
             f"form the group '{UNKNOWN_LABEL}'."
         )
-    # Rows without a label (and rows not kept) get the last category, 'unknown'.
-    codes = np.full(len(index), len(vocab), dtype="int64")
+    # Rows without a label (and rows not kept) get the last category, 'unknown'; codes in
+    # the one-byte type the categorical keeps (vocabularies have a handful of terms).
+    codes = np.full(len(index), len(vocab), dtype=np.int8 if len(vocab) < 127 else np.int64)
     kept_codes = mapped.cat.codes.to_numpy()
     codes[keep] = np.where(kept_codes >= 0, kept_codes, len(vocab))
     out[role] = pd.Categorical.from_codes(codes, categories=[*vocab, UNKNOWN_LABEL])
@@ -323,6 +352,9 @@ def _add_ids(
     """Refuse repeated ids among kept rows (a person counted twice) and add the id to `out`."""
     index = upload.frame.index
     ids = upload.frame[column]
+    if _distinct_integers(ids):
+        out["id"] = ids
+        return
     dup = keep & ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
     if dup.any():
         problems.append(
@@ -332,6 +364,17 @@ def _add_ids(
             "once: remove repeated rows or map another id column."
         )
     out["id"] = ids
+
+
+def _distinct_integers(ids: pd.Series) -> bool:
+    """Whether integer ids are all distinct, from a sorted copy (4 bytes a row for 32-bit
+    ids): the hash table of `duplicated` costs about 16 bytes a row. False for other types
+    and when some repeat; the caller then finds the repeated rows."""
+    if not (isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iu"):
+        return False
+    ordered = np.sort(ids.to_numpy())
+    return not bool((ordered[1:] == ordered[:-1]).any())
+
 
 def _unit_problems(bcol: BiomarkerColumn, biomarker: str, values: pd.Series) -> list[str]:
     """A problem when the median (of the values present) is implausible in the stated unit,

@@ -385,12 +385,62 @@ def _render_table_results(upload: ingest.Upload, mapping: ingest.ColumnMapping,
     ui.render_downloads(pooled, "your-table-pooled")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Standardized:
+    """The age-standardised estimate of one view, or why there is none."""
+
+    frame: pd.DataFrame | None = None
+    weights: dict | None = None
+    label: str = ""
+    info: str | None = None  # no age column mapped
+    warning: str | None = None  # a standard that does not fit the bands
+    error: DataError | None = None  # the standard populations could not be read
+
+
+@dataclasses.dataclass(frozen=True)
+class _Estimates:
+    """What the session keeps of one estimation: the results and the notes, not the prepared
+    frame (the analysed rows, nearly as large as the upload's frame)."""
+
+    people: int
+    warnings: tuple[str, ...]
+    dropped: pd.DataFrame
+    by: list[str]
+    absent: list[str]
+    results: pd.DataFrame
+    standardized: _Standardized
+
+
+def _standardize(prepared: ingest.Prepared, by: list[str], view: state.State) -> _Standardized:
+    """Prevalence directly standardised to the chosen standard population (or the survey's)."""
+    if "age_band" not in prepared.frame.columns:
+        return _Standardized(info="Map an age column to standardise by age.")
+    standard = view["astd"]
+    std_by = [g for g in by if g != "age_band"]
+    try:
+        if standard == SURVEY_STANDARD:
+            weights = ingest.survey_age_weights(prepared)
+            label = "the survey's own age distribution"
+        else:
+            weights = stats.standard_weights_for_bands(
+                ui.load_standard_populations(), standard, ingest.parse_age_bands(view["bands"]))
+            label = schema.STANDARD_POPULATIONS[standard]
+        frame = ingest.estimate_standardized(prepared, std_by, weights)
+    except DataError as err:
+        return _Standardized(error=err)
+    except ValueError as err:
+        return _Standardized(warning=f"Cannot standardise to {standard}: {err}.")
+    return _Standardized(frame=frame, weights=weights, label=label)
+
+
 def _estimate(upload: ingest.Upload, mapping: ingest.ColumnMapping, outcome: ingest.Outcome,
-              view: state.State, groups: list[str]) -> tuple:
-    """(prepared, by, absent, results), kept in the session until an input changes."""
+              view: state.State, groups: list[str]) -> _Estimates:
+    """The estimates of the view, kept in the session until an input changes. The prepared
+    frame is let go once they are made, so that a file is held once (its upload frame), not
+    twice; a change of the standard population prepares the file again."""
     bands = ingest.parse_age_bands(view["bands"])
     cache_key = (upload.sha256, repr(dataclasses.asdict(mapping)), outcome, view["bands"],
-                 tuple(groups))
+                 tuple(groups), view["astd"])
     cached = st.session_state.get("_yd_results")
     if cached is None or cached[0] != cache_key:
         st.session_state.pop("_yd_results", None)
@@ -403,6 +453,8 @@ def _estimate(upload: ingest.Upload, mapping: ingest.ColumnMapping, outcome: ing
                 absent = [g for g in groups if g not in prepared.frame.columns]
                 by = [g for g in groups if g in prepared.frame.columns]
                 results = ingest.estimate(prepared, by)
+                standardized = _Standardized() if results.empty else _standardize(
+                    prepared, by, view)
             except ingest.InputError as err:
                 progress.update(label="The file cannot be estimated yet", state="error")
                 refused = err
@@ -412,23 +464,26 @@ def _estimate(upload: ingest.Upload, mapping: ingest.ColumnMapping, outcome: ing
             # Outside the collapsed status: the message says what to fix, so it shows open.
             _render_problems("The file cannot be estimated yet:", refused.problems)
             st.stop()
-        st.session_state["_yd_results"] = (cache_key, prepared, by, absent, results)
-        server.release_memory()  # the validation's temporary columns, as after a read
-    _, prepared, by, absent, results = st.session_state["_yd_results"]
-    return prepared, by, absent, results
+        estimates = _Estimates(people=len(prepared.frame), warnings=prepared.warnings,
+                               dropped=prepared.dropped, by=by, absent=absent, results=results,
+                               standardized=standardized)
+        del prepared
+        st.session_state["_yd_results"] = (cache_key, estimates)
+        server.release_memory()  # the prepared frame and the validation's temporary columns
+    return st.session_state["_yd_results"][1]
 
 
-def _render_estimate_notes(upload: ingest.Upload, prepared, absent: list[str]) -> None:
+def _render_estimate_notes(upload: ingest.Upload, estimates: _Estimates) -> None:
     """Warnings the file did not already show, groups left out, and the rows left out."""
-    for warning in prepared.warnings:
+    for warning in estimates.warnings:
         if warning not in upload.warnings:  # those are shown with the file above
             st.warning(ui.literal(warning), icon=":material/warning:")
-    if absent:
-        st.warning(f"Not grouped by {', '.join(GROUP_LABELS[g].lower() for g in absent)}: no "
-                   "column is mapped to it.", icon=":material/warning:")
-    if len(prepared.dropped):
-        with st.expander(f"Rows left out ({len(prepared.dropped):,}), with the reason"):
-            st.dataframe(prepared.dropped, hide_index=True, width="stretch")
+    if estimates.absent:
+        st.warning(f"Not grouped by {', '.join(GROUP_LABELS[g].lower() for g in estimates.absent)}"
+                   ": no column is mapped to it.", icon=":material/warning:")
+    if len(estimates.dropped):
+        with st.expander(f"Rows left out ({len(estimates.dropped):,}), with the reason"):
+            st.dataframe(estimates.dropped, hide_index=True, width="stretch")
 
 
 def _source_note(upload: ingest.Upload, mapping: ingest.ColumnMapping) -> str:
@@ -454,43 +509,31 @@ def _render_prevalence(results: pd.DataFrame, by: list[str], outcome: ingest.Out
     ui.render_downloads(results, "your-data-prevalence")
 
 
-def _render_standardized(prepared, by: list[str], view: state.State, outcome: ingest.Outcome,
-                         population: str, source: str) -> None:
-    """Prevalence directly standardised to the chosen standard population (or the survey's)."""
-    bands = ingest.parse_age_bands(view["bands"])
-    standard = view["astd"]
+def _render_standardized(standardized: _Standardized, by: list[str], view: state.State,
+                         outcome: ingest.Outcome, population: str, source: str) -> None:
+    """The age-standardised estimate (made with the others, _standardize), or why there is none."""
+    if standardized.error is not None:
+        ui.render_data_error(standardized.error)
+        st.stop()
+    if standardized.info is not None:
+        st.info(standardized.info, icon=":material/info:")
+    if standardized.warning is not None:
+        st.warning(standardized.warning, icon=":material/warning:")
+    if standardized.frame is None:
+        return
     std_by = [g for g in by if g != "age_band"]
-    if "age_band" not in prepared.frame.columns:
-        st.info("Map an age column to standardise by age.", icon=":material/info:")
-    else:
-        try:
-            if standard == SURVEY_STANDARD:
-                weights = ingest.survey_age_weights(prepared)
-                standard_label = "the survey's own age distribution"
-            else:
-                weights = stats.standard_weights_for_bands(ui.load_standard_populations(),
-                                                           standard, bands)
-                standard_label = schema.STANDARD_POPULATIONS[standard]
-            standardized = ingest.estimate_standardized(prepared, std_by, weights)
-        except DataError as err:
-            ui.render_data_error(err)
-            st.stop()
-        except ValueError as err:
-            st.warning(f"Cannot standardise to {standard}: {err}.", icon=":material/warning:")
-            standardized = None
-        if standardized is not None:
-            chart, x, colour = charts.bar_axes(standardized, std_by)
-            fig = charts.prevalence_bars_figure(
-                chart, charts.chart_title("Age-standardised prevalence", outcome.label, "%",
-                                          population), x=x, colour=colour, source="survey",
-                subtitle=f"Direct standardisation to {standard_label} over bands {view['bands']}.")
-            weights_text = ", ".join(f"{k} {v / sum(weights.values()):.1%}"
-                                     for k, v in weights.items())
-            ui.render_figure(fig, charts.figure_table(standardized),
-                             key="yd_standardized_chart",
-                             caption=f"Standard weights: {weights_text}. People without a known "
-                             f"age band are left out. {source}")
-            ui.render_downloads(standardized, "your-data-age-standardised")
+    chart, x, colour = charts.bar_axes(standardized.frame, std_by)
+    fig = charts.prevalence_bars_figure(
+        chart, charts.chart_title("Age-standardised prevalence", outcome.label, "%",
+                                  population), x=x, colour=colour, source="survey",
+        subtitle=f"Direct standardisation to {standardized.label} over bands {view['bands']}.")
+    weights = standardized.weights
+    weights_text = ", ".join(f"{k} {v / sum(weights.values()):.1%}" for k, v in weights.items())
+    ui.render_figure(fig, charts.figure_table(standardized.frame),
+                     key="yd_standardized_chart",
+                     caption=f"Standard weights: {weights_text}. People without a known "
+                     f"age band are left out. {source}")
+    ui.render_downloads(standardized.frame, "your-data-age-standardised")
 
 
 def _render_comparison(outcome: ingest.Outcome, results: pd.DataFrame, by: list[str]) -> None:
@@ -576,9 +619,10 @@ if kind == "prevalence_table":
     _render_table_results(upload, mapping, groups)
     st.stop()
 
-prepared, by, absent, results = _estimate(upload, mapping, outcome, view, groups)
-_render_estimate_notes(upload, prepared, absent)
-population = f"{html.escape(upload.filename)}, {len(prepared.frame):,} people"  # a Plotly title
+estimates = _estimate(upload, mapping, outcome, view, groups)
+by, results = estimates.by, estimates.results
+_render_estimate_notes(upload, estimates)
+population = f"{html.escape(upload.filename)}, {estimates.people:,} people"  # a Plotly title
 source = _source_note(upload, mapping)
 st.subheader(f"Prevalence of {outcome.label}")
 if results.empty:
@@ -587,6 +631,6 @@ if results.empty:
     st.stop()
 _render_prevalence(results, by, outcome, population, source)
 st.subheader("Age-standardised prevalence")
-_render_standardized(prepared, by, view, outcome, population, source)
+_render_standardized(estimates.standardized, by, view, outcome, population, source)
 st.subheader("Compared with the published pooled estimates")
 _render_comparison(outcome, results, by)
