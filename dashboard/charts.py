@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 import math
@@ -122,6 +123,30 @@ TICK_ROOM = 60  # pixels below the plot kept for tick labels and the axis title
 _NON_CARTESIAN = frozenset({"choropleth", "scattergeo", "choroplethmap", "pie"})
 
 
+class FrozenFigure(go.Figure):
+    """A finished figure whose dict form is made once: ``to_dict`` (what st.plotly_chart and
+    with_source read) returns that one dict instead of plotly's deep copy on every call, which
+    for the world map's outlines or a forest plot's hundred annotations costs more than the
+    page's arithmetic. Shared read-only between sessions: never change it, nor the dict
+    ``to_dict`` returns (make a new figure from it, as with_source does)."""
+
+    def __init__(self, spec: dict[str, Any]):
+        super().__init__(spec, _validate=False)
+        self._frozen_spec = spec
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figure as the dict it was frozen from (the same object on every call)."""
+        return self._frozen_spec
+
+
+def freeze(fig: go.Figure) -> FrozenFigure:
+    """``fig`` as a FrozenFigure (itself if it is one already): built figures are validated,
+    so the copy skips plotly's validation."""
+    if isinstance(fig, FrozenFigure):
+        return fig
+    return FrozenFigure(fig.to_dict())
+
+
 def with_source(fig: go.Figure, lines: Sequence[str]) -> go.Figure:
     """A copy of ``fig`` with ``lines`` (definition, interval note, source and URL, studies)
     as an annotation under the plot, so that a PNG or SVG download carries them.
@@ -131,8 +156,10 @@ def with_source(fig: go.Figure, lines: Sequence[str]) -> go.Figure:
     escaped: plotly reads annotation text as HTML-like markup.
     """
     # A copy without revalidating what ``fig`` already validated: a forest plot's hundred
-    # annotations would cost a third of a second on every run.
-    out = go.Figure(fig.to_dict(), _validate=False)
+    # annotations would cost a third of a second on every run. A frozen figure's dict is its
+    # own (shared), which the changes below must not reach.
+    spec = copy.deepcopy(fig.to_dict()) if isinstance(fig, FrozenFigure) else fig.to_dict()
+    out = go.Figure(spec, _validate=False)
     if not lines:
         return out
     block = SOURCE_LINE_HEIGHT * len(lines) + 10
@@ -1315,7 +1342,9 @@ def burden_map_figure(
     fig.add_choropleth(
         geojson=shapes["data"], featureidkey="properties.iso3", locationmode="geojson-id",
         locations=rows["iso3"].astype(str).tolist(),
-        z=(pd.to_numeric(rows[value]) * scale).tolist(),
+        # A country without a value as None, not NaN: the JSON is the same ("null"), but a
+        # single NaN makes plotly's encoder parse and write the 200 kB of outlines again.
+        z=[None if _missing(v) else v for v in (pd.to_numeric(rows[value]) * scale).tolist()],
         # a share on the fixed prevalence scale (as Explore's and Cutoffs' heatmaps); a
         # number of people from none to the most in the view
         **(prevalence_colour_axis() if measure == "share" else {

@@ -182,6 +182,27 @@ def build_id(manifest: dict) -> str:
     return hashlib.sha256(joined.encode("ascii")).hexdigest()[:12]
 
 
+_BUILD_IDS: dict[tuple[str, int, int, int], str] = {}
+
+
+def current_build_id(data_dir: Path = DATA_DIR) -> str:
+    """build_id of the manifest in ``data_dir`` ("" when it is missing or unreadable), read
+    again only when the file changes (its path, inode, mtime and size: the build replaces it
+    atomically). Every page run asks for it many times, the key of every cached dataset."""
+    path = Path(data_dir) / MANIFEST_NAME
+    try:
+        stat = path.stat()
+    except OSError:
+        return ""
+    key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    if key not in _BUILD_IDS:
+        try:
+            _BUILD_IDS[key] = build_id(load_manifest(data_dir))
+        except DataError:
+            return ""
+    return _BUILD_IDS[key]
+
+
 def manifest_outputs(manifest: dict) -> pd.DataFrame:
     """One row per built file of the manifest: path, rows, column count, size in kB (1000
     bytes, one decimal) and SHA-256. Columns: [file, rows, columns, size (kB), sha256]."""

@@ -8,9 +8,11 @@ never an individual's risk. Nothing here reads files or draws anything.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -187,9 +189,16 @@ class SegmentProfile:
 
     def value(self, population: str, status: str, column: str = "estimate") -> float:
         """One number of ``status``: e.g. ``value("segment", "deficient", "ci_low")``."""
-        row = self.status[(self.status["population"] == population)
-                          & (self.status["status"] == status)]
-        return float(row[column].iloc[0])
+        return float(self._status_rows[population, status][column])
+
+    @functools.cached_property
+    def _status_rows(self) -> dict[tuple[str, str], dict[str, Any]]:
+        # A page asks for a few dozen numbers: one pass over the small table, not a
+        # boolean filter each; the first row of a (population, status) pair counts.
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in self.status.to_dict("records"):
+            rows.setdefault((row["population"], row["status"]), row)
+        return rows
 
     def headline(self) -> str:
         """"About 1 in 8 women aged ... have serum B12 below 148 pmol/L (deficient) in 2025:

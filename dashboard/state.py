@@ -894,10 +894,16 @@ def _from_widgets(page: str, fallback: State, choices: Choices | None) -> State:
     values = []
     for param in _page_params(page):
         current = fallback[param.name]
-        if param.name in st.session_state:
-            raw = st.session_state[param.name]
-            if raw is not None:
-                parsed, notices = _parse(param, _encode(param, raw) or [""], choices)
+        raw = st.session_state.get(param.name)
+        if raw is not None:
+            try:
+                encoded = _encode(param, raw)
+            except (TypeError, ValueError):
+                # A rerun that sends no widget values (a client other than the browser) can
+                # leave a range slider holding one number: keep the fallback.
+                encoded = None
+            if encoded is not None:
+                parsed, notices = _parse(param, encoded or [""], choices)
                 if not notices:
                     current = parsed
         values.append((param.name, current))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -42,12 +44,9 @@ from dashboard.schema import DATASETS
 
 def current_build() -> str:
     """The id of the current build (data.build_id; empty if the manifest is unreadable), the
-    key of every cache of the bundled data."""
-    try:
-        manifest = data.load_manifest()
-    except DataError:
-        return ""
-    return data.build_id(manifest)
+    key of every cache of the bundled data (data.current_build_id: the manifest is read
+    again when it changes)."""
+    return data.current_build_id()
 
 
 @st.cache_resource(show_spinner=False, max_entries=len(DATASETS) * 2)
@@ -109,9 +108,14 @@ def _profile(build: str, iso3: str, ages: tuple[int, int], sex: str, diet_group:
 def load_profile(iso3: str, ages: tuple[int, int], sex: str, diet_group: str,
                  supplement_users: str, pregnancy: str, year: int) -> profile.SegmentProfile:
     """The risk profile of one segment from the shared serum B12 model (``load_model``; its
-    diet shares are the diet share model of every country), once per segment and data build."""
-    return _profile(current_build(), iso3, tuple(ages), sex, diet_group, supplement_users,
-                    pregnancy, int(year))
+    diet shares are the diet share model of every country), once per segment and data build
+    (and one copy per process: st.cache_data hands out a new one on every call)."""
+    args = (iso3, tuple(ages), sex, diet_group, supplement_users, pregnancy, int(year))
+    try:
+        studies = load_studies()
+    except DataError:
+        return _profile(current_build(), *args)
+    return per_view("profile", studies, lambda: _profile(current_build(), *args), args)
 
 
 def load_model_validation() -> pd.DataFrame:
@@ -153,10 +157,15 @@ def load_modelled(view: state.State, *, diets: Sequence[str] = (),
     supplement use (``aggregate.model_population``), cached per data build and view; or,
     when there is nothing to model, the reason in words."""
     values = view.as_dict()
-    return _modelled(current_build(), values.get("def", schema.DEFAULT_DEFINITION),
-                     tuple(values.get("country", ())), tuple(values.get("region", ())),
-                     tuple(values.get("sex", ())), tuple(values.get("supp", ())), tuple(diets),
-                     tuple(float(c) for c in cutoffs))
+    args = (values.get("def", schema.DEFAULT_DEFINITION), tuple(values.get("country", ())),
+            tuple(values.get("region", ())), tuple(values.get("sex", ())),
+            tuple(values.get("supp", ())), tuple(diets), tuple(float(c) for c in cutoffs))
+    # st.cache_data hands out a copy on every call; per_view shares one per process.
+    try:
+        studies = load_studies()
+    except DataError:
+        return _modelled(current_build(), *args)
+    return per_view("modelled", studies, lambda: _modelled(current_build(), *args), args)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -175,6 +184,66 @@ def pooled_by_cutoff(view: state.State) -> pd.DataFrame:
     frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
                           for k, v in kwargs.items()))
     return _pooled_by_cutoff(current_build(), frozen)
+
+
+# Per-process memo of what a page derives from the bundled data for one view (filtered rows,
+# pools, tables, figures): every session that opens the same view, and every rerun of it,
+# reuses them. Keyed by the data build, a name and the view (State is hashable), bounded, and
+# shared read-only like the cache_resource loaders. Never an upload's: only for values that
+# depend on nothing but the bundled data and the key.
+_VIEW_MEMO_SIZE = 512
+_view_memo: OrderedDict[tuple, Any] = OrderedDict()
+_view_memo_lock = threading.Lock()
+
+
+def per_view(name: str, studies: pd.DataFrame, compute: Callable[[], Any], *key: Hashable
+             ) -> Any:
+    """``compute()``, once per process for ``name``, the data build, the bundled ``studies``
+    frame it reads and ``key`` (the view, and anything else the value depends on). Treat the
+    value as read-only. For any other frame (an upload) it is computed on every call."""
+    if not _bundled(studies):
+        return compute()
+    # The frame's identity too (its entry holds it, so the identity stays its own): a loader
+    # that returns another frame under the same build is not served this one's values.
+    full = (current_build(), id(studies), name, *key)
+    with _view_memo_lock:
+        if full in _view_memo:
+            _view_memo.move_to_end(full)
+            return _view_memo[full][1]
+    value = compute()
+    with _view_memo_lock:
+        _view_memo[full] = (studies, value)
+        while len(_view_memo) > _VIEW_MEMO_SIZE:
+            _view_memo.popitem(last=False)
+    return value
+
+
+_BUNDLED: dict[str, pd.DataFrame] = {}  # build id -> the studies frame loaded for it
+
+
+def _bundled(studies: pd.DataFrame) -> bool:
+    """Whether ``studies`` is the bundled studies frame of the current build (not an upload
+    or a test's own); asked many times a run, so the frame is remembered per build."""
+    build = current_build()
+    known = _BUNDLED.get(build)
+    if known is None:
+        try:
+            known = load_studies()
+        except DataError:
+            return False
+        _BUNDLED.clear()
+        _BUNDLED[build] = known
+    return studies is known
+
+
+def filter_rows(studies: pd.DataFrame, view: state.State) -> pd.DataFrame:
+    """tables.filter_rows, once per process and view (per_view)."""
+    return per_view("filter_rows", studies, lambda: tables.filter_rows(studies, view), view)
+
+
+def estimate_rows(studies: pd.DataFrame, view: state.State) -> pd.DataFrame:
+    """tables.estimate_rows, once per process and view (per_view)."""
+    return per_view("estimate_rows", studies, lambda: tables.estimate_rows(studies, view), view)
 
 
 def load_manifest() -> dict:
@@ -270,15 +339,21 @@ FILTER_NAMES: tuple[str, ...] = (
 
 def filter_choices(studies: pd.DataFrame) -> dict[str, list[str]]:
     """Values the data adds to the URL vocabulary (tables.filter_choices, shared with the
-    data API)."""
-    return tables.filter_choices(studies)
+    data API); once per process for the bundled studies."""
+    choices = per_view("filter_choices", studies, lambda: tables.filter_choices(studies))
+    return {name: list(values) for name, values in choices.items()}
 
 
 def definition_statuses(studies: pd.DataFrame) -> dict[str, list[str]]:
     """The statuses each definition reports in the data, in schema.STATUSES order.
 
     A definition fixes what its cut-off means: a 148-221 pmol/L band is "marginal", a
-    < 148 pmol/L cut-off "deficient"; other pairs select nothing."""
+    < 148 pmol/L cut-off "deficient"; other pairs select nothing. Once per process for the
+    bundled studies."""
+    return per_view("definition_statuses", studies, lambda: _definition_statuses(studies))
+
+
+def _definition_statuses(studies: pd.DataFrame) -> dict[str, list[str]]:
     pairs = studies[["definition", "status"]].dropna().astype(str).drop_duplicates()
     rank = {s: i for i, s in enumerate(schema.STATUSES)}
     return {d: sorted(group["status"], key=lambda s: rank.get(s, len(rank)))
@@ -286,7 +361,13 @@ def definition_statuses(studies: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def definition_counts(studies: pd.DataFrame, view: state.State) -> dict[str, int]:
-    """Studies (publications) per definition under the view's other filters, any status."""
+    """Studies (publications) per definition under the view's other filters, any status
+    (once per process and view for the bundled studies)."""
+    return per_view("definition_counts", studies, lambda: _definition_counts(studies, view),
+                    view)
+
+
+def _definition_counts(studies: pd.DataFrame, view: state.State) -> dict[str, int]:
     kwargs = {**state.filter_kwargs(view), "definition": None, "status": None}
     rows = aggregate.filter_studies(studies, **kwargs)
     return rows.groupby("definition")["study_id"].nunique().astype(int).to_dict()
@@ -324,6 +405,10 @@ def _with_current(options: Sequence[str], current: Any) -> list[str]:
 
 
 def _country_names(studies: pd.DataFrame) -> dict[str, str]:
+    return per_view("country_names", studies, lambda: _study_country_names(studies))
+
+
+def _study_country_names(studies: pd.DataFrame) -> dict[str, str]:
     names = studies[["country_iso3", "country_name"]].dropna().drop_duplicates("country_iso3")
     return dict(zip(names["country_iso3"].astype(str), names["country_name"].astype(str),
                     strict=True))
@@ -735,6 +820,35 @@ def chart_name(fig: Any, caption: str) -> str:
     return f"{title}. {first}" if first else title
 
 
+# Shared figures (charts.FrozenFigure, from ``figure`` or ``burden_map_figure``) with a view's
+# source note, once per process: the note's copy of the figure costs more than the rest of a
+# page run. Keyed by the figure's identity and the note; each entry holds its figure, so an
+# identity cannot be reused by another figure while its entry lives. Never per session, and
+# never an upload's figure (those are not frozen, and are annotated on each run).
+_ANNOTATED_SIZE = 64
+_annotated: OrderedDict[tuple[int, tuple[str, ...]], tuple[go.Figure, go.Figure]] = OrderedDict()
+_annotated_lock = threading.Lock()
+
+
+def with_source(fig: go.Figure, lines: Sequence[str]) -> go.Figure:
+    """``charts.with_source(fig, lines)``; for a shared (frozen) figure, made once per process
+    and note, and frozen itself, so that st.plotly_chart reads its dict without a copy."""
+    if not isinstance(fig, charts.FrozenFigure):
+        return charts.with_source(fig, lines)
+    key = (id(fig), tuple(lines))
+    with _annotated_lock:
+        hit = _annotated.get(key)
+        if hit is not None:
+            _annotated.move_to_end(key)
+            return hit[1]
+    out = charts.freeze(charts.with_source(fig, lines))
+    with _annotated_lock:
+        _annotated[key] = (fig, out)
+        while len(_annotated) > _ANNOTATED_SIZE:
+            _annotated.popitem(last=False)
+    return out
+
+
 _WIDTH_SWITCH_CSS = """<style>
 @media (max-width: %(edge)dpx) { .st-key-%(box)s-wide { display: none; } }
 @media (min-width: %(over)dpx) { .st-key-%(box)s-narrow { display: none; } }
@@ -768,7 +882,7 @@ def render_figure(
     with st.container(key=box):
         config = charts.plotly_config(f"b12-risk-atlas-{key}", image_format)
         if narrow is None:
-            st.plotly_chart(charts.with_source(fig, source_lines()), config=config, key=key,
+            st.plotly_chart(with_source(fig, source_lines()), config=config, key=key,
                             width="stretch")
         else:
             st.html(_WIDTH_SWITCH_CSS % {"edge": NARROW_SCREEN, "over": NARROW_SCREEN + 1,
@@ -779,7 +893,7 @@ def render_figure(
             for form, figure, lines in (("wide", fig, source_lines()),
                                         ("narrow", narrow, narrow_lines)):
                 with st.container(key=f"{box}-{form}"):
-                    st.plotly_chart(charts.with_source(figure, lines),
+                    st.plotly_chart(with_source(figure, lines),
                                     key=f"{key}_{form}", width="stretch", config=config)
         st.caption(caption)
         st.segmented_control("Chart download (camera icon of the chart)", charts.IMAGE_FORMATS,
@@ -874,7 +988,8 @@ def burden_map_figure(build: str, definition: str, status: str, overrides: tuple
     """The world map figure, shared read-only by every session: validating 200 kB of outlines
     into a plotly figure is the slowest step of a view."""
     world = burden_map_summary(build, definition, status, overrides, supplementation, year)
-    return charts.burden_map_figure(world, load_world(), measure, title, subtitle=subtitle)
+    return charts.freeze(charts.burden_map_figure(world, load_world(), measure, title,
+                                                  subtitle=subtitle))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -900,7 +1015,7 @@ def load_world() -> dict:
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _figure(name: str, *args: Any, **kwargs: Any) -> go.Figure:
-    return getattr(charts, name)(*args, **kwargs)
+    return charts.freeze(getattr(charts, name)(*args, **kwargs))
 
 
 def figure(builder: Callable[..., go.Figure], *args: Any, **kwargs: Any) -> go.Figure:
@@ -908,8 +1023,8 @@ def figure(builder: Callable[..., go.Figure], *args: Any, **kwargs: Any) -> go.F
 
     Building a Plotly figure (property validation) costs more than the aggregation behind it,
     and every session viewing the same filters asks for the same figure. The figure is shared:
-    treat it as read-only. Only for figures of the bundled data, never of an upload (an
-    upload stays in its session).
+    treat it as read-only (a charts.FrozenFigure). Only for figures of the bundled data, never
+    of an upload (an upload stays in its session).
     """
     if getattr(charts, builder.__name__, None) is not builder:
         raise ValueError(f"{builder.__name__} is not a figure builder of dashboard.charts")
@@ -974,11 +1089,19 @@ def with_citation(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def render_estimator_note(rows: pd.DataFrame, pooled: pd.DataFrame, by: str, method: str,
-                          labels: Mapping[str, str]) -> None:
-    """Say where REML and DL give the same pool, so that the switch does not look broken."""
+                          labels: Mapping[str, str], *, studies: pd.DataFrame | None = None,
+                          view: state.State | None = None) -> None:
+    """Say where REML and DL give the same pool, so that the switch does not look broken.
+    With the ``studies`` and ``view`` the rows come from, the comparison is made once per
+    process and view (per_view)."""
     other = "DL" if method == "REML" else "REML"
-    same = aggregate.coinciding_groups(pooled, aggregate.pool_groups(rows, by=(by,),
-                                                                     method=other), [by])
+
+    def coinciding() -> list[str]:
+        return aggregate.coinciding_groups(
+            pooled, aggregate.pool_groups(rows, by=(by,), method=other), [by])
+
+    same = (coinciding() if studies is None or view is None
+            else per_view("estimator_note", studies, coinciding, view, by, method))
     if not same:
         return
     names = [schema.DIET_LABELS.get(g, g) if by == "diet_group" else g for g in same]

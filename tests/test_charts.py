@@ -8,6 +8,7 @@ from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
+import plotly.io
 import pytest
 
 from dashboard import charts, schema
@@ -365,6 +366,17 @@ def test_burden_map_uses_only_the_shipped_geometry(measure, z, hover):
     assert '"ISO-3"' not in text
     assert "country names" not in text
     assert "cdn.plot.ly" not in text
+
+
+def test_burden_map_writes_a_missing_value_as_null_not_nan():
+    # plotly's JSON encoder writes NaN as null too, but only after parsing and writing the
+    # whole figure a second time: None gives the same JSON in one pass.
+    frame = MAP_FRAME.assign(prevalence=[0.1, float("nan"), 0.2])
+    fig = charts.burden_map_figure(frame, WORLD, "share", "x")
+    assert list(fig.data[1].z) == [pytest.approx(10.0), None]
+    text = plotly.io.to_json(fig, validate=False)
+    assert '"z":[10.0,null]' in text
+    assert "NaN" not in text
 
 
 def test_burden_map_rejects_unknown_measure():

@@ -249,3 +249,20 @@ def test_a_changed_or_missing_source_makes_the_datasets_stale(tmp_path: Path) ->
         "data/sources/reference/standard_populations.csv",
         "data/sources/reference/diet_shares.csv",
     ]
+
+
+def test_current_build_id_follows_the_manifest_file(built_data_dir: Path, tmp_path: Path) -> None:
+    shutil.copy(built_data_dir / data.MANIFEST_NAME, tmp_path / data.MANIFEST_NAME)
+    manifest = data.load_manifest(tmp_path)
+    assert data.current_build_id(tmp_path) == data.build_id(manifest)
+    # a rebuild replaces the manifest: the new checksums give a new id
+    manifest["outputs"][0]["sha256"] = "0" * 64
+    replacement = tmp_path / "manifest.new"
+    replacement.write_text(json.dumps(manifest))
+    replacement.replace(tmp_path / data.MANIFEST_NAME)
+    assert data.current_build_id(tmp_path) == data.build_id(manifest)
+    assert data.current_build_id(tmp_path) != data.build_id(data.load_manifest(built_data_dir))
+    (tmp_path / data.MANIFEST_NAME).write_text("{not json")
+    assert data.current_build_id(tmp_path) == ""
+    (tmp_path / data.MANIFEST_NAME).unlink()
+    assert data.current_build_id(tmp_path) == ""

@@ -3,11 +3,13 @@ citation and bibliography (citation), Parquet files that carry the citation (for
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io
 import pyarrow.parquet as pq
 import pytest
 
@@ -63,6 +65,25 @@ def test_with_source_adds_the_note_as_an_annotation_and_leaves_the_input_alone()
     assert out["height"] == charts.DEFAULT_HEIGHT + block
     assert out["margin"]["b"] == 10 + block
     assert not original.layout.annotations  # the cached figure is shared: never changed
+
+
+def test_a_frozen_figure_serialises_as_the_figure_and_hands_out_one_dict():
+    original = fig()
+    frozen = charts.freeze(original)
+    assert isinstance(frozen, charts.FrozenFigure)
+    assert charts.freeze(frozen) is frozen
+    assert frozen.to_dict() is frozen.to_dict()  # no deep copy per call
+    assert plotly.io.to_json(frozen) == plotly.io.to_json(original)
+    assert frozen.layout.title.text == original.layout.title.text
+
+
+def test_with_source_of_a_frozen_figure_leaves_its_shared_dict_alone():
+    frozen = charts.freeze(fig())
+    before = copy.deepcopy(frozen.to_dict())
+    lines = ["Source: B12 Risk Atlas, data build abc, https://x.org/"]
+    out = charts.with_source(frozen, lines)
+    assert frozen.to_dict() == before
+    assert plotly.io.to_json(out) == plotly.io.to_json(charts.with_source(fig(), lines))
 
 
 @pytest.mark.parametrize("image_format", ["png", "svg"])

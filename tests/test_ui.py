@@ -29,6 +29,41 @@ def test_figure_is_built_once_for_the_same_inputs() -> None:
     assert other.layout.title.text.startswith("Title B")
 
 
+def test_a_shared_figure_gets_its_source_note_once_per_note() -> None:
+    shared = ui.figure(charts.prevalence_bars_figure, POOLED, "Title A")
+    assert isinstance(shared, charts.FrozenFigure)
+    lines = ["Source: B12 Risk Atlas, data build abc, https://x.org/"]
+    first = ui.with_source(shared, lines)
+    assert ui.with_source(shared, list(lines)) is first  # the same note: the same figure
+    other = ui.with_source(shared, ["Source: another view"])
+    assert other is not first
+    (note,) = [a for a in first.layout.annotations if a.name == "source"]
+    assert note.text == lines[0]
+    assert not shared.layout.annotations  # the shared figure itself is never changed
+    # a figure of an upload (not frozen, not shared) is annotated afresh on every run
+    own = charts.prevalence_bars_figure(POOLED, "Title A")
+    assert ui.with_source(own, lines) is not ui.with_source(own, lines)
+
+
+def test_per_view_computes_once_per_view_of_the_bundled_studies() -> None:
+    studies = ui.load_studies()
+    calls = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    view = state.default_state("explore")
+    other = view.replace(minn=50)
+    assert ui.per_view("test_count", studies, compute, view) == 1
+    assert ui.per_view("test_count", studies, compute, view) == 1  # the same view: reused
+    assert ui.per_view("test_count", studies, compute, other) == 2  # another view: computed
+    # a frame that is not the bundled one (an upload, a test's own) is never memoised
+    own = studies.head(3)
+    assert ui.per_view("test_count", own, compute, view) == 3
+    assert ui.per_view("test_count", own, compute, view) == 4
+
+
 def test_figure_refuses_builders_outside_charts() -> None:
     with pytest.raises(ValueError, match="not a figure builder of dashboard.charts"):
         ui.figure(lambda: go.Figure())

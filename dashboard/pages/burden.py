@@ -33,8 +33,9 @@ st.markdown(
 studies, population, standards = ui.loaded_or_stop(ui.load_studies, ui.load_population,
                                                     ui.load_standard_populations)
 build = ui.current_build()
-table = burden.locations_table(population)
-country_names = burden.country_names(table)
+table = ui.per_view("burden_locations", studies, lambda: burden.locations_table(population))
+country_names = ui.per_view("burden_country_names", studies,
+                            lambda: burden.country_names(table))
 
 view = state.read("burden", ui.filter_choices(studies))
 ui.render_filters("burden", studies, view, names=("def", "status"))
@@ -42,7 +43,8 @@ p = state.PARAMS
 covered, refused = burden.split_locations(view["loc"], table)
 overrides = tuple((d, float(view[f"x{d}"])) for d in state.SCENARIO_DIETS
                   if view[f"x{d}"] != 1.0)
-limits = ui.burden_scenario_limits(build, overrides, tuple(covered))
+limits = ui.per_view("burden_limits", studies, lambda: ui.burden_scenario_limits(
+    build, overrides, tuple(covered)), overrides, tuple(covered))
 location_options = [schema.WORLD, *schema.WPP_REGIONS, *schema.WPP_SUBREGIONS,
                      *sorted(country_names, key=country_names.get)]
 # on_change: a rerun started by one of these keeps its value even if the URL it carries is
@@ -103,15 +105,19 @@ except ValueError as err:
     st.warning(f"The burden cannot be modelled for {definition_text}: {err}. Choose another "
                "definition or status in the sidebar.", icon=":material/filter_alt_off:")
     st.stop()
-shares = ui.burden_share_model(build, overrides)
-capped = burden.capped_countries(shares)
+shares = ui.per_view("burden_shares", studies, lambda: ui.burden_share_model(build, overrides),
+                     overrides)
+capped = ui.per_view("burden_capped", studies, lambda: burden.capped_countries(shares),
+                     overrides)
 if capped:
     st.warning(burden.describe_capped(capped, country_names, dict(overrides),
                                       ui.burden_scenario_limits(build, (), tuple(covered))),
                icon=":material/vertical_align_top:")
 
-headline, cells, share_by_diet, drivers = ui.burden_location_summaries(
-    build, definition, status, overrides, supplementation, year, tuple(covered), view["std"])
+headline, cells, share_by_diet, drivers = ui.per_view(
+    "burden_summaries", studies, lambda: ui.burden_location_summaries(
+        build, definition, status, overrides, supplementation, year, tuple(covered),
+        view["std"]), view)
 variant = ("UN WPP 2022 estimate" if year <= schema.WPP_LAST_ESTIMATE_YEAR
            else "UN WPP 2022 medium-variant projection")
 
@@ -153,7 +159,8 @@ for r in headline.itertuples():
 
 # --- map ---------------------------------------------------------------------------------------
 st.header("World map")
-world = ui.burden_map_summary(build, definition, status, overrides, supplementation, year)
+world = ui.per_view("burden_world", studies, lambda: ui.burden_map_summary(
+    build, definition, status, overrides, supplementation, year), view)
 map_title = charts.chart_title(
     "Modelled " + ("prevalence in the general population" if measure == "share"
                    else "number of people") + " with low B12 status", definition,
@@ -161,9 +168,9 @@ map_title = charts.chart_title(
 ui.render_figure(
     ui.burden_map_figure(build, definition, status, overrides, supplementation, year, measure,
                          map_title, f"{status_text}; {variant}; modelled"),
-    charts.figure_table(world, ["location", "iso3", "population", "cases", "cases_low",
-                                "prevalence", "prevalence_low", "estimable",
-                                "support_country", "support_region"]),
+    ui.per_view("burden_map_table", studies, lambda: charts.figure_table(
+        world, ["location", "iso3", "population", "cases", "cases_low", "prevalence",
+                "prevalence_low", "estimable", "support_country", "support_region"]), view),
     key="burden-map",
     caption="Modelled, not measured: each country's prevalence in its general population "
     "(its ages and diet mix, both sexes), with the 95% UI and the studies behind it in the "
@@ -183,9 +190,9 @@ st.markdown("The model terms that move each location's modelled prevalence, as o
             "population at the standard's ages or with everyone omnivorous.")
 for loc_name in headline["location"]:
     part = drivers.loc[drivers["location"] == loc_name]
-    studies = dict(zip(part["driver"].str.split().str[0], part["studies"], strict=True))
-    st.markdown(f"**{loc_name}**: evidence behind it: {int(studies['Country'])} independent "
-                f"studies in {loc_name}, {int(studies['Region'])} in its WPP region"
+    support = dict(zip(part["driver"].str.split().str[0], part["studies"], strict=True))
+    st.markdown(f"**{loc_name}**: evidence behind it: {int(support['Country'])} independent "
+                f"studies in {loc_name}, {int(support['Region'])} in its WPP region"
                 f"{'' if loc_name in country_names.values() else 's'} (the model's "
                 "support_country and support_region).")
     st.dataframe(
@@ -201,9 +208,11 @@ for loc_name in headline["location"]:
     )
 
 # --- assumptions -------------------------------------------------------------------------------
-sigma2 = dict(zip(model.variance_components()["level"], model.variance_components()["sigma2"],
-                  strict=True))
-n_default, n_countries = burden.count_default_countries(shares)
+sigma2 = ui.per_view("burden_sigma2", studies, lambda: dict(zip(
+    model.variance_components()["level"], model.variance_components()["sigma2"], strict=True)),
+    definition)
+n_default, n_countries = ui.per_view("burden_defaults", studies,
+                                     lambda: burden.count_default_countries(shares), overrides)
 st.markdown("**Assumptions of the model**")
 assumptions = [
     f"Prevalence: the prevalence model ({definition_text}; {len(model.data)} estimates) "
@@ -245,18 +254,21 @@ st.markdown("\n".join(f"- {a}" for a in assumptions))
 st.header(f"By age and diet, {year}")
 tabs = st.tabs(list(headline["location"])) if len(headline) > 1 else [st.container()]
 for tab, loc_name in zip(tabs, headline["location"], strict=True):
-    part = cells.loc[cells["location"] == loc_name]
+    part = ui.per_view("burden_cells", studies,
+                       lambda loc=loc_name: cells.loc[cells["location"] == loc], view,
+                       loc_name)
     with tab:
         ui.render_figure(
-            ui.figure(charts.burden_bars_figure,
-                part, charts.chart_title(
+            ui.per_view("burden_bars", studies, lambda part=part, loc=loc_name: ui.figure(
+                charts.burden_bars_figure, part, charts.chart_title(
                     "Modelled " + ("share" if measure == "share" else "number")
                     + " with low B12 status", definition,
-                    "%" if measure == "share" else "persons", f"{loc_name}, {year}"),
+                    "%" if measure == "share" else "persons", f"{loc}, {year}"),
                 measure=measure, subtitle=f"{status_text}; by age band and diet; modelled"),
-            charts.figure_table(part, ["age_band", "diet_group", "population", "cases",
-                                       "cases_low", "prevalence", "prevalence_low",
-                                       "estimable"]),
+                view, loc_name),
+            ui.per_view("burden_bars_table", studies, lambda part=part: charts.figure_table(
+                part, ["age_band", "diet_group", "population", "cases", "cases_low",
+                       "prevalence", "prevalence_low", "estimable"]), view, loc_name),
             key=f"burden-bars-{loc_name}",
             caption="Modelled; bars are 95% UI; hatched bars are not estimable (the model "
             "extrapolates to that age and diet group). Assumptions as listed under the map.",
@@ -264,18 +276,19 @@ for tab, loc_name in zip(tabs, headline["location"], strict=True):
 
 # --- projection --------------------------------------------------------------------------------
 st.header("Projection 2020-2050")
-projection = ui.burden_projection_summary(build, definition, status, overrides, supplementation,
-                                          tuple(covered))
+projection = ui.per_view("burden_projection", studies, lambda: ui.burden_projection_summary(
+    build, definition, status, overrides, supplementation, tuple(covered)), view)
 ui.render_figure(
-    ui.figure(charts.projection_figure,
-        projection, charts.chart_title(
+    ui.per_view("burden_projection_figure", studies, lambda: ui.figure(
+        charts.projection_figure, projection, charts.chart_title(
             "Modelled " + ("share" if measure == "share" else "number")
             + " with low B12 status", definition, "%" if measure == "share" else "persons",
             ", ".join(covered) + ", 2020-2050"),
         measure=measure, group="location",
-        subtitle=f"{status_text}; modelled; band: 95% UI"),
-    charts.figure_table(projection, ["location", "year", "population", "cases", "cases_low",
-                                     "prevalence", "prevalence_low"]),
+        subtitle=f"{status_text}; modelled; band: 95% UI"), view),
+    ui.per_view("burden_projection_table", studies, lambda: charts.figure_table(
+        projection, ["location", "year", "population", "cases", "cases_low", "prevalence",
+                     "prevalence_low"]), view),
     key="burden-projection",
     caption="Modelled: WPP population changes over time; diet shares and prevalence are held "
     "at today's values, so the projection shows the effect of population growth and ageing.",
@@ -284,8 +297,9 @@ ui.render_figure(
 # --- the inputs --------------------------------------------------------------------------------
 st.header("Diet shares used")
 st.dataframe(
-    burden.whole_people(share_by_diet[["location", "diet_group", "share", "population"]],
-                        ["population"]),
+    ui.per_view("burden_diet_shares", studies, lambda: burden.whole_people(
+        share_by_diet[["location", "diet_group", "share", "population"]], ["population"]),
+        view),
     hide_index=True, width="stretch",
     column_config={"location": "Location", "diet_group": "Diet group",
                    "share": st.column_config.NumberColumn("Share", format="percent"),
@@ -300,7 +314,7 @@ with st.expander("Diet share of every country, with its source or default rule")
                                 "url_or_doi": st.column_config.LinkColumn("url_or_doi")})
     ui.render_downloads(shares, "b12_diet_shares")
 st.header("Table")
-table_shown = tables.burden_table(cells)
+table_shown = ui.per_view("burden_table", studies, lambda: tables.burden_table(cells), view)
 st.dataframe(
     table_shown, hide_index=True, width="stretch",
     column_config={

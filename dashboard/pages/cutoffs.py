@@ -35,7 +35,8 @@ with st.sidebar:
 view = state.write(view)
 state.render_share(view)
 
-comparison = tables.cutoffs_comparison(studies, view)
+comparison = ui.per_view("cutoffs_comparison", studies,
+                         lambda: tables.cutoffs_comparison(studies, view), view)
 population = ui.describe_population(view)
 chosen = ", ".join(aggregate.definition_label(d) for d in view["defs"]) or "all definitions"
 if comparison.empty:
@@ -45,7 +46,8 @@ if comparison.empty:
         icon=":material/filter_alt_off:",
     )
 else:
-    spreads = comparison.drop_duplicates("population_id").sort_values("spread", ascending=False)
+    spreads = ui.per_view("cutoffs_spreads", studies, lambda: comparison.drop_duplicates(
+        "population_id").sort_values("spread", ascending=False), view)
     widest = spreads.iloc[0]
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Populations", len(spreads), help="Strata reported under two or more definitions.")
@@ -55,15 +57,15 @@ else:
     c4.metric("Largest spread", f"{100 * widest['spread']:.1f} pp", help=widest["population_label"])
 
     st.header("The same people under several definitions")
-    fig = ui.figure(charts.cutoffs_figure,
-        comparison,
+    fig = ui.per_view("cutoffs_figure", studies, lambda: ui.figure(
+        charts.cutoffs_figure, comparison,
         "Prevalence of low B12 status under alternative definitions (%)",
-        subtitle=f"Published estimates; {population}; definitions: {chosen}",
-    )
+        subtitle=f"Published estimates; {population}; definitions: {chosen}"), view)
     ui.render_figure(
         fig,
-        charts.figure_table(comparison, ["population_label", "definition_label", "status",
-                                         "prevalence", "ci_low", "ci_high", "n", "spread"]),
+        ui.per_view("cutoffs_chart_table", studies, lambda: charts.figure_table(
+            comparison, ["population_label", "definition_label", "status", "prevalence",
+                         "ci_low", "ci_high", "n", "spread"]), view),
         key="cutoffs",
         caption=(
             "Each row is one study population; each dot its published prevalence under one "
@@ -75,8 +77,9 @@ else:
 
     st.subheader("Spread by population")
     st.dataframe(
-        spreads[["population_label", "n_definitions", "spread"]].assign(
-            spread=lambda f: 100 * f["spread"]),
+        ui.per_view("cutoffs_spread_table", studies, lambda: spreads[
+            ["population_label", "n_definitions", "spread"]].assign(
+                spread=lambda f: 100 * f["spread"]), view),
         hide_index=True,
         width="stretch",
         column_config={
@@ -87,7 +90,8 @@ else:
     )
 
     st.subheader("Estimates compared")
-    table = tables.cutoffs_table(comparison)
+    table = ui.per_view("cutoffs_table", studies, lambda: tables.cutoffs_table(comparison),
+                        view)
     st.dataframe(
         table,
         hide_index=True,
@@ -115,20 +119,22 @@ else:
 
 # --- age x diet under each definition, on one colour scale ---------------------------------
 st.header("Age and diet under each definition")
-panels = ui.pooled_by_cutoff(view)
-if view["defs"]:
-    panels = panels[panels["definition"].isin(view["defs"])]
+panels = ui.per_view("cutoffs_panels", studies, lambda: (
+    ui.pooled_by_cutoff(view).loc[lambda p: p["definition"].isin(view["defs"])]
+    if view["defs"] else ui.pooled_by_cutoff(view)), view)
 if panels.empty:
     st.warning(f"No published estimate below a serum B12 cut-off in this selection "
                f"({population}; definitions: {chosen}).", icon=":material/filter_alt_off:")
 else:
-    fig = ui.figure(charts.cutoff_panels_figure, panels,
-                    "Pooled prevalence below each cut-off, by age band and diet group",
-                    subtitle=f"Published studies; {population}")
+    fig = ui.per_view("cutoffs_panels_figure", studies, lambda: ui.figure(
+        charts.cutoff_panels_figure, panels,
+        "Pooled prevalence below each cut-off, by age band and diet group",
+        subtitle=f"Published studies; {population}"), view)
     ui.render_figure(
         fig,
-        charts.figure_table(panels, ["definition_label", "age_band", "diet_group", "estimate",
-                                     "ci_low", "k", "n_total", "reliability"]),
+        ui.per_view("cutoffs_panels_table", studies, lambda: charts.figure_table(
+            panels, ["definition_label", "age_band", "diet_group", "estimate", "ci_low", "k",
+                     "n_total", "reliability"]), view),
         key="cutoffs_panels",
         caption=(
             f"One panel per definition ({panels['definition'].nunique()}), each an age band "
@@ -150,20 +156,27 @@ if isinstance(at_model, str) or isinstance(grid, str):
     st.warning(f"No modelled figures: {at_model if isinstance(at_model, str) else grid}.",
                icon=":material/filter_alt_off:")
 else:
-    at_cut = aggregate.select_cells(aggregate.summarize_modelled(at_model), view["age"])
-    curves = aggregate.select_cells(pd.concat([aggregate.summarize_modelled(grid), at_cut]),
-                                    view["age"])
-    observed = aggregate.select_cells(
-        ui.pooled_by_cutoff(view),
-        [b for b in schema.AGE_BAND_LABELS if not view["age"] or b in view["age"]], diets)
+    at_cut = ui.per_view("cutoffs_at_cut", studies, lambda: aggregate.select_cells(
+        aggregate.summarize_modelled(at_model), view["age"]), view)
     who = at_model.population.describe()
-    fig = ui.figure(
-        charts.cutoff_curves_figure, curves, observed, cut,
-        "Share with serum B12 below a cut-off, by age band (%)",
-        subtitle=f"Modelled for {who}; diamonds: published definitions, pooled",
-    )
+
+    def curves_figure():
+        """The model's curves and the published pools below each cut-off, as a figure."""
+        curves = aggregate.select_cells(
+            pd.concat([aggregate.summarize_modelled(grid), at_cut]), view["age"])
+        observed = aggregate.select_cells(
+            ui.pooled_by_cutoff(view),
+            [b for b in schema.AGE_BAND_LABELS if not view["age"] or b in view["age"]], diets)
+        return ui.figure(charts.cutoff_curves_figure, curves, observed, cut,
+                         "Share with serum B12 below a cut-off, by age band (%)",
+                         subtitle=f"Modelled for {who}; diamonds: published definitions, "
+                         "pooled")
+
+    fig = ui.per_view("cutoffs_curves_figure", studies, curves_figure, view)
+    at_cut_table = ui.per_view("cutoffs_at_cut_table", studies,
+                               lambda: charts.cutoff_table(at_cut, cut), view)
     ui.render_figure(
-        fig, charts.cutoff_table(at_cut, cut), key="cutoffs_model",
+        fig, at_cut_table, key="cutoffs_model",
         caption=(
             "Lines: the prevalence model's share below each cut-off (its crosswalk: the "
             "log cut-off is one term of the meta-regression, learnt from studies reporting "
@@ -173,7 +186,7 @@ else:
             f"it, for the same age bands and {', '.join(diets)} groups. Modelled for {who}."
         ),
     )
-    st.dataframe(charts.cutoff_table(at_cut, cut), hide_index=True, width="stretch",
+    st.dataframe(at_cut_table, hide_index=True, width="stretch",
                  key="cutoffs_at_cut")
 
 ui.render_page_links(view)

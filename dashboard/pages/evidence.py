@@ -38,15 +38,17 @@ right.radio(state.PARAMS["method"].label, list(METHODS), key="method", format_fu
 view = state.write(view)
 state.render_share(view)
 
-rows = tables.estimate_rows(studies, view)
+rows = ui.estimate_rows(studies, view)
 if rows.empty:
     ui.render_empty(view)
     ui.render_page_links(view)
     st.stop()
 
 by = state.SUBGROUP_COLUMNS[view["by"]]
-pooled = aggregate.pool_groups(rows, by=(by,), method=view["method"])
-forest = aggregate.forest_rows(rows, pooled, (by,))
+pooled = ui.per_view("evidence_pooled", studies,
+                     lambda: aggregate.pool_groups(rows, by=(by,), method=view["method"]), view)
+forest = ui.per_view("evidence_forest", studies,
+                     lambda: aggregate.forest_rows(rows, pooled, (by,)), view)
 status = schema.STATUS_LABELS[view["status"]].lower()
 
 st.header(f"Forest plot by {SUBGROUPS[view['by']].lower()}")
@@ -56,17 +58,21 @@ if pooled.empty:
         "are listed in the table below.", icon=":material/filter_alt_off:",
     )
 else:
-    ui.render_estimator_note(rows, pooled, by, view["method"], METHODS)
+    ui.render_estimator_note(rows, pooled, by, view["method"], METHODS, studies=studies,
+                             view=view)
     title = charts.chart_title(f"Prevalence of {status} B12 status by study", view["def"], "%",
                                ui.describe_population(view))
-    fig = ui.figure(charts.forest_figure, forest, pooled, title, by=by, weight="weight")
+    fig = ui.per_view("evidence_figure", studies, lambda: ui.figure(
+        charts.forest_figure, forest, pooled, title, by=by, weight="weight"), view)
     # on a phone: every row's label and numbers above its marker, the plot full width
-    stacked = ui.figure(charts.forest_figure, forest, pooled, title, by=by, weight="weight",
-                        layout="stacked")
+    stacked = ui.per_view("evidence_figure_stacked", studies, lambda: ui.figure(
+        charts.forest_figure, forest, pooled, title, by=by, weight="weight",
+        layout="stacked"), view)
     ui.render_figure(
         fig,
-        charts.figure_table(pooled, [by, "estimate", "ci_low", "pi_low", "i2", "tau2", "k",
-                                     "n_total", "reliability", "study_ids"]),
+        ui.per_view("evidence_chart_table", studies, lambda: charts.figure_table(
+            pooled, [by, "estimate", "ci_low", "pi_low", "i2", "tau2", "k", "n_total",
+                     "reliability", "study_ids"]), view),
         key=f"evidence_forest_{view['by']}",
         caption=(
             f"Each row is one of the {len(forest)} estimates pooled (a study's strata that "
@@ -87,7 +93,9 @@ st.caption(
     f"{ui.describe_filters(view)}. NCHS reliability per row (Parker et al. 2017) uses the "
     "reported n; 'display' rows lack n or cases and are not pooled."
 )
-ui.render_study_table(tables.evidence_table(rows), TABLE_COLUMNS, key="evidence_table",
+ui.render_study_table(ui.per_view("evidence_table", studies,
+                                  lambda: tables.evidence_table(rows), view),
+                      TABLE_COLUMNS, key="evidence_table",
                       filename=f"b12-studies-{view['def']}-{view['status']}")
 
 st.divider()

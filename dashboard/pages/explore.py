@@ -29,7 +29,7 @@ st.radio(state.PARAMS["view"].label, list(VIEWS), key="view", format_func=VIEWS.
 view = state.write(view)
 state.render_share(view)
 
-rows = tables.estimate_rows(studies, view)
+rows = ui.estimate_rows(studies, view)
 if rows.empty:
     ui.render_empty(view)
     ui.render_page_links(view)
@@ -37,18 +37,19 @@ if rows.empty:
 
 status = schema.STATUS_LABELS[view["status"]].lower()
 population = ui.describe_population(view)
-pooled = aggregate.pool_groups(rows, by=("age_band", "diet_group"))
+pooled = ui.per_view("explore_pooled", studies,
+                     lambda: aggregate.pool_groups(rows, by=("age_band", "diet_group")), view)
 modelled = ui.load_modelled(view)
-cells = (aggregate.select_cells(aggregate.summarize_modelled(modelled), view["age"],
-                                view["diet"])
-         if isinstance(modelled, aggregate.ModelledCells) else None)
+cells = ui.per_view("overview_cells", studies, lambda: tables.overview_cells(modelled, view),
+                    view)
 if view["view"] == "dots":
     title = charts.chart_title(f"Published prevalence of {status} B12 status", view["def"], "%",
                                population)
-    fig = ui.figure(charts.study_dots_figure, rows, title)
-    table = charts.figure_table(rows, ["first_author", "year", "country_iso3", "age_band",
-                                       "diet_group", "prevalence", "interval_low", "n",
-                                       "ci_source", "reliability"])
+    fig = ui.per_view("explore_figure", studies,
+                      lambda: ui.figure(charts.study_dots_figure, rows, title), view)
+    table = ui.per_view("explore_chart_table", studies, lambda: charts.figure_table(
+        rows, ["first_author", "year", "country_iso3", "age_band", "diet_group", "prevalence",
+               "interval_low", "n", "ci_source", "reliability"]), view)
     caption = (
         f"Each dot is one published estimate ({len(rows)} rows from "
         f"{rows['study_id'].nunique()} studies) with its 95% interval: as published where "
@@ -65,17 +66,20 @@ else:
     title = charts.chart_title(f"Pooled prevalence of {status} B12 status", view["def"], "%",
                                population)
     if view["view"] == "heatmap":
-        fig = ui.figure(charts.heatmap_figure, pooled, title)
+        fig = ui.per_view("explore_figure", studies,
+                          lambda: ui.figure(charts.heatmap_figure, pooled, title), view)
     elif cells is None:
-        fig = ui.figure(charts.prevalence_bars_figure, pooled, title)
+        fig = ui.per_view("explore_figure", studies,
+                          lambda: ui.figure(charts.prevalence_bars_figure, pooled, title), view)
     else:
         title = charts.chart_title(f"Prevalence of {status} B12 status", view["def"], "%",
                                    population)
-        fig = ui.figure(charts.observed_modelled_figure, pooled, cells, title,
-                        subtitle=f"Modelled for {modelled.population.describe()}")
-    table = charts.figure_table(pooled, ["age_band", "diet_group", "estimate", "ci_low",
-                                         "pi_low", "k", "n_estimates", "n_total",
-                                         "reliability"])
+        fig = ui.per_view("explore_figure", studies, lambda: ui.figure(
+            charts.observed_modelled_figure, pooled, cells, title,
+            subtitle=f"Modelled for {modelled.population.describe()}"), view)
+    table = ui.per_view("explore_chart_table", studies, lambda: charts.figure_table(
+        pooled, ["age_band", "diet_group", "estimate", "ci_low", "pi_low", "k", "n_estimates",
+                 "n_total", "reliability"]), view)
     caption = (
         f"Random-effects pooled prevalence (REML, logit scale) with 95% confidence intervals, "
         f"from {int(pooled['n_estimates'].sum())} estimates that share no people, of the "
@@ -96,9 +100,11 @@ st.header(f"{charts.POOLED_NAME} and {charts.MODELLED_NAME.lower()}, cell by cel
 if cells is None:
     st.caption(f"No modelled figures: {modelled}.")
 else:
-    comparison = aggregate.compare_observed_modelled(pooled, cells)
-    st.dataframe(charts.modelled_table(comparison), hide_index=True, width="stretch",
-                 key="explore_modelled")
+    comparison = ui.per_view("explore_comparison", studies,
+                             lambda: aggregate.compare_observed_modelled(pooled, cells), view)
+    st.dataframe(ui.per_view("explore_modelled_table", studies,
+                             lambda: charts.modelled_table(comparison), view),
+                 hide_index=True, width="stretch", key="explore_modelled")
     st.caption(
         f"Modelled for {modelled.population.describe()}: the prevalence model's estimate "
         "with the 95% interval of that population's prevalence, and the independent studies "
@@ -114,7 +120,8 @@ st.caption(
     f"{ui.describe_filters(view)}. Prevalence and interval are fractions (0-1) in the "
     "downloads. Rows marked 'display' lack n or cases and are shown but not pooled."
 )
-ui.render_study_table(tables.explore_table(rows), TABLE_COLUMNS, key="explore_table",
+ui.render_study_table(ui.per_view("explore_table", studies, lambda: tables.explore_table(rows),
+                                  view), TABLE_COLUMNS, key="explore_table",
                       filename=f"b12-estimates-{view['def']}-{view['status']}")
 
 st.divider()

@@ -57,7 +57,8 @@ st.markdown(
     + ", ".join(f"{schema.STATUS_LABELS[s].lower()} (`{s}`)" for s in schema.STATUSES)
     + ". Figures are never pooled across definitions or statuses."
 )
-definitions = aggregate.definitions_table(studies)
+definitions = ui.per_view("methods_definitions", studies,
+                          lambda: aggregate.definitions_table(studies))
 st.dataframe(
     definitions,
     hide_index=True,
@@ -352,8 +353,8 @@ st.markdown(
 
 # --- references --------------------------------------------------------------------------------
 st.header("References", anchor="references")
-references = tables.methods_table(studies, ui.load_diet_shares(),
-                                  ui.load_standard_populations())
+references = ui.per_view("methods_references", studies, lambda: tables.methods_table(
+    studies, ui.load_diet_shares(), ui.load_standard_populations()))
 sections = references["section"].value_counts()
 st.markdown(
     f"Every source the figures use: the {sections.get('Prevalence studies', 0)} publications "

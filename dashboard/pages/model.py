@@ -30,12 +30,13 @@ st.caption(f"Fitted on {evidence_line}. {SOURCE}")
 
 # --- effects --------------------------------------------------------------------------------
 st.header("What moves the prevalence", anchor="effects")
-ratios = fitted.odds_ratios()
-fig = ui.figure(charts.odds_ratio_figure, ratios,
-                "Odds ratios of low serum B12 status (below a cut-off), with 95% CIs",
-                subtitle=f"All published estimates: {evidence_line}")
+ratios = ui.per_view("model_ratios", studies, fitted.odds_ratios)
+fig = ui.per_view("model_ratios_figure", studies, lambda: ui.figure(
+    charts.odds_ratio_figure, ratios,
+    "Odds ratios of low serum B12 status (below a cut-off), with 95% CIs",
+    subtitle=f"All published estimates: {evidence_line}"))
 ui.render_figure(
-    fig, tables.model_table(fitted),  # the /api/model.csv table
+    fig, ui.per_view("model_table", studies, lambda: tables.model_table(fitted)),  # /api/model.csv
     key="model_odds_ratios",
     caption=(
         "Each term holds the others fixed. Diet groups against omnivores; sexes against "
@@ -62,7 +63,8 @@ st.caption(
 # --- variance ------------------------------------------------------------------------------
 st.header("Variance components", anchor="variance")
 st.dataframe(
-    fitted.variance_components(), hide_index=True, width="stretch",
+    ui.per_view("model_variance", studies, fitted.variance_components), hide_index=True,
+    width="stretch",
     column_config={
         "level": "Level", "groups": st.column_config.NumberColumn("Groups fitted"),
         "sigma2": st.column_config.NumberColumn("Variance (logit scale)", format="%.3f"),
@@ -78,10 +80,13 @@ st.caption(
 
 # --- validation ----------------------------------------------------------------------------
 st.header("Out-of-sample validation", anchor="validation")
-summary = validation.summarize_validation(held_out)
+summary = ui.per_view("model_validation", studies,
+                      lambda: validation.summarize_validation(held_out))
 lo, hi = validation.COVERAGE_TARGET
 st.dataframe(
-    summary.drop(columns=["model", "fold_type"]), hide_index=True, width="stretch",
+    ui.per_view("model_validation_table", studies,
+                lambda: summary.drop(columns=["model", "fold_type"])),
+    hide_index=True, width="stretch",
     column_config={
         "model_label": "Model", "fold_label": "Folds",
         "n_held_out": st.column_config.NumberColumn(
@@ -111,16 +116,19 @@ st.radio(state.PARAMS["folds"].label, list(FOLD_OPTIONS), key="folds",
          format_func=FOLD_OPTIONS.get, horizontal=True)
 view = state.write(view)
 state.render_share(view)
-shown = held_out[held_out["fold_type"] == view["folds"]]
-fig = ui.figure(charts.validation_figure, shown,
-                f"Held-out estimates: observed and predicted ({FOLD_OPTIONS[view['folds']]})",
-                subtitle=f"Prevalence below each estimate's cut-off (%); {evidence_line}")
+shown = ui.per_view("model_shown", studies,
+                    lambda: held_out[held_out["fold_type"] == view["folds"]], view)
+fig = ui.per_view("model_validation_figure", studies, lambda: ui.figure(
+    charts.validation_figure, shown,
+    f"Held-out estimates: observed and predicted ({FOLD_OPTIONS[view['folds']]})",
+    subtitle=f"Prevalence below each estimate's cut-off (%); {evidence_line}"), view)
 percent = {c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="percent")
            for c in ("observed", "predicted", "pi_low", "pi_high", "old_predicted",
                      "old_pi_low", "old_pi_high")}
 ui.render_figure(
-    fig, shown[["estimate_id", "fold", "observed", "predicted", "pi_low", "pi_high", "covered",
-                "old_predicted", "old_pi_low", "old_pi_high", "old_covered", "old_basis"]],
+    fig, ui.per_view("model_shown_table", studies, lambda: shown[
+        ["estimate_id", "fold", "observed", "predicted", "pi_low", "pi_high", "covered",
+         "old_predicted", "old_pi_low", "old_pi_high", "old_covered", "old_basis"]], view),
     key=f"model_validation_{view['folds']}",
     caption=("Points on the dashed line are predicted exactly; the previous model has no "
              "point where it had no training estimate of the cut-off. Hover for each "
@@ -132,11 +140,13 @@ ui.render_figure(
 # --- in sample ------------------------------------------------------------------------------
 st.header("National surveys against the model", anchor="surveys")
 surveys = ui.model_in_sample_surveys()
-s = validation.in_sample_summary(surveys)
+s = ui.per_view("model_surveys_summary", studies,
+                lambda: validation.in_sample_summary(surveys))
 st.dataframe(
-    surveys[["first_author", "year", "survey_or_cohort", "country_iso3", "population", "sex",
-             "age_min", "age_max", "diet_group", "cutoff", "observed", "predicted", "ci_low",
-             "ci_high", "pi_low", "pi_high", "in_fit"]],
+    ui.per_view("model_surveys_table", studies, lambda: surveys[
+        ["first_author", "year", "survey_or_cohort", "country_iso3", "population", "sex",
+         "age_min", "age_max", "diet_group", "cutoff", "observed", "predicted", "ci_low",
+         "ci_high", "pi_low", "pi_high", "in_fit"]]),
     hide_index=True, width="stretch",
     column_config={
         "observed": st.column_config.NumberColumn("Published", format="percent"),
@@ -160,9 +170,9 @@ st.caption(
 
 # --- left out -------------------------------------------------------------------------------
 st.header("Estimates left out of the model", anchor="excluded")
-excluded = fitted.excluded.merge(
+excluded = ui.per_view("model_excluded", studies, lambda: fitted.excluded.merge(
     studies[["estimate_id", "first_author", "year", "country_name", "population",
-             "definition"]], on="estimate_id", how="left")
+             "definition"]], on="estimate_id", how="left"))
 st.dataframe(excluded, hide_index=True, width="stretch",
              column_config={"reason": st.column_config.TextColumn("Why", width="medium")})
 st.caption(

@@ -30,7 +30,7 @@ ui.render_filters("overview", studies, view)
 view = state.write(view)
 state.render_share(view)
 
-rows = tables.filter_rows(studies, view)
+rows = ui.filter_rows(studies, view)
 status = schema.STATUS_LABELS[view["status"]].lower()
 if rows.empty:
     ui.render_empty(view)
@@ -39,7 +39,8 @@ if rows.empty:
     st.stop()
 
 # --- headline estimates ----------------------------------------------------------------------
-headlines = aggregate.estimate_headlines(rows)
+headlines = ui.per_view("overview_headlines", studies,
+                         lambda: aggregate.estimate_headlines(rows), view)
 modelled = ui.load_modelled(view)
 model_ok = isinstance(modelled, aggregate.ModelledCells)
 view_bands = [b for b in view["age"] if b in schema.AGE_BAND_LABELS] or None
@@ -48,7 +49,9 @@ view_bands = [b for b in view["age"] if b in schema.AGE_BAND_LABELS] or None
 def render_modelled(label: str, diet: str, bands: tuple[str, ...] | None) -> None:
     """The model's estimate for a headline's group, for the view's population and ages."""
     chosen = [b for b in (bands or schema.AGE_BAND_LABELS) if not view_bands or b in view_bands]
-    cell = aggregate.combine_modelled(modelled, diet, chosen) if model_ok and chosen else None
+    cell = ui.per_view("overview_modelled", studies,
+                       lambda: aggregate.combine_modelled(modelled, diet, chosen), view, diet,
+                       tuple(chosen)) if model_ok and chosen else None
     if cell is None:
         st.metric(f"Modelled: {label}", "no estimate",
                   help=modelled if isinstance(modelled, str) else "Outside the view's ages.")
@@ -140,8 +143,10 @@ def render_contrast() -> None:
             )
     with modelled_side:
         st.markdown(f"**{charts.MODELLED_NAME}**")
-        model_contrast = (aggregate.contrast_modelled(modelled, "vegan", "omnivore",
-                                                      view_bands) if model_ok else None)
+        model_contrast = ui.per_view(
+            "overview_contrast", studies,
+            lambda: aggregate.contrast_modelled(modelled, "vegan", "omnivore", view_bands),
+            view) if model_ok else None
         if model_contrast is None:
             st.metric("Modelled: vegans vs omnivores", "no estimate",
                       help=modelled if isinstance(modelled, str) else "Outside the view.")
@@ -179,7 +184,7 @@ else:
 
 # --- main chart ------------------------------------------------------------------------------
 st.header("Prevalence by age band and diet group: pooled and modelled")
-pooled = tables.overview_pooled(rows)
+pooled = ui.per_view("overview_pooled", studies, lambda: tables.overview_pooled(rows), view)
 if pooled.empty:
     st.warning(
         f"None of the {len(rows)} matching rows can be pooled (they lack n or cases): see "
@@ -189,17 +194,22 @@ else:
     st.markdown(f"**{aggregate.describe_pattern(pooled)}**")
     title = charts.chart_title(f"Pooled prevalence of {status} B12 status", view["def"], "%",
                                ui.describe_population(view))
-    cells = tables.overview_cells(modelled, view)
+    cells = ui.per_view("overview_cells", studies,
+                        lambda: tables.overview_cells(modelled, view), view)
     if cells is None:
-        fig = ui.figure(charts.prevalence_bars_figure, pooled, title)
-        table = charts.figure_table(pooled, TABLE_COLUMNS)
+        fig = ui.per_view("overview_figure", studies,
+                          lambda: ui.figure(charts.prevalence_bars_figure, pooled, title), view)
+        table = ui.per_view("overview_table", studies,
+                            lambda: charts.figure_table(pooled, TABLE_COLUMNS), view)
     else:
         title = charts.chart_title(f"Prevalence of {status} B12 status", view["def"], "%",
                                    ui.describe_population(view))
-        fig = ui.figure(charts.observed_modelled_figure, pooled, cells, title,
-                        subtitle=f"Modelled for {modelled.population.describe()}")
+        fig = ui.per_view("overview_figure", studies, lambda: ui.figure(
+            charts.observed_modelled_figure, pooled, cells, title,
+            subtitle=f"Modelled for {modelled.population.describe()}"), view)
         # The numbers of /api/overview.csv, formatted for reading.
-        table = charts.modelled_table(tables.overview_table(pooled, cells))
+        table = ui.per_view("overview_table", studies, lambda: charts.modelled_table(
+            tables.overview_table(pooled, cells)), view)
     ui.render_figure(
         fig, table, key="overview_bars",
         caption=(

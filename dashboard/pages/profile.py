@@ -38,13 +38,10 @@ st.markdown(
     "moves with diet and supplement use."
 )
 
-try:
-    countries = ui.load_countries()
-except ui.DataError as err:
-    ui.render_data_error(err)
-    st.stop()
-names = dict(zip(countries["iso3"].astype(str), countries["country_name"].astype(str),
-                 strict=True))
+# The studies: the evidence the profile shows, and the frame its per-view values key on.
+studies, countries = ui.loaded_or_stop(ui.load_studies, ui.load_countries)
+names = ui.per_view("profile_names", studies, lambda: dict(zip(
+    countries["iso3"].astype(str), countries["country_name"].astype(str), strict=True)))
 view = state.read("profile")
 p = state.PARAMS
 with st.sidebar:
@@ -125,11 +122,13 @@ for column, status in zip(columns, profile.STATUS_CLASSES, strict=True):
 # --- status and comparison -------------------------------------------------------------------
 general_label = f"General population ({SEX_LABELS[segment.sex].lower()} {segment.ages})"
 labels = {"segment": "This segment", "general": general_label}
-fig = ui.figure(charts.profile_status_figure, shown.status, labels,
-                "Serum B12 status, share of the population (%)",
-                subtitle=f"{names.get(segment.iso3, segment.iso3)}, {segment.year}; modelled")
+fig = ui.per_view("profile_status_figure", studies, lambda: ui.figure(
+    charts.profile_status_figure, shown.status, labels,
+    "Serum B12 status, share of the population (%)",
+    subtitle=f"{names.get(segment.iso3, segment.iso3)}, {segment.year}; modelled"), view)
 ui.render_figure(
-    fig, tables.profile_table(shown), key="profile_status",  # the /api/profile.csv table
+    fig, ui.per_view("profile_table", studies, lambda: tables.profile_table(shown), view),
+    key="profile_status",  # the /api/profile.csv table
     caption=(f"Modelled from published surveys: deficient < {cut_low} pmol/L, marginal "
              f"{cut_low}-{cut_high}, adequate >= {cut_high}. Whiskers: 95% CI of the share "
              f"below {cut_low} and below {cut_high} pmol/L."),
@@ -167,14 +166,17 @@ else:
 
 # --- what-if ---------------------------------------------------------------------------------
 st.header("What would change it: modelled differences")
-estimable = shown.whatif[shown.whatif["estimable"]]
+estimable = ui.per_view("profile_estimable", studies,
+                        lambda: shown.whatif[shown.whatif["estimable"]], view)
 left_out = shown.whatif.loc[~shown.whatif["estimable"], "label"].tolist()
-fig = ui.figure(charts.whatif_figure, estimable,
-                "Modelled difference in the share deficient (percentage points)",
-                subtitle=f"{profile.describe_segment(segment)}; sorted by effect")
+fig = ui.per_view("profile_whatif_figure", studies, lambda: ui.figure(
+    charts.whatif_figure, estimable,
+    "Modelled difference in the share deficient (percentage points)",
+    subtitle=f"{profile.describe_segment(segment)}; sorted by effect"), view)
 ui.render_figure(
-    fig, estimable[["label", "estimate", "ci_low", "ci_high", "difference", "difference_low",
-                    "difference_high", "ratio", "ratio_low", "ratio_high", "odds_ratio"]],
+    fig, ui.per_view("profile_whatif_table", studies, lambda: estimable[
+        ["label", "estimate", "ci_low", "ci_high", "difference", "difference_low",
+         "difference_high", "ratio", "ratio_low", "ratio_high", "odds_ratio"]], view),
     key="profile_whatif",
     caption=(
         "The same segment with one thing changed, as the model sees populations: a modelled "
