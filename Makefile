@@ -68,7 +68,7 @@ test-spark: $(BIN)/.spark  ## --engine spark in Spark local mode (installs a JRE
 lint: $(BIN)/.dev  ## ruff check
 	$(BIN)/ruff check .
 
-bench: $(BIN)/.dev nginx data/manifest.json  ## Print the speed and memory figures in benchmarks/
+bench: $(BIN)/.dev nginx chromium data/manifest.json  ## Print the speed and memory figures in benchmarks/
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 	@echo "== benchmarks/bench_sessions.py --replicas 2"; $(BIN)/python benchmarks/bench_sessions.py --replicas 2
 
