@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
@@ -11,13 +10,12 @@ import pytest
 
 from dashboard import stats
 from tests import screenshots as driver
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from tests.live_server import CHROMIUM, streamlit_server
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 MICRODATA = ROOT / "tests" / "golden" / "survey_microdata.csv"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 WAIT_MS = 30_000
 
 
@@ -41,23 +39,13 @@ def test_upload_confirm_and_download_equal_survey_prevalence(tmp_path: Path):
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make chromium`")
-    external: list[str] = []
-
-    def local_only(route) -> None:
-        url = route.request.url
-        if url.startswith(("data:", "blob:")) or urlparse(url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            external.append(url)
-            route.abort()
-
+    external: list[str] = []  # what the page tried to fetch beyond localhost
     with streamlit_server() as base, playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = driver.launch(pw)
         try:
-            context = browser.new_context(accept_downloads=True)
+            context = driver.offline_context(browser, blocked=external)
             page = context.new_page()
             page.set_default_timeout(WAIT_MS)
-            page.route("**/*", local_only)
             page.goto(f"{base}/your-data")
             page.get_by_text("Upload a file to begin").wait_for()
             page.locator("input[type=file]").set_input_files(str(MICRODATA))

@@ -11,16 +11,15 @@ import subprocess
 import time
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
 from deploy import replicas
-from tests.live_server import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests import screenshots as driver
+from tests.live_server import CHROMIUM, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MICRODATA = ROOT / "tests" / "golden" / "survey_microdata.csv"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 WAIT_MS = 60_000
 MAX_BROWSERS = 12  # new browser contexts until both replicas have a session: 2^-11 to miss
 LOG_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" (?P<status>\d{3}) \d+ '
@@ -103,29 +102,19 @@ def test_two_replicas_serve_sessions_and_each_upload_reaches_its_session():
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make chromium`")
-    external: list[str] = []
-
-    def local_only(route) -> None:
-        url = route.request.url
-        if url.startswith(("data:", "blob:")) or urlparse(url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            external.append(url)
-            route.abort()
-
+    external: list[str] = []  # what the pages tried to fetch beyond localhost
     port, ports = free_port(), [free_port(), free_port()]
     secret = secrets.token_hex(32)  # the test's own: the deployment's file is left alone
     with replicas.cluster(2, port, replica_ports=ports, secret=secret) as running, \
             playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = driver.launch(pw)
         try:
             # A new browser context is a new viewer: no cookie, so nginx picks its replica.
             by_replica: dict[str, object] = {}
             for _ in range(MAX_BROWSERS):
-                context = browser.new_context()
+                context = driver.offline_context(browser, blocked=external)
                 page = context.new_page()
                 page.set_default_timeout(WAIT_MS)
-                page.route("**/*", local_only)
                 page.goto(f"{running.url}/your-data")
                 page.get_by_text("Upload a file to begin").wait_for()
                 key = next(c["value"] for c in context.cookies() if c["name"] == "b12_replica")
