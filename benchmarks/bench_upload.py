@@ -85,7 +85,11 @@ def run(content: bytes, held: list[object] | None = None) -> tuple[dict[str, flo
     return times, result
 
 
-MEMORY_TARGET = 3.0  # the whole process's peak RSS / file size (the hardening issue's target)
+# The hardening issue's target: an upload's peak memory < 3x the file size. Its figures ("a
+# 151 MB CSV peaks at 1.4 GiB", "a 189 MB file at 2.4 GiB": "8-12x their size") are the peak
+# less a server of about 200 MB before the upload, so the verdict is on the upload's cost:
+# the peak minus the process before the upload. The whole process's ratio is printed beside it.
+MEMORY_TARGET = 3.0
 
 
 def make_compressible_csv(rows: int, seed: int = 12) -> bytes:
@@ -128,9 +132,9 @@ def run_memory(mb: float, compressible: bool = False, files: int = 1) -> int:
     """Peak RSS of a process that holds `files` uploads of `mb` MB each (as Streamlit holds
     an uploaded file's bytes) and reads, maps, prepares and estimates them at once (one
     thread each, as two sessions would), then the RSS once they are let go and
-    server.release_memory has run (a closed session). The verdict is on the whole process's
-    peak RSS; the upload's own cost (the peak minus the process before the upload: the
-    interpreter and libraries, about 165 MB) is printed beside it."""
+    server.release_memory has run (a closed session). The verdict is on the upload's cost: the
+    peak minus the process before the upload (the interpreter and libraries, about 165 MB,
+    which do not grow with the file); the whole process's ratio is printed beside it."""
     import tempfile
     import threading
 
@@ -182,9 +186,9 @@ def run_memory(mb: float, compressible: bool = False, files: int = 1) -> int:
     print(f"held while the session{'s are' if files > 1 else ' is'} open: {holding:,.0f} MB; "
           f"after {'they end' if files > 1 else 'it ends'} (released): {after:,.0f} MB, "
           f"{after - start:+,.0f} MB against the process before the upload")
-    ok = peak / size < MEMORY_TARGET
-    print(f"{'OK' if ok else 'OVER'}: target: the whole process's peak RSS < "
-          f"{MEMORY_TARGET:g}x the file size ({MEMORY_TARGET * size:,.0f} MB)")
+    ok = cost < MEMORY_TARGET
+    print(f"{'OK' if ok else 'OVER'}: target: the upload's cost (peak RSS less the process "
+          f"before it) < {MEMORY_TARGET:g}x the file size ({MEMORY_TARGET * size:,.0f} MB)")
     return 0 if ok else 1
 
 
