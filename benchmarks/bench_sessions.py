@@ -71,6 +71,7 @@ class Run:
     seconds: float
     nbytes: int
     error: str = ""
+    elements: int = 0  # delta messages: elements and blocks the run drew
 
 
 async def run_script(ws, page_name: str, query: str) -> Run:
@@ -81,13 +82,14 @@ async def run_script(ws, page_name: str, query: str) -> Run:
     msg.rerun_script.query_string = query
     start = time.perf_counter()
     await ws.send(msg.SerializeToString())
-    nbytes, error = 0, ""
+    nbytes, error, elements = 0, "", 0
     while True:
         data = await ws.recv()
         nbytes += len(data)
         fwd = ForwardMsg()
         fwd.ParseFromString(data)
         kind = fwd.WhichOneof("type")
+        elements += kind == "delta"
         if kind == "page_not_found":
             error = error or f"page not found: {page_name!r}"
         elif (kind == "delta" and fwd.delta.WhichOneof("type") == "new_element"
@@ -96,7 +98,7 @@ async def run_script(ws, page_name: str, query: str) -> Run:
         elif kind == "script_finished":
             if fwd.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
                 error = error or "compile error"
-            return Run(time.perf_counter() - start, nbytes, error)
+            return Run(time.perf_counter() - start, nbytes, error, elements)
 
 
 def _open(base: str, timeout: float):
@@ -264,14 +266,15 @@ async def single_runs(app: Server, minimal: Server, repeat: int, timeout: float)
     base_ms = statistics.median(r.seconds for r in rows["minimal"]) * 1000
     print(f"single run in a fresh session, median of {repeat} after a warm-up of every page\n"
           f"(target <= {SINGLE_RUN_TARGET}x the minimal page):")
-    print(f"  {'page':<12} {'ms':>7} {'KiB':>7} {'x minimal':>10}")
+    print(f"  {'page':<12} {'ms':>7} {'KiB':>7} {'elements':>9} {'x minimal':>10}")
     for key, runs in rows.items():
         ms = statistics.median(r.seconds for r in runs) * 1000
         kib = statistics.median(r.nbytes for r in runs) / 1024
+        elements = statistics.median(r.elements for r in runs)
         ratio = ms / base_ms
         mark = "" if key == "minimal" or ratio <= SINGLE_RUN_TARGET else "  OVER"
         err = next((r.error for r in runs if r.error), "")
-        print(f"  {key:<12} {ms:>7.0f} {kib:>7.0f} {ratio:>10.2f}{mark}"
+        print(f"  {key:<12} {ms:>7.0f} {kib:>7.0f} {elements:>9.0f} {ratio:>10.2f}{mark}"
               + (f"  error: {err}" if err else ""))
 
 
@@ -315,6 +318,73 @@ async def sessions_bench(args: argparse.Namespace, secret: str, page_name: str) 
     rss = levels["app", top].rss_per_session
     print(f"  RSS per added session ({top} sessions): {rss:.2f} MiB "
           f"({verdict(rss, RSS_TARGET_MIB)} MiB)")
+
+
+BARE_PAGE = '''"""The minimal page and captions computing nothing: Streamlit's cost per element."""
+import plotly.graph_objects as go
+import streamlit as st
+
+st.set_page_config(page_title="Bare", layout="wide")
+st.title("Minimal page")
+st.write("One chart of twenty bars.")
+for i in range(%(captions)d):
+    st.caption(f"Caption {i}")
+figure = go.Figure(go.Bar(x=[f"group {i}" for i in range(20)], y=list(range(20))))
+st.plotly_chart(figure)
+'''
+
+
+async def yardstick_bench(args: argparse.Namespace, secret: str) -> None:
+    """The minimal page against itself plus `--yardstick` captions that compute nothing:
+    single runs, 10 concurrent sessions, Streamlit's server time per element and the number
+    of elements a page may have to meet the single-run and concurrent targets."""
+    captions = args.yardstick
+    with tempfile.TemporaryDirectory(prefix="b12-bare-") as tmp:
+        servers: dict[str, tuple[Server, object]] = {}
+        for label, text in (("minimal", MINIMAL_PAGE),
+                            (f"+{captions} captions", BARE_PAGE % {"captions": captions})):
+            script = Path(tmp) / f"{len(servers)}.py"
+            script.write_text(text)
+            servers[label] = start_single(str(script), secret)
+        try:
+            single: dict[str, Run] = {}
+            levels: dict[str, Level] = {}
+            for label, (server, _) in servers.items():
+                await fresh_run(server.base, "", timeout=args.timeout)  # warm-up
+                runs = [await fresh_run(server.base, "", timeout=args.timeout)
+                        for _ in range(max(args.repeat, 5))]
+                single[label] = min(runs, key=lambda r: r.seconds)
+                single[label].seconds = statistics.median(r.seconds for r in runs)
+                levels[label] = await concurrent(server.base, server.pids, 10, "", "",
+                                                 args.duration, args.timeout)
+        finally:
+            for _, proc in servers.values():
+                stop(proc)
+    (base_label, bare_label) = list(servers)
+    base, bare = single[base_label], single[bare_label]
+    print(f"yardstick: the minimal page and the same page with {captions} captions more "
+          "(no computation)")
+    print(f"  {'page':<18} {'elements':>9} {'single ms':>10} {'x':>6} {'10 conc. s':>11} "
+          f"{'x':>6} {'ms of server per run':>21}")
+    per_run = {label: args.duration / max(1, len(level.runs)) * 1000
+               for label, level in levels.items()}
+    for label in servers:
+        run, level = single[label], levels[label]
+        print(f"  {label:<18} {run.elements:>9} {run.seconds * 1000:>10.0f} "
+              f"{run.seconds / base.seconds:>6.2f} {fmt(level.all_first):>11} "
+              f"{level.all_first / levels[base_label].all_first:>6.2f} "
+              f"{per_run[label]:>21.1f}")
+    extra = max(1, bare.elements - base.elements)
+    per_element = (per_run[bare_label] - per_run[base_label]) / extra
+    single_per_element = (bare.seconds - base.seconds) * 1000 / extra
+    budget_concurrent = base.elements + (CONCURRENT_TARGET - 1) * per_run[base_label] / per_element
+    budget_single = base.elements + (SINGLE_RUN_TARGET - 1) * base.seconds * 1000 / max(
+        single_per_element, 1e-9)
+    print(f"  Streamlit's cost per element: {per_element:.2f} ms of server time (10 sessions "
+          f"busy), {single_per_element:.2f} ms of one run's time")
+    print(f"  elements a page may draw: {budget_single:.0f} for a single run <= "
+          f"{SINGLE_RUN_TARGET}x, {budget_concurrent:.0f} for 10 concurrent <= "
+          f"{CONCURRENT_TARGET}x (the minimal page draws {base.elements})")
 
 
 async def replicas_bench(args: argparse.Namespace, secret: str, page_name: str) -> None:
@@ -369,6 +439,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="seconds one run or connect may take before it counts as an error")
     parser.add_argument("--replicas", type=int, default=0,
                         help="also run the largest level through nginx in front of N replicas")
+    parser.add_argument("--yardstick", type=int, default=0, metavar="N",
+                        help="instead: the minimal page against itself with N captions more "
+                        "(Streamlit's cost per element and the element budget of the targets)")
     args = parser.parse_args(argv)
     try:
         args.sessions = sorted({int(s) for s in args.sessions.split(",") if s.strip()})
@@ -380,6 +453,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--duration and --timeout must be positive, --repeat at least 1")
     if args.replicas == 1 or args.replicas < 0:
         parser.error("--replicas takes 2 or more")
+    if args.yardstick < 0 or args.yardstick > 10_000:
+        parser.error("--yardstick takes a number of captions from 1 to 10,000")
     return args
 
 
@@ -389,7 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     secret = secrets.token_hex(32)  # the runs' own; the deployment's file is not touched
     page_name = schema.PAGES[args.page].url_path
     started = time.perf_counter()
-    if args.replicas:
+    if args.yardstick:
+        asyncio.run(yardstick_bench(args, secret))
+    elif args.replicas:
         if replicas.find_nginx() is None:
             print("nginx is not installed: run `make nginx`", file=sys.stderr)
             return 1
