@@ -71,6 +71,8 @@ lint: $(BIN)/.dev  ## ruff check
 bench: $(BIN)/.dev nginx chromium data/manifest.json  ## Print the speed and memory figures in benchmarks/
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 	@echo "== benchmarks/bench_sessions.py --replicas 2"; $(BIN)/python benchmarks/bench_sessions.py --replicas 2
+	@echo "== benchmarks/bench_sessions.py --yardstick 120"; $(BIN)/python benchmarks/bench_sessions.py --yardstick 120
+	@echo "== benchmarks/bench_upload.py --mb 150"; $(BIN)/python benchmarks/bench_upload.py --mb 150
 
 screenshots: $(BIN)/.dev chromium data/manifest.json  ## Save a desktop and a phone PNG of every page to docs/screenshots/
 	$(BIN)/python -m tests.screenshots
