@@ -23,6 +23,10 @@ _SCORING_TOL = 1e-10
 _SCORING_MAXITER = 200
 # Likelihood decrease a scoring step may show from rounding alone (relative).
 _LL_SLACK = 1e-13
+# Near the optimum the restricted log-likelihood is evaluated no better than about this
+# (relative; its log-determinants and residual sum lose that much to rounding): a step whose
+# change is inside it is judged by the gradient instead, which still resolves the optimum.
+_LL_NOISE = 1e-10
 
 
 # --- effect sizes ------------------------------------------------------------------------------
@@ -312,9 +316,12 @@ def _evaluate(model: _Model, sigma2: np.ndarray, derivatives: int = 0) -> _Eval:
 def _scoring(model: _Model, start: np.ndarray) -> tuple[np.ndarray, bool]:
     """Projected scoring with the average information and step-halving.
 
-    Returns the components and whether it converged: the scoring step on the components
-    that are positive or pushed upwards solves its equations and moves no component by more
-    than 1e-10 (relative), so the Karush-Kuhn-Tucker conditions hold at the boundary 0.
+    A step is taken when the likelihood does not fall, or, within the likelihood's rounding
+    (_LL_NOISE), when it lowers the projected gradient: at the optimum the likelihood cannot
+    tell the steps apart, the gradient still can. Returns the components and whether it
+    converged: the scoring step on the components that are positive or pushed upwards solves
+    its equations and moves no component by more than 1e-10 (relative), so the
+    Karush-Kuhn-Tucker conditions hold at the boundary 0.
     """
     sigma2 = np.maximum(np.asarray(start, dtype=float), 0.0)
     current = _evaluate(model, sigma2, derivatives=2)
@@ -335,8 +342,13 @@ def _scoring(model: _Model, start: np.ndarray) -> tuple[np.ndarray, bool]:
         while True:
             candidate = np.maximum(sigma2 + scale * step, 0.0)
             trial = _evaluate(model, candidate, derivatives=2)
+            magnitude = max(1.0, abs(current.loglik))
+            if trial.loglik >= current.loglik - _LL_SLACK * magnitude:
+                break
             # Near the optimum the likelihood is flat to rounding; the gradient still steers.
-            if trial.loglik >= current.loglik - _LL_SLACK * max(1.0, abs(current.loglik)):
+            if (abs(trial.loglik - current.loglik) <= _LL_NOISE * magnitude
+                    and _projected_gradient(candidate, trial.grad)
+                    < _projected_gradient(sigma2, current.grad)):
                 break
             scale /= 2.0
             if scale < 1e-6:
@@ -344,6 +356,13 @@ def _scoring(model: _Model, start: np.ndarray) -> tuple[np.ndarray, bool]:
                 return sigma2, full <= 1e-6 * size
         sigma2, current = candidate, trial
     return sigma2, False
+
+
+def _projected_gradient(sigma2: np.ndarray, grad: np.ndarray) -> float:
+    """The largest gradient component that can still move (a component at its bound 0 with a
+    negative gradient cannot): 0 at a Karush-Kuhn-Tucker point."""
+    free = (sigma2 > 0.0) | (grad > 0.0)
+    return float(np.max(np.abs(grad[free]))) if free.any() else 0.0
 
 
 def _fit_reml(model: _Model, start: np.ndarray) -> np.ndarray:

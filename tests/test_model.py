@@ -204,6 +204,34 @@ def test_the_shipped_fit_counts_nobody_twice(shipped):
         assert evidence.overlapping_pairs(kept, studies) == []
 
 
+def test_the_shipped_fit_converges_by_scoring_alone(shipped, monkeypatch):
+    # Near the optimum the likelihood is flat to rounding; scoring then steps by the gradient.
+    # Before, every step there was refused, and each fit fell back to L-BFGS-B and a polish:
+    # about 150 likelihood evaluations where scoring needs about 20.
+    from dashboard import metareg
+
+    fitted, _ = shipped
+    evaluations = []
+    evaluate = metareg._evaluate
+
+    def counted(*args, **kwargs):
+        evaluations.append(1)
+        return evaluate(*args, **kwargs)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("scoring did not converge: L-BFGS-B was called")
+
+    from dashboard import burden, data
+
+    monkeypatch.setattr(metareg, "_evaluate", counted)
+    monkeypatch.setattr(metareg.optimize, "minimize", refused)
+    countries = data.load_countries()
+    shares = burden.diet_share_model(data.load_diet_shares(), countries["iso3"].tolist())
+    again = model.fit(data.load_studies(), countries, shares)
+    assert 0 < len(evaluations) < 40
+    assert again.fit.sigma2 == pytest.approx(fitted.fit.sigma2)
+
+
 def test_the_shipped_fit_gives_vegans_more_low_status_than_omnivores(shipped):
     fitted, _ = shipped
     coef = fitted.coefficients().set_index("term")
