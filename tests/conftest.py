@@ -1,7 +1,9 @@
-"""Shared fixtures: datasets built once per session into a temporary directory."""
+"""Shared fixtures: datasets built once per session into a temporary directory, and one
+app server for the browser suites."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +26,15 @@ def built_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("built_data")
     build.build(out_dir=out)
     return out
+
+
+@pytest.fixture(scope="session")
+def app_server() -> Iterator[str]:
+    """One `streamlit run app.py` for every browser suite that needs the plain app: its
+    datasets, model and per-view caches warm up once per test session, not once per module
+    (each cold start cost every page's first computation again). Sessions stay separate, as
+    separate browsers' do."""
+    from tests.live_server import streamlit_server
+
+    with streamlit_server() as base:
+        yield base

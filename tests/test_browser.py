@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from dashboard import aggregate, data, schema, state, ui
 from tests import screenshots as driver
-from tests.live_server import CHROMIUM, streamlit_server
+from tests.live_server import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
@@ -40,9 +40,8 @@ PLOTLY_TRACES = ".js-plotly-plot .main-svg .trace, .js-plotly-plot .main-svg .hm
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with streamlit_server() as base:
-        yield base
+def server(app_server: str) -> str:
+    return app_server
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from dashboard import schema, state
 from tests import screenshots as driver
-from tests.live_server import CHROMIUM, streamlit_server
+from tests.live_server import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
@@ -64,8 +64,9 @@ STREAMLIT_MARKUP: tuple[Allowed, ...] = (
 
 
 @pytest.fixture(scope="module")
-def pages() -> Iterator[dict[str, Page | Exception]]:
-    with streamlit_server() as base, sync_playwright() as playwright:
+def pages(app_server: str) -> Iterator[dict[str, Page | Exception]]:
+    base = app_server
+    with sync_playwright() as playwright:
         browser: Browser = driver.launch(playwright)
         ctx = driver.offline_context(browser)
         opened: dict[str, Page | Exception] = {}

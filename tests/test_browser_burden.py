@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests import screenshots as driver
-from tests.live_server import CHROMIUM, streamlit_server
+from tests.live_server import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
@@ -29,10 +29,11 @@ STEP = 0.05
 GAPS_MS = (300, 400, 800, 0)
 
 
-def test_arrow_keys_on_a_slider_keep_every_step():
+def test_arrow_keys_on_a_slider_keep_every_step(app_server: str):
     from playwright.sync_api import sync_playwright
 
-    with streamlit_server() as server, sync_playwright() as playwright:
+    server = app_server
+    with sync_playwright() as playwright:
         browser = driver.launch(playwright)
         try:
             for gap in GAPS_MS:
@@ -68,11 +69,12 @@ def test_arrow_keys_on_a_slider_keep_every_step():
 AXE_VIEWS = {"overview": "", "burden": "loc=NGA"}
 
 
-def test_headings_keep_their_order_and_the_badge_its_contrast():
+def test_headings_keep_their_order_and_the_badge_its_contrast(app_server: str):
     from axe_playwright_python.sync_playwright import Axe
     from playwright.sync_api import sync_playwright
 
-    with streamlit_server() as server, sync_playwright() as playwright:
+    server = app_server
+    with sync_playwright() as playwright:
         browser = driver.launch(playwright)
         try:
             context = driver.offline_context(browser)

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from dashboard import schema
 from tests import screenshots as driver
-from tests.live_server import CHROMIUM, streamlit_server
+from tests.live_server import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
@@ -66,8 +66,9 @@ def _inside(inner: list[float] | None, outer: list[float], slack: float = 1.0) -
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[tuple[str, Browser]]:
-    with streamlit_server() as base, sync_playwright() as playwright:
+def browser(app_server: str) -> Iterator[tuple[str, Browser]]:
+    base = app_server
+    with sync_playwright() as playwright:
         chromium = driver.launch(playwright)
         yield base, chromium
         chromium.close()

@@ -10,7 +10,7 @@ import pytest
 
 from dashboard import data, model, profile
 from tests import screenshots as driver
-from tests.live_server import CHROMIUM, streamlit_server
+from tests.live_server import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
@@ -33,11 +33,12 @@ def _expected() -> profile.SegmentProfile:
                                    supplement_users="included")
 
 
-def test_a_shared_profile_link_shows_the_headline_and_the_chart():
+def test_a_shared_profile_link_shows_the_headline_and_the_chart(app_server: str):
     from playwright.sync_api import sync_playwright
 
     want = _expected()
-    with streamlit_server() as server, sync_playwright() as playwright:
+    server = app_server
+    with sync_playwright() as playwright:
         browser = driver.launch(playwright)
         try:
             first = driver.offline_context(browser)

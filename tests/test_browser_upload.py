@@ -10,7 +10,7 @@ import pytest
 
 from dashboard import stats
 from tests import screenshots as driver
-from tests.live_server import CHROMIUM, streamlit_server
+from tests.live_server import CHROMIUM
 
 pytestmark = pytest.mark.browser
 
@@ -35,12 +35,13 @@ def _expected() -> pd.DataFrame:
                                    weight="weight", strata="stratum", psu="psu")
 
 
-def test_upload_confirm_and_download_equal_survey_prevalence(tmp_path: Path):
+def test_upload_confirm_and_download_equal_survey_prevalence(tmp_path: Path, app_server: str):
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make chromium`")
     external: list[str] = []  # what the page tried to fetch beyond localhost
-    with streamlit_server() as base, playwright.sync_playwright() as pw:
+    base = app_server
+    with playwright.sync_playwright() as pw:
         browser = driver.launch(pw)
         try:
             context = driver.offline_context(browser, blocked=external)
