@@ -353,8 +353,9 @@ async def yardstick_bench(args: argparse.Namespace, secret: str) -> None:
                 await fresh_run(server.base, "", timeout=args.timeout)  # warm-up
                 runs = [await fresh_run(server.base, "", timeout=args.timeout)
                         for _ in range(max(args.repeat, 5))]
-                single[label] = min(runs, key=lambda r: r.seconds)
-                single[label].seconds = statistics.median(r.seconds for r in runs)
+                single[label] = Run(statistics.median(r.seconds for r in runs),
+                                    int(statistics.median(r.nbytes for r in runs)),
+                                    elements=int(statistics.median(r.elements for r in runs)))
                 levels[label] = await concurrent(server.base, server.pids, 10, "", "",
                                                  args.duration, args.timeout)
         finally:
